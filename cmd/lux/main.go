@@ -1,0 +1,172 @@
+// Command lux is a Redis-protocol database server with relational tables, a
+// durable Pebble-backed keyspace and a bundled chat demo.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/luxdb/lux-go/server"
+	"github.com/luxdb/lux-go/storage"
+)
+
+// options are the command-line settings; each has an environment equivalent.
+type options struct {
+	bind, password, dataDir, appendfsync, maxmemory, policy, protectedMode string
+	port                                                                   int
+	persistence                                                            bool
+	demo                                                                   string
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("lux", flag.ContinueOnError)
+	port, err := strconv.Atoi(envOr("LUX_PORT", "6379"))
+	if err != nil {
+		return nil, fmt.Errorf("LUX_PORT: %v", err)
+	}
+	persist, err := strconv.ParseBool(envOr("LUX_PERSISTENCE", "true"))
+	if err != nil {
+		return nil, fmt.Errorf("LUX_PERSISTENCE: %v", err)
+	}
+	fs.StringVar(&o.bind, "bind", envOr("LUX_BIND_HOST", "127.0.0.1"), "address to listen on (env LUX_BIND_HOST)")
+	fs.IntVar(&o.port, "port", port, "TCP port (env LUX_PORT)")
+	fs.StringVar(&o.password, "requirepass", envOr("LUX_PASSWORD", ""), "password clients must AUTH with (env LUX_PASSWORD)")
+	fs.StringVar(&o.dataDir, "data-dir", envOr("LUX_DATA_DIR", "./data"), "Pebble data directory; empty disables persistence (env LUX_DATA_DIR)")
+	fs.BoolVar(&o.persistence, "persistence", persist, "persist to --data-dir; false = pure in-memory (env LUX_PERSISTENCE)")
+	fs.StringVar(&o.appendfsync, "appendfsync", envOr("LUX_APPENDFSYNC", "everysec"), "fsync policy: always, everysec or no (env LUX_APPENDFSYNC)")
+	fs.StringVar(&o.maxmemory, "maxmemory", envOr("LUX_MAXMEMORY", "0"), "hot-tier memory limit, e.g. 512mb; 0 = unlimited (env LUX_MAXMEMORY)")
+	fs.StringVar(&o.policy, "maxmemory-policy", envOr("LUX_MAXMEMORY_POLICY", "allkeys-lru"), "allkeys-lru or noeviction (env LUX_MAXMEMORY_POLICY)")
+	fs.StringVar(&o.protectedMode, "protected-mode", envOr("LUX_PROTECTED_MODE", "yes"), "no = allow a non-loopback bind without a password (env LUX_PROTECTED_MODE)")
+	fs.StringVar(&o.demo, "demo", envOr("LUX_DEMO", ""), "address of the chat demo web server, e.g. 127.0.0.1:8080; empty = off (env LUX_DEMO)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if err == flag.ErrHelp {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "lux:", err)
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "lux:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o *options) error {
+	mode, err := storage.ParseSyncMode(o.appendfsync)
+	if err != nil {
+		return err
+	}
+	maxmem, err := parseMemory(o.maxmemory)
+	if err != nil {
+		return err
+	}
+	policy := strings.ToLower(o.policy)
+	if policy != "allkeys-lru" && policy != "noeviction" {
+		return fmt.Errorf("maxmemory-policy %q: want allkeys-lru or noeviction", o.policy)
+	}
+	dir := o.dataDir
+	if !o.persistence {
+		dir = ""
+	}
+	start := time.Now()
+	store, err := storage.Open(storage.Options{Dir: dir, Sync: mode, MaxMemory: maxmem, NoEviction: policy == "noeviction"})
+	if err != nil {
+		return fmt.Errorf("opening data directory %q: %w", dir, err)
+	}
+	cfg := server.DefaultConfig()
+	cfg.Bind, cfg.Port, cfg.Password = o.bind, o.port, o.password
+	cfg.AllowUnprotected = strings.EqualFold(o.protectedMode, "no")
+	srv := server.New(cfg, store)
+	if err := srv.Listen(); err != nil {
+		store.Close()
+		return err
+	}
+	persist := "off (in-memory only)"
+	if dir != "" {
+		persist = fmt.Sprintf("%s, appendfsync %s", dir, mode)
+	}
+	fmt.Fprintf(os.Stderr, "lux %s ready on %s (persistence: %s; loaded %d bytes in %s)\n",
+		server.LuxVersion, srv.Addr(), persist, store.UsedMemory(), time.Since(start).Round(time.Millisecond))
+	stopDemo, err := startDemo(o.demo, srv.Addr().String(), o.password)
+	if err != nil {
+		srv.Close()
+		store.Close()
+		return err
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		fmt.Fprintf(os.Stderr, "lux: received %s, shutting down\n", s)
+	case <-srv.ShutdownRequested():
+		fmt.Fprintln(os.Stderr, "lux: SHUTDOWN requested")
+	case err := <-errc:
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lux: serve:", err)
+		}
+	}
+	stopDemo()
+	srv.Close()
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("closing store: %w", err)
+	}
+	fmt.Fprintln(os.Stderr, "lux: data synced, bye")
+	return nil
+}
+
+// parseMemory parses sizes like 1048576, 100mb, 2gb.
+func parseMemory(v string) (int64, error) {
+	l := strings.ToLower(strings.TrimSpace(v))
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}, {"b", 1}} {
+		if strings.HasSuffix(l, u.suf) {
+			l, mult = strings.TrimSuffix(l, u.suf), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(l, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid memory size %q", v)
+	}
+	return n * mult, nil
+}
+
+// startDemo starts the chat demo when an address is given; it is replaced by
+// the demo package's server once that exists.
+func startDemo(addr, dbAddr, password string) (func(), error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	return nil, fmt.Errorf("--demo: the chat demo is not part of this build yet")
+}

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"strings"
+
+	"github.com/luxdb/lux-go/pubsub"
+)
+
+func init() {
+	const ps = FlagPubSub | FlagNoLock | FlagLoading | FlagStale
+	register(
+		&Command{Name: "subscribe", Arity: -2, Flags: ps | FlagNoScript | FlagSubscribeOK, Handler: cmdSubscribe, Group: "pubsub", Summary: "Listens for messages published to channels."},
+		&Command{Name: "unsubscribe", Arity: -1, Flags: ps | FlagNoScript | FlagSubscribeOK, Handler: cmdUnsubscribe, Group: "pubsub", Summary: "Stops listening to messages posted to channels."},
+		&Command{Name: "psubscribe", Arity: -2, Flags: ps | FlagNoScript | FlagSubscribeOK, Handler: cmdPSubscribe, Group: "pubsub", Summary: "Listens for messages published to channels that match one or more patterns."},
+		&Command{Name: "punsubscribe", Arity: -1, Flags: ps | FlagNoScript | FlagSubscribeOK, Handler: cmdPUnsubscribe, Group: "pubsub", Summary: "Stops listening to messages published to channels that match one or more patterns."},
+		&Command{Name: "publish", Arity: 3, Flags: ps | FlagFast, Handler: cmdPublish, Group: "pubsub", Summary: "Posts a message to a channel."},
+		&Command{Name: "pubsub", Arity: -2, Flags: ps, Handler: cmdPubsub, Group: "pubsub", Summary: "A container for Pub/Sub commands."},
+	)
+}
+
+func (c *Client) subscriber() *pubsub.Subscriber {
+	if c.sub == nil {
+		c.sub = c.srv.hub.NewSubscriber(c, c.srv.cfg.PubSubLimit)
+	}
+	return c.sub
+}
+
+func writeSubReply(c *Client, kind string, name []byte, count int) {
+	c.WriteArray(3)
+	c.WriteBulkString(kind)
+	if name == nil {
+		c.WriteNull()
+	} else {
+		c.WriteBulk(name)
+	}
+	c.WriteInt(count)
+}
+
+func cmdSubscribe(c *Client, args [][]byte) {
+	sub := c.subscriber()
+	for _, ch := range args[1:] {
+		writeSubReply(c, "subscribe", ch, c.srv.hub.Subscribe(sub, string(ch)))
+	}
+}
+
+func cmdPSubscribe(c *Client, args [][]byte) {
+	sub := c.subscriber()
+	for _, p := range args[1:] {
+		writeSubReply(c, "psubscribe", p, c.srv.hub.PSubscribe(sub, string(p)))
+	}
+}
+
+func cmdUnsubscribe(c *Client, args [][]byte) {
+	unsubscribeAll(c, args, "unsubscribe", func(sub *pubsub.Subscriber) []string { return sub.Channels() },
+		c.srv.hub.Unsubscribe)
+}
+
+func cmdPUnsubscribe(c *Client, args [][]byte) {
+	unsubscribeAll(c, args, "punsubscribe", func(sub *pubsub.Subscriber) []string { return sub.Patterns() },
+		c.srv.hub.PUnsubscribe)
+}
+
+// unsubscribeAll implements (P)UNSUBSCRIBE: the named ones, or all of the
+// client's; with none at all Redis still replies once with a nil name.
+func unsubscribeAll(c *Client, args [][]byte, kind string, current func(*pubsub.Subscriber) []string,
+	unsub func(*pubsub.Subscriber, string) int) {
+	sub := c.subscriber()
+	names := args[1:]
+	if len(names) == 0 {
+		for _, n := range current(sub) {
+			names = append(names, []byte(n))
+		}
+		if len(names) == 0 {
+			writeSubReply(c, kind, nil, sub.Count())
+			return
+		}
+	}
+	for _, n := range names {
+		writeSubReply(c, kind, n, unsub(sub, string(n)))
+	}
+}
+
+func cmdPublish(c *Client, args [][]byte) {
+	n := c.srv.hub.Publish(string(args[1]), args[2])
+	c.srv.stats.pubsubMsgs.Add(1)
+	c.WriteInt(n)
+}
+
+func cmdPubsub(c *Client, args [][]byte) {
+	hub := c.srv.hub
+	switch sub := strings.ToLower(string(args[1])); {
+	case sub == "channels" && len(args) <= 3:
+		var pat []byte
+		if len(args) == 3 {
+			pat = args[2]
+		}
+		c.WriteBulkStrings(hub.Channels(pat))
+	case sub == "numsub":
+		c.WriteArray(2 * (len(args) - 2))
+		for _, ch := range args[2:] {
+			c.WriteBulk(ch)
+			c.WriteInt(hub.NumSub(string(ch)))
+		}
+	case sub == "numpat" && len(args) == 2:
+		c.WriteInt(hub.NumPat())
+	case sub == "shardchannels" && len(args) <= 3:
+		c.WriteArray(0)
+	case sub == "shardnumsub":
+		c.WriteArray(2 * (len(args) - 2))
+		for _, ch := range args[2:] {
+			c.WriteBulk(ch)
+			c.WriteInt(0)
+		}
+	case sub == "help" && len(args) == 2:
+		c.WriteBulkStrings([]string{
+			"PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+			"CHANNELS [<pattern>]",
+			"    Return the currently active channels matching a <pattern> (default: '*').",
+			"NUMPAT",
+			"    Return number of subscriptions to patterns.",
+			"NUMSUB [<channel> ...]",
+			"    Return the number of subscribers for the specified channels, excluding",
+			"    pattern subscriptions(default: no channels).",
+			"SHARDCHANNELS [<pattern>]",
+			"    Return the currently active shard level channels matching a <pattern> (default: '*').",
+			"SHARDNUMSUB [<shardchannel> ...]",
+			"    Return the number of subscribers for the specified shard level channel(s)",
+			"HELP",
+			"    Prints this help.",
+		})
+	default:
+		c.WriteError(unknownSubcommandMsg(string(args[1]), "PUBSUB"))
+	}
+}

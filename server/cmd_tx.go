@@ -1,0 +1,148 @@
+package server
+
+import (
+	"github.com/luxdb/lux-go/storage"
+)
+
+func init() {
+	register(
+		&Command{Name: "multi", Arity: 1, Flags: FlagNoScript | FlagLoading | FlagStale | FlagFast | FlagNoMulti | FlagNoLock, Handler: cmdMulti, Group: "transactions", Summary: "Starts a transaction."},
+		&Command{Name: "exec", Arity: 1, Flags: FlagNoScript | FlagLoading | FlagStale | FlagNoMulti | FlagNoLock, Handler: cmdExec, Group: "transactions", Summary: "Executes all commands in a transaction."},
+		&Command{Name: "discard", Arity: 1, Flags: FlagNoScript | FlagLoading | FlagStale | FlagFast | FlagNoMulti | FlagNoLock, Handler: cmdDiscard, Group: "transactions", Summary: "Discards a transaction."},
+		&Command{Name: "watch", Arity: -2, Flags: FlagNoScript | FlagLoading | FlagStale | FlagFast | FlagNoMulti, FirstKey: 1, LastKey: -1, Handler: cmdWatch, Group: "transactions", Summary: "Monitors changes to keys to determine the execution of a transaction."},
+		&Command{Name: "unwatch", Arity: 1, Flags: FlagNoScript | FlagLoading | FlagStale | FlagFast | FlagNoLock, Handler: cmdUnwatch, Group: "transactions", Summary: "Forgets about watched keys of a transaction."},
+	)
+}
+
+func cmdMulti(c *Client, args [][]byte) {
+	if c.multi {
+		c.WriteError(msgMultiNested)
+		return
+	}
+	c.multi, c.multiErr = true, false
+	c.queue = c.queue[:0]
+	c.WriteOK()
+}
+
+func (c *Client) resetMulti() {
+	c.multi, c.multiErr = false, false
+	for i := range c.queue {
+		c.queue[i] = queued{}
+	}
+	c.queue = c.queue[:0]
+}
+
+func cmdDiscard(c *Client, args [][]byte) {
+	if !c.multi {
+		c.WriteError(msgDiscardNoMulti)
+		return
+	}
+	c.resetMulti()
+	c.unwatchAll()
+	c.WriteOK()
+}
+
+// cmdExec runs the queued commands atomically: the shards of every key they
+// name (and of every watched key) are locked once for the whole transaction,
+// so no other client's command interleaves.
+func cmdExec(c *Client, args [][]byte) {
+	s := c.srv
+	if !c.multi {
+		c.WriteError(msgExecNoMulti)
+		return
+	}
+	if c.multiErr {
+		c.resetMulti()
+		c.unwatchAll()
+		c.WriteError(msgExecAbort)
+		return
+	}
+	queue := c.queue
+	var ls storage.LockSet
+	db := c.db
+	var scratch [][]byte
+	write := false
+	for _, q := range queue {
+		scratch = s.addLocks(q.cmd, db, q.args, &ls, scratch)
+		if q.cmd.Name == "select" {
+			// a SELECT inside the transaction moves the later commands' keys
+			if n, ok := parseInt(q.args[1]); ok && n >= 0 && n < storage.NumDBs {
+				db = int(n)
+			}
+		}
+		if q.cmd.Flags&FlagWrite != 0 {
+			write = true
+		}
+	}
+	for _, w := range c.watched {
+		ls.Add(s.store.ShardOf(w.db, []byte(w.key)))
+	}
+	if write {
+		if err := s.store.EnsureMemory(); err != nil {
+			c.resetMulti()
+			c.unwatchAll()
+			c.WriteError(msgOOM)
+			return
+		}
+	}
+	s.store.Lock(&ls)
+	if c.watchAborted() {
+		s.store.Unlock(&ls)
+		c.resetMulti()
+		c.unwatchAll()
+		c.WriteNullArray()
+		return
+	}
+	c.multi = false
+	c.inExec = true
+	c.WriteArray(len(queue))
+	for _, q := range queue {
+		s.call(c, q.cmd, q.args)
+	}
+	c.inExec = false
+	s.store.Unlock(&ls)
+	c.resetMulti()
+	c.unwatchAll()
+}
+
+// watchAborted reports whether EXEC must fail: a watched key was modified, or
+// expired after it was watched (the caller holds the watched keys' shards).
+func (c *Client) watchAborted() bool {
+	if c.watch.Dirty() {
+		return true
+	}
+	for _, w := range c.watched {
+		if !w.stale && c.srv.store.DB(w.db).IsStale([]byte(w.key)) {
+			return true
+		}
+	}
+	return false
+}
+
+func cmdWatch(c *Client, args [][]byte) {
+	if c.multi {
+		c.WriteError(msgWatchInMulti)
+		return
+	}
+	db := c.DB()
+	for _, k := range args[1:] {
+		dup := false
+		for _, w := range c.watched {
+			if w.db == c.db && w.key == string(k) {
+				dup = true
+				break
+			}
+		}
+		if dup {
+			continue
+		}
+		db.Watch(k, &c.watch)
+		c.watched = append(c.watched, watchedKey{db: c.db, key: string(k), stale: db.IsStale(k)})
+	}
+	c.WriteOK()
+}
+
+func cmdUnwatch(c *Client, args [][]byte) {
+	c.unwatchAll()
+	c.WriteOK()
+}

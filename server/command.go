@@ -1,0 +1,249 @@
+package server
+
+import (
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/luxdb/lux-go/storage"
+)
+
+// Flag describes a command for generic code: MULTI queueing, write detection
+// for durability and the memory limit, subscribe mode, COMMAND INFO.
+type Flag uint32
+
+// Command flags (names as COMMAND INFO reports them).
+const (
+	FlagWrite       Flag = 1 << iota // modifies the keyspace
+	FlagReadOnly                     // reads the keyspace
+	FlagDenyOOM                      // may grow memory: refused/evicts over maxmemory
+	FlagAdmin                        // server administration
+	FlagPubSub                       // pub/sub command
+	FlagNoScript                     // not allowed in scripts
+	FlagBlocking                     // may block the client
+	FlagLoading                      // allowed while loading
+	FlagStale                        // allowed on a stale replica
+	FlagNoAuth                       // allowed before AUTH
+	FlagFast                         // O(1) or O(log N)
+	FlagNoMulti                      // executed immediately even inside MULTI (EXEC, DISCARD, ...)
+	FlagSubscribeOK                  // allowed in subscribe mode
+	FlagLockDB                       // locks every shard of the current database
+	FlagLockAll                      // locks every shard of every database
+	FlagNoLock                       // touches no keyspace shard
+)
+
+var flagNames = []struct {
+	f    Flag
+	name string
+}{
+	{FlagWrite, "write"}, {FlagReadOnly, "readonly"}, {FlagDenyOOM, "denyoom"},
+	{FlagAdmin, "admin"}, {FlagPubSub, "pubsub"}, {FlagNoScript, "noscript"},
+	{FlagBlocking, "blocking"}, {FlagLoading, "loading"}, {FlagStale, "stale"},
+	{FlagNoAuth, "no_auth"}, {FlagFast, "fast"},
+}
+
+// Handler executes a command. args[0] is the command name. It writes exactly
+// one reply to c. Keys named by the command's key spec are locked.
+type Handler func(c *Client, args [][]byte)
+
+// Command is one row of the command table.
+type Command struct {
+	Name     string // lowercase
+	Arity    int    // Redis convention: >0 exact, <0 at least -Arity
+	Flags    Flag
+	FirstKey int // 0 = no keys
+	LastKey  int // negative counts from the end
+	Step     int
+	// Keys overrides the positional key spec (commands with numkeys arguments).
+	Keys    func(args [][]byte) [][]byte
+	Handler Handler
+	Group   string // documentation group, for COMMAND DOCS
+	Summary string
+
+	calls    atomic.Int64
+	usec     atomic.Int64
+	rejected atomic.Int64
+	failed   atomic.Int64
+}
+
+var commands = map[string]*Command{}
+
+// register adds commands to the table; each cmd_*.go file calls it from init.
+func register(cmds ...*Command) {
+	for _, c := range cmds {
+		if c.Step == 0 && c.FirstKey > 0 {
+			c.Step = 1
+		}
+		commands[c.Name] = c
+	}
+}
+
+// lookupCommand finds a command by name case-insensitively without allocating.
+func lookupCommand(name []byte) *Command {
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return commands[strings.ToLower(string(name))]
+	}
+	for i, ch := range name {
+		if ch >= 'A' && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		buf[i] = ch
+	}
+	return commands[string(buf[:len(name)])]
+}
+
+// keyArgs returns the key arguments of a call, per the command's key spec.
+func (cmd *Command) keyArgs(args [][]byte, dst [][]byte) [][]byte {
+	if cmd.Keys != nil {
+		return append(dst, cmd.Keys(args)...)
+	}
+	if cmd.FirstKey <= 0 || cmd.FirstKey >= len(args) {
+		return dst
+	}
+	last := cmd.LastKey
+	if last < 0 {
+		last = len(args) + last
+	}
+	if last >= len(args) {
+		last = len(args) - 1
+	}
+	for i := cmd.FirstKey; i <= last; i += cmd.Step {
+		dst = append(dst, args[i])
+	}
+	return dst
+}
+
+// addLocks adds the shards a call needs to ls.
+func (s *Server) addLocks(cmd *Command, db int, args [][]byte, ls *storage.LockSet, scratch [][]byte) [][]byte {
+	switch {
+	case cmd.Flags&FlagNoLock != 0:
+	case cmd.Flags&FlagLockAll != 0:
+		ls.AddAll()
+	case cmd.Flags&FlagLockDB != 0:
+		ls.AddDB(db)
+	default:
+		scratch = cmd.keyArgs(args, scratch[:0])
+		for _, k := range scratch {
+			ls.Add(s.store.ShardOf(db, k))
+		}
+	}
+	return scratch
+}
+
+func (cmd *Command) arityOK(n int) bool {
+	if cmd.Arity >= 0 {
+		return n == cmd.Arity
+	}
+	return n >= -cmd.Arity
+}
+
+// unknownCommandMsg reproduces Redis's unknown-command error.
+func unknownCommandMsg(args [][]byte) string {
+	var b strings.Builder
+	b.WriteString("ERR unknown command '")
+	b.WriteString(truncate(string(args[0]), 128))
+	b.WriteString("', with args beginning with: ")
+	n := 0
+	for _, a := range args[1:] {
+		if n >= 128 {
+			break
+		}
+		s := truncate(string(a), 128-n)
+		part := "'" + s + "' "
+		b.WriteString(part)
+		n += len(part)
+	}
+	return sanitizeErr(b.String())
+}
+
+// sanitizeErr replaces newlines so an error stays one RESP line.
+func sanitizeErr(s string) string {
+	if strings.ContainsAny(s, "\r\n") {
+		s = strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	}
+	return s
+}
+
+// dispatch runs one request: lookup, arity, auth, subscribe-mode and MULTI
+// rules, memory limit, then the handler under its shard locks.
+func (s *Server) dispatch(c *Client, args [][]byte) {
+	cmd := lookupCommand(args[0])
+	s.stats.commands.Add(1)
+	if cmd == nil {
+		s.reject(c, nil, unknownCommandMsg(args))
+		return
+	}
+	if !cmd.arityOK(len(args)) {
+		s.reject(c, cmd, wrongArgsMsg(cmd.Name))
+		return
+	}
+	if !c.authed && cmd.Flags&FlagNoAuth == 0 {
+		s.reject(c, cmd, msgNoAuth)
+		return
+	}
+	if c.sub != nil && c.sub.Count() > 0 && cmd.Flags&FlagSubscribeOK == 0 {
+		c.WriteError(subscribeContextMsg(cmd.Name))
+		cmd.rejected.Add(1)
+		return
+	}
+	if c.multi && cmd.Flags&FlagNoMulti == 0 {
+		c.queue = append(c.queue, queued{cmd: cmd, args: copyArgs(args)})
+		c.WriteString("QUEUED")
+		return
+	}
+	if cmd.Flags&FlagDenyOOM != 0 {
+		if err := s.store.EnsureMemory(); err != nil {
+			cmd.rejected.Add(1)
+			c.WriteError(msgOOM)
+			return
+		}
+	}
+	s.call(c, cmd, args)
+}
+
+// reject answers a command that could not be queued or run; inside MULTI it
+// also dooms the transaction, as Redis does.
+func (s *Server) reject(c *Client, cmd *Command, msg string) {
+	if cmd != nil {
+		cmd.rejected.Add(1)
+	}
+	if c.multi {
+		c.multiErr = true
+	}
+	c.WriteError(msg)
+}
+
+// call runs a handler under its locks and keeps the per-command statistics.
+func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
+	start := time.Now()
+	c.cmd = cmd
+	if c.inExec {
+		cmd.Handler(c, args)
+	} else {
+		c.locks.Reset()
+		c.keys = s.addLocks(cmd, c.db, args, &c.locks, c.keys)
+		s.store.Lock(&c.locks)
+		cmd.Handler(c, args)
+		s.store.Unlock(&c.locks)
+	}
+	if cmd.Flags&FlagWrite != 0 {
+		c.wrote = true
+	}
+	cmd.calls.Add(1)
+	cmd.usec.Add(time.Since(start).Microseconds())
+}
+
+func copyArgs(args [][]byte) [][]byte {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		buf = append(buf, a...)
+		out[i] = buf[len(buf)-len(a):]
+	}
+	return out
+}
