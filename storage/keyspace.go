@@ -300,18 +300,31 @@ func (db DB) DelElem(key, sub []byte) {
 	})
 }
 
-// Modified must be called after a collection value was changed in place: it
-// rewrites the key's meta record, re-accounts memory (memDelta), invalidates
-// WATCHes and fires the event hook. A collection left empty is deleted.
+// Modified must be called after a collection value was changed in place and
+// its meta payload (MetaPayload) changed: it rewrites the key's meta record,
+// re-accounts memory (memDelta), invalidates WATCHes and fires the event hook.
+// A collection left empty is deleted (with its elements on disk).
 func (db DB) Modified(key []byte, e *Entry, memDelta int64, event string) {
+	db.changed(key, e, memDelta, event, true)
+}
+
+// ModifiedElems is Modified for changes that only touched elements (recorded
+// with PutElem/DelElem) and left the meta payload as it was: no meta rewrite.
+func (db DB) ModifiedElems(key []byte, e *Entry, memDelta int64, event string) {
+	db.changed(key, e, memDelta, event, false)
+}
+
+func (db DB) changed(key []byte, e *Entry, memDelta int64, event string, meta bool) {
 	sh := db.shard(key)
 	sh.mem += memDelta
 	db.s.mem.Add(memDelta)
-	if e.Obj != nil && e.Obj.MemSize() == 0 {
+	if e.Obj != nil && e.Obj.Len() == 0 {
 		db.deleteKey(sh, string(key), event)
 		return
 	}
-	db.persistEntry(sh, key, e, sh.expires[string(key)])
+	if meta {
+		db.persistEntry(sh, key, e, sh.expires[string(key)])
+	}
 	db.touch(sh, key, event)
 }
 

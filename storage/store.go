@@ -61,6 +61,8 @@ func (t Type) String() string {
 // Object is an in-memory collection value (list, hash, set, sorted set).
 type Object interface {
 	Type() Type
+	// Len is the number of elements; a collection with none is deleted.
+	Len() int
 	// MemSize estimates the bytes the object holds, for memory accounting.
 	MemSize() int
 	// Encoding is the name OBJECT ENCODING replies with.
