@@ -92,13 +92,13 @@ type durable struct {
 func openDurable(dir string, mode SyncMode) (*durable, error) {
 	opts := &pebble.Options{
 		FormatMajorVersion:          pebble.FormatNewest,
-		MemTableSize:                32 << 20,
+		MemTableSize:                16 << 20,
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,
 		Logger:                      quietLogger{},
 	}
-	opts.Cache = pebble.NewCache(16 << 20)
+	opts.Cache = pebble.NewCache(8 << 20)
 	defer opts.Cache.Unref()
 	db, err := pebble.Open(dir, opts)
 	if err != nil {

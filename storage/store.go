@@ -123,6 +123,8 @@ type Options struct {
 	MaxMemory int64
 	// NoEviction refuses writes over MaxMemory (Redis's noeviction) instead of evicting.
 	NoEviction bool
+	// NoGCTuning leaves the Go collector's GOGC alone (embedding, tests).
+	NoGCTuning bool
 }
 
 // Event is a key mutation reported to the event hook.
@@ -194,6 +196,9 @@ func Open(opts Options) (*Store, error) {
 		}
 	}
 	go s.expireLoop()
+	if !opts.NoGCTuning {
+		go s.gcTuner()
+	}
 	return s, nil
 }
 

@@ -5,6 +5,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -22,6 +24,7 @@ type options struct {
 	port                                                                   int
 	persistence                                                            bool
 	demo                                                                   string
+	pprof                                                                  string
 }
 
 func envOr(name, def string) string {
@@ -52,6 +55,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.policy, "maxmemory-policy", envOr("LUX_MAXMEMORY_POLICY", "allkeys-lru"), "allkeys-lru or noeviction (env LUX_MAXMEMORY_POLICY)")
 	fs.StringVar(&o.protectedMode, "protected-mode", envOr("LUX_PROTECTED_MODE", "yes"), "no = allow a non-loopback bind without a password (env LUX_PROTECTED_MODE)")
 	fs.StringVar(&o.demo, "demo", envOr("LUX_DEMO", ""), "address of the chat demo web server, e.g. 127.0.0.1:8080; empty = off (env LUX_DEMO)")
+	fs.StringVar(&o.pprof, "pprof", envOr("LUX_PPROF", ""), "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060; empty = off (env LUX_PPROF)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -92,6 +96,13 @@ func run(o *options) error {
 	dir := o.dataDir
 	if !o.persistence {
 		dir = ""
+	}
+	if o.pprof != "" {
+		go func() {
+			if err := http.ListenAndServe(o.pprof, nil); err != nil {
+				fmt.Fprintln(os.Stderr, "lux: pprof:", err)
+			}
+		}()
 	}
 	start := time.Now()
 	store, err := storage.Open(storage.Options{Dir: dir, Sync: mode, MaxMemory: maxmem, NoEviction: policy == "noeviction"})
