@@ -216,7 +216,6 @@ func (s *Server) reject(c *Client, cmd *Command, msg string) {
 
 // call runs a handler under its locks and keeps the per-command statistics.
 func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
-	start := time.Now()
 	c.cmd = cmd
 	if c.inExec {
 		cmd.Handler(c, args)
@@ -226,12 +225,17 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		s.store.Lock(&c.locks)
 		cmd.Handler(c, args)
 		s.store.Unlock(&c.locks)
+		s.afterCall(c, cmd, args) // blocking commands park here; ready keys are served
 	}
 	if cmd.Flags&FlagWrite != 0 {
 		c.wrote = true
 	}
 	cmd.calls.Add(1)
-	cmd.usec.Add(time.Since(start).Microseconds())
+	// one clock read per command: the time since the previous command ended
+	// (or the batch started) is this command's
+	now := time.Now()
+	cmd.usec.Add(now.Sub(c.lastCmdAt).Microseconds())
+	c.lastCmdAt = now
 }
 
 func copyArgs(args [][]byte) [][]byte {

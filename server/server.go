@@ -60,6 +60,8 @@ type Server struct {
 
 	conf *configTable
 
+	blocking *blockRegistry // clients parked in blocking commands (blocking.go)
+
 	start    time.Time
 	shutdown chan struct{}
 	shutOnce sync.Once
@@ -84,6 +86,7 @@ func New(cfg Config, store *storage.Store) *Server {
 	pw := cfg.Password
 	s.password.Store(&pw)
 	s.conf = newConfigTable(s)
+	s.initBlocking()
 	return s
 }
 
@@ -196,11 +199,11 @@ func (s *Server) serveConn(nc net.Conn) {
 			return
 		}
 		c.wmu.Lock()
+		c.lastCmdAt = time.Now()
 		for i := range cmds {
 			if len(cmds[i].Args) == 0 {
 				continue
 			}
-			c.lastCmdAt = time.Now()
 			s.dispatch(c, cmds[i].Args)
 			if c.quit {
 				break

@@ -56,7 +56,7 @@ const (
 
 // commitInterval bounds how long a write sits in the pending batch before it is
 // handed to Pebble, in the modes that do not wait for fsync.
-const commitInterval = 2 * time.Millisecond
+const commitInterval = 5 * time.Millisecond
 
 // maxPendingBytes makes the committer run early when the pending batch is large.
 const maxPendingBytes = 4 << 20
@@ -68,13 +68,15 @@ type durable struct {
 	db   *pebble.DB
 	mode SyncMode
 
-	mu      sync.Mutex
-	batch   *pebble.Batch
-	seq     uint64 // sequence of the last appended write
-	pending bool
+	mu    sync.Mutex
+	batch *Pending // writes not yet handed to Pebble
+	spare *Pending // the other buffer, reused by the committer
+	seq   uint64   // sequence of the last appended write
 
 	committed atomic.Uint64 // every write <= committed is in Pebble (readable)
 	synced    atomic.Uint64 // every write <= synced is fsynced
+
+	commitMu sync.Mutex // one commit at a time, so spare is always free
 
 	waitMu   sync.Mutex
 	waitCond *sync.Cond
@@ -106,7 +108,7 @@ func openDurable(dir string, mode SyncMode) (*durable, error) {
 	}
 	d := &durable{db: db, mode: mode, kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
-	d.batch = db.NewBatch()
+	d.batch, d.spare = newPending(), newPending()
 	d.waitCond = sync.NewCond(&d.waitMu)
 	d.lastSync.Store(time.Now().Unix())
 	go d.run()
@@ -121,13 +123,12 @@ func (quietLogger) Fatalf(format string, args ...interface{}) {
 	panic(fmt.Sprintf(format, args...))
 }
 
-// append runs fn on the pending batch and returns the write's sequence number.
-func (d *durable) append(fn func(b *pebble.Batch)) uint64 {
+// append runs fn on the pending group and returns the write's sequence number.
+func (d *durable) append(fn func(b *Pending)) uint64 {
 	d.mu.Lock()
 	fn(d.batch)
 	d.seq++
 	s := d.seq
-	d.pending = true
 	big := d.batch.Len() > maxPendingBytes
 	d.mu.Unlock()
 	if big {
@@ -169,11 +170,13 @@ func (d *durable) run() {
 // commitPending hands the pending batch to Pebble; with sync it also fsyncs the
 // WAL (even when nothing is pending, so that earlier NoSync commits are flushed).
 func (d *durable) commitPending(sync bool) {
+	d.commitMu.Lock()
+	defer d.commitMu.Unlock()
 	d.mu.Lock()
-	b, seq, pending := d.batch, d.seq, d.pending
+	p, seq := d.batch, d.seq
+	pending := !p.Empty()
 	if pending {
-		d.batch = d.db.NewBatch()
-		d.pending = false
+		d.batch, d.spare = d.spare, nil
 	}
 	d.mu.Unlock()
 	opt := pebble.NoSync
@@ -182,6 +185,12 @@ func (d *durable) commitPending(sync bool) {
 	}
 	var err error
 	if pending {
+		b := d.db.NewBatchWithSize(p.Len() + 64)
+		p.fill(b)
+		p.reset()
+		d.mu.Lock()
+		d.spare = p
+		d.mu.Unlock()
 		err = b.Commit(opt)
 		b.Close()
 		d.commits.Add(1)

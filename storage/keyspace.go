@@ -2,8 +2,6 @@ package storage
 
 import (
 	"math"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // DB is one logical database. Its methods require the caller to hold the lock
@@ -133,7 +131,7 @@ func (db DB) setExpiry(sh *shard, key []byte, exp int64) {
 }
 
 func (db DB) persistString(sh *shard, key, val []byte, exp int64) {
-	db.s.appendDurable(sh, func(b *pebble.Batch) {
+	db.s.appendDurable(sh, func(b *Pending) {
 		op := b.SetDeferred(2+len(key), metaHeader+len(val))
 		metaKey(op.Key[:0], db.idx, key)
 		putMetaHeader(op.Value, TypeString, exp)
@@ -145,7 +143,7 @@ func (db DB) persistString(sh *shard, key, val []byte, exp int64) {
 // persistMeta rewrites the meta record of a collection key.
 func (db DB) persistMeta(sh *shard, key []byte, e *Entry, exp int64) {
 	payload := e.Obj.MetaPayload()
-	db.s.appendDurable(sh, func(b *pebble.Batch) {
+	db.s.appendDurable(sh, func(b *Pending) {
 		op := b.SetDeferred(2+len(key), metaHeader+len(payload))
 		metaKey(op.Key[:0], db.idx, key)
 		putMetaHeader(op.Value, e.Type, exp)
@@ -181,7 +179,7 @@ func (db DB) deleteKey(sh *shard, key string, event string) {
 }
 
 func (db DB) persistDelete(sh *shard, key []byte, elems bool) {
-	db.s.appendDurable(sh, func(b *pebble.Batch) {
+	db.s.appendDurable(sh, func(b *Pending) {
 		op := b.DeleteDeferred(2 + len(key))
 		metaKey(op.Key[:0], db.idx, key)
 		op.Finish()
@@ -198,7 +196,7 @@ func (db DB) dropObject(sh *shard, key []byte, e *Entry) {
 		sz := int64(e.Obj.MemSize())
 		sh.mem -= sz
 		db.s.mem.Add(-sz)
-		db.s.appendDurable(sh, func(b *pebble.Batch) {
+		db.s.appendDurable(sh, func(b *Pending) {
 			p := elemPrefix(nil, db.idx, key)
 			b.DeleteRange(p, prefixEnd(p), nil)
 		})
@@ -278,7 +276,7 @@ func (db DB) AddObject(key []byte, obj Object) *Entry {
 // element's on-disk sub-key, val its value) and accounts memory delta.
 func (db DB) PutElem(key, sub, val []byte) {
 	sh := db.shard(key)
-	db.s.appendDurable(sh, func(b *pebble.Batch) {
+	db.s.appendDurable(sh, func(b *Pending) {
 		p := elemPrefix(nil, db.idx, key)
 		op := b.SetDeferred(len(p)+len(sub), len(val))
 		copy(op.Key, p)
@@ -291,7 +289,7 @@ func (db DB) PutElem(key, sub, val []byte) {
 // DelElem durably removes one element of a collection key.
 func (db DB) DelElem(key, sub []byte) {
 	sh := db.shard(key)
-	db.s.appendDurable(sh, func(b *pebble.Batch) {
+	db.s.appendDurable(sh, func(b *Pending) {
 		p := elemPrefix(nil, db.idx, key)
 		op := b.DeleteDeferred(len(p) + len(sub))
 		copy(op.Key, p)
@@ -420,7 +418,7 @@ func (db DB) Flush() {
 	}
 	if db.s.dur != nil {
 		sh := &db.s.shards[db.idx*ShardsPerDB]
-		db.s.appendDurable(sh, func(b *pebble.Batch) {
+		db.s.appendDurable(sh, func(b *Pending) {
 			for _, ns := range []byte{nsMeta, nsElem} {
 				b.DeleteRange([]byte{ns, byte(db.idx)}, []byte{ns, byte(db.idx) + 1}, nil)
 			}

@@ -18,8 +18,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // NumDBs is the number of logical databases (SELECT 0..15), as in Redis.
@@ -385,12 +383,26 @@ func (s *Store) Persistence() PersistenceInfo {
 }
 
 // appendDurable records a write for shard sh.
-func (s *Store) appendDurable(sh *shard, fn func(b *pebble.Batch)) {
+func (s *Store) appendDurable(sh *shard, fn func(b *Pending)) {
 	s.stats.Changes.Add(1)
 	if s.dur == nil {
 		return
 	}
 	sh.lastSeq = s.dur.append(fn)
+}
+
+// appendDurableMulti records one crash-atomic write group touching several
+// shards; each shard's lastSeq is advanced so eviction and disk reads of any
+// of them wait for the group's commit.
+func (s *Store) appendDurableMulti(shards []*shard, fn func(b *Pending)) {
+	s.stats.Changes.Add(1)
+	if s.dur == nil {
+		return
+	}
+	seq := s.dur.append(fn)
+	for _, sh := range shards {
+		sh.lastSeq = seq
+	}
 }
 
 // ---- clock ----

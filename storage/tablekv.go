@@ -7,7 +7,7 @@ import (
 // TableWriter records table writes (rows, index entries, schemas, sequences)
 // in the tables' own key space. Keys are the tables package's encoding; this
 // package only prefixes them.
-type TableWriter struct{ b *pebble.Batch }
+type TableWriter struct{ b *Pending }
 
 // Set records key = val.
 func (w TableWriter) Set(key, val []byte) {
@@ -42,7 +42,7 @@ func (s *Store) TableWrite(fn func(w TableWriter)) {
 	if s.dur == nil {
 		return
 	}
-	s.dur.append(func(b *pebble.Batch) { fn(TableWriter{b}) })
+	s.dur.append(func(b *Pending) { fn(TableWriter{b}) })
 }
 
 // TableScan calls fn for every stored table key with the given prefix, in key

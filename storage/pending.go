@@ -1,0 +1,148 @@
+package storage
+
+import (
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Pending is the group of writes waiting for the next commit to Pebble. It
+// offers the subset of pebble.Batch's API the storage code uses, and
+// coalesces point writes: when a key is written again before the commit, the
+// earlier write is dropped, so a hot key (a counter, a rate limit, a
+// benchmark's single key) costs Pebble one write per commit window instead of
+// one per command. Dropping an earlier point write is correct even across a
+// range deletion, because the key's final state is decided by its last point
+// write or a later range deletion, which is kept in order.
+//
+// The slices in a returned DeferredBatchOp must be filled before the next call.
+type Pending struct {
+	arena   []byte
+	ops     []pendingOp
+	slotOf  map[string]int32 // key -> slot
+	slots   []int32          // slot -> index of the key's latest op
+	last    int32            // latest point op, indexed on the next call
+	scratch pebble.DeferredBatchOp
+	live    int
+}
+
+type pendingOp struct {
+	kind           uint8
+	k0, k1, v0, v1 uint32
+}
+
+const (
+	opDead uint8 = iota
+	opSet
+	opDelete
+	opRangeDelete
+)
+
+func newPending() *Pending { return &Pending{slotOf: make(map[string]int32), last: -1} }
+
+// Len is the number of bytes held.
+func (p *Pending) Len() int { return len(p.arena) }
+
+// Empty reports whether nothing is pending.
+func (p *Pending) Empty() bool { return len(p.ops) == 0 }
+
+func (p *Pending) alloc(kind uint8, kl, vl int) (k, v []byte) {
+	p.indexLast()
+	k0 := len(p.arena)
+	n := k0 + kl + vl
+	if n > cap(p.arena) {
+		grown := make([]byte, k0, 2*cap(p.arena)+kl+vl+4096)
+		copy(grown, p.arena)
+		p.arena = grown
+	}
+	p.arena = p.arena[:n]
+	p.ops = append(p.ops, pendingOp{kind: kind, k0: uint32(k0), k1: uint32(k0 + kl), v0: uint32(k0 + kl), v1: uint32(n)})
+	p.live++
+	return p.arena[k0 : k0+kl], p.arena[k0+kl : n]
+}
+
+// indexLast records the previous point op's key, killing the key's older op.
+func (p *Pending) indexLast() {
+	if p.last < 0 {
+		return
+	}
+	i := p.last
+	p.last = -1
+	op := p.ops[i]
+	key := p.arena[op.k0:op.k1]
+	if slot, ok := p.slotOf[string(key)]; ok {
+		prev := p.slots[slot]
+		if p.ops[prev].kind != opDead {
+			p.ops[prev].kind = opDead
+			p.live--
+		}
+		p.slots[slot] = i
+		return
+	}
+	p.slotOf[string(key)] = int32(len(p.slots))
+	p.slots = append(p.slots, i)
+}
+
+// SetDeferred reserves a set of a keyLen-byte key to a valueLen-byte value.
+func (p *Pending) SetDeferred(keyLen, valueLen int) *pebble.DeferredBatchOp {
+	k, v := p.alloc(opSet, keyLen, valueLen)
+	p.last = int32(len(p.ops) - 1)
+	p.scratch = pebble.DeferredBatchOp{Key: k, Value: v}
+	return &p.scratch
+}
+
+// DeleteDeferred reserves a deletion of a keyLen-byte key.
+func (p *Pending) DeleteDeferred(keyLen int) *pebble.DeferredBatchOp {
+	k, _ := p.alloc(opDelete, keyLen, 0)
+	p.last = int32(len(p.ops) - 1)
+	p.scratch = pebble.DeferredBatchOp{Key: k}
+	return &p.scratch
+}
+
+// Set records key = val.
+func (p *Pending) Set(key, val []byte) {
+	op := p.SetDeferred(len(key), len(val))
+	copy(op.Key, key)
+	copy(op.Value, val)
+}
+
+// Delete records the deletion of key.
+func (p *Pending) Delete(key []byte) {
+	op := p.DeleteDeferred(len(key))
+	copy(op.Key, key)
+}
+
+// DeleteRange records the deletion of every key in [start, end).
+func (p *Pending) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
+	k, v := p.alloc(opRangeDelete, len(start), len(end))
+	copy(k, start)
+	copy(v, end)
+	return nil
+}
+
+// fill copies the live ops into a Pebble batch, in order.
+func (p *Pending) fill(b *pebble.Batch) {
+	p.indexLast()
+	for _, op := range p.ops {
+		k, v := p.arena[op.k0:op.k1], p.arena[op.v0:op.v1]
+		switch op.kind {
+		case opSet:
+			b.Set(k, v, nil)
+		case opDelete:
+			b.Delete(k, nil)
+		case opRangeDelete:
+			b.DeleteRange(k, v, nil)
+		}
+	}
+}
+
+// reset empties the group, keeping its buffers when they are not huge.
+func (p *Pending) reset() {
+	if cap(p.arena) > 64<<20 {
+		p.arena = nil
+	}
+	p.arena = p.arena[:0]
+	p.ops = p.ops[:0]
+	p.slots = p.slots[:0]
+	clear(p.slotOf)
+	p.last = -1
+	p.live = 0
+}
