@@ -20,9 +20,6 @@ type queued struct {
 type watchedKey struct {
 	db  int
 	key string
-	// stale: the key was already logically expired when watched; its later
-	// deletion must not abort EXEC (Redis 7 semantics).
-	stale bool
 }
 
 // Client is one connection's state. Its fields are owned by the connection's
@@ -53,6 +50,8 @@ type Client struct {
 	watched  []watchedKey
 
 	sub *pubsub.Subscriber
+
+	block *blockRequest // set while parked in a blocking command (blocking.go)
 
 	locks storage.LockSet
 	keys  [][]byte

@@ -112,7 +112,7 @@ func (c *Client) watchAborted() bool {
 		return true
 	}
 	for _, w := range c.watched {
-		if !w.stale && c.srv.store.DB(w.db).IsStale([]byte(w.key)) {
+		if c.srv.store.DB(w.db).WatchExpired([]byte(w.key), &c.watch) {
 			return true
 		}
 	}
@@ -137,7 +137,7 @@ func cmdWatch(c *Client, args [][]byte) {
 			continue
 		}
 		db.Watch(k, &c.watch)
-		c.watched = append(c.watched, watchedKey{db: c.db, key: string(k), stale: db.IsStale(k)})
+		c.watched = append(c.watched, watchedKey{db: c.db, key: string(k)})
 	}
 	c.WriteOK()
 }

@@ -187,17 +187,18 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 		cmd.rejected.Add(1)
 		return
 	}
+	// the memory check comes before queueing: Redis refuses a growing
+	// command inside MULTI at queue time, which dooms the transaction
+	if cmd.Flags&FlagDenyOOM != 0 {
+		if err := s.store.EnsureMemory(); err != nil {
+			s.reject(c, cmd, msgOOM)
+			return
+		}
+	}
 	if c.multi && cmd.Flags&FlagNoMulti == 0 {
 		c.queue = append(c.queue, queued{cmd: cmd, args: copyArgs(args)})
 		c.WriteString("QUEUED")
 		return
-	}
-	if cmd.Flags&FlagDenyOOM != 0 {
-		if err := s.store.EnsureMemory(); err != nil {
-			cmd.rejected.Add(1)
-			c.WriteError(msgOOM)
-			return
-		}
 	}
 	s.call(c, cmd, args)
 }

@@ -335,8 +335,17 @@ func (db DB) Signal(key []byte, event string) { db.touch(db.shard(key), key, eve
 // the event hook (pub/sub key events, blocked-client wake-ups).
 func (db DB) touch(sh *shard, key []byte, event string) {
 	if len(sh.watched) > 0 {
-		for _, w := range sh.watched[string(key)] {
-			w.dirty.Store(true)
+		if regs := sh.watched[string(key)]; len(regs) > 0 {
+			_, exists := sh.m[string(key)]
+			for _, r := range regs {
+				if r.stale && !exists {
+					// a key already expired when watched is now deleted:
+					// logically nothing changed (Redis 7 semantics)
+					r.stale = false
+					continue
+				}
+				r.w.dirty.Store(true)
+			}
 		}
 	}
 	db.s.hookMu.RLock()
@@ -347,34 +356,52 @@ func (db DB) touch(sh *shard, key []byte, event string) {
 	}
 }
 
+// watchReg is one client's WATCH of one key.
+type watchReg struct {
+	w     *Watch
+	stale bool // the key was logically expired (but present) when watched
+}
+
 // Watch registers w to be dirtied when key changes.
 func (db DB) Watch(key []byte, w *Watch) {
 	sh := db.shard(key)
 	if sh.watched == nil {
-		sh.watched = make(map[string][]*Watch)
+		sh.watched = make(map[string][]*watchReg)
 	}
-	for _, x := range sh.watched[string(key)] {
-		if x == w {
+	for _, r := range sh.watched[string(key)] {
+		if r.w == w {
 			return
 		}
 	}
-	sh.watched[string(key)] = append(sh.watched[string(key)], w)
+	sh.watched[string(key)] = append(sh.watched[string(key)], &watchReg{w: w, stale: db.IsStale(key)})
+}
+
+// WatchExpired reports whether key expired after w started watching it,
+// which aborts EXEC like a modification.
+func (db DB) WatchExpired(key []byte, w *Watch) bool {
+	sh := db.shard(key)
+	for _, r := range sh.watched[string(key)] {
+		if r.w == w {
+			return !r.stale && db.IsStale(key)
+		}
+	}
+	return false
 }
 
 // Unwatch removes w from key's watchers.
 func (db DB) Unwatch(key []byte, w *Watch) {
 	sh := db.shard(key)
-	ws := sh.watched[string(key)]
-	for i, x := range ws {
-		if x == w {
-			ws = append(ws[:i], ws[i+1:]...)
+	regs := sh.watched[string(key)]
+	for i, r := range regs {
+		if r.w == w {
+			regs = append(regs[:i], regs[i+1:]...)
 			break
 		}
 	}
-	if len(ws) == 0 {
+	if len(regs) == 0 {
 		delete(sh.watched, string(key))
 	} else {
-		sh.watched[string(key)] = ws
+		sh.watched[string(key)] = regs
 	}
 }
 
@@ -404,10 +431,14 @@ func (db DB) ExpiresCount() int {
 func (db DB) Flush() {
 	for i := 0; i < ShardsPerDB; i++ {
 		sh := &db.s.shards[db.idx*ShardsPerDB+i]
-		for k, ws := range sh.watched {
+		for k, regs := range sh.watched {
 			if _, ok := sh.m[k]; ok {
-				for _, w := range ws {
-					w.dirty.Store(true)
+				for _, r := range regs {
+					if r.stale {
+						r.stale = false // an expired key deleted: no logical change
+						continue
+					}
+					r.w.dirty.Store(true)
 				}
 			}
 		}

@@ -105,7 +105,7 @@ type shard struct {
 	mu      sync.Mutex
 	m       map[string]*Entry
 	expires map[string]int64 // absolute unix-ms deadlines of keys that have one
-	watched map[string][]*Watch
+	watched map[string][]*watchReg
 	lastSeq uint64 // sequence of the last durable write in this shard
 	mem     int64
 	evicted int64 // keys of this shard that live only on disk

@@ -52,7 +52,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.persistence, "persistence", persist, "persist to --data-dir; false = pure in-memory (env LUX_PERSISTENCE)")
 	fs.StringVar(&o.appendfsync, "appendfsync", envOr("LUX_APPENDFSYNC", "everysec"), "fsync policy: always, everysec or no (env LUX_APPENDFSYNC)")
 	fs.StringVar(&o.maxmemory, "maxmemory", envOr("LUX_MAXMEMORY", "0"), "hot-tier memory limit, e.g. 512mb; 0 = unlimited (env LUX_MAXMEMORY)")
-	fs.StringVar(&o.policy, "maxmemory-policy", envOr("LUX_MAXMEMORY_POLICY", "allkeys-lru"), "allkeys-lru or noeviction (env LUX_MAXMEMORY_POLICY)")
+	fs.StringVar(&o.policy, "maxmemory-policy", envOr("LUX_MAXMEMORY_POLICY", ""), "over --maxmemory: allkeys-lru (drop cold keys from memory; with persistence they stay on disk) or noeviction (refuse writes); default allkeys-lru with persistence, noeviction without, as Redis (env LUX_MAXMEMORY_POLICY)")
 	fs.StringVar(&o.protectedMode, "protected-mode", envOr("LUX_PROTECTED_MODE", "yes"), "no = allow a non-loopback bind without a password (env LUX_PROTECTED_MODE)")
 	fs.StringVar(&o.demo, "demo", envOr("LUX_DEMO", ""), "address of the chat demo web server, e.g. 127.0.0.1:8080; empty = off (env LUX_DEMO)")
 	fs.StringVar(&o.pprof, "pprof", envOr("LUX_PPROF", ""), "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060; empty = off (env LUX_PPROF)")
@@ -90,6 +90,12 @@ func run(o *options) error {
 		return err
 	}
 	policy := strings.ToLower(o.policy)
+	if policy == "" {
+		policy = "noeviction"
+		if o.persistence && o.dataDir != "" {
+			policy = "allkeys-lru"
+		}
+	}
 	if policy != "allkeys-lru" && policy != "noeviction" {
 		return fmt.Errorf("maxmemory-policy %q: want allkeys-lru or noeviction", o.policy)
 	}
