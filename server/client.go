@@ -58,6 +58,9 @@ type Client struct {
 	wrote bool
 	quit  bool
 
+	replyMode  int
+	realWriter *redcon.Writer // the connection's writer while replies are off
+
 	closed  atomic.Bool
 	noEvict bool
 	noTouch bool

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"io"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/luxdb/lux-go/storage"
+	"github.com/tidwall/redcon"
 )
 
 func init() {
@@ -242,6 +244,18 @@ func cmdClient(c *Client, args [][]byte) {
 			c.noTouch = on
 		}
 		c.WriteOK()
+	case sub == "reply" && len(args) == 3:
+		switch {
+		case eqFold(args[2], "on"):
+			c.setReplyMode(replyOn)
+			c.WriteOK()
+		case eqFold(args[2], "off"):
+			c.setReplyMode(replyOff)
+		case eqFold(args[2], "skip"):
+			c.setReplyMode(replySkipNext)
+		default:
+			c.WriteError(msgSyntax)
+		}
 	case sub == "help" && len(args) == 2:
 		c.WriteBulkStrings([]string{
 			"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -252,6 +266,7 @@ func cmdClient(c *Client, args [][]byte) {
 			"SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
 			"KILL <ip:port> | <option> <value> [<option> <value> [...]]", "    Kill connections. Options: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
 			"LIST [TYPE (NORMAL|PUBSUB)] [ID <id> [<id> ...]]", "    Return information about client connections.",
+			"REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
 			"NO-EVICT (ON|OFF)", "    Accepted for compatibility.",
 			"NO-TOUCH (ON|OFF)", "    Accepted for compatibility.",
 			"HELP", "    Print this help.",
@@ -424,4 +439,26 @@ func (c *Client) lockedInfo() string {
 	return "id=" + itoa(c.id) + " addr=" + c.conn.RemoteAddr().String() +
 		" laddr=" + c.conn.LocalAddr().String() + " fd=8 name= age=" +
 		itoa(int64(time.Since(c.created).Seconds())) + " flags=N db=0 cmd=NULL user=default resp=2"
+}
+
+// Reply modes of CLIENT REPLY.
+const (
+	replyOn = iota
+	replyOff
+	replySkipNext // skip the reply of the next command
+	replySkipThis // skipping the current command's reply
+)
+
+// setReplyMode switches CLIENT REPLY modes; while replies are off the
+// connection writes into discardWriter, which is never flushed anywhere.
+func (c *Client) setReplyMode(m int) {
+	if c.realWriter == nil {
+		c.realWriter = c.Writer
+	}
+	c.replyMode = m
+	if m == replyOn {
+		c.Writer = c.realWriter
+	} else {
+		c.Writer = redcon.NewWriter(io.Discard)
+	}
 }

@@ -168,6 +168,15 @@ func sanitizeErr(s string) string {
 // dispatch runs one request: lookup, arity, auth, subscribe-mode and MULTI
 // rules, memory limit, then the handler under its shard locks.
 func (s *Server) dispatch(c *Client, args [][]byte) {
+	if c.replyMode != replyOn {
+		// CLIENT REPLY SKIP silences exactly the next command
+		switch c.replyMode {
+		case replySkipNext:
+			c.replyMode = replySkipThis
+		case replySkipThis:
+			c.setReplyMode(replyOn)
+		}
+	}
 	cmd := lookupCommand(args[0])
 	s.stats.commands.Add(1)
 	if cmd == nil {
