@@ -39,7 +39,7 @@ var passiveDefaults = map[string]string{
 	"zset-max-ziplist-value": "64", "stream-node-max-bytes": "4096", "stream-node-max-entries": "100",
 	"activerehashing": "yes", "active-expire-effort": "1", "lua-time-limit": "5000", "busy-reply-threshold": "5000",
 	"slowlog-log-slower-than": "10000", "slowlog-max-len": "128", "latency-tracking": "yes",
-	"notify-keyspace-events": "", "client-query-buffer-limit": "1073741824",
+	"client-query-buffer-limit": "1073741824",
 	"client-output-buffer-limit": "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
 	"protected-mode":             "yes", "loglevel": "notice", "io-threads": "1", "appendfilename": "appendonly.aof",
 	"replica-read-only": "yes", "slave-read-only": "yes", "repl-diskless-sync": "yes", "min-replicas-to-write": "0",
@@ -47,7 +47,21 @@ var passiveDefaults = map[string]string{
 	"close-on-replica-write": "yes", "lazyfree-lazy-user-flush-async": "no", "activedefrag": "no",
 	"latency-tracking-info-percentiles": "50 99 99.9", "appenddirname": "appendonlydir", "dbfilename": "dump.rdb",
 	"maxmemory-clients": "0", "oom-score-adj": "no", "list-max-listpack-entries": "128",
+	"maxmemory-eviction-tenacity": "10", "rdb-key-save-delay": "0", "key-load-delay": "0",
+	"latency-monitor-threshold": "0", "acl-pubsub-default": "resetchannels", "dynamic-hz": "yes",
+	"rdbcompression": "yes", "rdbchecksum": "yes", "stop-writes-on-bgsave-error": "yes", "aof-use-rdb-preamble": "yes",
+	"active-defrag-threshold-lower": "10", "active-defrag-threshold-upper": "100", "active-defrag-ignore-bytes": "104857600",
+	"active-defrag-cycle-min": "1", "active-defrag-cycle-max": "25", "active-defrag-max-scan-fields": "1000",
+	"repl-backlog-size": "1048576", "repl-diskless-sync-delay": "5", "repl-diskless-load": "disabled",
+	"replica-serve-stale-data": "yes", "oom-score-adj-values": "0 200 800", "masterauth": "",
+	"shutdown-on-sigterm": "default", "shutdown-on-sigint": "default", "enable-protected-configs": "no",
+	"enable-module-command": "no", "sanitize-dump-payload": "no", "set-proc-title": "yes",
 }
+
+// passiveFreeForm are passive parameters whose Redis values go beyond what
+// their default suggests (oom-score-adj also takes relative/absolute).
+var passiveFreeForm = map[string]bool{"oom-score-adj": true, "enable-debug-command": true,
+	"enable-protected-configs": true, "enable-module-command": true, "sanitize-dump-payload": true}
 
 func newConfigTable(s *Server) *configTable {
 	t := &configTable{params: map[string]*configParam{}, passiv: map[string]string{}}
@@ -67,6 +81,7 @@ func newConfigTable(s *Server) *configTable {
 			},
 		}
 	}
+	t.params["notify-keyspace-events"] = notifyConfigParam()
 	t.params["port"] = &configParam{get: func() string { return strconv.Itoa(s.cfg.Port) }}
 	t.params["bind"] = &configParam{get: func() string { return s.cfg.Bind }}
 	t.params["dir"] = &configParam{get: func() string { return s.store.Dir() }}
@@ -135,70 +150,127 @@ func parseMemory(v string) (int64, bool) {
 	return n * mult, true
 }
 
-// get returns the name/value pairs of every parameter matching one of the patterns.
+// get returns the name/value pairs of every parameter matching one of the
+// patterns, as Redis 7 does: a name without glob characters is looked up
+// case-insensitively and echoed as given, a pattern matches case-insensitively.
 func (t *configTable) get(patterns []string) []string {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	seen := map[string]bool{}
-	var names []string
-	add := func(name string) {
-		for _, p := range patterns {
-			if !seen[name] && pubsub.Match([]byte(strings.ToLower(p)), []byte(name), true) {
-				seen[name] = true
-				names = append(names, name)
-			}
+	var out []string
+	add := func(shown, name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		if p, ok := t.params[name]; ok {
+			out = append(out, shown, p.get())
+		} else {
+			out = append(out, shown, t.passiv[name])
 		}
 	}
-	for n := range t.params {
-		add(n)
-	}
-	for n := range t.passiv {
-		add(n)
-	}
-	sort.Strings(names)
-	out := make([]string, 0, 2*len(names))
-	for _, n := range names {
-		if p, ok := t.params[n]; ok {
-			out = append(out, n, p.get())
-		} else {
-			out = append(out, n, t.passiv[n])
+	for _, pat := range patterns {
+		if !strings.ContainsAny(pat, "[*?") {
+			name := strings.ToLower(pat)
+			if _, ok := t.params[name]; ok {
+				add(pat, name)
+			} else if _, ok := t.passiv[name]; ok {
+				add(pat, name)
+			}
+			continue
+		}
+		var names []string
+		for n := range t.params {
+			names = append(names, n)
+		}
+		for n := range t.passiv {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if !seen[n] && pubsub.Match([]byte(pat), []byte(n), true) {
+				add(n, n)
+			}
 		}
 	}
 	return out
 }
 
-// set applies name/value pairs atomically from the client's point of view:
-// all names are validated before any value changes.
+// set applies name/value pairs with Redis 7's CONFIG SET semantics: every
+// name is validated before any value changes (unknown, immutable, duplicate),
+// and if one value is rejected the ones already applied are restored.
 func (t *configTable) set(pairs [][]byte) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	seen := map[string]bool{}
 	for i := 0; i < len(pairs); i += 2 {
 		name := strings.ToLower(string(pairs[i]))
-		if seen[name] {
-			return "ERR Duplicate parameter - " + string(pairs[i])
-		}
-		seen[name] = true
 		p, ok := t.params[name]
 		_, passive := t.passiv[name]
-		if (!ok && !passive) || (ok && p.set == nil) {
-			if ok {
-				return "ERR CONFIG SET failed (possibly related to argument '" + string(pairs[i]) + "') - can't set immutable config"
-			}
+		switch {
+		case !ok && !passive:
 			return "ERR Unknown option or number of arguments for CONFIG SET - '" + string(pairs[i]) + "'"
+		case ok && p.set == nil:
+			return "ERR CONFIG SET failed (possibly related to argument '" + string(pairs[i]) + "') - can't set immutable config"
+		case seen[name]:
+			return "ERR CONFIG SET failed (possibly related to argument '" + string(pairs[i]) + "') - duplicate parameter"
 		}
+		seen[name] = true
 	}
+	type undo struct{ name, old string }
+	var done []undo
 	for i := 0; i < len(pairs); i += 2 {
 		name := strings.ToLower(string(pairs[i]))
+		val := string(pairs[i+1])
+		var msg, old string
 		if p, ok := t.params[name]; ok {
-			if msg := p.set(string(pairs[i+1])); msg != "" {
-				return "ERR CONFIG SET failed (possibly related to argument '" + string(pairs[i]) + "') - " + msg
+			old = p.get()
+			msg = p.set(val)
+		} else {
+			old = t.passiv[name]
+			if passiveFreeForm[name] {
+				t.passiv[name] = val
+			} else if msg = validatePassive(passiveDefaults[name], val); msg == "" {
+				t.passiv[name] = val
 			}
-			continue
 		}
-		t.passiv[name] = string(pairs[i+1])
+		if msg != "" {
+			for k := len(done) - 1; k >= 0; k-- {
+				if p, ok := t.params[done[k].name]; ok {
+					p.set(done[k].old)
+				} else {
+					t.passiv[done[k].name] = done[k].old
+				}
+			}
+			return "ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + msg
+		}
+		done = append(done, undo{name, old})
 	}
 	return ""
+}
+
+// validatePassive checks a value for a compatibility-only parameter against
+// the kind its default shows (yes/no or integer), so obviously wrong values
+// fail as they would in Redis even though the parameter has no effect.
+func validatePassive(def, v string) string {
+	switch {
+	case def == "yes" || def == "no":
+		if !strings.EqualFold(v, "yes") && !strings.EqualFold(v, "no") {
+			return "argument must be 'yes' or 'no'"
+		}
+	case def != "" && isIntString(def):
+		if _, ok := parseMemory(v); !ok {
+			if _, ok := parseInt([]byte(v)); !ok {
+				return "argument couldn't be parsed into an integer"
+			}
+		}
+	}
+	return ""
+}
+
+func isIntString(s string) bool {
+	_, ok := parseInt([]byte(s))
+	return ok
 }
 
 var _ = storage.NumDBs

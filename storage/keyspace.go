@@ -348,11 +348,8 @@ func (db DB) touch(sh *shard, key []byte, event string) {
 			}
 		}
 	}
-	db.s.hookMu.RLock()
-	h := db.s.hook
-	db.s.hookMu.RUnlock()
-	if h != nil {
-		h(Event{DB: db.idx, Key: key, Name: event})
+	if h := db.s.hook.Load(); h != nil {
+		(*h)(Event{DB: db.idx, Key: key, Name: event})
 	}
 }
 

@@ -144,8 +144,7 @@ type Store struct {
 	noEviction atomic.Bool
 	partial    [NumDBs]atomic.Bool // some keys live only on disk
 
-	hookMu sync.RWMutex
-	hook   func(Event)
+	hook atomic.Pointer[func(Event)]
 
 	stats Stats
 
@@ -226,9 +225,7 @@ func (s *Store) Dir() string { return s.opts.Dir }
 // invalidation is separate). It runs with the key's shard locked: it must not
 // block or call back into the store.
 func (s *Store) SetEventHook(fn func(Event)) {
-	s.hookMu.Lock()
-	s.hook = fn
-	s.hookMu.Unlock()
+	s.hook.Store(&fn)
 }
 
 // StatsRef returns the store's counters.
