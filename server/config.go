@@ -39,7 +39,7 @@ var passiveDefaults = map[string]string{
 	"zset-max-ziplist-value": "64", "stream-node-max-bytes": "4096", "stream-node-max-entries": "100",
 	"activerehashing": "yes", "active-expire-effort": "1", "lua-time-limit": "5000", "busy-reply-threshold": "5000",
 	"slowlog-log-slower-than": "10000", "slowlog-max-len": "128", "latency-tracking": "yes",
-	"client-query-buffer-limit": "1073741824",
+	"client-query-buffer-limit":  "1073741824",
 	"client-output-buffer-limit": "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
 	"protected-mode":             "yes", "loglevel": "notice", "io-threads": "1", "appendfilename": "appendonly.aof",
 	"replica-read-only": "yes", "slave-read-only": "yes", "repl-diskless-sync": "yes", "min-replicas-to-write": "0",
