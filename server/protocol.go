@@ -25,6 +25,8 @@ package server
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"io"
 	"math"
 	"strconv"
@@ -57,6 +59,11 @@ const (
 const (
 	msgProtoTooBigMbulk    = "Protocol error: too big mbulk count string"
 	msgProtoInvalidMbulk   = "Protocol error: invalid multibulk length"
+	// protoMaxArgs caps a request's argument count. Redis 7 allows up to
+	// INT_MAX, but redcon's parser walks the declared count on every partial
+	// read, so a huge count would let one client burn CPU; 1M arguments is far
+	// beyond any real command (documented difference).
+	protoMaxArgs = 1024 * 1024
 	msgProtoUnauthMbulk    = "Protocol error: unauthenticated multibulk length"
 	msgProtoTooBigBulk     = "Protocol error: too big bulk count string"
 	msgProtoInvalidBulk    = "Protocol error: invalid bulk length"
@@ -218,7 +225,7 @@ func (p *protoReader) Read(b []byte) (int, error) {
 			}
 			k, err = p.rd.Read(b[:m])
 			if k < 0 || k > m {
-				k, err = 0, io.ErrShortBuffer // misbehaving reader
+				k, err = 0, errProtoBadRead
 			}
 			p.rem -= int64(k)
 			if p.rem == 0 {
@@ -228,7 +235,7 @@ func (p *protoReader) Read(b []byte) (int, error) {
 		} else {
 			k, err = p.rd.Read(p.buf)
 			if k < 0 || k > len(p.buf) {
-				k, err = 0, io.ErrShortBuffer
+				k, err = 0, errProtoBadRead
 			}
 			p.r, p.w = 0, k
 		}
@@ -247,6 +254,8 @@ func (p *protoReader) Read(b []byte) (int, error) {
 		}
 	}
 }
+
+var errProtoBadRead = errors.New("server: connection reader returned an invalid count")
 
 func (p *protoReader) resetOut() {
 	p.outPos = 0
@@ -282,12 +291,12 @@ func (p *protoReader) process(b []byte, n int) int {
 					return n
 				}
 			} else {
-				k, why := protoScanFast(p.buf[p.r:p.w], len(b)-n, p.maxBulk)
+				k, noRoom := protoScanFast(p.buf[p.r:p.w], len(b)-n, p.maxBulk)
 				if k > 0 {
 					n += copy(b[n:], p.buf[p.r:p.r+k])
 					p.r += k
 				}
-				if p.r == p.w || n == len(b) || why == fastNoRoom && n > 0 {
+				if p.r == p.w || n == len(b) || noRoom && n > 0 {
 					return n
 				}
 			}
@@ -300,115 +309,116 @@ func (p *protoReader) process(b []byte, n int) int {
 	return n
 }
 
-// Reasons protoScanFast stopped.
-const (
-	fastSlow   = iota // the next request needs the full state machine
-	fastNoRoom        // the next request is complete but does not fit
-	fastShort         // the input ends inside the next request
-)
+const protoCRLF = 0x0a0d // "\r\n" read as a little-endian uint16
 
 // protoScanFast returns the length of the longest prefix of in made of
 // complete requests in canonical form (`*N\r\n`, 0 < N <= INT_MAX, then
 // `$L\r\n<L bytes>\r\n` with L <= maxBulk, numbers without sign or leading
-// zeros) that fits in room bytes. Such requests are exactly what the state
-// machine would pass through unchanged when no auth is required, so they are
-// copied in one go. Anything else stops the scan.
-func protoScanFast(in []byte, room int, maxBulk int64) (int, int) {
+// zeros) that fits in room bytes, and whether it stopped for lack of room (the
+// next request is complete and canonical but does not fit). Such requests are
+// exactly what the state machine would pass through unchanged when no auth is
+// required, so they are copied in one go; anything else is left to it.
+func protoScanFast(in []byte, room int, maxBulk int64) (int, bool) {
 	i := 0
 	for {
 		start := i
-		if i >= len(in) {
-			return start, fastShort
+		if len(in)-i < 4 {
+			return start, false
 		}
-		if in[i] != '*' {
-			return start, fastSlow
+		var cnt int64
+		if w := binary.LittleEndian.Uint32(in[i:]); w&0xffff00ff == protoCRLF<<16|'*' && byte(w>>8)-'1' <= 8 {
+			cnt = int64(byte(w>>8) - '0') // the usual "*<digit>\r\n"
+			i += 4
+		} else if cnt, i = protoScanCount(in, i); cnt == 0 {
+			return start, false
 		}
-		i++
-		if i >= len(in) {
-			return start, fastShort
-		}
-		c := in[i]
-		if c < '1' || c > '9' {
-			return start, fastSlow
-		}
-		cnt := int64(c - '0')
-		i++
-		for {
-			if i >= len(in) {
-				return start, fastShort
-			}
-			c = in[i]
-			if c < '0' || c > '9' {
-				break
-			}
-			cnt = cnt*10 + int64(c-'0')
-			if cnt > math.MaxInt32 {
-				return start, fastSlow
-			}
-			i++
-		}
-		if c != '\r' {
-			return start, fastSlow
-		}
-		if i+1 >= len(in) {
-			return start, fastShort
-		}
-		if in[i+1] != '\n' {
-			return start, fastSlow
-		}
-		i += 2
 		for ; cnt > 0; cnt-- {
-			if i+1 >= len(in) {
-				return start, fastShort
+			// The shortest argument is "$0\r\n\r\n".
+			if len(in)-i < 6 {
+				return start, false
 			}
-			if in[i] != '$' {
-				return start, fastSlow
-			}
-			i++
-			c = in[i]
 			var l int64
-			if c == '0' {
-				i++
-			} else if c >= '1' && c <= '9' {
-				l = int64(c - '0')
-				i++
-				for {
-					if i >= len(in) {
-						return start, fastShort
-					}
-					c = in[i]
-					if c < '0' || c > '9' {
-						break
-					}
-					if l > maxBulk/10 || l >= 1e17 {
-						return start, fastSlow // the slow path says why
-					}
-					l = l*10 + int64(c-'0')
-					i++
-				}
-			} else {
-				return start, fastSlow
+			if w := binary.LittleEndian.Uint32(in[i:]); w&0xffff00ff == protoCRLF<<16|'$' && byte(w>>8)-'0' <= 9 {
+				l = int64(byte(w>>8) - '0') // the usual "$<digit>\r\n"
+				i += 4
+			} else if l, i = protoScanBulkLen(in, i, maxBulk); l < 0 {
+				return start, false
 			}
-			if i+1 >= len(in) {
-				return start, fastShort
-			}
-			if in[i] != '\r' || in[i+1] != '\n' || l > maxBulk {
-				return start, fastSlow
-			}
-			i += 2
-			if int64(len(in)-i) < l+2 {
-				return start, fastShort
+			if l > maxBulk || int64(len(in)-i) < l+2 {
+				return start, false
 			}
 			i += int(l)
-			if in[i] != '\r' || in[i+1] != '\n' {
-				return start, fastSlow
+			if binary.LittleEndian.Uint16(in[i:]) != protoCRLF {
+				return start, false
 			}
 			i += 2
 		}
 		if i > room {
-			return start, fastNoRoom
+			return start, true
 		}
 	}
+}
+
+// protoScanCount parses a canonical "*N\r\n" line at in[i:]; it returns N
+// and the index after the line, or N = 0.
+func protoScanCount(in []byte, i int) (int64, int) {
+	if len(in)-i < 4 || in[i] != '*' {
+		return 0, i
+	}
+	d := in[i+1] - '1'
+	if d > 8 {
+		return 0, i
+	}
+	cnt := int64(d) + 1
+	for i += 2; ; i++ {
+		if i >= len(in) {
+			return 0, i
+		}
+		d = in[i] - '0'
+		if d > 9 {
+			break
+		}
+		if cnt = cnt*10 + int64(d); cnt > protoMaxArgs {
+			return 0, i
+		}
+	}
+	if len(in)-i < 2 || binary.LittleEndian.Uint16(in[i:]) != protoCRLF {
+		return 0, i
+	}
+	return cnt, i + 2
+}
+
+// protoScanBulkLen parses a canonical "$L\r\n" line at in[i:] with L <=
+// maxBulk; it returns L and the index after the line, or L = -1.
+func protoScanBulkLen(in []byte, i int, maxBulk int64) (int64, int) {
+	if len(in)-i < 4 || in[i] != '$' {
+		return -1, i
+	}
+	d := in[i+1] - '0'
+	if d > 9 {
+		return -1, i
+	}
+	l := int64(d)
+	i += 2
+	if l != 0 {
+		for ; ; i++ {
+			if i >= len(in) {
+				return -1, i
+			}
+			d = in[i] - '0'
+			if d > 9 {
+				break
+			}
+			if l > maxBulk/10 || l >= 1e17 {
+				return -1, i // the slow path says why
+			}
+			l = l*10 + int64(d)
+		}
+	}
+	if len(in)-i < 2 || binary.LittleEndian.Uint16(in[i:]) != protoCRLF || l > maxBulk {
+		return -1, i
+	}
+	return l, i + 2
 }
 
 // slow runs the byte-level state machine: from a request boundary it starts
@@ -529,7 +539,7 @@ func (p *protoReader) endHeader(b []byte, n int) int {
 		v, ok = protoString2ll(p.num[:p.numLen])
 	}
 	if p.st == psCount {
-		if !ok || v > math.MaxInt32 {
+		if !ok || v > protoMaxArgs {
 			p.fail(msgProtoInvalidMbulk)
 			return n
 		}
