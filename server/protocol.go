@@ -57,13 +57,13 @@ const (
 
 // Redis's protocol error texts (networking.c), byte for byte.
 const (
-	msgProtoTooBigMbulk    = "Protocol error: too big mbulk count string"
-	msgProtoInvalidMbulk   = "Protocol error: invalid multibulk length"
+	msgProtoTooBigMbulk  = "Protocol error: too big mbulk count string"
+	msgProtoInvalidMbulk = "Protocol error: invalid multibulk length"
 	// protoMaxArgs caps a request's argument count. Redis 7 allows up to
 	// INT_MAX, but redcon's parser walks the declared count on every partial
 	// read, so a huge count would let one client burn CPU; 1M arguments is far
 	// beyond any real command (documented difference).
-	protoMaxArgs = 1024 * 1024
+	protoMaxArgs           = 1024 * 1024
 	msgProtoUnauthMbulk    = "Protocol error: unauthenticated multibulk length"
 	msgProtoTooBigBulk     = "Protocol error: too big bulk count string"
 	msgProtoInvalidBulk    = "Protocol error: invalid bulk length"
