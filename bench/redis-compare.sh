@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# redis-compare.sh: throughput and memory of lux against Debian's redis-server,
+# both on loopback, measured in the same run so that machine noise hits both.
+#
+# Settings compared:
+#   mem       lux --persistence=false        vs  redis --save '' --appendonly no
+#   everysec  lux --appendfsync everysec     vs  redis --save '' --appendonly yes --appendfsync everysec
+#
+# For each setting it runs
+#   redis-benchmark -c $CLIENTS -n N -t $TESTS -P 1 --csv     (N = $N)
+#   redis-benchmark -c $CLIENTS -n N -t $TESTS -P 64 --csv    (N = $N_PIPE)
+# against Redis and then lux, and it loads exactly $RSS_KEYS distinct keys with
+# $VALUE_SIZE-byte values (redis-cli --pipe) into fresh servers and reads VmRSS
+# from /proc/<pid>/status. With PROFILE=1 it also records a perf CPU profile of
+# lux during an extra P=64 SET run in the everysec setting.
+#
+# Environment (all optional):
+#   N=100000 N_PIPE=1000000 CLIENTS=50 TESTS=set,get,incr,mset,ping
+#   PIPELINES="1 64" SETTINGS="mem everysec" ROUNDS=1 (best of ROUNDS per test)
+#   RANDKEYS=  (empty: redis-benchmark's default single key; a number: -r RANDKEYS)
+#   RSS_KEYS=1000000 VALUE_SIZE=100 RSS=1 PROFILE=1
+#   REDIS_PORT=7510 LUX_PORT=7520 LUX_BIN= (skip the build and use this binary)
+#   BENCH_TIMEOUT=900 (seconds per redis-benchmark run)
+#   KEEP=0 (1 keeps the work directory with raw CSV, logs and the profile)
+set -euo pipefail
+
+N=${N:-100000}
+N_PIPE=${N_PIPE:-1000000}
+CLIENTS=${CLIENTS:-50}
+TESTS=${TESTS:-set,get,incr,mset,ping}
+PIPELINES=${PIPELINES:-"1 64"}
+SETTINGS=${SETTINGS:-"mem everysec"}
+ROUNDS=${ROUNDS:-1}
+RANDKEYS=${RANDKEYS:-}
+RSS_KEYS=${RSS_KEYS:-1000000}
+VALUE_SIZE=${VALUE_SIZE:-100}
+RSS=${RSS:-1}
+PROFILE=${PROFILE:-1}
+REDIS_PORT=${REDIS_PORT:-7510}
+LUX_PORT=${LUX_PORT:-7520}
+KEEP=${KEEP:-0}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/lux-bench.XXXXXX)
+RES=$WORK/results
+mkdir -p "$RES"
+PIDS=()
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null || true
+	done
+	if [ "$KEEP" = 1 ]; then
+		echo "work directory kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+
+for tool in redis-server redis-benchmark redis-cli; do
+	command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+
+if [ -n "${LUX_BIN:-}" ]; then
+	LUX=$LUX_BIN
+else
+	LUX=$WORK/lux
+	echo "building lux ..." >&2
+	(cd "$ROOT" && go build -o "$LUX" ./cmd/lux)
+fi
+
+log() { echo "[$(date +%T)] $*" >&2; }
+
+# wait_ping PORT: waits until the server on PORT answers PING (up to ~20 s).
+wait_ping() {
+	local i
+	for i in $(seq 200); do
+		if [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "server on port $1 did not start" >&2
+	return 1
+}
+
+# start_redis SETTING DIR: starts redis-server and sets REDIS_PID.
+start_redis() {
+	local aof=(--appendonly no)
+	if [ "$1" = everysec ]; then
+		aof=(--appendonly yes --appendfsync everysec)
+	fi
+	mkdir -p "$2"
+	# --save '' in both settings: no RDB snapshots (and no fork) during the run;
+	# lux has no snapshots either, so the durable comparison is AOF vs Pebble WAL.
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$2" --save '' "${aof[@]}" \
+		--daemonize no --logfile "$2/redis.log" &
+	REDIS_PID=$!
+	PIDS+=("$REDIS_PID")
+	wait_ping "$REDIS_PORT"
+}
+
+# start_lux SETTING DIR: starts lux and sets LUX_PID.
+start_lux() {
+	local mode=(--persistence=false)
+	if [ "$1" = everysec ]; then
+		mode=(--data-dir "$2/data" --appendfsync everysec)
+	fi
+	mkdir -p "$2"
+	"$LUX" --port "$LUX_PORT" --bind 127.0.0.1 "${mode[@]}" 2>"$2/lux.log" &
+	LUX_PID=$!
+	PIDS+=("$LUX_PID")
+	wait_ping "$LUX_PORT"
+}
+
+# stop PID: SIGTERM and wait (both servers shut down cleanly on SIGTERM).
+stop() {
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# bench SETTING P NAME PORT ROUND: one redis-benchmark run, CSV kept in $RES.
+bench() {
+	local n=$N
+	if [ "$2" != 1 ]; then
+		n=$N_PIPE
+	fi
+	local r=()
+	if [ -n "$RANDKEYS" ]; then
+		r=(-r "$RANDKEYS")
+	fi
+	if [ "$(redis-cli -p "$4" ping 2>/dev/null)" != PONG ]; then
+		log "$3 on port $4 is not answering: skipping $1 P=$2"
+		return
+	fi
+	log "$1 P=$2 $3: redis-benchmark -c $CLIENTS -n $n -t $TESTS -P $2 ${r[*]}"
+	# timeout: redis-benchmark spins forever if the server dies under it.
+	timeout "$BENCH_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$4" -c "$CLIENTS" -n "$n" -t "$TESTS" -P "$2" \
+		"${r[@]}" --csv 2>/dev/null | tr -d '\r' >"$RES/$1_$2_$3_$5.csv" ||
+		log "redis-benchmark against $3 failed (missing command or server died); its rows show n/a"
+}
+
+# The load file for the RSS measurement: RESP SET commands for RSS_KEYS distinct keys.
+gen_load() {
+	awk -v n="$RSS_KEYS" -v size="$VALUE_SIZE" 'BEGIN {
+		v = sprintf("%" size "s", ""); gsub(/ /, "x", v)
+		for (i = 0; i < n; i++) {
+			k = sprintf("key:%012d", i)
+			printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, size, v
+		}
+	}' >"$WORK/load.resp"
+}
+
+# rss SETTING NAME PORT PID: loads the keys and records RSS before/after.
+rss() {
+	local before after keys
+	sleep 1
+	before=$(rss_kb "$4")
+	redis-cli -p "$3" --pipe <"$WORK/load.resp" >"$WORK/pipe_$1_$2.log" 2>&1
+	keys=$(redis-cli -p "$3" dbsize)
+	sleep 2 # let the Go runtime / jemalloc settle
+	after=$(rss_kb "$4")
+	log "$1 $2: dbsize=$keys rss_before=${before}kB rss_after=${after}kB"
+	echo "$1 $2 $keys $before $after" >>"$RES/rss.txt"
+}
+
+profile() {
+	if ! command -v perf >/dev/null; then
+		log "perf not installed: no profile"
+		return
+	fi
+	log "profiling lux during redis-benchmark -t set -P 64 -n $N_PIPE (everysec)"
+	perf record -F 999 -g -p "$LUX_PID" -o "$WORK/lux.perf.data" >/dev/null 2>&1 &
+	local perf_pid=$!
+	sleep 0.5
+	timeout "$BENCH_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$LUX_PORT" -c "$CLIENTS" -n "$N_PIPE" -t set -P 64 \
+		--csv 2>/dev/null | tr -d '\r' >"$RES/profile_run.csv" || log "profiled run failed"
+	kill -INT "$perf_pid"
+	wait "$perf_pid" 2>/dev/null || true
+	perf report -i "$WORK/lux.perf.data" --stdio --no-children --sort symbol -g none \
+		>"$WORK/perf-self.txt" 2>/dev/null || true
+	perf report -i "$WORK/lux.perf.data" --stdio --children --sort symbol -g none \
+		>"$WORK/perf-children.txt" 2>/dev/null || true
+	{
+		echo "## self time (top functions)"
+		grep -v -e '^#' -e '^$' "$WORK/perf-self.txt" | sed 's/[ -]*$//' | head -25 || true
+		echo
+		echo "## cumulative time (children included)"
+		grep -v -e '^#' -e '^$' "$WORK/perf-children.txt" | sed 's/[ -]*$//' | head -40 || true
+	} >"$RES/profile.txt"
+}
+
+if [ "$RSS" = 1 ]; then
+	log "generating $RSS_KEYS SET commands with ${VALUE_SIZE}-byte values"
+	gen_load
+fi
+
+for s in $SETTINGS; do
+	rm -rf "$WORK/redis-$s" "$WORK/lux-$s"
+	start_redis "$s" "$WORK/redis-$s"
+	start_lux "$s" "$WORK/lux-$s"
+	for round in $(seq "$ROUNDS"); do
+		for p in $PIPELINES; do
+			bench "$s" "$p" redis "$REDIS_PORT" "$round"
+			bench "$s" "$p" lux "$LUX_PORT" "$round"
+		done
+	done
+	if [ "$PROFILE" = 1 ] && [ "$s" = everysec ]; then
+		profile
+	fi
+	stop "$REDIS_PID"
+	stop "$LUX_PID"
+
+	if [ "$RSS" = 1 ]; then
+		rm -rf "$WORK/redis-$s" "$WORK/lux-$s"
+		start_redis "$s" "$WORK/redis-$s"
+		rss "$s" redis "$REDIS_PORT" "$REDIS_PID"
+		stop "$REDIS_PID"
+		start_lux "$s" "$WORK/lux-$s"
+		rss "$s" lux "$LUX_PORT" "$LUX_PID"
+		stop "$LUX_PID"
+	fi
+done
+
+# ---- report ----
+echo
+echo "## Throughput (ops/s, best of $ROUNDS; -c $CLIENTS; P=1: -n $N; pipelined: -n $N_PIPE${RANDKEYS:+; -r $RANDKEYS})"
+echo
+echo "| setting | test | P | redis ops/s | lux ops/s | lux/redis | target | met |"
+echo "|---|---|---:|---:|---:|---:|---:|---|"
+for s in $SETTINGS; do
+	for p in $PIPELINES; do
+		for f in "$RES/${s}_${p}_"*.csv; do
+			srv=$(basename "$f" .csv | cut -d_ -f3)
+			awk -F'","' -v srv="$srv" 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); print srv "\t" $1 "\t" $2 }' "$f"
+		done | awk -F'\t' -v s="$s" -v p="$p" '
+			{
+				if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 }
+				k = $1 SUBSEP $2
+				if ($3 + 0 > best[k] + 0) best[k] = $3
+			}
+			END {
+				for (i = 1; i <= n; i++) {
+					t = order[i]; r = best["redis", t]; l = best["lux", t]
+					ratio = (r > 0) ? l / r : 0
+					target = "-"; met = "-"
+					if (t == "SET" || t == "GET" || t == "INCR") {
+						target = (p == 1) ? 1.0 : 1.2
+						met = (ratio >= target) ? "met" : "MISSED"
+						target = sprintf("%.1fx", target)
+					}
+					if (r == "" || l == "") {
+						printf "| %s | %s | %s | %s | %s | n/a | %s | n/a |\n", s, t, p, (r == "" ? "n/a" : sprintf("%.0f", r)), (l == "" ? "n/a" : sprintf("%.0f", l)), target
+						continue
+					}
+					printf "| %s | %s | %s | %.0f | %.0f | %.2f | %s | %s |\n", s, t, p, r, l, ratio, target, met
+				}
+			}'
+	done
+done
+
+if [ "$RSS" = 1 ] && [ -f "$RES/rss.txt" ]; then
+	echo
+	echo "## Memory: $RSS_KEYS distinct keys, ${VALUE_SIZE}-byte values (VmRSS)"
+	echo
+	echo "| setting | server | keys | RSS empty (MiB) | RSS loaded (MiB) | lux/redis (loaded) | target | met |"
+	echo "|---|---|---:|---:|---:|---:|---:|---|"
+	awk '
+		{ keys[$1, $2] = $3; b[$1, $2] = $4; a[$1, $2] = $5; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+		END {
+			for (i = 1; i <= n; i++) {
+				s = order[i]
+				ratio = (a[s, "redis"] > 0) ? a[s, "lux"] / a[s, "redis"] : 0
+				printf "| %s | redis | %s | %.1f | %.1f | | | |\n", s, keys[s, "redis"], b[s, "redis"] / 1024, a[s, "redis"] / 1024
+				printf "| %s | lux | %s | %.1f | %.1f | %.2f | 1.5x | %s |\n", s, keys[s, "lux"], b[s, "lux"] / 1024, a[s, "lux"] / 1024, ratio, (ratio <= 1.5 ? "met" : "MISSED")
+			}
+		}' "$RES/rss.txt"
+fi
+
+if [ -f "$RES/profile.txt" ]; then
+	echo
+	echo "## perf profile of lux (everysec, redis-benchmark -t set -P 64 -n $N_PIPE)"
+	echo
+	echo '```'
+	cat "$RES/profile.txt"
+	echo '```'
+fi

@@ -1,0 +1,251 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// drainOps applies the list's pending element records to a simulated disk,
+// as CommitLists does to Pebble.
+func drainOps(disk map[uint64]string, l *List) {
+	for _, o := range l.ops {
+		if o.del {
+			delete(disk, o.pos)
+		} else {
+			disk[o.pos] = o.val
+		}
+	}
+	l.ops = nil
+}
+
+// checkList verifies l against the model and the simulated disk: the disk
+// holds exactly one record per element, at pos+i, and nothing else.
+func checkList(t *testing.T, l *List, model []string, disk map[uint64]string) {
+	t.Helper()
+	require.Equal(t, len(model), l.Len())
+	got := make([]string, 0, l.Len())
+	l.Range(0, l.Len(), func(_ int, v string) bool { got = append(got, v); return true })
+	if len(model) == 0 {
+		require.Empty(t, got)
+		// an emptied list is deleted with all its records (DeleteRange)
+		for k := range disk {
+			delete(disk, k)
+		}
+		return
+	}
+	require.Equal(t, model, got)
+	require.Len(t, disk, len(model), "stale element records on disk")
+	meta := l.MetaPayload()
+	head, tail := binary.BigEndian.Uint64(meta), binary.BigEndian.Uint64(meta[8:])
+	require.Equal(t, uint64(len(model)-1), tail-head)
+	for i, v := range model {
+		require.Equal(t, v, disk[head+uint64(i)], "record %d", i)
+	}
+	bytes := 0
+	for _, v := range model {
+		bytes += len(v)
+	}
+	require.Equal(t, bytes, l.bytes)
+}
+
+func TestListRandomOpsMatchModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	l := NewList()
+	var model []string
+	disk := map[uint64]string{}
+	val := func() string { return fmt.Sprintf("v%d", rng.IntN(20)) }
+	for step := 0; step < 20000; step++ {
+		switch op := rng.IntN(10); {
+		case op < 2:
+			v := val()
+			l.PushLeft([]byte(v))
+			model = append([]string{v}, model...)
+		case op < 4:
+			v := val()
+			l.PushRight([]byte(v))
+			model = append(model, v)
+		case op == 4 && len(model) > 0:
+			require.Equal(t, model[0], l.PopLeft())
+			model = model[1:]
+		case op == 5 && len(model) > 0:
+			require.Equal(t, model[len(model)-1], l.PopRight())
+			model = model[:len(model)-1]
+		case op == 6:
+			i := rng.IntN(len(model) + 1)
+			v := val()
+			l.Insert(i, []byte(v))
+			model = append(model[:i], append([]string{v}, model[i:]...)...)
+		case op == 7 && len(model) > 0:
+			i := rng.IntN(len(model))
+			v := val()
+			l.Set(i, []byte(v))
+			model[i] = v
+		case op == 8 && len(model) > 0:
+			target := val()
+			var kept []string
+			for _, v := range model {
+				if v != target {
+					kept = append(kept, v)
+				}
+			}
+			n := l.RemoveWhere(func(_ int, v string) bool { return v == target })
+			require.Equal(t, len(model)-len(kept), n)
+			model = kept
+		case op == 9 && len(model) > 0 && rng.IntN(4) == 0:
+			lo := rng.IntN(len(model))
+			hi := lo + rng.IntN(len(model)-lo+1)
+			l.Trim(lo, hi)
+			model = append([]string(nil), model[lo:hi]...)
+		}
+		drainOps(disk, l)
+		checkList(t, l, model, disk)
+	}
+}
+
+func TestListInsertShiftsShorterSide(t *testing.T) {
+	l := NewList()
+	for i := 0; i < 100; i++ {
+		l.PushRight([]byte(fmt.Sprint(i)))
+	}
+	l.ops = nil
+	l.Insert(2, []byte("x")) // near the head: only the first two move
+	require.Len(t, l.ops, 3)
+	l.ops = nil
+	l.Insert(99, []byte("y")) // near the tail: only the last two move
+	require.Len(t, l.ops, 3)
+}
+
+// withLocked runs fn holding the shards of keys in database 0.
+func withLocked(s *Store, keys []string, fn func(db DB)) {
+	var ls LockSet
+	for _, k := range keys {
+		ls.Add(s.ShardOf(0, []byte(k)))
+	}
+	s.Lock(&ls)
+	defer s.Unlock(&ls)
+	fn(s.DB(0))
+}
+
+func listContents(t *testing.T, s *Store, key string) []string {
+	t.Helper()
+	var out []string
+	withLocked(s, []string{key}, func(db DB) {
+		e := db.Lookup([]byte(key))
+		if e == nil {
+			return
+		}
+		l := e.Obj.(*List)
+		l.Range(0, l.Len(), func(_ int, v string) bool { out = append(out, v); return true })
+	})
+	return out
+}
+
+func TestListCommitSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, Sync: SyncEverySec})
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(3, 4))
+	models := map[string][]string{}
+	keys := []string{"a", "b", "c"}
+	for step := 0; step < 3000; step++ {
+		k := keys[rng.IntN(len(keys))]
+		withLocked(s, keys, func(db DB) {
+			e := db.LookupWrite([]byte(k))
+			var l *List
+			if e == nil {
+				l = NewList()
+			} else {
+				l = e.Obj.(*List)
+			}
+			m := models[k]
+			switch op := rng.IntN(6); {
+			case op < 2:
+				v := fmt.Sprint(step)
+				l.PushLeft([]byte(v))
+				m = append([]string{v}, m...)
+			case op < 3:
+				v := fmt.Sprint(step)
+				l.PushRight([]byte(v))
+				m = append(m, v)
+			case op == 3 && len(m) > 0:
+				i := rng.IntN(len(m) + 1)
+				l.Insert(i, []byte("ins"))
+				m = append(m[:i], append([]string{"ins"}, m[i:]...)...)
+			case op == 4 && len(m) > 0:
+				l.PopLeft()
+				m = m[1:]
+			case op == 5 && len(m) > 0:
+				// LMOVE k -> other: both keys in one atomic commit
+				dst := keys[(rng.IntN(2)+1+indexOf(keys, k))%len(keys)]
+				de := db.LookupWrite([]byte(dst))
+				var dl *List
+				if de == nil {
+					dl = NewList()
+				} else {
+					dl = de.Obj.(*List)
+				}
+				v := l.PopRight()
+				dl.PushLeft([]byte(v))
+				models[dst] = append([]string{v}, models[dst]...)
+				m = m[:len(m)-1]
+				db.CommitLists(ListChange{Key: []byte(dst), Entry: de, List: dl, Event: "lpush"},
+					ListChange{Key: []byte(k), Entry: e, List: l, Event: "rpop"})
+				models[k] = m
+				return
+			}
+			models[k] = m
+			db.CommitLists(ListChange{Key: []byte(k), Entry: e, List: l, Event: "x"})
+		})
+	}
+	for _, k := range keys {
+		require.Equal(t, models[k], listContents(t, s, k), k)
+	}
+	require.NoError(t, s.Close())
+
+	s, err = Open(Options{Dir: dir, Sync: SyncEverySec})
+	require.NoError(t, err)
+	defer s.Close()
+	for _, k := range keys {
+		require.Equal(t, models[k], listContents(t, s, k), "after restart: %s", k)
+	}
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestListMemoryAccounting(t *testing.T) {
+	s, err := Open(Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	base := s.UsedMemory()
+	withLocked(s, []string{"k"}, func(db DB) {
+		l := NewList()
+		for i := 0; i < 1000; i++ {
+			l.PushRight([]byte("some element value"))
+		}
+		db.CommitLists(ListChange{Key: []byte("k"), List: l, Event: "rpush"})
+	})
+	require.Greater(t, s.UsedMemory(), base+18000)
+	withLocked(s, []string{"k"}, func(db DB) {
+		e := db.LookupWrite([]byte("k"))
+		l := e.Obj.(*List)
+		l.Trim(0, 10)
+		db.CommitLists(ListChange{Key: []byte("k"), Entry: e, List: l, Event: "ltrim"})
+		require.Equal(t, int64(l.MemSize()+len("k")+entryOverhead), s.UsedMemory()-base)
+		l.Trim(0, 0)
+		entries := db.CommitLists(ListChange{Key: []byte("k"), Entry: e, List: l, Event: "ltrim"})
+		require.Nil(t, entries[0])
+		require.Nil(t, db.Lookup([]byte("k")))
+	})
+	require.Equal(t, base, s.UsedMemory())
+}

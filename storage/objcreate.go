@@ -1,0 +1,28 @@
+package storage
+
+// CreateObject stores obj under key, replacing any value the key holds, and
+// persists its meta record; unlike AddObject it fires no event. The caller
+// then writes the elements with PutElem and finishes with exactly one
+// ModifiedElems/Modified carrying the command's own event ("hset", "sadd",
+// "sinterstore", ...), so a created or overwritten key reports one event, as
+// in Redis. Its Len must be non-zero by that call (an empty collection is
+// deleted there). The caller holds the key's shard lock.
+func (db DB) CreateObject(key []byte, obj Object) *Entry {
+	sh := db.shard(key)
+	k := string(key)
+	if old := db.lookup(sh, key, false); old != nil {
+		size := old.memSize(len(k))
+		delete(sh.m, k)
+		delete(sh.expires, k)
+		sh.mem -= size
+		db.s.mem.Add(-size)
+		db.persistDelete(sh, key, old.Type != TypeString)
+	}
+	e := &Entry{Obj: obj, Type: obj.Type(), lru: lruClock()}
+	sh.m[k] = e
+	size := e.memSize(len(k))
+	sh.mem += size
+	db.s.mem.Add(size)
+	db.persistMeta(sh, key, e, 0)
+	return e
+}
