@@ -109,31 +109,9 @@ type longDouble struct{ f *big.Float }
 
 const ldPrec = 64
 
-// parseLongDouble parses like Redis's string2ld (strtold, no spaces, no NaN).
-func parseLongDouble(b []byte) (longDouble, bool) {
-	if len(b) == 0 || len(b) > 5000 || isSpace(b[0]) || isSpace(b[len(b)-1]) {
-		return longDouble{}, false
-	}
-	s := strings.ToLower(string(b))
-	switch strings.TrimLeft(s, "+-") {
-	case "inf", "infinity":
-		return longDouble{new(big.Float).SetInf(strings.HasPrefix(s, "-"))}, true
-	case "nan":
-		return longDouble{}, false
-	}
-	f, _, err := big.ParseFloat(string(b), 10, ldPrec, big.ToNearestEven)
-	if err != nil {
-		// hexadecimal floats (strtold accepts them) go through float64
-		if v, err2 := strconv.ParseFloat(string(b), 64); err2 == nil && !math.IsNaN(v) {
-			return longDouble{new(big.Float).SetPrec(ldPrec).SetFloat64(v)}, true
-		}
-		return longDouble{}, false
-	}
-	if ldOverflow(f) {
-		return longDouble{}, false
-	}
-	return longDouble{f}, true
-}
+// parseLongDouble parses like Redis's string2ld (strtold, no spaces, no NaN,
+// Redis's length and range limits); see args_longdouble.go.
+func parseLongDouble(b []byte) (longDouble, bool) { return parseLongDoubleExact(b) }
 
 // ldOverflow reports whether f is outside long double's finite range.
 func ldOverflow(f *big.Float) bool { return f.IsInf() || f.MantExp(nil) > 16384 }

@@ -355,7 +355,7 @@ func cmdAppend(c *Client, args [][]byte) {
 		return
 	}
 	if e == nil {
-		c.DB().SetString(key, suffix, 0, false)
+		c.DB().SetStringEvent(key, suffix, 0, false, "append")
 		c.WriteInt(len(suffix))
 		return
 	}
@@ -365,7 +365,7 @@ func cmdAppend(c *Client, args [][]byte) {
 	// The full-slice expression forces a fresh buffer so the new value
 	// never aliases the entry's own buffer while SetString copies it.
 	nv := append(e.Str[:len(e.Str):len(e.Str)], suffix...)
-	c.DB().SetString(key, nv, 0, true)
+	c.DB().SetStringEvent(key, nv, 0, true, "append")
 	c.WriteInt(len(nv))
 }
 
@@ -452,7 +452,7 @@ func cmdSetrange(c *Client, args [][]byte) {
 	nv := make([]byte, max(int64(len(old)), offset+int64(len(val))))
 	copy(nv, old)
 	copy(nv[offset:], val)
-	c.DB().SetString(key, nv, 0, e != nil)
+	c.DB().SetStringEvent(key, nv, 0, e != nil, "setrange")
 	c.WriteInt(len(nv))
 }
 
@@ -501,7 +501,7 @@ func incrDecr(c *Client, key []byte, incr int64) {
 	}
 	v += incr
 	var buf [20]byte
-	c.DB().SetString(key, strconv.AppendInt(buf[:0], v, 10), 0, true)
+	c.DB().SetStringEvent(key, strconv.AppendInt(buf[:0], v, 10), 0, true, "incrby")
 	c.WriteInt64(v)
 }
 
@@ -529,7 +529,7 @@ func cmdIncrbyfloat(c *Client, args [][]byte) {
 		return
 	}
 	s := sum.humanString()
-	c.DB().SetString(key, []byte(s), 0, true)
+	c.DB().SetStringEvent(key, []byte(s), 0, true, "incrbyfloat")
 	c.WriteBulkString(s)
 }
 

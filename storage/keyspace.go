@@ -82,6 +82,12 @@ func (db DB) Expiry(key []byte) int64 { return db.shard(key).expires[string(key)
 // SetString stores a string value. exp is an absolute unix-ms deadline; 0
 // clears any TTL unless keepTTL is set.
 func (db DB) SetString(key, val []byte, exp int64, keepTTL bool) {
+	db.SetStringEvent(key, val, exp, keepTTL, "set")
+}
+
+// SetStringEvent is SetString reporting the given event name (Redis's
+// keyspace events: "append", "incrby", "incrbyfloat", "setrange").
+func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event string) {
 	sh := db.shard(key)
 	e := sh.m[string(key)]
 	if e == nil && db.s.partial[db.idx].Load() {
@@ -115,7 +121,7 @@ func (db DB) SetString(key, val []byte, exp int64, keepTTL bool) {
 	db.s.mem.Add(delta)
 	db.setExpiry(sh, key, exp)
 	db.persistString(sh, key, val, exp)
-	db.touch(sh, key, "set")
+	db.touch(sh, key, event)
 }
 
 func (db DB) setExpiry(sh *shard, key []byte, exp int64) {

@@ -23,7 +23,6 @@ type options struct {
 	bind, password, dataDir, appendfsync, maxmemory, policy, protectedMode string
 	port                                                                   int
 	persistence                                                            bool
-	demo                                                                   string
 	pprof                                                                  string
 }
 
@@ -54,7 +53,6 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.maxmemory, "maxmemory", envOr("LUX_MAXMEMORY", "0"), "hot-tier memory limit, e.g. 512mb; 0 = unlimited (env LUX_MAXMEMORY)")
 	fs.StringVar(&o.policy, "maxmemory-policy", envOr("LUX_MAXMEMORY_POLICY", ""), "over --maxmemory: allkeys-lru (drop cold keys from memory; with persistence they stay on disk) or noeviction (refuse writes); default allkeys-lru with persistence, noeviction without, as Redis (env LUX_MAXMEMORY_POLICY)")
 	fs.StringVar(&o.protectedMode, "protected-mode", envOr("LUX_PROTECTED_MODE", "yes"), "no = allow a non-loopback bind without a password (env LUX_PROTECTED_MODE)")
-	fs.StringVar(&o.demo, "demo", envOr("LUX_DEMO", ""), "address of the chat demo web server, e.g. 127.0.0.1:8080; empty = off (env LUX_DEMO)")
 	fs.StringVar(&o.pprof, "pprof", envOr("LUX_PPROF", ""), "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060; empty = off (env LUX_PPROF)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -129,12 +127,6 @@ func run(o *options) error {
 	}
 	fmt.Fprintf(os.Stderr, "lux %s ready on %s (persistence: %s; loaded %d bytes in %s)\n",
 		server.LuxVersion, srv.Addr(), persist, store.UsedMemory(), time.Since(start).Round(time.Millisecond))
-	stopDemo, err := startDemo(o.demo, srv.Addr().String(), o.password)
-	if err != nil {
-		srv.Close()
-		store.Close()
-		return err
-	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
@@ -150,7 +142,6 @@ func run(o *options) error {
 			fmt.Fprintln(os.Stderr, "lux: serve:", err)
 		}
 	}
-	stopDemo()
 	srv.Close()
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("closing store: %w", err)
@@ -177,13 +168,4 @@ func parseMemory(v string) (int64, error) {
 		return 0, fmt.Errorf("invalid memory size %q", v)
 	}
 	return n * mult, nil
-}
-
-// startDemo starts the chat demo when an address is given; it is replaced by
-// the demo package's server once that exists.
-func startDemo(addr, dbAddr, password string) (func(), error) {
-	if addr == "" {
-		return func() {}, nil
-	}
-	return nil, fmt.Errorf("--demo: the chat demo is not part of this build yet")
 }
