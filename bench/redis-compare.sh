@@ -11,15 +11,17 @@
 #   redis-benchmark -c $CLIENTS -n N -t $TESTS -P 64 --csv    (N = $N_PIPE)
 # against Redis and then lux, and it loads exactly $RSS_KEYS distinct keys with
 # $VALUE_SIZE-byte values (redis-cli --pipe) into fresh servers and reads VmRSS
-# from /proc/<pid>/status. With PROFILE=1 it also records a perf CPU profile of
-# lux during an extra P=64 SET run in the everysec setting.
+# from /proc/<pid>/status. With PROFILE=1 it also records a CPU profile of lux
+# during an extra P=64 SET run in the everysec setting (Go's pprof through
+# lux's --pprof flag when the binary has it, else perf).
 #
 # Environment (all optional):
 #   N=100000 N_PIPE=1000000 CLIENTS=50 TESTS=set,get,incr,mset,ping
 #   PIPELINES="1 64" SETTINGS="mem everysec" ROUNDS=1 (best of ROUNDS per test)
 #   RANDKEYS=  (empty: redis-benchmark's default single key; a number: -r RANDKEYS)
 #   RSS_KEYS=1000000 VALUE_SIZE=100 RSS=1 PROFILE=1
-#   REDIS_PORT=7510 LUX_PORT=7520 LUX_BIN= (skip the build and use this binary)
+#   PROFILE_SECONDS=10 PROFILE_OUT= (also copy the Go CPU profile to this path)
+#   REDIS_PORT=7510 LUX_PORT=7520 PPROF_PORT=7530 LUX_BIN= (skip the build and use this binary)
 #   BENCH_TIMEOUT=900 (seconds per redis-benchmark run)
 #   KEEP=0 (1 keeps the work directory with raw CSV, logs and the profile)
 set -euo pipefail
@@ -38,6 +40,8 @@ RSS=${RSS:-1}
 PROFILE=${PROFILE:-1}
 REDIS_PORT=${REDIS_PORT:-7510}
 LUX_PORT=${LUX_PORT:-7520}
+PPROF_PORT=${PPROF_PORT:-7530}
+PROFILE_SECONDS=${PROFILE_SECONDS:-10}
 KEEP=${KEEP:-0}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
 
@@ -108,6 +112,9 @@ start_lux() {
 	local mode=(--persistence=false)
 	if [ "$1" = everysec ]; then
 		mode=(--data-dir "$2/data" --appendfsync everysec)
+		if [ -n "$PPROF_ADDR" ]; then
+			mode+=(--pprof "$PPROF_ADDR")
+		fi
 	fi
 	mkdir -p "$2"
 	"$LUX" --port "$LUX_PORT" --bind 127.0.0.1 "${mode[@]}" 2>"$2/lux.log" &
@@ -169,12 +176,38 @@ rss() {
 	echo "$1 $2 $keys $before $after" >>"$RES/rss.txt"
 }
 
+# profile: a CPU profile of lux under redis-benchmark -t set -P 64 (everysec).
+# With lux's --pprof flag it is a Go CPU profile of PROFILE_SECONDS taken while
+# redis-benchmark loops (-l); otherwise perf record for one N_PIPE run.
 profile() {
-	if ! command -v perf >/dev/null; then
-		log "perf not installed: no profile"
+	if [ -n "$PPROF_ADDR" ]; then
+		log "Go CPU profile of lux (${PROFILE_SECONDS}s) during redis-benchmark -t set -P 64 -l (everysec)"
+		timeout $((PROFILE_SECONDS + 30)) redis-benchmark -h 127.0.0.1 -p "$LUX_PORT" -c "$CLIENTS" \
+			-n "$N_PIPE" -t set -P 64 -l -q >/dev/null 2>&1 &
+		local bench_pid=$!
+		sleep 1
+		curl -s -o "$WORK/lux.cpu.pprof" "http://$PPROF_ADDR/debug/pprof/profile?seconds=$PROFILE_SECONDS" ||
+			log "fetching the profile failed"
+		kill "$bench_pid" 2>/dev/null || true
+		wait "$bench_pid" 2>/dev/null || true
+		cp "$WORK/lux.cpu.pprof" "$RES/lux.cpu.pprof" 2>/dev/null || true
+		if [ -n "${PROFILE_OUT:-}" ]; then
+			cp "$WORK/lux.cpu.pprof" "$PROFILE_OUT"
+		fi
+		{
+			echo "## go tool pprof -top (flat)"
+			(cd "$ROOT" && go tool pprof -top -nodecount=25 "$WORK/lux.cpu.pprof" 2>/dev/null) || true
+			echo
+			echo "## go tool pprof -top -cum"
+			(cd "$ROOT" && go tool pprof -top -cum -nodecount=40 "$WORK/lux.cpu.pprof" 2>/dev/null) || true
+		} >"$RES/profile.txt"
 		return
 	fi
-	log "profiling lux during redis-benchmark -t set -P 64 -n $N_PIPE (everysec)"
+	if ! command -v perf >/dev/null; then
+		log "neither lux --pprof nor perf available: no profile"
+		return
+	fi
+	log "perf profile of lux during redis-benchmark -t set -P 64 -n $N_PIPE (everysec)"
 	perf record -F 999 -g -p "$LUX_PID" -o "$WORK/lux.perf.data" >/dev/null 2>&1 &
 	local perf_pid=$!
 	sleep 0.5
@@ -187,13 +220,23 @@ profile() {
 	perf report -i "$WORK/lux.perf.data" --stdio --children --sort symbol -g none \
 		>"$WORK/perf-children.txt" 2>/dev/null || true
 	{
-		echo "## self time (top functions)"
+		echo "## perf: self time (top functions)"
 		grep -v -e '^#' -e '^$' "$WORK/perf-self.txt" | sed 's/[ -]*$//' | head -25 || true
 		echo
-		echo "## cumulative time (children included)"
+		echo "## perf: cumulative time (children included)"
 		grep -v -e '^#' -e '^$' "$WORK/perf-children.txt" | sed 's/[ -]*$//' | head -40 || true
 	} >"$RES/profile.txt"
 }
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Use Go's profiler when this lux has --pprof (an idle HTTP listener; it only
+# costs CPU while a profile is being taken).
+PPROF_ADDR=
+LUX_HELP=$("$LUX" -h 2>&1 || true)
+if [ "$PROFILE" = 1 ] && [[ $LUX_HELP == *-pprof* ]]; then
+	PPROF_ADDR=127.0.0.1:$PPROF_PORT
+fi
 
 if [ "$RSS" = 1 ]; then
 	log "generating $RSS_KEYS SET commands with ${VALUE_SIZE}-byte values"
@@ -228,6 +271,12 @@ for s in $SETTINGS; do
 done
 
 # ---- report ----
+echo "## Machine and run"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); lux commit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && [ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' (+ uncommitted changes)')"
+echo "- CPU: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); RAM: $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+echo "- $(redis-server --version | cut -d' ' -f1-3); $(go version 2>/dev/null | cut -d' ' -f3)"
+echo "- load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "## Throughput (ops/s, best of $ROUNDS; -c $CLIENTS; P=1: -n $N; pipelined: -n $N_PIPE${RANDKEYS:+; -r $RANDKEYS})"
 echo
@@ -284,7 +333,7 @@ fi
 
 if [ -f "$RES/profile.txt" ]; then
 	echo
-	echo "## perf profile of lux (everysec, redis-benchmark -t set -P 64 -n $N_PIPE)"
+	echo "## CPU profile of lux (everysec, redis-benchmark -c $CLIENTS -t set -P 64)"
 	echo
 	echo '```'
 	cat "$RES/profile.txt"

@@ -25,9 +25,10 @@ package server
 //   - The handler runs under its shard locks like any other. When it can serve
 //     it replies; when it cannot, it calls c.blockOn(keys, timeoutMs, onTimeout)
 //     and returns WITHOUT writing anything. timeoutMs 0 waits forever.
-//     onTimeout writes the reply sent when the timeout expires (null array for
-//     BLPOP/BZPOPMIN/BLMPOP, null bulk for BLMOVE).
-//   - Inside MULTI/EXEC blockOn writes the timeout reply at once, as Redis does.
+//     onTimeout writes the reply sent when the timeout expires: Redis 7.0
+//     sends a null array (*-1) for every blocking command, BLMOVE included.
+//   - Inside MULTI/EXEC blockOn writes the timeout reply at once, as Redis does
+//     (BLMOVE/BRPOPLPUSH answer a null bulk there: they check c.inExec first).
 //   - Otherwise call() (command.go), after unlocking, parks the client in
 //     serveBlocked. When a blocked key changes the handler is run again with
 //     the same arguments, under its locks; c.blockRetry() is true during such a

@@ -192,7 +192,7 @@ type commandRow struct {
 	flags                   Flag
 	firstKey, lastKey, step int
 	movable                 bool
-	container               bool // has registered subcommands
+	container               bool // has registered subcommands (and no ACL category of its own)
 	group, summary          string
 	parent                  *Command
 }
@@ -243,9 +243,6 @@ func flagName(f Flag) string {
 }
 
 func (r commandRow) flagList() []string {
-	if r.container {
-		return nil // Redis reports flags on the subcommands only
-	}
 	var out []string
 	for _, f := range commandFlagOrder {
 		if r.flags&f != 0 {
@@ -268,7 +265,8 @@ var groupCategory = map[string]string{
 }
 
 // aclExtra holds the ACL categories Redis declares explicitly for commands
-// whose flags and group do not imply them.
+// whose flags and group do not imply them; an entry replaces the group's
+// category.
 var aclExtra = map[string][]string{
 	"dbsize": {"@keyspace"}, "flushdb": {"@keyspace", "@dangerous"}, "flushall": {"@keyspace", "@dangerous"},
 	"info": {"@dangerous"}, "lastsave": {"@admin", "@dangerous"}, "role": {"@admin", "@dangerous"},
@@ -287,15 +285,14 @@ var aclCategoryOrder = []string{"@keyspace", "@read", "@write", "@set", "@sorted
 // categories derives ACL categories from flags and group; the command table
 // has no ACL data of its own.
 func (r commandRow) categories() []string {
-	if r.container {
-		return []string{"@slow"}
-	}
 	has := map[string]bool{}
-	if g := groupCategory[r.group]; g != "" && r.group != "scripting" {
+	// a container's categories are its subcommands' business
+	if extra, ok := aclExtra[r.name]; ok {
+		for _, cat := range extra {
+			has[cat] = true
+		}
+	} else if g := groupCategory[r.group]; g != "" && !r.container {
 		has[g] = true
-	}
-	for _, cat := range aclExtra[r.name] {
-		has[cat] = true
 	}
 	if r.flags&FlagReadOnly != 0 {
 		has["@read"] = true
@@ -360,7 +357,7 @@ func writeRowInfo(c *Client, r commandRow, cmd *Command) {
 	c.WriteInt(last)
 	c.WriteInt(step)
 	writeStatusArray(c, r.categories())
-	c.WriteArray(0) // tips
+	writeBulkArray(c, commandTips[r.name])
 	writeKeySpecs(c, r)
 	if cmd == nil || !r.container {
 		c.WriteArray(0)
@@ -370,6 +367,40 @@ func writeRowInfo(c *Client, r commandRow, cmd *Command) {
 	c.WriteArray(len(subs))
 	for _, s := range subs {
 		writeRowInfo(c, subRowOf(cmd, s), nil)
+	}
+}
+
+// commandTips are Redis's command tips for this server's commands (COMMAND
+// INFO's eighth element): hints for proxies and cluster clients.
+var commandTips = map[string][]string{
+	"dbsize":           {"request_policy:all_shards", "response_policy:agg_sum"},
+	"flushdb":          {"request_policy:all_shards", "response_policy:all_succeeded"},
+	"flushall":         {"request_policy:all_shards", "response_policy:all_succeeded"},
+	"info":             {"nondeterministic_output", "request_policy:all_shards", "response_policy:special"},
+	"time":             {"nondeterministic_output"},
+	"lastsave":         {"nondeterministic_output"},
+	"wait":             {"request_policy:all_shards", "response_policy:agg_min"},
+	"memory|doctor":    {"nondeterministic_output", "request_policy:all_shards", "response_policy:special"},
+	"memory|stats":     {"nondeterministic_output", "request_policy:all_shards", "response_policy:special"},
+	"memory|purge":     {"request_policy:all_shards", "response_policy:all_succeeded"},
+	"memory|usage":     {},
+	"function|flush":   {"request_policy:all_shards", "response_policy:all_succeeded"},
+	"function|list":    {"nondeterministic_output_order"},
+	"script|flush":     {"request_policy:all_nodes", "response_policy:all_succeeded"},
+	"command":          {"nondeterministic_output_order"},
+	"command|docs":     {"nondeterministic_output_order"},
+	"command|info":     {"nondeterministic_output_order"},
+	"command|list":     {"nondeterministic_output_order"},
+	"config|get":       {},
+	"config|set":       {"request_policy:all_nodes", "response_policy:all_succeeded"},
+	"config|resetstat": {"request_policy:all_nodes", "response_policy:all_succeeded"},
+	"config|rewrite":   {"request_policy:all_nodes", "response_policy:all_succeeded"},
+}
+
+func writeBulkArray(c *Client, items []string) {
+	c.WriteArray(len(items))
+	for _, it := range items {
+		c.WriteBulkString(it)
 	}
 }
 
@@ -528,7 +559,11 @@ func commandGetKeys(c *Client, args [][]byte, withFlags bool) {
 		c.WriteError("ERR Invalid number of arguments specified for command")
 		return
 	}
-	keys := cmd.keyArgs(cmdArgs, nil)
+	keys, ok := safeKeyArgs(cmd, cmdArgs)
+	if !ok {
+		c.WriteError("ERR Invalid arguments specified for command")
+		return
+	}
 	if len(keys) == 0 {
 		if !r.hasKeys() {
 			c.WriteError("ERR The command has no key arguments")
@@ -547,6 +582,18 @@ func commandGetKeys(c *Client, args [][]byte, withFlags bool) {
 			c.WriteBulk(k)
 		}
 	}
+}
+
+// safeKeyArgs extracts a command's keys for GETKEYS. Key functions are only
+// ever called with arguments the command's own arity allows, but GETKEYS
+// hands them arbitrary client input, so a failure is contained here.
+func safeKeyArgs(cmd *Command, args [][]byte) (keys [][]byte, ok bool) {
+	defer func() {
+		if recover() != nil {
+			keys, ok = nil, false
+		}
+	}()
+	return cmd.keyArgs(args, nil), true
 }
 
 // ---- COMMAND DOCS ----

@@ -244,6 +244,28 @@ func cmdClient(c *Client, args [][]byte) {
 			c.noTouch = on
 		}
 		c.WriteOK()
+	case sub == "unblock" && (len(args) == 3 || len(args) == 4):
+		id, ok := parseInt(args[2])
+		if !ok {
+			c.WriteError(msgNotInt)
+			return
+		}
+		withErr := false
+		if len(args) == 4 {
+			switch {
+			case eqFold(args[3], "error"):
+				withErr = true
+			case eqFold(args[3], "timeout"):
+			default:
+				c.WriteError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+				return
+			}
+		}
+		if c.srv.unblockClient(id, withErr) {
+			c.WriteInt(1)
+		} else {
+			c.WriteInt(0)
+		}
 	case sub == "reply" && len(args) == 3:
 		switch {
 		case eqFold(args[2], "on"):
@@ -266,6 +288,7 @@ func cmdClient(c *Client, args [][]byte) {
 			"SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
 			"KILL <ip:port> | <option> <value> [<option> <value> [...]]", "    Kill connections. Options: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
 			"LIST [TYPE (NORMAL|PUBSUB)] [ID <id> [<id> ...]]", "    Return information about client connections.",
+			"UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
 			"REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
 			"NO-EVICT (ON|OFF)", "    Accepted for compatibility.",
 			"NO-TOUCH (ON|OFF)", "    Accepted for compatibility.",

@@ -199,8 +199,9 @@ func cmdScan(c *Client, args [][]byte) {
 		return
 	}
 	count := int64(10)
-	var pat, typ []byte
-	usePat := false
+	var pat []byte
+	var typ string
+	useType, usePat := false, false
 	for i := 2; i < len(args); i += 2 {
 		more := i+1 < len(args)
 		switch {
@@ -219,7 +220,7 @@ func cmdScan(c *Client, args [][]byte) {
 			pat = args[i+1]
 			usePat = !(len(pat) == 1 && pat[0] == '*')
 		case eqFold(args[i], "type") && more:
-			typ = args[i+1]
+			typ, useType = string(args[i+1]), true
 		default:
 			c.WriteError(msgSyntax)
 			return
@@ -236,7 +237,7 @@ func cmdScan(c *Client, args [][]byte) {
 			if usePat && !pubsub.MatchString(patStr, k) {
 				return true
 			}
-			if typ != nil && !strings.EqualFold(string(typ), e.Type.String()) {
+			if useType && !strings.EqualFold(typ, e.Type.String()) {
 				return true
 			}
 			keys = append(keys, k)

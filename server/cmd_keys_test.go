@@ -304,17 +304,20 @@ func TestKeysReplies(t *testing.T) {
 func TestKeysExpiry(t *testing.T) {
 	ts := startServer(t, "")
 	r := ts.raw(t)
+	require.Equal(t, rOK, r.do("SET", "long", "v"))
+	require.Equal(t, rOne, r.do("PEXPIRE", "long", "100000"))
+	pttl, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(r.do("PTTL", "long"), ":")))
+	require.NoError(t, err)
+	require.True(t, pttl > 0 && pttl <= 100000, "pttl %d", pttl)
+	require.Equal(t, rOne, r.do("DEL", "long"))
+
 	require.Equal(t, rOK, r.do("SET", "p", "v"))
 	require.Equal(t, rOne, r.do("PEXPIRE", "p", "50"))
-	pttl, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(r.do("PTTL", "p"), ":")))
-	require.NoError(t, err)
-	require.True(t, pttl > 0 && pttl <= 50, "pttl %d", pttl)
-	require.Equal(t, rOne, r.do("EXISTS", "p"))
 
 	require.Equal(t, rOK, r.do("SET", "e", "v"))
 	require.Equal(t, rOne, r.do("PEXPIREAT", "e", strconv.FormatInt(time.Now().UnixMilli()+50, 10)))
 	require.Equal(t, rOK, r.do("SET", "s", "v"))
-	require.Equal(t, rOne, r.do("EXPIRE", "s", "100"))
+	require.Equal(t, rOne, r.do("PEXPIREAT", "s", "4102444800000"))
 	time.Sleep(120 * time.Millisecond)
 	for _, k := range []string{"p", "e"} {
 		require.Equal(t, rZero, r.do("EXISTS", k), k)
@@ -326,7 +329,7 @@ func TestKeysExpiry(t *testing.T) {
 	}
 	require.Equal(t, rArr("s"), r.do("KEYS", "*"))
 	require.Equal(t, rBulk("s"), r.do("RANDOMKEY"))
-	require.Equal(t, rInt(100), r.do("TTL", "s"))
+	require.Equal(t, rInt(4102444800), r.do("EXPIRETIME", "s"))
 	require.Equal(t, rErr(msgNoSuchKey), r.do("RENAME", "p", "q"))
 }
 
@@ -412,30 +415,32 @@ func TestKeysScan(t *testing.T) {
 func TestKeysRenameTTL(t *testing.T) {
 	ts := startServer(t, "")
 	r := ts.raw(t)
+	// absolute deadlines keep the assertions exact however slow the machine
+	const d1, d2, d3 = "4102444800001", "4102444800002", "4102444800003"
 	steps := []keysStep{
-		{kc("SET", "src", "v", "EX", "100"), rOK},
-		{kc("SET", "dst", "old", "EX", "500"), rOK},
+		{kc("SET", "src", "v", "PXAT", d1), rOK},
+		{kc("SET", "dst", "old", "PXAT", d2), rOK},
 		{kc("RENAME", "src", "dst"), rOK},
-		{kc("TTL", "dst"), rInt(100)},
+		{kc("PEXPIRETIME", "dst"), ":" + d1 + "\r\n"},
 		{kc("GET", "dst"), rBulk("v")},
 		{kc("SET", "plain", "p"), rOK},
 		{kc("RENAME", "plain", "dst"), rOK},
 		{kc("TTL", "dst"), rInt(-1)},
-		{kc("SET", "t", "x", "EX", "200"), rOK},
+		{kc("SET", "t", "x", "PXAT", d3), rOK},
 		{kc("RENAMENX", "t", "u"), rOne},
-		{kc("TTL", "u"), rInt(200)},
+		{kc("PEXPIRETIME", "u"), ":" + d3 + "\r\n"},
 		{kc("TTL", "t"), rInt(-2)},
 		{kc("COPY", "u", "w"), rOne},
-		{kc("TTL", "w"), rInt(200)},
-		{kc("TTL", "u"), rInt(200)},
+		{kc("PEXPIRETIME", "w"), ":" + d3 + "\r\n"},
+		{kc("PEXPIRETIME", "u"), ":" + d3 + "\r\n"},
 		{kc("COPY", "dst", "w", "REPLACE"), rOne},
 		{kc("TTL", "w"), rInt(-1)},
 		{kc("MOVE", "u", "5"), rOne},
 		{kc("SELECT", "5"), rOK},
-		{kc("TTL", "u"), rInt(200)},
+		{kc("PEXPIRETIME", "u"), ":" + d3 + "\r\n"},
 		{kc("COPY", "u", "u", "DB", "6"), rOne},
 		{kc("SELECT", "6"), rOK},
-		{kc("TTL", "u"), rInt(200)},
+		{kc("PEXPIRETIME", "u"), ":" + d3 + "\r\n"},
 		{kc("GET", "u"), rBulk("x")},
 	}
 	for i, s := range steps {
@@ -671,7 +676,7 @@ func TestKeysCollections(t *testing.T) {
 		addFakeOf(t, ts, typ, 0, p+"src", elems)
 		addFakeOf(t, ts, typ, 0, p+"victim", map[string]string{"zzz": "gone"})
 		require.Equal(t, rOK, r.do("SET", p+"str", "s"))
-		require.Equal(t, rOne, r.do("EXPIRE", p+"src", "1000"))
+		require.Equal(t, rOne, r.do("PEXPIREAT", p+"src", "4102444800000"))
 		require.Equal(t, rOK, r.do("RENAME", p+"src", p+"renamed"))
 		require.Equal(t, rOne, r.do("COPY", p+"renamed", p+"copy"))
 		require.Equal(t, rOne, r.do("COPY", p+"renamed", p+"victim", "REPLACE"))
@@ -709,8 +714,8 @@ func TestKeysCollections(t *testing.T) {
 		require.Equal(t, elems, fakeElems(ts2, 4, p+"other"), p)
 		require.Equal(t, elems, fakeElems(ts2, 5, p+"moved"), p)
 		require.Nil(t, fakeElems(ts2, 0, p+"moved"), p)
-		require.Equal(t, rInt(1000), r2.do("TTL", p+"renamed"))
-		require.Equal(t, rInt(1000), r2.do("TTL", p+"victim"))
+		require.Equal(t, rInt(4102444800000), r2.do("PEXPIRETIME", p+"renamed"))
+		require.Equal(t, rInt(4102444800000), r2.do("PEXPIRETIME", p+"victim"))
 		require.Equal(t, rInt(-2), r2.do("TTL", p+"str"))
 	}
 }
@@ -728,10 +733,10 @@ func TestKeysPersistence(t *testing.T) {
 		{kc("PEXPIRE", "gone", "1"), rOne},
 		{kc("SET", "persisted", "v", "EX", "100"), rOK},
 		{kc("PERSIST", "persisted"), rOne},
-		{kc("SET", "r1", "rv", "EX", "300"), rOK},
+		{kc("SET", "r1", "rv", "PXAT", "4102444800300"), rOK},
 		{kc("RENAME", "r1", "r2"), rOK},
 		{kc("COPY", "r2", "c1", "DB", "7"), rOne},
-		{kc("SET", "m", "mv", "EX", "400"), rOK},
+		{kc("SET", "m", "mv", "PXAT", "4102444800400"), rOK},
 		{kc("MOVE", "m", "9"), rOne},
 		{kc("SET", "d", "x"), rOK},
 		{kc("DEL", "d"), rOne},
@@ -751,16 +756,57 @@ func TestKeysPersistence(t *testing.T) {
 		{kc("TTL", "persisted"), rInt(-1)},
 		{kc("EXISTS", "r1"), rZero},
 		{kc("GET", "r2"), rBulk("rv")},
-		{kc("TTL", "r2"), rInt(300)},
+		{kc("PEXPIRETIME", "r2"), rInt(4102444800300)},
 		{kc("EXISTS", "m"), rZero},
 		{kc("EXISTS", "d", "neg"), rZero},
 		{kc("SELECT", "7"), rOK},
-		{kc("TTL", "c1"), rInt(300)},
+		{kc("PEXPIRETIME", "c1"), rInt(4102444800300)},
 		{kc("GET", "c1"), rBulk("rv")},
 		{kc("SELECT", "9"), rOK},
-		{kc("TTL", "m"), rInt(400)},
+		{kc("PEXPIRETIME", "m"), rInt(4102444800400)},
 		{kc("GET", "m"), rBulk("mv")},
 	} {
 		require.Equal(t, s.want, r2.do(s.cmd...), "%q", s.cmd)
 	}
+}
+
+// TestKeysRealCollections renames, copies and moves the collection types
+// that are registered (lists, hashes, sets) and checks them after a restart.
+func TestKeysRealCollections(t *testing.T) {
+	for _, name := range []string{"rpush", "lrange", "hset", "hgetall", "sadd", "smembers"} {
+		if commands[name] == nil {
+			t.Skipf("%s is not registered yet", name)
+		}
+	}
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	c := ts.client(t)
+	ctx := context.Background()
+	require.NoError(t, c.RPush(ctx, "l", "a", "b", "c").Err())
+	require.NoError(t, c.HSet(ctx, "h", "f1", "v1", "f2", "v2").Err())
+	require.NoError(t, c.SAdd(ctx, "s", "x", "y", "1").Err())
+	require.NoError(t, c.Expire(ctx, "l", time.Hour).Err())
+	require.NoError(t, c.Rename(ctx, "l", "l2").Err())
+	require.Equal(t, int64(1), c.Copy(ctx, "l2", "l3", 0, false).Val())
+	require.NoError(t, c.RPush(ctx, "l3", "d").Err()) // the copy is independent
+	require.Equal(t, int64(1), c.Copy(ctx, "h", "h2", 0, false).Val())
+	require.Equal(t, int64(1), c.Copy(ctx, "s", "s2", 3, false).Val())
+	require.True(t, c.Move(ctx, "h", 4).Val())
+	ts.stop()
+
+	ts2 := startServer(t, dir)
+	c2 := ts2.client(t)
+	require.Equal(t, []string{"a", "b", "c"}, c2.LRange(ctx, "l2", 0, -1).Val())
+	require.Equal(t, []string{"a", "b", "c", "d"}, c2.LRange(ctx, "l3", 0, -1).Val())
+	require.Greater(t, c2.TTL(ctx, "l2").Val(), 50*time.Minute)
+	require.Equal(t, map[string]string{"f1": "v1", "f2": "v2"}, c2.HGetAll(ctx, "h2").Val())
+	require.Equal(t, int64(0), c2.Exists(ctx, "l", "h").Val())
+	s := c2.SMembers(ctx, "s").Val()
+	sort.Strings(s)
+	require.Equal(t, []string{"1", "x", "y"}, s)
+	r := ts2.raw(t)
+	require.Equal(t, rOK, r.do("SELECT", "3"))
+	require.Equal(t, "*3\r\n", r.do("SMEMBERS", "s2")[:4])
+	require.Equal(t, rOK, r.do("SELECT", "4"))
+	require.Equal(t, rInt(2), r.do("HLEN", "h"))
 }

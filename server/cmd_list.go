@@ -566,6 +566,11 @@ func parseMpop(c *Client, args [][]byte, i int) (keys [][]byte, left bool, count
 		c.WriteError(msgNumkeysPositive)
 		return nil, false, 0, false
 	}
+	// compare before adding: a huge numkeys must not overflow the index
+	if n >= int64(len(args)-i-1) {
+		c.WriteError(msgSyntax)
+		return nil, false, 0, false
+	}
 	whereIdx := int64(i) + n + 1
 	if whereIdx >= int64(len(args)) {
 		c.WriteError(msgSyntax)

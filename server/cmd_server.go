@@ -33,12 +33,13 @@ func init() {
 		&Command{Name: "info", Arity: -1, Flags: FlagLoading | FlagStale | FlagLockAll, Handler: cmdInfo, Group: "server", Summary: "Returns information and statistics about the server."},
 		&Command{Name: "time", Arity: 1, Flags: FlagLoading | FlagStale | FlagFast | FlagNoLock, Handler: cmdTime, Group: "server", Summary: "Returns the server time."},
 		&Command{Name: "lastsave", Arity: 1, Flags: FlagLoading | FlagStale | FlagFast | FlagNoLock, Handler: cmdLastSave, Group: "server", Summary: "Returns the Unix timestamp of the last successful save to disk."},
-		&Command{Name: "save", Arity: 1, Flags: admin, Handler: cmdSave, Group: "server", Summary: "Synchronously saves the database(s) to disk."},
-		&Command{Name: "bgsave", Arity: -1, Flags: admin, Handler: cmdBgSave, Group: "server", Summary: "Asynchronously saves the database(s) to disk."},
+		&Command{Name: "save", Arity: 1, Flags: FlagAdmin | FlagNoScript | FlagNoLock, Handler: cmdSave, Group: "server", Summary: "Synchronously saves the database(s) to disk."},
+		&Command{Name: "bgsave", Arity: -1, Flags: FlagAdmin | FlagNoScript | FlagNoLock, Handler: cmdBgSave, Group: "server", Summary: "Asynchronously saves the database(s) to disk."},
+		&Command{Name: "bgrewriteaof", Arity: 1, Flags: FlagAdmin | FlagNoScript | FlagNoLock, Handler: cmdBgRewriteAOF, Group: "server", Summary: "Asynchronously rewrites the append-only file to disk."},
 		&Command{Name: "shutdown", Arity: -1, Flags: admin, Handler: cmdShutdown, Group: "server", Summary: "Synchronously saves the database(s) to disk and shuts down the Redis server."},
 		&Command{Name: "config", Arity: -2, Flags: FlagNoLock, Handler: cmdConfig, Group: "server", Summary: "A container for server configuration commands."},
 		&Command{Name: "debug", Arity: -2, Flags: admin &^ FlagNoLock, Keys: debugKeys, Handler: cmdDebug, Group: "server", Summary: "A container for debugging commands."},
-		&Command{Name: "memory", Arity: -2, Flags: FlagReadOnly, Keys: memoryKeys, Handler: cmdMemory, Group: "server", Summary: "A container for memory diagnostics commands."},
+		&Command{Name: "memory", Arity: -2, Keys: memoryKeys, Handler: cmdMemory, Group: "server", Summary: "A container for memory diagnostics commands."},
 		&Command{Name: "function", Arity: -2, Flags: FlagNoLock, Handler: cmdFunction, Group: "scripting", Summary: "A container for function commands."},
 		&Command{Name: "script", Arity: -2, Flags: FlagNoLock, Handler: cmdScript, Group: "scripting", Summary: "A container for Lua scripts management commands."},
 		&Command{Name: "role", Arity: 1, Flags: FlagNoScript | FlagLoading | FlagStale | FlagFast | FlagNoLock, Handler: cmdRole, Group: "server", Summary: "Returns the replication role."},
@@ -77,6 +78,7 @@ const (
 	msgNoShutdown       = "ERR No shutdown in progress."
 	msgShutdownDeny     = "ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client"
 	msgBgsaveStarted    = "Background saving started"
+	msgAOFRewriteStart  = "Background append only file rewriting started"
 	msgWaitTimeout      = "ERR timeout is not an integer or out of range"
 	msgSaveFailed       = "ERR"
 	msgFunctionFlushOpt = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
@@ -273,6 +275,16 @@ func cmdBgSave(c *Client, args [][]byte) {
 	c.WriteString(msgBgsaveStarted)
 }
 
+// cmdBgRewriteAOF stands in for Redis's log rewrite: Pebble compacts its own
+// log, so the durable equivalent is a checkpoint.
+func cmdBgRewriteAOF(c *Client, args [][]byte) {
+	if c.srv.checkpoint() != nil {
+		c.WriteError(msgSaveFailed)
+		return
+	}
+	c.WriteString(msgAOFRewriteStart)
+}
+
 func cmdShutdown(c *Client, args [][]byte) {
 	var nosave, save, now, force, abort bool
 	for _, a := range args[1:] {
@@ -416,6 +428,8 @@ func cmdDebug(c *Client, args [][]byte) {
 			"    Reply with a test value of the specified type.",
 			"RELOAD [option ...]",
 			"    Make every write durable (a checkpoint); the dataset is already in memory.",
+			"LOADAOF",
+			"    Same as RELOAD.",
 			"SET-ACTIVE-EXPIRE <0|1>",
 			"    Setting it to 0 disables expiring keys in background when they are not",
 			"    accessed. Setting it to 1 reenables back the default.",
@@ -436,9 +450,15 @@ func cmdDebug(c *Client, args [][]byte) {
 		c.WriteOK()
 	case eqFold(sub, "object") && n == 3:
 		debugObject(c, args[2])
-	case eqFold(sub, "reload"):
+	case eqFold(sub, "reload") || (eqFold(sub, "loadaof") && n == 2):
+		for _, opt := range args[2:] {
+			if !eqFold(opt, "merge") && !eqFold(opt, "noflush") && !eqFold(opt, "nosave") {
+				c.WriteError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+				return
+			}
+		}
 		if s.checkpoint() != nil {
-			c.WriteError("ERR Error trying to save the DB, can't reload")
+			c.WriteError(msgSaveFailed)
 			return
 		}
 		c.WriteOK()
@@ -483,10 +503,35 @@ func debugObject(c *Client, key []byte) {
 	if e.Obj != nil {
 		enc, serLen = e.Obj.Encoding(), e.Obj.MemSize()
 	} else {
-		enc, serLen = stringEncodingOf(e.Str), len(e.Str)+1
+		enc, serLen = stringEncodingOf(e.Str), rdbStringLen(e.Str)
 	}
 	c.WriteString(fmt.Sprintf("Value at:%p refcount:1 encoding:%s serializedlength:%d lru:%d lru_seconds_idle:%d",
 		e, enc, serLen, lru, idle))
+}
+
+// rdbStringLen is the length of a string in Redis's RDB format: small
+// integers are stored in 1, 2 or 4 bytes after a type byte.
+func rdbStringLen(b []byte) int {
+	if len(b) <= 11 {
+		if n, ok := parseInt(b); ok {
+			switch {
+			case n >= -1<<7 && n < 1<<7:
+				return 2
+			case n >= -1<<15 && n < 1<<15:
+				return 3
+			case n >= -1<<31 && n < 1<<31:
+				return 5
+			}
+		}
+	}
+	switch {
+	case len(b) < 1<<6:
+		return len(b) + 1
+	case len(b) < 1<<14:
+		return len(b) + 2
+	default:
+		return len(b) + 5
+	}
 }
 
 // stringEncodingOf is the encoding Redis would pick for a string value.

@@ -58,6 +58,10 @@ var passiveDefaults = map[string]string{
 	"enable-module-command": "no", "sanitize-dump-payload": "no", "set-proc-title": "yes",
 }
 
+// passiveImmutable are passive parameters Redis only takes at start-up.
+var passiveImmutable = map[string]bool{"databases": true, "io-threads": true, "appendfilename": true,
+	"appenddirname": true}
+
 // passiveFreeForm are passive parameters whose Redis values go beyond what
 // their default suggests (oom-score-adj also takes relative/absolute).
 var passiveFreeForm = map[string]bool{"oom-score-adj": true, "enable-debug-command": true,
@@ -210,7 +214,7 @@ func (t *configTable) set(pairs [][]byte) string {
 		switch {
 		case !ok && !passive:
 			return "ERR Unknown option or number of arguments for CONFIG SET - '" + string(pairs[i]) + "'"
-		case ok && p.set == nil:
+		case (ok && p.set == nil) || passiveImmutable[name]:
 			return "ERR CONFIG SET failed (possibly related to argument '" + string(pairs[i]) + "') - can't set immutable config"
 		case seen[name]:
 			return "ERR CONFIG SET failed (possibly related to argument '" + string(pairs[i]) + "') - duplicate parameter"

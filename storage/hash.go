@@ -121,31 +121,31 @@ func (d *dict) home(s uint64, shift uint8) int {
 }
 
 // find returns the arena offset of key's record (-1 if absent) and, when the
-// dict is indexed, its slot (-1 otherwise).
-func (d *dict) find(key []byte) (off, slot int) {
+// dict is indexed, its slot (-1 otherwise) and the key's hash (for addHashed).
+func (d *dict) find(key []byte) (off, slot int, h uint64) {
 	if d.n == 0 {
-		return -1, -1
+		return -1, -1, 0
 	}
 	if d.slots == nil {
 		for p := 0; p < len(d.arena); {
 			k, _, end := d.rec(p)
 			if d.live(p) && bytes.Equal(k, key) {
-				return p, -1
+				return p, -1, 0
 			}
 			p = end
 		}
-		return -1, -1
+		return -1, -1, 0
 	}
-	h := hashKey(key)
+	h = hashKey(key)
 	tag := h >> offBits
 	mask := len(d.slots) - 1
 	for i := int(h >> d.shift); ; i = (i + 1) & mask {
 		s := d.slots[i]
 		if s == 0 {
-			return -1, -1
+			return -1, -1, h
 		}
 		if s>>offBits == tag && bytes.Equal(d.keyAt(slotOff(s)), key) {
-			return slotOff(s), i
+			return slotOff(s), i, h
 		}
 	}
 }
@@ -197,6 +197,16 @@ func sizeFor(n int) int {
 
 // add inserts key (which must be absent) and returns its offset.
 func (d *dict) add(key, val []byte) int {
+	var h uint64
+	if d.slots != nil {
+		h = hashKey(key)
+	}
+	return d.addHashed(key, val, h)
+}
+
+// addHashed is add with the key's hash as returned by a find that missed
+// (unused while the dict has no index).
+func (d *dict) addHashed(key, val []byte, h uint64) int {
 	off := d.appendRec(key, val)
 	d.n++
 	switch {
@@ -204,7 +214,7 @@ func (d *dict) add(key, val []byte) int {
 		if d.n*4 > len(d.slots)*3 {
 			d.reindex(len(d.slots) * 2)
 		}
-		d.place(hashKey(key)>>offBits<<offBits | uint64(off+1))
+		d.place(h>>offBits<<offBits | uint64(off+1))
 	case d.n > linearMax:
 		d.reindex(sizeFor(d.n))
 	}
@@ -508,7 +518,7 @@ func (h *Hash) MetaPayload() []byte { return nil }
 
 // Get returns a field's value.
 func (h *Hash) Get(field []byte) ([]byte, bool) {
-	off, _ := h.d.find(field)
+	off, _, _ := h.d.find(field)
 	if off < 0 {
 		return nil, false
 	}
@@ -518,7 +528,7 @@ func (h *Hash) Get(field []byte) ([]byte, bool) {
 
 // Has reports whether field exists.
 func (h *Hash) Has(field []byte) bool {
-	off, _ := h.d.find(field)
+	off, _, _ := h.d.find(field)
 	return off >= 0
 }
 
@@ -530,12 +540,12 @@ func (h *Hash) Set(field, val []byte) bool {
 			h.big = true
 		}
 	}
-	off, slot := h.d.find(field)
+	off, slot, hv := h.d.find(field)
 	if off >= 0 {
 		h.d.setVal(off, slot, val, !h.big)
 		return false
 	}
-	h.d.add(field, val)
+	h.d.addHashed(field, val, hv)
 	if !h.big && int64(h.d.n) > HashMaxListpackEntries.Load() {
 		h.big = true
 	}
@@ -544,7 +554,7 @@ func (h *Hash) Set(field, val []byte) bool {
 
 // Delete removes field and reports whether it existed.
 func (h *Hash) Delete(field []byte) bool {
-	off, slot := h.d.find(field)
+	off, slot, _ := h.d.find(field)
 	if off < 0 {
 		return false
 	}

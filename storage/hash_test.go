@@ -33,7 +33,7 @@ func checkDict(t *testing.T, d *dict, m map[string]string) {
 	require.Equal(t, len(m), live)
 	require.Equal(t, dead, d.dead)
 	for k := range m {
-		off, _ := d.find([]byte(k))
+		off, _, _ := d.find([]byte(k))
 		require.GreaterOrEqual(t, off, 0, "key %q not found", k)
 	}
 	if d.slots != nil {
@@ -73,7 +73,7 @@ func TestDictRandomOpsMatchModel(t *testing.T) {
 					if !vals {
 						v = ""
 					}
-					off, slot := d.find([]byte(k))
+					off, slot, _ := d.find([]byte(k))
 					if off >= 0 {
 						d.setVal(off, slot, []byte(v), r.IntN(2) == 0)
 					} else {
@@ -81,7 +81,7 @@ func TestDictRandomOpsMatchModel(t *testing.T) {
 					}
 					m[k] = v
 				default:
-					off, slot := d.find([]byte(k))
+					off, slot, _ := d.find([]byte(k))
 					_, ok := m[k]
 					require.Equal(t, ok, off >= 0)
 					if ok {
@@ -210,7 +210,7 @@ func TestDictScanSurvivesGrowAndShrink(t *testing.T) {
 					if grow {
 						d.add([]byte(k), nil)
 					} else {
-						off, slot := d.find([]byte(k))
+						off, slot, _ := d.find([]byte(k))
 						d.remove(off, slot)
 					}
 				}
@@ -272,7 +272,7 @@ func TestDictCompactionReclaimsArena(t *testing.T) {
 	full := cap(d.arena)
 	for i := 0; i < 9900; i++ {
 		k := fmt.Sprint(i)
-		off, slot := d.find([]byte(k))
+		off, slot, _ := d.find([]byte(k))
 		d.remove(off, slot)
 		delete(m, k)
 	}

@@ -40,16 +40,17 @@ func (s *Set) MetaPayload() []byte { return nil }
 
 // Has reports whether m is a member.
 func (s *Set) Has(m []byte) bool {
-	off, _ := s.d.find(m)
+	off, _, _ := s.d.find(m)
 	return off >= 0
 }
 
 // Add adds m and reports whether it was new.
 func (s *Set) Add(m []byte) bool {
-	if off, _ := s.d.find(m); off >= 0 {
+	off, _, h := s.d.find(m)
+	if off >= 0 {
 		return false
 	}
-	s.d.add(m, nil)
+	s.d.addHashed(m, nil, h)
 	if !s.big && (int64(s.d.n) > SetMaxIntsetEntries.Load() || !isIntString(m)) {
 		s.big = true
 	}
@@ -58,7 +59,7 @@ func (s *Set) Add(m []byte) bool {
 
 // Remove removes m and reports whether it was a member.
 func (s *Set) Remove(m []byte) bool {
-	off, slot := s.d.find(m)
+	off, slot, _ := s.d.find(m)
 	if off < 0 {
 		return false
 	}

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/luxdb/lux-go/storage"
+	"github.com/tidwall/redcon"
+)
+
+// loopConn replays a fixed request buffer forever and discards replies, so
+// the benchmark measures parsing, dispatch and the keyspace without sockets.
+type loopConn struct {
+	net.Conn
+	req []byte
+	off int
+}
+
+func (l *loopConn) Read(b []byte) (int, error) {
+	n := copy(b, l.req[l.off:])
+	l.off = (l.off + n) % len(l.req)
+	return n, nil
+}
+
+func benchPipeline(b *testing.B, dir string, cmd string) {
+	store, err := storage.Open(storage.Options{Dir: dir, NoGCTuning: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	s := New(DefaultConfig(), store)
+	var req bytes.Buffer
+	const perBatch = 64
+	for i := 0; i < perBatch; i++ {
+		req.WriteString(cmd)
+	}
+	lc := &loopConn{req: req.Bytes()}
+	c := &Client{srv: s, Writer: redcon.NewWriter(io.Discard), authed: true}
+	c.rd = redcon.NewReader(newProtoReader(lc, &s.limits, c.authRequired))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; {
+		cmds, err := c.rd.ReadCommands()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range cmds {
+			s.dispatch(c, cmds[i].Args)
+		}
+		c.Flush()
+		n += len(cmds)
+	}
+}
+
+func resp(args ...string) string {
+	var sb strings.Builder
+	sb.WriteString("*" + itoa(int64(len(args))) + "\r\n")
+	for _, a := range args {
+		sb.WriteString("$" + itoa(int64(len(a))) + "\r\n" + a + "\r\n")
+	}
+	return sb.String()
+}
+
+func BenchmarkPipelineGET(b *testing.B) { benchPipeline(b, "", resp("GET", "key:__rand_int__")) }
+func BenchmarkPipelineSETMem(b *testing.B) {
+	benchPipeline(b, "", resp("SET", "key:__rand_int__", "xxx"))
+}
+func BenchmarkPipelineSETDisk(b *testing.B) {
+	benchPipeline(b, b.TempDir(), resp("SET", "key:__rand_int__", "xxx"))
+}
+func BenchmarkPipelineINCR(b *testing.B) { benchPipeline(b, "", resp("INCR", "counter:__rand_int__")) }

@@ -1,0 +1,983 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/maphash"
+	"math"
+	"math/bits"
+	"slices"
+	"sort"
+	"sync/atomic"
+)
+
+// Encoding thresholds of sorted sets with Redis's defaults
+// (zset-max-listpack-entries, zset-max-listpack-value). They only decide
+// what OBJECT ENCODING reports and whether ZSCAN returns everything at once
+// (as Redis does for a listpack); the representation is the same either way.
+var (
+	// ZsetMaxListpackEntries is zset-max-listpack-entries.
+	ZsetMaxListpackEntries atomic.Int64
+	// ZsetMaxListpackValue is zset-max-listpack-value.
+	ZsetMaxListpackValue atomic.Int64
+)
+
+func init() {
+	ZsetMaxListpackEntries.Store(128)
+	ZsetMaxListpackValue.Store(64)
+	RegisterLoader(TypeZSet, loadZSet)
+}
+
+// ZSet is a Redis sorted set. It keeps every member once, in a byte arena
+// without Go pointers, and indexes it twice:
+//
+//   - arena holds the records back to back: uvarint(len(member)<<1 | dead)
+//     member score, the score as 8 little-endian IEEE 754 bytes. A removed
+//     member's record is only flagged dead (the low header bit); the arena is
+//     rebuilt once more than half of it is dead.
+//   - slots is an open-addressing (linear probing) hash index member ->
+//     record, laid out like the hash/set dict (tag<<zOffBits | offset+1, home
+//     slot = top bits of the hash) so that ZSCAN cursors are stable positions
+//     in hash order. Up to zLinearMax members there is no index at all and
+//     lookups scan the arena.
+//   - an order-statistic B+tree of (score, record offset) entries ordered by
+//     (score, member bytes) gives O(log n) rank, select and range search.
+//     Inner nodes keep the entry count and the smallest entry of each child.
+//
+// So a member costs its bytes plus about 10 (arena), 8-16 (index slot) and
+// 16-32 (tree entry) bytes, and a big sorted set is a handful of pointers for
+// the garbage collector. Byte slices it returns alias the arena: they are
+// valid until the next mutation.
+type ZSet struct {
+	arena []byte
+	slots []uint64
+	n     int
+	dead  int   // bytes of dead records in arena
+	shift uint8 // 64 - log2(len(slots))
+	// big is sticky like Redis's listpack -> skiplist conversion: set once
+	// the set exceeded zset-max-listpack-entries or held a long member.
+	big        bool
+	root       *znode
+	head, tail *znode // first and last leaf
+}
+
+// zent is one tree entry: a score and the offset of its record.
+type zent struct {
+	score float64
+	off   int
+}
+
+// znode is a B+tree node: a leaf has ents, an inner node kids.
+type znode struct {
+	ents       []zent   // leaf: entries in order
+	kids       []*znode // inner: children in order
+	firsts     []zent   // inner: smallest entry under each child
+	cnts       []int    // inner: number of entries under each child
+	prev, next *znode   // leaf chain
+}
+
+const (
+	zOffBits   = 40
+	zOffMask   = 1<<zOffBits - 1
+	zTagBits   = 64 - zOffBits
+	zLinearMax = 8  // members kept without a hash index
+	zMinSlots  = 16 // smallest hash index
+	zLeafMax   = 64 // entries per leaf
+	zLeafMin   = zLeafMax / 4
+	zInnerMax  = 64 // children per inner node
+	zInnerMin  = zInnerMax / 4
+	zLoadFill  = zLeafMax * 7 / 8 // leaf fill when building in bulk
+)
+
+// zsetSeed is per process, like dictSeed: ZSCAN cursors are valid for the
+// life of the process.
+var zsetSeed = maphash.MakeSeed()
+
+func zhash(m []byte) uint64 { return maphash.Bytes(zsetSeed, m) }
+
+// NewZSet returns an empty sorted set.
+func NewZSet() *ZSet { return &ZSet{} }
+
+// Type implements Object.
+func (z *ZSet) Type() Type { return TypeZSet }
+
+// Len implements Object.
+func (z *ZSet) Len() int { return z.n }
+
+// MemSize implements Object. The tree is estimated from the member count
+// (entries of 16 bytes at about two thirds fill) so that the figure is O(1)
+// and a function of the contents only.
+func (z *ZSet) MemSize() int { return cap(z.arena) + 8*cap(z.slots) + 24*z.n + 96 }
+
+// Encoding implements Object: what Redis 7.0 would report for the same history.
+func (z *ZSet) Encoding() string {
+	if z.big {
+		return "skiplist"
+	}
+	return "listpack"
+}
+
+// MetaPayload implements Object: a sorted set keeps nothing in its meta record.
+func (z *ZSet) MetaPayload() []byte { return nil }
+
+// ---- arena records ----
+
+// rec decodes the record at off: member (capped so appends cannot clobber
+// the arena), score and the record's end.
+func (z *ZSet) rec(off int) (m []byte, score float64, end int) {
+	hv, n := binary.Uvarint(z.arena[off:])
+	p := off + n
+	l := int(hv >> 1)
+	m = z.arena[p : p+l : p+l]
+	p += l
+	score = math.Float64frombits(binary.LittleEndian.Uint64(z.arena[p:]))
+	return m, score, p + 8
+}
+
+func (z *ZSet) memberAt(off int) []byte {
+	hv, n := binary.Uvarint(z.arena[off:])
+	p := off + n
+	l := int(hv >> 1)
+	return z.arena[p : p+l : p+l]
+}
+
+func (z *ZSet) scorePos(off int) int {
+	hv, n := binary.Uvarint(z.arena[off:])
+	return off + n + int(hv>>1)
+}
+
+func (z *ZSet) live(off int) bool { return z.arena[off]&1 == 0 }
+
+func (z *ZSet) appendRec(m []byte, score float64) int {
+	off := len(z.arena)
+	z.arena = binary.AppendUvarint(z.arena, uint64(len(m))<<1)
+	z.arena = append(z.arena, m...)
+	z.arena = binary.LittleEndian.AppendUint64(z.arena, math.Float64bits(score))
+	return off
+}
+
+// ---- hash index (see dict in hash.go for the layout and its reasons) ----
+
+func zslotOff(s uint64) int { return int(s&zOffMask) - 1 }
+
+func (z *ZSet) home(s uint64, shift uint8) int {
+	k := 64 - shift
+	if k <= zTagBits {
+		return int((s >> zOffBits) >> (zTagBits - k))
+	}
+	return int(zhash(z.memberAt(zslotOff(s))) >> shift)
+}
+
+// find returns the offset of m's record (-1 if absent) and its slot (-1
+// without an index).
+func (z *ZSet) find(m []byte) (off, slot int) {
+	if z.n == 0 {
+		return -1, -1
+	}
+	if z.slots == nil {
+		for p := 0; p < len(z.arena); {
+			k, _, end := z.rec(p)
+			if z.live(p) && bytes.Equal(k, m) {
+				return p, -1
+			}
+			p = end
+		}
+		return -1, -1
+	}
+	h := zhash(m)
+	tag := h >> zOffBits
+	mask := len(z.slots) - 1
+	for i := int(h >> z.shift); ; i = (i + 1) & mask {
+		s := z.slots[i]
+		if s == 0 {
+			return -1, -1
+		}
+		if s>>zOffBits == tag && bytes.Equal(z.memberAt(zslotOff(s)), m) {
+			return zslotOff(s), i
+		}
+	}
+}
+
+func (z *ZSet) place(s uint64) {
+	mask := len(z.slots) - 1
+	i := z.home(s, z.shift)
+	for z.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	z.slots[i] = s
+}
+
+// reindex rebuilds the index from the live records with size slots (0 = none).
+func (z *ZSet) reindex(size int) {
+	if size == 0 {
+		z.slots = nil
+		return
+	}
+	z.slots = make([]uint64, size)
+	z.shift = uint8(64 - bits.TrailingZeros(uint(size)))
+	for p := 0; p < len(z.arena); {
+		k, _, end := z.rec(p)
+		if z.live(p) {
+			z.place(zhash(k)>>zOffBits<<zOffBits | uint64(p+1))
+		}
+		p = end
+	}
+}
+
+func zslotsFor(n int) int {
+	size := zMinSlots
+	for size < 2*n {
+		size <<= 1
+	}
+	return size
+}
+
+// grow doubles the index, moving the slot values without rehashing members.
+func (z *ZSet) grow() {
+	old := z.slots
+	z.slots = make([]uint64, 2*len(old))
+	z.shift--
+	for _, s := range old {
+		if s != 0 {
+			z.place(s)
+		}
+	}
+}
+
+// unslot empties slot i with backward shifting (Knuth's algorithm R).
+func (z *ZSet) unslot(i int) {
+	mask := len(z.slots) - 1
+	for {
+		z.slots[i] = 0
+		j := i
+		for {
+			j = (j + 1) & mask
+			s := z.slots[j]
+			if s == 0 {
+				return
+			}
+			h := z.home(s, z.shift)
+			if (i < j && (h <= i || h > j)) || (i > j && h <= i && h > j) {
+				z.slots[i] = s
+				i = j
+				break
+			}
+		}
+	}
+}
+
+// ---- B+tree ----
+
+// cmp orders entry e against (score, m): by score, then member bytes.
+func (z *ZSet) cmp(e zent, score float64, m []byte) int {
+	switch {
+	case e.score < score:
+		return -1
+	case e.score > score:
+		return 1
+	}
+	return bytes.Compare(z.memberAt(e.off), m)
+}
+
+func (n *znode) leaf() bool { return n.kids == nil }
+
+func (n *znode) first() zent {
+	if n.kids == nil {
+		return n.ents[0]
+	}
+	return n.firsts[0]
+}
+
+// width is the node's fill: entries of a leaf, children of an inner node.
+func (n *znode) width() int {
+	if n.kids == nil {
+		return len(n.ents)
+	}
+	return len(n.kids)
+}
+
+func (n *znode) count() int {
+	if n.kids == nil {
+		return len(n.ents)
+	}
+	t := 0
+	for _, c := range n.cnts {
+		t += c
+	}
+	return t
+}
+
+// route returns the child of inner node n whose range holds (score, m).
+func (z *ZSet) route(n *znode, score float64, m []byte) int {
+	j := sort.Search(len(n.firsts), func(k int) bool { return z.cmp(n.firsts[k], score, m) > 0 })
+	if j == 0 {
+		return 0
+	}
+	return j - 1
+}
+
+// leafInsert inserts e at i, growing the slice geometrically up to zLeafMax.
+func leafInsert(ents []zent, i int, e zent) []zent {
+	if len(ents) == cap(ents) {
+		nc := min(max(2*cap(ents), 4), zLeafMax)
+		ne := make([]zent, len(ents), nc)
+		copy(ne, ents)
+		ents = ne
+	}
+	return slices.Insert(ents, i, e)
+}
+
+// treeInsert adds entry e (member m) to the tree.
+func (z *ZSet) treeInsert(e zent, m []byte) {
+	if z.root == nil {
+		l := &znode{ents: make([]zent, 0, 2)}
+		l.ents = append(l.ents, e)
+		z.root, z.head, z.tail = l, l, l
+		return
+	}
+	if right := z.insertRec(z.root, e, m); right != nil {
+		old := z.root
+		z.root = &znode{
+			kids:   []*znode{old, right},
+			firsts: []zent{old.first(), right.first()},
+			cnts:   []int{old.count(), right.count()},
+		}
+	}
+}
+
+// insertRec inserts into the subtree n and returns a new right sibling when
+// n had to split.
+func (z *ZSet) insertRec(n *znode, e zent, m []byte) *znode {
+	if n.leaf() {
+		i := sort.Search(len(n.ents), func(k int) bool { return z.cmp(n.ents[k], e.score, m) > 0 })
+		if len(n.ents) < zLeafMax {
+			n.ents = leafInsert(n.ents, i, e)
+			return nil
+		}
+		right := z.splitLeaf(n, i)
+		if i < len(n.ents) || (i == len(n.ents) && len(n.ents) < zLeafMax) {
+			n.ents = leafInsert(n.ents, i, e)
+		} else {
+			right.ents = leafInsert(right.ents, i-len(n.ents), e)
+		}
+		return right
+	}
+	i := z.route(n, e.score, m)
+	kid := n.kids[i]
+	right := z.insertRec(kid, e, m)
+	n.cnts[i]++
+	n.firsts[i] = kid.first()
+	if right == nil {
+		return nil
+	}
+	rc := right.count()
+	n.cnts[i] -= rc
+	n.kids = slices.Insert(n.kids, i+1, right)
+	n.firsts = slices.Insert(n.firsts, i+1, right.first())
+	n.cnts = slices.Insert(n.cnts, i+1, rc)
+	if len(n.kids) <= zInnerMax {
+		return nil
+	}
+	h := len(n.kids) / 2
+	r := &znode{
+		kids:   append(make([]*znode, 0, zInnerMax+1), n.kids[h:]...),
+		firsts: append(make([]zent, 0, zInnerMax+1), n.firsts[h:]...),
+		cnts:   append(make([]int, 0, zInnerMax+1), n.cnts[h:]...),
+	}
+	clear(n.kids[h:])
+	n.kids, n.firsts, n.cnts = n.kids[:h], n.firsts[:h], n.cnts[:h]
+	return r
+}
+
+// splitLeaf splits a full leaf before inserting at position i. Appending at
+// the end of the last leaf (or prepending to the first) keeps the old leaf
+// full, so ascending or descending inserts leave leaves packed, not half
+// empty.
+func (z *ZSet) splitLeaf(n *znode, i int) *znode {
+	h := zLeafMax / 2
+	switch {
+	case i == len(n.ents) && n.next == nil:
+		h = len(n.ents)
+	case i == 0 && n.prev == nil:
+		h = 0
+	}
+	r := &znode{ents: make([]zent, len(n.ents)-h, zLeafMax)}
+	copy(r.ents, n.ents[h:])
+	n.ents = n.ents[:h]
+	r.prev, r.next = n, n.next
+	if n.next != nil {
+		n.next.prev = r
+	} else {
+		z.tail = r
+	}
+	n.next = r
+	return r
+}
+
+// treeDelete removes the entry (score, m); it reports whether it was found.
+func (z *ZSet) treeDelete(score float64, m []byte) bool {
+	if z.root == nil || !z.deleteRec(z.root, score, m) {
+		return false
+	}
+	for z.root.kids != nil && len(z.root.kids) == 1 {
+		z.root = z.root.kids[0]
+	}
+	if z.root.leaf() && len(z.root.ents) == 0 {
+		z.root, z.head, z.tail = nil, nil, nil
+	}
+	return true
+}
+
+func (z *ZSet) deleteRec(n *znode, score float64, m []byte) bool {
+	if n.leaf() {
+		i := sort.Search(len(n.ents), func(k int) bool { return z.cmp(n.ents[k], score, m) >= 0 })
+		if i == len(n.ents) || z.cmp(n.ents[i], score, m) != 0 {
+			return false
+		}
+		n.ents = slices.Delete(n.ents, i, i+1)
+		return true
+	}
+	i := z.route(n, score, m)
+	kid := n.kids[i]
+	if !z.deleteRec(kid, score, m) {
+		return false
+	}
+	n.cnts[i]--
+	minW := zLeafMin
+	if !kid.leaf() {
+		minW = zInnerMin
+	}
+	if kid.width() < minW && len(n.kids) > 1 {
+		z.rebalance(n, i)
+	} else if kid.width() > 0 {
+		n.firsts[i] = kid.first()
+	}
+	return true
+}
+
+// rebalance fixes child i of n after it fell under its minimum fill: it is
+// merged with a sibling when both fit in one node, otherwise the two share
+// their entries evenly.
+func (z *ZSet) rebalance(n *znode, i int) {
+	l := i
+	if i+1 == len(n.kids) {
+		l = i - 1
+	}
+	r := l + 1
+	L, R := n.kids[l], n.kids[r]
+	maxW := zLeafMax
+	if !L.leaf() {
+		maxW = zInnerMax
+	}
+	if L.width()+R.width() <= maxW {
+		if L.leaf() {
+			if cap(L.ents) < len(L.ents)+len(R.ents) {
+				ne := make([]zent, len(L.ents), zLeafMax)
+				copy(ne, L.ents)
+				L.ents = ne
+			}
+			L.ents = append(L.ents, R.ents...)
+			L.next = R.next
+			if R.next != nil {
+				R.next.prev = L
+			} else {
+				z.tail = L
+			}
+		} else {
+			L.kids = append(L.kids, R.kids...)
+			L.firsts = append(L.firsts, R.firsts...)
+			L.cnts = append(L.cnts, R.cnts...)
+		}
+		n.cnts[l] += n.cnts[r]
+		n.kids = slices.Delete(n.kids, r, r+1)
+		n.firsts = slices.Delete(n.firsts, r, r+1)
+		n.cnts = slices.Delete(n.cnts, r, r+1)
+		if L.width() > 0 {
+			n.firsts[l] = L.first()
+		}
+		return
+	}
+	want := (L.width() + R.width()) / 2
+	if L.leaf() {
+		if k := want - len(L.ents); k > 0 {
+			if cap(L.ents) < want {
+				ne := make([]zent, len(L.ents), zLeafMax)
+				copy(ne, L.ents)
+				L.ents = ne
+			}
+			L.ents = append(L.ents, R.ents[:k]...)
+			R.ents = slices.Delete(R.ents, 0, k)
+		} else if k < 0 {
+			k = -k
+			if cap(R.ents) < len(R.ents)+k {
+				ne := make([]zent, len(R.ents), zLeafMax)
+				copy(ne, R.ents)
+				R.ents = ne
+			}
+			R.ents = slices.Insert(R.ents, 0, L.ents[len(L.ents)-k:]...)
+			L.ents = L.ents[:len(L.ents)-k]
+		}
+		total := n.cnts[l] + n.cnts[r]
+		n.cnts[l] = len(L.ents)
+		n.cnts[r] = total - n.cnts[l]
+	} else {
+		if k := want - len(L.kids); k > 0 {
+			moved := 0
+			for _, c := range R.cnts[:k] {
+				moved += c
+			}
+			L.kids = append(L.kids, R.kids[:k]...)
+			L.firsts = append(L.firsts, R.firsts[:k]...)
+			L.cnts = append(L.cnts, R.cnts[:k]...)
+			R.kids = slices.Delete(R.kids, 0, k)
+			R.firsts = slices.Delete(R.firsts, 0, k)
+			R.cnts = slices.Delete(R.cnts, 0, k)
+			n.cnts[l] += moved
+			n.cnts[r] -= moved
+		} else if k < 0 {
+			k = -k
+			s := len(L.kids) - k
+			moved := 0
+			for _, c := range L.cnts[s:] {
+				moved += c
+			}
+			R.kids = slices.Insert(R.kids, 0, L.kids[s:]...)
+			R.firsts = slices.Insert(R.firsts, 0, L.firsts[s:]...)
+			R.cnts = slices.Insert(R.cnts, 0, L.cnts[s:]...)
+			clear(L.kids[s:])
+			L.kids, L.firsts, L.cnts = L.kids[:s], L.firsts[:s], L.cnts[:s]
+			n.cnts[l] -= moved
+			n.cnts[r] += moved
+		}
+	}
+	n.firsts[l] = L.first()
+	n.firsts[r] = R.first()
+}
+
+// rankOf returns the 0-based rank of the entry (score, m), which must exist.
+func (z *ZSet) rankOf(score float64, m []byte) int {
+	r := 0
+	n := z.root
+	for !n.leaf() {
+		i := z.route(n, score, m)
+		for _, c := range n.cnts[:i] {
+			r += c
+		}
+		n = n.kids[i]
+	}
+	return r + sort.Search(len(n.ents), func(k int) bool { return z.cmp(n.ents[k], score, m) >= 0 })
+}
+
+// seek returns the leaf and index of the entry at rank r (0 <= r < n).
+func (z *ZSet) seek(r int) (*znode, int) {
+	n := z.root
+	for !n.leaf() {
+		i := 0
+		for i < len(n.cnts)-1 && r >= n.cnts[i] {
+			r -= n.cnts[i]
+			i++
+		}
+		n = n.kids[i]
+	}
+	return n, r
+}
+
+// search returns the rank of the first entry for which pred holds; pred
+// must be false for a prefix of the order and true for the rest.
+func (z *ZSet) search(pred func(e zent) bool) int {
+	if z.root == nil {
+		return 0
+	}
+	r := 0
+	n := z.root
+	for !n.leaf() {
+		j := sort.Search(len(n.firsts), func(k int) bool { return pred(n.firsts[k]) })
+		if j == 0 {
+			return r
+		}
+		for _, c := range n.cnts[:j-1] {
+			r += c
+		}
+		n = n.kids[j-1]
+	}
+	return r + sort.Search(len(n.ents), func(k int) bool { return pred(n.ents[k]) })
+}
+
+// ---- public API ----
+
+// Score returns m's score.
+func (z *ZSet) Score(m []byte) (float64, bool) {
+	off, _ := z.find(m)
+	if off < 0 {
+		return 0, false
+	}
+	_, s, _ := z.rec(off)
+	return s, true
+}
+
+// Set stores m with score (never NaN) and reports whether m is new. An
+// existing member with another score moves to its new place.
+func (z *ZSet) Set(m []byte, score float64) bool {
+	off, _ := z.find(m)
+	if off >= 0 {
+		p := z.scorePos(off)
+		old := math.Float64frombits(binary.LittleEndian.Uint64(z.arena[p:]))
+		if old == score {
+			return false
+		}
+		z.treeDelete(old, m)
+		binary.LittleEndian.PutUint64(z.arena[p:], math.Float64bits(score))
+		z.treeInsert(zent{score, off}, m)
+		return false
+	}
+	off = z.appendRec(m, score)
+	z.n++
+	switch {
+	case z.slots != nil:
+		if z.n*4 > len(z.slots)*3 {
+			z.grow()
+		}
+		z.place(zhash(m)>>zOffBits<<zOffBits | uint64(off+1))
+	case z.n > zLinearMax:
+		z.reindex(zslotsFor(z.n))
+	}
+	z.treeInsert(zent{score, off}, z.memberAt(off))
+	if !z.big && (int64(z.n) > ZsetMaxListpackEntries.Load() || int64(len(m)) > ZsetMaxListpackValue.Load()) {
+		z.big = true
+	}
+	return true
+}
+
+// Remove deletes m and reports whether it was a member.
+func (z *ZSet) Remove(m []byte) bool {
+	off, slot := z.find(m)
+	if off < 0 {
+		return false
+	}
+	_, score, end := z.rec(off)
+	z.treeDelete(score, m)
+	z.arena[off] |= 1
+	z.dead += end - off
+	z.n--
+	if z.n == 0 {
+		*z = ZSet{big: z.big}
+		return true
+	}
+	if slot >= 0 {
+		z.unslot(slot)
+		switch {
+		case z.n <= zLinearMax/2:
+			z.slots = nil
+		case z.n*8 < len(z.slots) && len(z.slots) > zMinSlots:
+			z.reindex(zslotsFor(z.n))
+		}
+	}
+	z.maybeCompact()
+	return true
+}
+
+// maybeCompact rebuilds the arena without its dead records once they are
+// the majority, rewriting the offsets held by the tree and the index.
+func (z *ZSet) maybeCompact() {
+	if z.dead < 64 || z.dead*2 < len(z.arena) {
+		return
+	}
+	old := z.arena
+	z.arena = make([]byte, 0, len(old)-z.dead+len(old)/16)
+	for l := z.head; l != nil; l = l.next {
+		for i := range l.ents {
+			e := &l.ents[i]
+			hv, n := binary.Uvarint(old[e.off:])
+			end := e.off + n + int(hv>>1) + 8
+			no := len(z.arena)
+			z.arena = append(z.arena, old[e.off:end]...)
+			e.off = no
+		}
+	}
+	z.dead = 0
+	z.fixFirsts(z.root)
+	if z.slots != nil {
+		z.reindex(len(z.slots))
+	}
+}
+
+// fixFirsts recomputes the routing entries of inner nodes (after offsets changed).
+func (z *ZSet) fixFirsts(n *znode) {
+	if n == nil || n.leaf() {
+		return
+	}
+	for i, k := range n.kids {
+		z.fixFirsts(k)
+		n.firsts[i] = k.first()
+	}
+}
+
+// Rank returns m's 0-based rank in ascending order.
+func (z *ZSet) Rank(m []byte) (int, bool) {
+	off, _ := z.find(m)
+	if off < 0 {
+		return 0, false
+	}
+	k, s, _ := z.rec(off)
+	return z.rankOf(s, k), true
+}
+
+// At returns the member and score at rank r (0 <= r < Len).
+func (z *ZSet) At(r int) ([]byte, float64) {
+	l, i := z.seek(r)
+	e := l.ents[i]
+	return z.memberAt(e.off), e.score
+}
+
+// Range visits ranks [start, stop) in ascending order, or when rev is set
+// the ranks counted from the highest score (rank 0 = highest), until fn
+// returns false. fn must not modify the set.
+func (z *ZSet) Range(start, stop int, rev bool, fn func(m []byte, score float64) bool) {
+	if start < 0 {
+		start = 0
+	}
+	if stop > z.n {
+		stop = z.n
+	}
+	if start >= stop {
+		return
+	}
+	cnt := stop - start
+	if !rev {
+		l, i := z.seek(start)
+		for ; cnt > 0; cnt-- {
+			e := l.ents[i]
+			if !fn(z.memberAt(e.off), e.score) {
+				return
+			}
+			if i++; i == len(l.ents) {
+				l, i = l.next, 0
+			}
+		}
+		return
+	}
+	l, i := z.seek(z.n - 1 - start)
+	for ; cnt > 0; cnt-- {
+		e := l.ents[i]
+		if !fn(z.memberAt(e.off), e.score) {
+			return
+		}
+		if i--; i < 0 {
+			l = l.prev
+			if l != nil {
+				i = len(l.ents) - 1
+			}
+		}
+	}
+}
+
+// ForEach visits all members in ascending order until fn returns false.
+func (z *ZSet) ForEach(fn func(m []byte, score float64) bool) { z.Range(0, z.n, false, fn) }
+
+// SearchScore returns the rank of the first member whose score satisfies
+// pred, which must be false for low scores and true from some score on.
+func (z *ZSet) SearchScore(pred func(score float64) bool) int {
+	return z.search(func(e zent) bool { return pred(e.score) })
+}
+
+// SearchLex returns the rank of the first member satisfying pred, which must
+// be false for a prefix of the order (members are in byte order when all
+// scores are equal, the case lexicographic ranges are defined for).
+func (z *ZSet) SearchLex(pred func(m []byte) bool) int {
+	return z.search(func(e zent) bool { return pred(z.memberAt(e.off)) })
+}
+
+// Scan is ZSCAN's step: whole hash buckets in hash order from cursor until
+// at least count members were visited; it returns the next cursor (0 at the
+// end). A listpack-encoded or unindexed set is returned whole with cursor 0,
+// as Redis does for a listpack. See dict.scan for the cursor's meaning.
+func (z *ZSet) Scan(cursor uint64, count int, fn func(m []byte, score float64)) uint64 {
+	if z.n == 0 {
+		return 0
+	}
+	if !z.big || z.slots == nil {
+		z.ForEach(func(m []byte, s float64) bool { fn(m, s); return true })
+		return 0
+	}
+	size := len(z.slots)
+	mask := size - 1
+	visited := 0
+	b := int(cursor >> z.shift)
+	for b < size {
+		for i := b; ; i = (i + 1) & mask {
+			s := z.slots[i]
+			if s == 0 {
+				break
+			}
+			if z.home(s, z.shift) == b {
+				m, sc, _ := z.rec(zslotOff(s))
+				fn(m, sc)
+				visited++
+			}
+		}
+		b++
+		if visited >= count {
+			break
+		}
+	}
+	if b >= size {
+		return 0
+	}
+	return uint64(b) << z.shift
+}
+
+// Big reports whether the set is skiplist-encoded (as Redis would say).
+func (z *ZSet) Big() bool { return z.big }
+
+// FitEncoding picks the encoding from the contents, as Redis does for a
+// freshly computed destination (ZUNIONSTORE, ZRANGESTORE...) or on load.
+func (z *ZSet) FitEncoding() {
+	z.big = int64(z.n) > ZsetMaxListpackEntries.Load()
+	if !z.big {
+		lim := int(ZsetMaxListpackValue.Load())
+		z.ForEach(func(m []byte, _ float64) bool {
+			z.big = len(m) > lim
+			return !z.big
+		})
+	}
+}
+
+// Clone implements Cloner.
+func (z *ZSet) Clone() Object {
+	c := &ZSet{big: z.big}
+	c.arena = make([]byte, 0, len(z.arena)-z.dead)
+	ents := make([]zent, 0, z.n)
+	z.ForEach(func(m []byte, s float64) bool {
+		ents = append(ents, zent{s, c.appendRec(m, s)})
+		return true
+	})
+	c.n = z.n
+	c.build(ents)
+	return c
+}
+
+// ForEachElem implements ElemWriter: member -> 8-byte big-endian score.
+func (z *ZSet) ForEachElem(fn func(sub, val []byte)) {
+	var buf [8]byte
+	z.ForEach(func(m []byte, s float64) bool {
+		fn(m, EncodeZScore(buf[:0], s))
+		return true
+	})
+}
+
+// EncodeZScore appends the on-disk form of a score (the element value):
+// 8 bytes, big-endian IEEE 754.
+func EncodeZScore(dst []byte, score float64) []byte {
+	return binary.BigEndian.AppendUint64(dst, math.Float64bits(score))
+}
+
+// build makes the tree (and index) for entries of records already in the
+// arena; ents must be sorted by (score, member) and z.n set.
+func (z *ZSet) build(ents []zent) {
+	z.root, z.head, z.tail = nil, nil, nil
+	if z.n > zLinearMax {
+		z.reindex(zslotsFor(z.n))
+	} else {
+		z.slots = nil
+	}
+	if len(ents) == 0 {
+		return
+	}
+	// leaves: evenly filled to about zLoadFill
+	nl := (len(ents) + zLoadFill - 1) / zLoadFill
+	level := make([]*znode, 0, nl)
+	for k := 0; k < nl; k++ {
+		lo, hi := k*len(ents)/nl, (k+1)*len(ents)/nl
+		c := zLeafMax
+		if nl == 1 {
+			c = hi - lo
+		}
+		l := &znode{ents: make([]zent, hi-lo, c)}
+		copy(l.ents, ents[lo:hi])
+		if k > 0 {
+			l.prev = level[k-1]
+			level[k-1].next = l
+		}
+		level = append(level, l)
+	}
+	z.head, z.tail = level[0], level[len(level)-1]
+	fill := zInnerMax * 7 / 8
+	for len(level) > 1 {
+		np := (len(level) + fill - 1) / fill
+		up := make([]*znode, 0, np)
+		for k := 0; k < np; k++ {
+			lo, hi := k*len(level)/np, (k+1)*len(level)/np
+			p := &znode{
+				kids:   make([]*znode, 0, zInnerMax+1),
+				firsts: make([]zent, 0, zInnerMax+1),
+				cnts:   make([]int, 0, zInnerMax+1),
+			}
+			for _, kid := range level[lo:hi] {
+				p.kids = append(p.kids, kid)
+				p.firsts = append(p.firsts, kid.first())
+				p.cnts = append(p.cnts, kid.count())
+			}
+			up = append(up, p)
+		}
+		level = up
+	}
+	z.root = level[0]
+}
+
+// sortEnts sorts entries by (score, member).
+func (z *ZSet) sortEnts(ents []zent) {
+	slices.SortFunc(ents, func(a, b zent) int {
+		switch {
+		case a.score < b.score:
+			return -1
+		case a.score > b.score:
+			return 1
+		}
+		return bytes.Compare(z.memberAt(a.off), z.memberAt(b.off))
+	})
+}
+
+// ZSetBuilder fills a new sorted set with distinct members faster than Set:
+// one sort and a bulk tree build at the end.
+type ZSetBuilder struct {
+	z    *ZSet
+	ents []zent
+}
+
+// NewZSetBuilder starts a builder; sizeHint may be 0.
+func NewZSetBuilder(sizeHint int) *ZSetBuilder {
+	return &ZSetBuilder{z: &ZSet{}, ents: make([]zent, 0, sizeHint)}
+}
+
+// Add appends member m with score; members must be distinct.
+func (b *ZSetBuilder) Add(m []byte, score float64) {
+	b.ents = append(b.ents, zent{score, b.z.appendRec(m, score)})
+}
+
+// Finish returns the set with its encoding chosen from the contents.
+func (b *ZSetBuilder) Finish() *ZSet {
+	z := b.z
+	z.n = len(b.ents)
+	z.sortEnts(b.ents)
+	z.build(b.ents)
+	z.FitEncoding()
+	b.z, b.ents = nil, nil
+	return z
+}
+
+// loadZSet rebuilds a sorted set from its elements (member -> score).
+func loadZSet(_ []byte, it ElemIter) (Object, error) {
+	b := NewZSetBuilder(0)
+	for it.Next() {
+		v := it.Value()
+		if len(v) != 8 {
+			continue
+		}
+		s := math.Float64frombits(binary.BigEndian.Uint64(v))
+		if math.IsNaN(s) {
+			continue
+		}
+		b.Add(it.Sub(), s)
+	}
+	return b.Finish(), nil
+}
