@@ -37,8 +37,8 @@ type subCommand struct {
 	// argument list (MEMORY USAGE key: 2, 2, 1). The container's Keys function
 	// is what the dispatcher locks with; these only feed COMMAND INFO.
 	FirstKey, LastKey, Step int
-	// Handler runs the subcommand; nil means the container's handler switches
-	// on the name itself (after runSubcommand validated name and arity).
+	// Handler runs the subcommand for runSubcommand; containers that switch
+	// on the name themselves (after resolveSubcommand) leave it nil.
 	Handler Handler
 	Summary string
 }
@@ -103,7 +103,7 @@ func resolveSubcommand(c *Client, args [][]byte, parent string) *subCommand {
 
 // runSubcommand resolves args[1] and runs its handler.
 func runSubcommand(c *Client, args [][]byte, parent string) {
-	if sub := resolveSubcommand(c, args, parent); sub != nil {
+	if sub := resolveSubcommand(c, args, parent); sub != nil && sub.Handler != nil {
 		sub.Handler(c, args)
 	}
 }

@@ -131,7 +131,37 @@ func TestHashReplies(t *testing.T) {
 		{hc("HSET", "small", "f1", "v1", "f2", "v2", "g", "v3"), hsInt(3)},
 		{hc("HSCAN", "small", "0", "MATCH", "f*", "COUNT", "1"), "*2\r\n" + hsBulk("0") + hsArr("f1", "v1", "f2", "v2")},
 		{hc("HSCAN", "small", "", "MATCH", "*"), "*2\r\n" + hsBulk("0") + hsArr("f1", "v1", "f2", "v2", "g", "v3")},
+		// empty fields and values are ordinary strings
+		{hc("HSET", "e", "", ""), hsOne},
+		{hc("HGET", "e", ""), hsBulk("")},
+		{hc("HSTRLEN", "e", ""), hsZero},
+		{hc("HEXISTS", "e", ""), hsOne},
+		{hc("HGETALL", "e"), hsArr("", "")},
 	})
+}
+
+func TestHashSetRenameCopyPersist(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	r := ts.raw(t)
+	for i := 0; i < 200; i++ {
+		r.do("HSET", "h", fmt.Sprint("f", i), fmt.Sprint("v", i))
+		r.do("SADD", "s", fmt.Sprint("m", i))
+	}
+	require.Equal(t, hsOK, r.do("RENAME", "h", "h2"))
+	require.Equal(t, hsOne, r.do("COPY", "s", "s2"))
+	require.Equal(t, hsOne, r.do("SREM", "s", "m0"))
+	require.Equal(t, hsOne, r.do("HDEL", "h2", "f0"))
+	ts.stop()
+
+	ts2 := startServer(t, dir)
+	r2 := ts2.raw(t)
+	require.Equal(t, hsZero, r2.do("EXISTS", "h"))
+	require.Equal(t, hsInt(199), r2.do("HLEN", "h2"))
+	require.Equal(t, hsBulk("v199"), r2.do("HGET", "h2", "f199"))
+	require.Equal(t, hsInt(199), r2.do("SCARD", "s"))
+	require.Equal(t, hsInt(200), r2.do("SCARD", "s2"))
+	require.Equal(t, hsOne, r2.do("SISMEMBER", "s2", "m0"))
 }
 
 func TestHashIncr(t *testing.T) {

@@ -39,6 +39,9 @@ func TestSetReplies(t *testing.T) {
 		{hc("SREM", "s", "2", "3", "5", "a", "b"), hsInt(3)},
 		{hc("EXISTS", "s"), hsZero},
 		{hc("SADD", "s"), hsErr(wrongArgsMsg("sadd"))},
+		{hc("SADD", "e", ""), hsOne},
+		{hc("SMEMBERS", "e"), hsArr("")},
+		{hc("SISMEMBER", "e", ""), hsOne},
 	})
 }
 

@@ -48,6 +48,7 @@ type DB struct {
 	writeFn func(storage.TableWriter)
 	vals    []pval
 	ents    []rowEnt
+	stamp   uint64
 }
 
 type wop struct {
@@ -270,6 +271,7 @@ func (db *DB) Create(name []byte, specs [][]byte) error {
 // the last value wins).
 func (db *DB) parsePairs(t *table, pairs [][]byte) error {
 	db.vals = db.vals[:0]
+	db.stamp++ // marks the fields seen in this call (field.mark)
 	now := int64(0)
 	for i := 0; i+1 < len(pairs); i += 2 {
 		f := t.byName[string(pairs[i])]
@@ -284,16 +286,12 @@ func (db *DB) parsePairs(t *table, pairs [][]byte) error {
 			return err
 		}
 		pv := pval{f: f, canon: canon, k: k}
-		replaced := false
-		for j := range db.vals {
-			if db.vals[j].f == f {
-				db.vals[j], replaced = pv, true
-				break
-			}
+		if f.mark == db.stamp {
+			db.vals[f.slot] = pv
+			continue
 		}
-		if !replaced {
-			db.vals = append(db.vals, pv)
-		}
+		f.mark, f.slot = db.stamp, len(db.vals)
+		db.vals = append(db.vals, pv)
 	}
 	return nil
 }
@@ -497,36 +495,33 @@ func (db *DB) Update(name, idArg []byte, pairs [][]byte) error {
 	if err := db.checkUnique(id); err != nil {
 		return err
 	}
-	// the new row: old fields, overwritten by the new values
+	// the new row: old fields (in fid order), overwritten by the new values
 	db.ents, _ = decodeRow(old, db.ents[:0])
+	n0 := len(db.ents)
 	changed := false
 	for _, v := range db.vals {
-		found := false
-		for i := range db.ents {
-			if db.ents[i].fid == v.f.fid {
-				found = true
-				if db.ents[i].val != v.canon {
-					if v.f.idx != nil {
-						oldK, _ := canonKey(v.f.typ, db.ents[i].val)
-						v.f.idx.del(oldK, id)
-						db.singleOp(wDel, t, v.f, oldK, id)
-						v.f.idx.add(v.k, id)
-						db.singleOp(wSet, t, v.f, v.k, id)
-					}
-					db.ents[i].val = v.canon
-					changed = true
-				}
-				break
+		i := sort.Search(n0, func(i int) bool { return db.ents[i].fid >= v.f.fid })
+		if i < n0 && db.ents[i].fid == v.f.fid {
+			if db.ents[i].val == v.canon {
+				continue
 			}
-		}
-		if !found {
 			if v.f.idx != nil {
+				oldK, _ := canonKey(v.f.typ, db.ents[i].val)
+				v.f.idx.del(oldK, id)
+				db.singleOp(wDel, t, v.f, oldK, id)
 				v.f.idx.add(v.k, id)
 				db.singleOp(wSet, t, v.f, v.k, id)
 			}
-			db.ents = append(db.ents, rowEnt{fid: v.f.fid, val: v.canon})
+			db.ents[i].val = v.canon
 			changed = true
+			continue
 		}
+		if v.f.idx != nil {
+			v.f.idx.add(v.k, id)
+			db.singleOp(wSet, t, v.f, v.k, id)
+		}
+		db.ents = append(db.ents, rowEnt{fid: v.f.fid, val: v.canon})
+		changed = true
 	}
 	if !changed {
 		db.commit()

@@ -15,6 +15,9 @@ type field struct {
 	unique bool
 	rank   int         // position in name order (replies list fields sorted by name)
 	idx    singleIndex // unique and ref fields; nil otherwise
+
+	mark uint64 // scratch for DB.parsePairs (under the write lock)
+	slot int
 }
 
 // spec renders the field as TSCHEMA lists it.
