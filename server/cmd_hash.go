@@ -94,7 +94,6 @@ func cmdHSet(c *Client, args [][]byte) {
 	if !ok {
 		return
 	}
-	db := c.DB()
 	before := h.MemSize()
 	created := 0
 	for i := 2; i < len(args); i += 2 {
@@ -102,14 +101,16 @@ func cmdHSet(c *Client, args [][]byte) {
 			created++
 		}
 	}
+	tx := c.DB().BeginColl()
 	if e == nil {
-		e = db.CreateObject(key, h)
+		e = tx.Create(key, h)
 		before = h.MemSize()
 	}
 	for i := 2; i < len(args); i += 2 {
-		db.PutElem(key, args[i], args[i+1])
+		tx.Put(key, args[i], args[i+1])
 	}
-	db.ModifiedElems(key, e, int64(h.MemSize()-before), "hset")
+	tx.Changed(key, e, int64(h.MemSize()-before), "hset")
+	tx.Commit()
 	if c.cmd.Name == "hmset" {
 		c.WriteOK()
 	} else {
@@ -127,15 +128,7 @@ func cmdHSetNX(c *Client, args [][]byte) {
 		c.WriteInt(0)
 		return
 	}
-	before := h.MemSize()
-	h.Set(field, args[3])
-	db := c.DB()
-	if e == nil {
-		e = db.CreateObject(key, h)
-		before = h.MemSize()
-	}
-	db.PutElem(key, field, args[3])
-	db.ModifiedElems(key, e, int64(h.MemSize()-before), "hset")
+	hsSetHashField(c, key, e, h, field, args[3], "hset")
 	c.WriteInt(1)
 }
 
@@ -184,20 +177,24 @@ func cmdHDel(c *Client, args [][]byte) {
 		c.WriteInt(0)
 		return
 	}
-	db := c.DB()
+	var tx *storage.CollTx
 	before := h.MemSize()
 	n := 0
 	for _, f := range args[2:] {
 		if h.Delete(f) {
+			if tx == nil {
+				tx = c.DB().BeginColl()
+			}
 			n++
-			db.DelElem(key, f)
+			tx.Del(key, f)
 			if h.Len() == 0 {
 				break
 			}
 		}
 	}
-	if n > 0 {
-		db.ModifiedElems(key, e, int64(h.MemSize()-before), "hdel")
+	if tx != nil {
+		tx.Changed(key, e, int64(h.MemSize()-before), "hdel")
+		tx.Commit()
 	}
 	c.WriteInt(n)
 }
@@ -304,17 +301,19 @@ func cmdHIncrBy(c *Client, args [][]byte) {
 	c.WriteInt64(cur + incr)
 }
 
-// hsSetHashField stores one field and reports the change (HINCRBY*).
+// hsSetHashField stores one field, creating the hash if needed, and reports
+// the change (HSETNX, HINCRBY, HINCRBYFLOAT).
 func hsSetHashField(c *Client, key []byte, e *storage.Entry, h *storage.Hash, field, val []byte, event string) {
-	db := c.DB()
 	before := h.MemSize()
 	h.Set(field, val)
+	tx := c.DB().BeginColl()
 	if e == nil {
-		e = db.CreateObject(key, h)
+		e = tx.Create(key, h)
 		before = h.MemSize()
 	}
-	db.PutElem(key, field, val)
-	db.ModifiedElems(key, e, int64(h.MemSize()-before), event)
+	tx.Put(key, field, val)
+	tx.Changed(key, e, int64(h.MemSize()-before), event)
+	tx.Commit()
 }
 
 func cmdHIncrByFloat(c *Client, args [][]byte) {

@@ -918,7 +918,7 @@ func infoClients(s *Server, b *infoBuilder) {
 	}
 	b.num("connected_clients", int64(n))
 	b.field("cluster_connections", "0")
-	b.num("maxclients", int64(s.cfg.MaxClients))
+	b.num("maxclients", s.maxClients.Load())
 	b.field("client_recent_max_input_buffer", "0")
 	b.field("client_recent_max_output_buffer", "0")
 	b.num("blocked_clients", int64(blocked))

@@ -115,13 +115,13 @@ func newConfigTable(s *Server) *configTable {
 	}
 	t.params["proto-max-bulk-len"] = intParam(s.limits.MaxBulkLen.Load, s.limits.MaxBulkLen.Store, 1024*1024)
 	t.params["maxclients"] = &configParam{
-		get: func() string { return strconv.Itoa(s.cfg.MaxClients) },
+		get: func() string { return strconv.FormatInt(s.maxClients.Load(), 10) },
 		set: func(v string) string {
 			n, ok := parseInt([]byte(v))
 			if !ok || n < 1 {
 				return "argument couldn't be parsed into an integer"
 			}
-			s.cfg.MaxClients = int(n)
+			s.maxClients.Store(n)
 			return ""
 		},
 	}

@@ -51,8 +51,9 @@ type Server struct {
 	hub   *pubsub.Hub
 	ln    net.Listener
 
-	limits   ProtoLimits
-	password atomic.Pointer[string]
+	limits     ProtoLimits
+	maxClients atomic.Int64
+	password   atomic.Pointer[string]
 
 	clientsMu sync.Mutex
 	clients   map[int64]*Client
@@ -83,6 +84,7 @@ func New(cfg Config, store *storage.Store) *Server {
 	s := &Server{cfg: cfg, store: store, hub: pubsub.NewHub(),
 		clients: make(map[int64]*Client), start: time.Now(), shutdown: make(chan struct{})}
 	s.limits.MaxBulkLen.Store(cfg.ProtoMaxBulkLen)
+	s.maxClients.Store(int64(cfg.MaxClients))
 	pw := cfg.Password
 	s.password.Store(&pw)
 	s.conf = newConfigTable(s)
@@ -131,7 +133,7 @@ func (s *Server) Serve() error {
 		}
 		s.stats.connections.Add(1)
 		s.clientsMu.Lock()
-		full := len(s.clients) >= s.cfg.MaxClients
+		full := int64(len(s.clients)) >= s.maxClients.Load()
 		s.clientsMu.Unlock()
 		if full {
 			s.stats.rejectedConns.Add(1)

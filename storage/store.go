@@ -148,6 +148,8 @@ type Store struct {
 
 	stats Stats
 
+	activeExpireOff atomic.Bool
+
 	stopExpire chan struct{}
 	expireDone chan struct{}
 	closed     atomic.Bool
@@ -434,6 +436,9 @@ func (s *Store) expireLoop() {
 		case <-s.stopExpire:
 			return
 		case <-t.C:
+		}
+		if !s.ActiveExpire() {
+			continue
 		}
 		start := time.Now()
 		for i := range s.shards {
