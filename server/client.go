@@ -58,6 +58,7 @@ type Client struct {
 	wrote bool
 	quit  bool
 
+	errs       int // error replies written, to detect failed calls
 	replyMode  int
 	realWriter *redcon.Writer // the connection's writer while replies are off
 

@@ -373,6 +373,7 @@ func (s *Server) resetStats() {
 	s.stats.netIn.Store(0)
 	s.stats.netOut.Store(0)
 	s.stats.pubsubMsgs.Store(0)
+	s.errors.reset()
 	st := s.store.StatsRef()
 	st.ExpiredKeys.Store(0)
 	st.EvictedKeys.Store(0)
@@ -797,7 +798,12 @@ var infoSections = []struct {
 	{"cpu", true, infoCPU},
 	{"modules", true, func(*Server, *infoBuilder) {}},
 	{"commandstats", false, infoCommandStats},
-	{"errorstats", true, func(*Server, *infoBuilder) {}},
+	{"errorstats", true, func(s *Server, b *infoBuilder) {
+		for _, l := range s.errors.lines() {
+			b.WriteString(l)
+			b.WriteString("\r\n")
+		}
+	}},
 	{"latencystats", false, func(*Server, *infoBuilder) {}},
 	{"cluster", true, func(s *Server, b *infoBuilder) { b.field("cluster_enabled", "0") }},
 	{"keyspace", true, infoKeyspace},
@@ -1051,6 +1057,7 @@ func infoStats(s *Server, b *infoBuilder) {
 	b.field("instantaneous_input_kbps", fmt.Sprintf("%.2f", in/1024))
 	b.field("instantaneous_output_kbps", fmt.Sprintf("%.2f", out/1024))
 	b.num("rejected_connections", s.stats.rejectedConns.Load())
+	b.num("total_error_replies", s.errors.total.Load())
 	b.field("sync_full", "0")
 	b.field("sync_partial_ok", "0")
 	b.field("sync_partial_err", "0")

@@ -77,15 +77,16 @@ func cmdSAdd(c *Client, args [][]byte) {
 		}
 	}
 	if len(added) > 0 {
-		db := c.DB()
+		tx := c.DB().BeginColl()
 		if e == nil {
-			e = db.CreateObject(key, s)
+			e = tx.Create(key, s)
 			before = s.MemSize()
 		}
 		for _, i := range added {
-			db.PutElem(key, args[i], nil)
+			tx.Put(key, args[i], nil)
 		}
-		db.ModifiedElems(key, e, int64(s.MemSize()-before), "sadd")
+		tx.Changed(key, e, int64(s.MemSize()-before), "sadd")
+		tx.Commit()
 	}
 	c.WriteInt(len(added))
 }
@@ -100,20 +101,24 @@ func cmdSRem(c *Client, args [][]byte) {
 		c.WriteInt(0)
 		return
 	}
-	db := c.DB()
+	var tx *storage.CollTx
 	before := s.MemSize()
 	n := 0
 	for _, m := range args[2:] {
 		if s.Remove(m) {
+			if tx == nil {
+				tx = c.DB().BeginColl()
+			}
 			n++
-			db.DelElem(key, m)
+			tx.Del(key, m)
 			if s.Len() == 0 {
 				break
 			}
 		}
 	}
-	if n > 0 {
-		db.ModifiedElems(key, e, int64(s.MemSize()-before), "srem")
+	if tx != nil {
+		tx.Changed(key, e, int64(s.MemSize()-before), "srem")
+		tx.Commit()
 	}
 	c.WriteInt(n)
 }
@@ -184,7 +189,6 @@ func cmdSPop(c *Client, args [][]byte) {
 		return
 	}
 	key := args[1]
-	db := c.DB()
 	if len(args) == 2 {
 		e, s, ok := lookupSet(c, key, true)
 		if !ok {
@@ -197,8 +201,10 @@ func cmdSPop(c *Client, args [][]byte) {
 		m := append([]byte(nil), s.Random()...)
 		before := s.MemSize()
 		s.Remove(m)
-		db.DelElem(key, m)
-		db.ModifiedElems(key, e, int64(s.MemSize()-before), "spop")
+		tx := c.DB().BeginColl()
+		tx.Del(key, m)
+		tx.Changed(key, e, int64(s.MemSize()-before), "spop")
+		tx.Commit()
 		c.WriteBulk(m)
 		return
 	}
@@ -216,11 +222,13 @@ func cmdSPop(c *Client, args [][]byte) {
 		c.WriteArray(0)
 		return
 	}
+	tx := c.DB().BeginColl()
+	defer tx.Commit()
 	if n >= int64(s.Len()) {
 		// the whole set: reply with it and drop the key (Redis: "spop" then "del")
 		hsWriteSet(c, s)
-		db.Signal(key, "spop")
-		db.Delete(key)
+		tx.Signal(key, "spop")
+		tx.Delete(key)
 		return
 	}
 	popped := make([][]byte, 0, n)
@@ -232,9 +240,9 @@ func cmdSPop(c *Client, args [][]byte) {
 	for _, m := range popped {
 		c.WriteBulk(m)
 		s.Remove(m)
-		db.DelElem(key, m)
+		tx.Del(key, m)
 	}
-	db.ModifiedElems(key, e, int64(s.MemSize()-before), "spop")
+	tx.Changed(key, e, int64(s.MemSize()-before), "spop")
 }
 
 func cmdSRandMember(c *Client, args [][]byte) {
@@ -315,21 +323,24 @@ func cmdSMove(c *Client, args [][]byte) {
 		c.WriteInt(0)
 		return
 	}
-	db.DelElem(src, m)
-	db.ModifiedElems(src, se, int64(ss.MemSize()-before), "srem")
+	// one durable write for both keys: a crash cannot lose the member
+	tx := db.BeginColl()
+	tx.Del(src, m)
+	tx.Changed(src, se, int64(ss.MemSize()-before), "srem")
 	if ds == nil {
 		ds = storage.NewSet()
 		ds.Add(m)
-		de = db.CreateObject(dst, ds)
-		db.PutElem(dst, m, nil)
-		db.ModifiedElems(dst, de, 0, "sadd")
+		de = tx.Create(dst, ds)
+		tx.Put(dst, m, nil)
+		tx.Changed(dst, de, 0, "sadd")
 	} else {
 		before = ds.MemSize()
 		if ds.Add(m) {
-			db.PutElem(dst, m, nil)
-			db.ModifiedElems(dst, de, int64(ds.MemSize()-before), "sadd")
+			tx.Put(dst, m, nil)
+			tx.Changed(dst, de, int64(ds.MemSize()-before), "sadd")
 		}
 	}
+	tx.Commit()
 	c.WriteInt(1)
 }
 
@@ -424,17 +435,19 @@ func hsDiffSets(sets []*storage.Set) *storage.Set {
 }
 
 // hsStoreSet replaces dst with res (deleting dst when res is empty) and
-// replies with the cardinality (SINTERSTORE, SUNIONSTORE, SDIFFSTORE).
+// replies with the cardinality (SINTERSTORE, SUNIONSTORE, SDIFFSTORE), in
+// one durable write.
 func hsStoreSet(c *Client, dst []byte, res *storage.Set, event string) {
-	db := c.DB()
+	tx := c.DB().BeginColl()
+	defer tx.Commit()
 	if res.Len() == 0 {
-		db.Delete(dst)
+		tx.Delete(dst)
 		c.WriteInt(0)
 		return
 	}
-	e := db.CreateObject(dst, res)
-	res.ForEachElem(func(sub, _ []byte) { db.PutElem(dst, sub, nil) })
-	db.ModifiedElems(dst, e, 0, event)
+	e := tx.Create(dst, res)
+	res.ForEachElem(func(sub, _ []byte) { tx.Put(dst, sub, nil) })
+	tx.Changed(dst, e, 0, event)
 	c.WriteInt(res.Len())
 }
 

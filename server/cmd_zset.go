@@ -154,6 +154,7 @@ func zPut(db storage.DB, key, m []byte, score float64) {
 // zStore replaces dst with res (non-empty), its encoding chosen from its
 // contents, and records every element: the *STORE commands.
 func zStore(db storage.DB, dst []byte, res *storage.ZSet, event string) {
+	res.FitEncoding()
 	e := db.CreateObject(dst, res)
 	res.ForEachElem(func(sub, val []byte) { db.PutElem(dst, sub, val) })
 	db.ModifiedElems(dst, e, 0, event)
@@ -1075,12 +1076,9 @@ func zpopMinMax(c *Client, args [][]byte, max bool) {
 	}
 	count := int64(1)
 	if len(args) == 3 {
+		// getPositiveLongFromObjectOrReply: one message for both failures
 		n, ok := parseInt(args[2])
-		if !ok {
-			c.WriteError(msgNotInt)
-			return
-		}
-		if n < 0 {
+		if !ok || n < 0 {
 			c.WriteError(msgZPositive)
 			return
 		}

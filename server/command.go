@@ -237,6 +237,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	if timed {
 		start = time.Now()
 	}
+	errs := c.errs
 	if c.inExec {
 		cmd.Handler(c, args)
 	} else {
@@ -249,6 +250,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	}
 	if cmd.Flags&FlagWrite != 0 {
 		c.wrote = true
+	}
+	if c.errs != errs {
+		cmd.failed.Add(1)
 	}
 	if timed {
 		us := time.Since(start).Microseconds()

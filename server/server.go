@@ -53,6 +53,7 @@ type Server struct {
 
 	limits     ProtoLimits
 	maxClients atomic.Int64
+	errors     errorStats
 	password   atomic.Pointer[string]
 
 	clientsMu sync.Mutex

@@ -617,18 +617,33 @@ func (z *ZSet) Score(m []byte) (float64, bool) {
 
 // Set stores m with score (never NaN) and reports whether m is new. An
 // existing member with another score moves to its new place.
+//
+// While the set is listpack-encoded a score of -0 is stored as 0: Redis
+// keeps listpack scores that are integers as integers, which loses the sign
+// of zero, so ZSCORE answers "0" there (but "-0" in a skiplist).
 func (z *ZSet) Set(m []byte, score float64) bool {
 	off, _ := z.find(m)
 	if off >= 0 {
+		if score == 0 && !z.big {
+			score = 0
+		}
 		p := z.scorePos(off)
 		old := math.Float64frombits(binary.LittleEndian.Uint64(z.arena[p:]))
 		if old == score {
+			// as in Redis, 0 and -0 are the same score: nothing changes
 			return false
 		}
 		z.treeDelete(old, m)
 		binary.LittleEndian.PutUint64(z.arena[p:], math.Float64bits(score))
 		z.treeInsert(zent{score, off}, m)
 		return false
+	}
+	// the conversion happens before the insertion, as in Redis
+	if !z.big && (int64(z.n+1) > ZsetMaxListpackEntries.Load() || int64(len(m)) > ZsetMaxListpackValue.Load()) {
+		z.big = true
+	}
+	if score == 0 && !z.big {
+		score = 0
 	}
 	off = z.appendRec(m, score)
 	z.n++
@@ -642,9 +657,6 @@ func (z *ZSet) Set(m []byte, score float64) bool {
 		z.reindex(zslotsFor(z.n))
 	}
 	z.treeInsert(zent{score, off}, z.memberAt(off))
-	if !z.big && (int64(z.n) > ZsetMaxListpackEntries.Load() || int64(len(m)) > ZsetMaxListpackValue.Load()) {
-		z.big = true
-	}
 	return true
 }
 
@@ -830,7 +842,8 @@ func (z *ZSet) Scan(cursor uint64, count int, fn func(m []byte, score float64)) 
 func (z *ZSet) Big() bool { return z.big }
 
 // FitEncoding picks the encoding from the contents, as Redis does for a
-// freshly computed destination (ZUNIONSTORE, ZRANGESTORE...) or on load.
+// freshly computed destination (ZUNIONSTORE, ZRANGESTORE...) or on load; a
+// set that becomes listpack-encoded loses the sign of its zero scores (see Set).
 func (z *ZSet) FitEncoding() {
 	z.big = int64(z.n) > ZsetMaxListpackEntries.Load()
 	if !z.big {
@@ -840,6 +853,18 @@ func (z *ZSet) FitEncoding() {
 			return !z.big
 		})
 	}
+	if z.big {
+		return
+	}
+	for l := z.head; l != nil; l = l.next {
+		for i := range l.ents {
+			if e := &l.ents[i]; e.score == 0 && math.Signbit(e.score) {
+				e.score = 0
+				binary.LittleEndian.PutUint64(z.arena[z.scorePos(e.off):], 0)
+			}
+		}
+	}
+	z.fixFirsts(z.root)
 }
 
 // Clone implements Cloner.
@@ -954,13 +979,14 @@ func (b *ZSetBuilder) Add(m []byte, score float64) {
 	b.ents = append(b.ents, zent{score, b.z.appendRec(m, score)})
 }
 
-// Finish returns the set with its encoding chosen from the contents.
+// Finish returns the set, skiplist-encoded like the temporary set Redis
+// computes; call FitEncoding before storing it.
 func (b *ZSetBuilder) Finish() *ZSet {
 	z := b.z
 	z.n = len(b.ents)
+	z.big = true
 	z.sortEnts(b.ents)
 	z.build(b.ents)
-	z.FitEncoding()
 	b.z, b.ents = nil, nil
 	return z
 }
@@ -979,5 +1005,7 @@ func loadZSet(_ []byte, it ElemIter) (Object, error) {
 		}
 		b.Add(it.Sub(), s)
 	}
-	return b.Finish(), nil
+	z := b.Finish()
+	z.FitEncoding()
+	return z, nil
 }
