@@ -421,15 +421,18 @@ func TestCrashTTLIsAbsolute(t *testing.T) {
 	p := startLux(t, "--appendfsync", "always")
 	c := crashClient(t, p.Addr, 0)
 	ctx := context.Background()
-	t0 := time.Now()
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+	// Deadlines are measured from the moment each reply arrived, which is
+	// after the server computed them.
 	must(c.Set(ctx, "ttl:short", "s", 1500*time.Millisecond).Err())
+	shortDeadline := time.Now().Add(1500 * time.Millisecond)
 	must(c.Set(ctx, "ttl:mid", "m", 3000*time.Millisecond).Err())
+	midDeadline := time.Now().Add(3000 * time.Millisecond)
 	must(c.Set(ctx, "ttl:long", "l", 1000*time.Second).Err())
 	must(c.Set(ctx, "ttl:expire", "e", 0).Err())
 	must(c.Expire(ctx, "ttl:expire", 2000*time.Second).Err())
@@ -444,7 +447,7 @@ func TestCrashTTLIsAbsolute(t *testing.T) {
 
 	p.Kill9()
 	// Stay down until ttl:short's deadline has passed.
-	time.Sleep(time.Until(t0.Add(1600 * time.Millisecond)))
+	time.Sleep(time.Until(shortDeadline.Add(100 * time.Millisecond)))
 	p.Restart()
 	c = crashClient(t, p.Addr, 0)
 
@@ -483,7 +486,7 @@ func TestCrashTTLIsAbsolute(t *testing.T) {
 	}
 
 	// ttl:mid's deadline is after the restart: it must expire on schedule.
-	time.Sleep(time.Until(t0.Add(3050 * time.Millisecond)))
+	time.Sleep(time.Until(midDeadline.Add(50 * time.Millisecond)))
 	if n, err := c.Exists(ctx, "ttl:mid").Result(); err != nil || n != 0 {
 		t.Errorf("ttl:mid (PX 3000) EXISTS after its deadline = %d, %v; want 0", n, err)
 	}
