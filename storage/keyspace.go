@@ -96,18 +96,13 @@ func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event stri
 	if keepTTL {
 		exp = sh.expires[string(key)]
 	}
-	var k string
 	if e == nil {
-		k = string(key)
 		e = &Entry{}
-		sh.m[k] = e
-		sh.mem += int64(len(k) + entryOverhead)
-		db.s.mem.Add(int64(len(k) + entryOverhead))
-	} else {
-		k = string(key) // map key lookup below does not allocate
-		if e.Type != TypeString {
-			db.dropObject(sh, key, e)
-		}
+		sh.m[string(key)] = e
+		sh.mem += int64(len(key) + entryOverhead)
+		db.s.mem.Add(int64(len(key) + entryOverhead))
+	} else if e.Type != TypeString {
+		db.dropObject(sh, key, e)
 	}
 	old := int64(cap(e.Str))
 	if cap(e.Str) >= len(val) && cap(e.Str) <= 2*len(val)+16 {
@@ -116,9 +111,10 @@ func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event stri
 		e.Str = append(make([]byte, 0, len(val)), val...)
 	}
 	e.Type, e.Obj, e.lru = TypeString, nil, lruClock()
-	delta := int64(cap(e.Str)) - old
-	sh.mem += delta
-	db.s.mem.Add(delta)
+	if delta := int64(cap(e.Str)) - old; delta != 0 {
+		sh.mem += delta
+		db.s.mem.Add(delta)
+	}
 	db.setExpiry(sh, key, exp)
 	db.persistString(sh, key, val, exp)
 	db.touch(sh, key, event)
