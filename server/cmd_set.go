@@ -1,7 +1,6 @@
 package server
 
 import (
-	"math"
 	"slices"
 
 	"github.com/luxdb/lux-go/pubsub"
@@ -290,9 +289,12 @@ func cmdSRandMember(c *Client, args [][]byte) {
 		}
 		return
 	}
-	n := min(int(min(l, math.MaxInt32)), s.Len())
-	c.WriteArray(n)
-	s.RandomDistinct(n, func(m []byte) { c.WriteBulk(m) })
+	if l >= int64(s.Len()) {
+		hsWriteSet(c, s) // the whole set, in SMEMBERS order as Redis replies
+		return
+	}
+	c.WriteArray(int(l))
+	s.RandomDistinct(int(l), func(m []byte) { c.WriteBulk(m) })
 }
 
 func cmdSMove(c *Client, args [][]byte) {

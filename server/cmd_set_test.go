@@ -137,6 +137,8 @@ func TestSetPopMoveRandErrors(t *testing.T) {
 		{hc("SRANDMEMBER", "a", "-9223372036854775808"), hsErr(msgHSLongRange)},
 		{hc("SRANDMEMBER", "a", "1", "2"), hsErr(msgSyntax)},
 		{hc("SRANDMEMBER", "a", "100"), hsArr("1", "2", "3")},
+		{hc("SADD", "r", "30", "10", "20"), hsInt(3)},
+		{hc("SRANDMEMBER", "r", "3"), hsArr("10", "20", "30")},
 		{hc("SMOVE", "a", "b", "1"), hsOne},
 		{hc("SMOVE", "a", "b", "1"), hsZero},
 		{hc("SMOVE", "a", "b", "zz"), hsZero},

@@ -56,6 +56,9 @@ func (s *Server) tablesHandle() *tablesHandle {
 	h.once.Do(func() {
 		db, err := tables.Open(s.store)
 		h.db = db
+		for _, r := range db.Repairs() {
+			logf("tables: %s", r)
+		}
 		if err != nil {
 			logf("tables: loading failed, table commands will answer with the error: %v", err)
 			h.err.Store(&err)

@@ -145,18 +145,25 @@ func zCommit(db storage.DB, key []byte, e *storage.Entry, z *storage.ZSet, befor
 	db.ModifiedElems(key, e, delta, event)
 }
 
-// zPut records one member's score durably.
-func zPut(db storage.DB, key, m []byte, score float64) {
-	var buf [8]byte
-	db.PutElem(key, m, storage.EncodeZScore(buf[:0], score))
+// zDelElems records the removal of members from key's set z. A set left
+// empty records nothing here: deleting the key removes every element in the
+// same durable group as its meta record, so no crash can leave an empty key.
+func zDelElems(db storage.DB, key []byte, z *storage.ZSet, members [][]byte) {
+	if z.Len() == 0 || len(members) == 0 {
+		return
+	}
+	db.ZElems(key, func(_ func([]byte, float64), del func([]byte)) {
+		for _, m := range members {
+			del(m)
+		}
+	})
 }
 
 // zStore replaces dst with res (non-empty), its encoding chosen from its
-// contents, and records every element: the *STORE commands.
+// contents, durably in one group: the *STORE commands.
 func zStore(db storage.DB, dst []byte, res *storage.ZSet, event string) {
 	res.FitEncoding()
-	e := db.CreateObject(dst, res)
-	res.ForEachElem(func(sub, val []byte) { db.PutElem(dst, sub, val) })
+	e := db.StoreZSet(dst, res)
 	db.ModifiedElems(dst, e, 0, event)
 }
 
@@ -533,7 +540,6 @@ parsed:
 			if score != cur {
 				z.Set(m, score)
 				updated++
-				scores[j] = score
 				touched = append(touched, j)
 			}
 		} else if !xx {
@@ -544,18 +550,24 @@ parsed:
 		}
 	}
 	if added+updated > 0 {
-		if e == nil {
-			e = db.CreateObject(key, z)
-			before = z.MemSize()
-		}
-		for _, j := range touched {
-			zPut(db, key, args[si+2*j+1], scores[j])
-		}
 		ev := "zadd"
 		if incr {
 			ev = "zincr"
 		}
-		db.ModifiedElems(key, e, int64(z.MemSize()-before), ev)
+		if e == nil {
+			e = db.StoreZSet(key, z)
+			db.ModifiedElems(key, e, 0, ev)
+		} else {
+			db.ZElems(key, func(put func([]byte, float64), _ func([]byte)) {
+				for _, j := range touched {
+					// the stored score: a listpack keeps -0 as 0
+					m := args[si+2*j+1]
+					s, _ := z.Score(m)
+					put(m, s)
+				}
+			})
+			db.ModifiedElems(key, e, int64(z.MemSize()-before), ev)
+		}
 	}
 	switch {
 	case nanErr:
@@ -583,20 +595,20 @@ func cmdZrem(c *Client, args [][]byte) {
 	}
 	db := c.DB()
 	before := z.MemSize()
-	n := 0
+	var removed [][]byte
 	for _, m := range args[2:] {
 		if z.Remove(m) {
-			n++
-			db.DelElem(key, m)
+			removed = append(removed, m)
 			if z.Len() == 0 {
 				break
 			}
 		}
 	}
-	if n > 0 {
+	if len(removed) > 0 {
+		zDelElems(db, key, z, removed)
 		zCommit(db, key, e, z, before, "zrem")
 	}
-	c.WriteInt(n)
+	c.WriteInt(len(removed))
 }
 
 // ---- reads of single members ----
@@ -994,8 +1006,8 @@ func zRemoveRanks(c *Client, key []byte, e *storage.Entry, z *storage.ZSet, lo, 
 	victims := zCopyMembers(z, lo, hi)
 	for _, m := range victims {
 		z.Remove(m)
-		db.DelElem(key, m)
 	}
+	zDelElems(db, key, z, victims)
 	zCommit(db, key, e, z, before, event)
 	c.WriteInt(len(victims))
 }
@@ -1043,6 +1055,7 @@ func zpopFrom(c *Client, key []byte, e *storage.Entry, z *storage.ZSet, max bool
 	}
 	db := c.DB()
 	before := z.MemSize()
+	popped := make([][]byte, 0, n)
 	var buf []byte
 	for i := 0; i < n; i++ {
 		r := 0
@@ -1050,15 +1063,18 @@ func zpopFrom(c *Client, key []byte, e *storage.Entry, z *storage.ZSet, max bool
 			r = z.Len() - 1
 		}
 		m, s := z.At(r)
-		buf = append(buf[:0], m...)
+		// slices of buf stay valid when it grows (the old array keeps them)
+		buf = append(buf, m...)
+		m = buf[len(buf)-len(m) : len(buf) : len(buf)]
+		popped = append(popped, m)
 		if shape == zpopNested {
 			c.WriteArray(2)
 		}
-		c.WriteBulk(buf)
+		c.WriteBulk(m)
 		c.WriteFloat(s)
-		z.Remove(buf)
-		db.DelElem(key, buf)
+		z.Remove(m)
 	}
+	zDelElems(db, key, z, popped)
 	ev := "zpopmin"
 	if max {
 		ev = "zpopmax"
@@ -1557,10 +1573,11 @@ func cmdZrandmember(c *Client, args [][]byte) {
 		}
 		return
 	}
-	// CASE 2: the whole set, in order
+	// CASE 2: the whole set, highest score first (Redis's set-operation
+	// iterator walks from the tail)
 	if l >= int64(size) {
 		c.WriteArray(size * mul)
-		for r := 0; r < size; r++ {
+		for r := size - 1; r >= 0; r-- {
 			reply(r)
 		}
 		return

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCollTxOneAppendPerCommand(t *testing.T) {
+func TestHashSetCollTxOneAppendPerCommand(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir})
 	require.NoError(t, err)
@@ -58,7 +58,7 @@ func TestCollTxOneAppendPerCommand(t *testing.T) {
 	})
 }
 
-func TestCollTxEmptiedKeyIsDeleted(t *testing.T) {
+func TestHashSetCollTxEmptiedKeyIsDeleted(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir})
 	require.NoError(t, err)

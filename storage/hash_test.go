@@ -59,7 +59,7 @@ func checkDict(t *testing.T, d *dict, m map[string]string) {
 	}
 }
 
-func TestDictRandomOpsMatchModel(t *testing.T) {
+func TestHashDictRandomOpsMatchModel(t *testing.T) {
 	for _, vals := range []bool{true, false} {
 		t.Run(fmt.Sprint("vals=", vals), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, 2))
@@ -100,7 +100,7 @@ func TestDictRandomOpsMatchModel(t *testing.T) {
 	}
 }
 
-func TestDictLargeTableHomeFromHash(t *testing.T) {
+func TestHashDictLargeTableHomeFromHash(t *testing.T) {
 	// shift < 40 (more than 2^24 slots) makes home() rehash the key instead
 	// of using the tag: exercise it on a small table by faking the shift.
 	d := &dict{vals: true}
@@ -116,7 +116,7 @@ func TestDictLargeTableHomeFromHash(t *testing.T) {
 	}
 }
 
-func TestDictKeepPosKeepsInsertionOrder(t *testing.T) {
+func TestHashDictKeepPosKeepsInsertionOrder(t *testing.T) {
 	h := NewHash()
 	for i := 0; i < 20; i++ {
 		h.Set([]byte(fmt.Sprintf("f%d", i)), []byte("v"))
@@ -173,7 +173,7 @@ func scanAll(d *dict, count int, mutate func(call int)) map[string]int {
 	}
 }
 
-func TestDictScanReturnsEachElementOnceWhenStable(t *testing.T) {
+func TestHashDictScanReturnsEachElementOnceWhenStable(t *testing.T) {
 	d := &dict{vals: true}
 	for i := 0; i < 5000; i++ {
 		d.add([]byte(fmt.Sprintf("m%d", i)), nil)
@@ -185,7 +185,7 @@ func TestDictScanReturnsEachElementOnceWhenStable(t *testing.T) {
 	}
 }
 
-func TestDictScanSurvivesGrowAndShrink(t *testing.T) {
+func TestHashDictScanSurvivesGrowAndShrink(t *testing.T) {
 	for _, grow := range []bool{true, false} {
 		t.Run(fmt.Sprint("grow=", grow), func(t *testing.T) {
 			d := &dict{}
@@ -227,7 +227,7 @@ func TestDictScanSurvivesGrowAndShrink(t *testing.T) {
 	}
 }
 
-func TestDictRandomIsRoughlyUniform(t *testing.T) {
+func TestHashDictRandomIsRoughlyUniform(t *testing.T) {
 	d := &dict{}
 	const n = 50
 	for i := 0; i < n; i++ {
@@ -243,7 +243,7 @@ func TestDictRandomIsRoughlyUniform(t *testing.T) {
 	}
 }
 
-func TestDictRandomDistinct(t *testing.T) {
+func TestHashDictRandomDistinct(t *testing.T) {
 	for _, size := range []int{3, 8, 9, 100, 1000} {
 		d := &dict{}
 		for i := 0; i < size; i++ {
@@ -263,7 +263,7 @@ func TestDictRandomDistinct(t *testing.T) {
 	}
 }
 
-func TestDictCompactionReclaimsArena(t *testing.T) {
+func TestHashDictCompactionReclaimsArena(t *testing.T) {
 	d := &dict{vals: true}
 	m := map[string]string{}
 	for i := 0; i < 10000; i++ {
@@ -283,7 +283,7 @@ func TestDictCompactionReclaimsArena(t *testing.T) {
 	require.Less(t, len(d.slots), 1024)
 }
 
-func TestCloneIsIndependent(t *testing.T) {
+func TestHashCloneIsIndependent(t *testing.T) {
 	h := NewHash()
 	for i := 0; i < 300; i++ {
 		h.Set([]byte(fmt.Sprint(i)), []byte("v"))
@@ -369,7 +369,7 @@ func TestHashPersistsAtElementGranularity(t *testing.T) {
 	})
 }
 
-func TestCreateObjectReplacesWithoutEvent(t *testing.T) {
+func TestHashSetCreateObjectReplacesWithoutEvent(t *testing.T) {
 	s, err := Open(Options{})
 	require.NoError(t, err)
 	defer s.Close()
@@ -430,7 +430,7 @@ func heapDelta(build func() any) int64 {
 	return int64(after.HeapAlloc) - int64(before.HeapAlloc)
 }
 
-func TestMemoryPerElement(t *testing.T) {
+func TestHashSetMemoryPerElement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates a few hundred MB of garbage")
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestIsIntString(t *testing.T) {
+func TestSetIsIntString(t *testing.T) {
 	for s, want := range map[string]bool{
 		"0": true, "1": true, "-1": true, "9223372036854775807": true, "-9223372036854775808": true,
 		"9223372036854775808": false, "-9223372036854775809": false, "01": false, "-0": false,

@@ -1009,3 +1009,76 @@ func loadZSet(_ []byte, it ElemIter) (Object, error) {
 	z.FitEncoding()
 	return z, nil
 }
+
+// ---- durable recording ----
+
+// ZElems records element changes of key's sorted set as one durable group:
+// crash-atomic per command, and one log append for any number of members.
+// each is called once while the group is being filled (not at all when
+// persistence is off) with put (member -> score) and del; it must not call
+// into the store. The caller holds the key's shard lock and finishes with
+// ModifiedElems. A set left empty needs no element deletes: its key's
+// deletion removes them all in the same group as the meta record.
+func (db DB) ZElems(key []byte, each func(put func(m []byte, score float64), del func(m []byte))) {
+	db.s.appendDurable(db.shard(key), func(b *Pending) {
+		p := elemPrefix(nil, db.idx, key)
+		put := func(m []byte, score float64) {
+			op := b.SetDeferred(len(p)+len(m), 8)
+			copy(op.Key, p)
+			copy(op.Key[len(p):], m)
+			binary.BigEndian.PutUint64(op.Value, math.Float64bits(score))
+			op.Finish()
+		}
+		del := func(m []byte) {
+			op := b.DeleteDeferred(len(p) + len(m))
+			copy(op.Key, p)
+			copy(op.Key[len(p):], m)
+			op.Finish()
+		}
+		each(put, del)
+	})
+}
+
+// StoreZSet replaces key's value (of any type, dropping its deadline) with
+// the non-empty set z, like CreateObject, but writes the old value's
+// removal, the meta record and every element in one durable group, so a
+// crash can never leave the key without its members. It fires no event: the
+// caller finishes with ModifiedElems(key, e, 0, event). The caller holds the
+// key's shard lock.
+func (db DB) StoreZSet(key []byte, z *ZSet) *Entry {
+	sh := db.shard(key)
+	k := string(key)
+	hadElems := false
+	if old := db.lookup(sh, key, false); old != nil {
+		size := old.memSize(len(k))
+		delete(sh.m, k)
+		delete(sh.expires, k)
+		sh.mem -= size
+		db.s.mem.Add(-size)
+		hadElems = old.Type != TypeString
+	}
+	e := &Entry{Obj: z, Type: TypeZSet, lru: lruClock()}
+	sh.m[k] = e
+	size := e.memSize(len(k))
+	sh.mem += size
+	db.s.mem.Add(size)
+	db.s.appendDurable(sh, func(b *Pending) {
+		p := elemPrefix(nil, db.idx, key)
+		if hadElems {
+			b.DeleteRange(p, prefixEnd(p), nil)
+		}
+		op := b.SetDeferred(2+len(key), metaHeader)
+		metaKey(op.Key[:0], db.idx, key)
+		putMetaHeader(op.Value, TypeZSet, 0)
+		op.Finish()
+		z.ForEach(func(m []byte, score float64) bool {
+			op := b.SetDeferred(len(p)+len(m), 8)
+			copy(op.Key, p)
+			copy(op.Key[len(p):], m)
+			binary.BigEndian.PutUint64(op.Value, math.Float64bits(score))
+			op.Finish()
+			return true
+		})
+	})
+	return e
+}

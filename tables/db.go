@@ -49,6 +49,8 @@ type DB struct {
 	vals    []pval
 	ents    []rowEnt
 	stamp   uint64
+
+	repairs []string // what loading found damaged and rebuilt
 }
 
 type wop struct {
@@ -873,14 +875,21 @@ func (db *DB) load() error {
 		t := tc.t
 		for _, f := range t.fields {
 			if f.idx != nil && (badIdx[f] || f.idx.len() != tc.counts[f.fid]) {
+				db.repairs = append(db.repairs, fmt.Sprintf("index %s(%s) did not match the rows (%d entries, %d rows with the field): rebuilt",
+					t.name, f.name, f.idx.len(), tc.counts[f.fid]))
 				db.rebuildSingle(t, f)
 			}
 		}
 		for _, c := range t.comps {
 			if badIdx[c] || c.len() != tc.counts[c.r.fid] {
+				db.repairs = append(db.repairs, fmt.Sprintf("index %s(%s, %s) did not match the rows (%d entries, %d rows with %s): rebuilt",
+					t.name, c.r.name, c.n.name, c.len(), tc.counts[c.r.fid], c.r.name))
 				db.rebuildComp(t, c)
 			}
 		}
+	}
+	if len(stale) > 0 {
+		db.repairs = append(db.repairs, fmt.Sprintf("removed %d stored key ranges no table owns", len(stale)))
 	}
 	for _, p := range stale {
 		db.delPrefix(p)
@@ -969,6 +978,11 @@ func (db *DB) rebuildComp(t *table, c *compIndex) {
 		}
 	}
 }
+
+// Repairs describes what loading found damaged and rebuilt (nothing, after
+// any sequence of acknowledged commands and crashes: a non-empty list is a
+// bug or disk damage worth logging).
+func (db *DB) Repairs() []string { return db.repairs }
 
 // String describes the engine for logs.
 func (db *DB) String() string {

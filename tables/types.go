@@ -107,7 +107,10 @@ func parseStrictInt(b []byte) (int64, bool) {
 		}
 	}
 	v, err := strconv.ParseInt(string(b), 10, 64)
-	return v, err == nil
+	if err != nil {
+		return 0, false
+	}
+	return v, true
 }
 
 // parseStrictFloat accepts decimal or exponent notation and inf/infinity

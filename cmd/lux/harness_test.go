@@ -46,7 +46,9 @@ func TestMain(m *testing.M) {
 }
 
 // buildLux builds ./cmd/lux (this package) once per test binary with
-// CGO_ENABLED=0 and returns the path of the executable.
+// CGO_ENABLED=0 and returns the path of the executable. LUX_TEST_RACE=1
+// builds it with -race instead, to hunt data races in the server under the
+// black-box tests.
 func buildLux(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -59,8 +61,14 @@ func buildLux(t testing.TB) string {
 		if err != nil {
 			goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 		}
-		cmd := exec.Command(goTool, "build", "-o", buildBin, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		args, cgo := []string{"build", "-o", buildBin}, "CGO_ENABLED=0"
+		if os.Getenv("LUX_TEST_RACE") == "1" {
+			// Opt-in: a race-instrumented server (the detector needs cgo).
+			// Startup cleanups fail the test on any "DATA RACE" report.
+			args, cgo = append(args, "-race"), "CGO_ENABLED=1"
+		}
+		cmd := exec.Command(goTool, append(args, ".")...)
+		cmd.Env = append(os.Environ(), cgo)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/lux: %v\n%s", err, out)
 		}
@@ -251,6 +259,9 @@ func (p *proc) launch(port int) error {
 		if !isClosed(waited) {
 			cmd.Process.Kill()
 			<-waited
+		}
+		if strings.Contains(p.out.String(), "WARNING: DATA RACE") {
+			p.t.Errorf("%s (port %d) reported a data race", p.name, port)
 		}
 		if p.t.Failed() {
 			p.t.Logf("--- %s (port %d) output ---\n%s", p.name, port, p.out.String())
