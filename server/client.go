@@ -49,7 +49,8 @@ type Client struct {
 	watch    storage.Watch
 	watched  []watchedKey
 
-	sub *pubsub.Subscriber
+	sub        *pubsub.Subscriber
+	subscribed atomic.Bool // in subscribe mode; read by other clients' CLIENT LIST/KILL
 
 	block *blockRequest // set while parked in a blocking command (blocking.go)
 

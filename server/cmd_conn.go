@@ -55,11 +55,13 @@ func cmdQuit(c *Client, args [][]byte) {
 }
 
 func cmdReset(c *Client, args [][]byte) {
+	c.setReplyMode(replyOn)
 	c.resetMulti()
 	c.unwatchAll()
 	if c.sub != nil {
 		c.sub.Close()
 		c.sub = nil
+		c.subscribed.Store(false)
 	}
 	c.db = 0
 	c.name = ""
@@ -342,7 +344,7 @@ func clientList(c *Client, args [][]byte) {
 		if ids != nil && !ids[cl.id] {
 			continue
 		}
-		isPub := cl.sub != nil && cl.sub.Count() > 0
+		isPub := cl.subscribed.Load()
 		if (typ == "pubsub" && !isPub) || (typ == "normal" && isPub) || typ == "master" || typ == "replica" || typ == "slave" {
 			continue
 		}
@@ -422,7 +424,7 @@ func clientKill(c *Client, args [][]byte) {
 			(laddr != "" && cl.conn.LocalAddr().String() != laddr) || (user != "" && user != "default") {
 			continue
 		}
-		isPub := cl.sub != nil && cl.sub.Count() > 0
+		isPub := cl.subscribed.Load()
 		if (typ == "pubsub" && !isPub) || (typ == "normal" && isPub) || typ == "master" || typ == "replica" || typ == "slave" {
 			continue
 		}

@@ -26,6 +26,7 @@ func (c *Client) subscriber() *pubsub.Subscriber {
 }
 
 func writeSubReply(c *Client, kind string, name []byte, count int) {
+	c.subscribed.Store(count > 0)
 	c.WriteArray(3)
 	c.WriteBulkString(kind)
 	if name == nil {

@@ -214,6 +214,7 @@ func cmdFlushDB(c *Client, args [][]byte) {
 		return
 	}
 	c.DB().Flush()
+	c.srv.flushTables(c) // tables are not per database: FLUSHDB removes them too (contract)
 	c.WriteOK()
 }
 
@@ -224,6 +225,7 @@ func cmdFlushAll(c *Client, args [][]byte) {
 	for i := 0; i < storage.NumDBs; i++ {
 		c.srv.store.DB(i).Flush()
 	}
+	c.srv.flushTables(c)
 	c.WriteOK()
 }
 

@@ -61,7 +61,7 @@ func cmdExec(c *Client, args [][]byte) {
 	var ls storage.LockSet
 	db := c.db
 	var scratch [][]byte
-	write := false
+	denyOOM := false
 	for _, q := range queue {
 		scratch = s.addLocks(q.cmd, db, q.args, &ls, scratch)
 		if q.cmd.Name == "select" {
@@ -70,23 +70,30 @@ func cmdExec(c *Client, args [][]byte) {
 				db = int(n)
 			}
 		}
-		if q.cmd.Flags&FlagWrite != 0 {
-			write = true
+		if q.cmd.Flags&FlagDenyOOM != 0 {
+			denyOOM = true
 		}
 	}
 	for _, w := range c.watched {
 		ls.Add(s.store.ShardOf(w.db, []byte(w.key)))
 	}
-	if write {
+	if denyOOM {
 		if err := s.store.EnsureMemory(); err != nil {
 			c.resetMulti()
 			c.unwatchAll()
-			c.WriteError(msgOOM)
+			c.WriteError("EXECABORT Transaction discarded because of: " + msgOOM)
 			return
 		}
 	}
 	s.store.Lock(&ls)
+	// table commands in the queue: the tables lock is taken after the shard
+	// locks (the order FLUSHDB uses too) and held for the whole transaction
+	unlockTables := func() {}
+	if queueHasTables(c) {
+		unlockTables = s.tablesWriteLock()
+	}
 	if c.watchAborted() {
+		unlockTables()
 		s.store.Unlock(&ls)
 		c.resetMulti()
 		c.unwatchAll()
@@ -100,6 +107,7 @@ func cmdExec(c *Client, args [][]byte) {
 		s.call(c, q.cmd, q.args)
 	}
 	c.inExec = false
+	unlockTables()
 	s.store.Unlock(&ls)
 	c.resetMulti()
 	c.unwatchAll()

@@ -199,7 +199,8 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 	}
 	// the memory check comes before queueing: Redis refuses a growing
 	// command inside MULTI at queue time, which dooms the transaction
-	if cmd.Flags&FlagDenyOOM != 0 {
+	// inside MULTI Redis refuses any queued command while over the limit
+	if cmd.Flags&FlagDenyOOM != 0 || (c.multi && cmd.Flags&FlagNoMulti == 0) {
 		if err := s.store.EnsureMemory(); err != nil {
 			s.reject(c, cmd, msgOOM)
 			return

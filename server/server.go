@@ -90,6 +90,7 @@ func New(cfg Config, store *storage.Store) *Server {
 	s.password.Store(&pw)
 	s.conf = newConfigTable(s)
 	s.initBlocking()
+	s.tables() // load the tables at start-up, not on the first table command
 	return s
 }
 
@@ -160,6 +161,7 @@ func (s *Server) requestShutdown() { s.shutOnce.Do(func() { close(s.shutdown) })
 // Close stops accepting, disconnects every client and waits for their goroutines.
 func (s *Server) Close() error {
 	s.closing.Store(true)
+	defer s.closeTables()
 	if s.ln != nil {
 		s.ln.Close()
 	}
@@ -212,11 +214,16 @@ func (s *Server) serveConn(nc net.Conn) {
 				break
 			}
 		}
-		if c.wrote {
-			c.wrote = false
-			if s.store.SyncMode() == storage.SyncAlways {
-				s.store.WaitDurable(s.store.LastSeq())
-			}
+		c.wrote = false
+		if s.store.SyncMode() == storage.SyncAlways {
+			// Every reply waits for the fsync of the writes before it, also
+			// a read's: a client must not see a value a crash could undo.
+			// It returns at once when nothing is pending.
+			s.store.WaitDurable(s.store.LastSeq())
+		}
+		if c.realWriter != nil && c.realWriter != c.Writer {
+			// replies written before CLIENT REPLY OFF/SKIP in this batch
+			c.realWriter.Flush()
 		}
 		err = c.Flush()
 		c.wmu.Unlock()

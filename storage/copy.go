@@ -44,6 +44,9 @@ func (db DB) Rename(src, dst []byte) bool {
 	exp := sh.expires[string(src)]
 	// read the elements before the source's records are deleted
 	disk := db.diskElems(sh, src, e)
+	g := &writeGroup{}
+	defer g.commit(db.s)
+	db = db.grouped(g)
 	db.deleteKey(sh, string(src), "rename_from")
 	db.putEntry(dst, e, exp, "rename_to")
 	db.persistElems(dst, e, disk)
@@ -61,6 +64,9 @@ func (db DB) MoveTo(key []byte, to DB) bool {
 	}
 	exp := sh.expires[string(key)]
 	disk := db.diskElems(sh, key, e)
+	g := &writeGroup{}
+	defer g.commit(db.s)
+	db, to = db.grouped(g), to.grouped(g)
 	db.deleteKey(sh, string(key), "move_from")
 	to.putEntry(key, e, exp, "move_to")
 	to.persistElems(key, e, disk)
@@ -93,7 +99,7 @@ func (db DB) CopyTo(src []byte, to DB, dst []byte) (bool, error) {
 			return false, ErrNotClonable
 		}
 		// no Cloner: rebuild a private copy from the durable records
-		db.s.dur.waitCommitted(sh.lastSeq)
+		db.s.dur.waitCommitted(sh.lastSeq.Load())
 		payload := e.Obj.MetaPayload()
 		meta := make([]byte, metaHeader+len(payload))
 		putMetaHeader(meta, e.Type, exp)
@@ -105,8 +111,11 @@ func (db DB) CopyTo(src []byte, to DB, dst []byte) (bool, error) {
 		ne = c
 		disk = db.readElems(src)
 	}
+	g := &writeGroup{}
+	to = to.grouped(g)
 	to.putEntry(dst, ne, exp, "copy_to")
 	to.persistElems(dst, ne, disk)
+	g.commit(db.s)
 	return true, nil
 }
 
@@ -114,7 +123,7 @@ func (db DB) CopyTo(src []byte, to DB, dst []byte) (bool, error) {
 func (db DB) putEntry(key []byte, e *Entry, exp int64, event string) {
 	sh := db.shard(key)
 	if old := db.lookup(sh, key, false); old != nil {
-		db.deleteKey(sh, string(key), "del")
+		db.removeKey(sh, string(key)) // replaced silently, as Redis: only the command's event
 	}
 	k := string(key)
 	e.lru = lruClock()
@@ -137,7 +146,7 @@ func (db DB) diskElems(sh *shard, key []byte, e *Entry) []elemRec {
 	if _, ok := e.Obj.(ElemWriter); ok {
 		return nil
 	}
-	db.s.dur.waitCommitted(sh.lastSeq)
+	db.s.dur.waitCommitted(sh.lastSeq.Load())
 	return db.readElems(key)
 }
 
@@ -171,7 +180,7 @@ func (db DB) persistElems(key []byte, e *Entry, disk []elemRec) {
 		return
 	}
 	sh := db.shard(key)
-	db.s.appendDurable(sh, func(b *Pending) {
+	db.appendDurable(sh, func(b *Pending) {
 		p := elemPrefix(nil, db.idx, key)
 		put := func(sub, val []byte) {
 			op := b.SetDeferred(len(p)+len(sub), len(val))

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,9 @@ const (
 // handed to Pebble, in the modes that do not wait for fsync.
 const commitInterval = 5 * time.Millisecond
 
+// noSyncEvery is how many seconds apart "appendfsync no" syncs the WAL.
+const noSyncEvery = 5
+
 // maxPendingBytes makes the committer run early when the pending batch is large.
 const maxPendingBytes = 4 << 20
 
@@ -73,6 +77,7 @@ type durable struct {
 	spare *Pending // the other buffer, reused by the committer
 	seq   uint64   // sequence of the last appended write
 
+	appended  atomic.Uint64 // == seq, readable without mu
 	committed atomic.Uint64 // every write <= committed is in Pebble (readable)
 	synced    atomic.Uint64 // every write <= synced is fsynced
 
@@ -129,6 +134,7 @@ func (d *durable) append(fn func(b *Pending)) uint64 {
 	fn(d.batch)
 	d.seq++
 	s := d.seq
+	d.appended.Store(s)
 	big := d.batch.Len() > maxPendingBytes
 	d.mu.Unlock()
 	if big {
@@ -150,6 +156,7 @@ func (d *durable) run() {
 	defer tick.Stop()
 	syncTick := time.NewTicker(time.Second)
 	defer syncTick.Stop()
+	noSyncs := 0
 	for {
 		select {
 		case <-d.stop:
@@ -160,7 +167,11 @@ func (d *durable) run() {
 		case <-tick.C:
 			d.commitPending(d.mode == SyncAlways)
 		case <-syncTick.C:
-			if d.mode == SyncEverySec {
+			// Pebble holds NoSync commits in a user-space buffer until a
+			// sync or a full 32 KiB block, so even "no" syncs now and then,
+			// or a process crash could lose writes of any age.
+			noSyncs++
+			if d.mode == SyncEverySec || (d.mode == SyncNo && noSyncs%noSyncEvery == 0) {
 				d.commitPending(true)
 			}
 		}
@@ -198,8 +209,12 @@ func (d *durable) commitPending(sync bool) {
 		err = d.db.LogData(nil, pebble.Sync)
 	}
 	if err != nil {
+		// The batch is gone and acknowledged writes may be in it: carrying on
+		// would report them durable later. Stop instead; a restart recovers
+		// everything that reached the log (like PostgreSQL on fsync failure).
 		d.syncErrs.Add(1)
-		return
+		fmt.Fprintf(os.Stderr, "lux: FATAL: writing to the data directory failed: %v\n", err)
+		os.Exit(1)
 	}
 	d.committed.Store(seq)
 	if sync {

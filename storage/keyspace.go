@@ -9,6 +9,41 @@ import (
 type DB struct {
 	s   *Store
 	idx int
+	g   *writeGroup // when set, durable writes are collected for one append
+}
+
+// writeGroup collects the durable writes of one multi-step operation (RENAME,
+// MOVE, COPY, SET over a collection) so they reach Pebble in one batch: after
+// a crash either all of them are there or none.
+type writeGroup struct {
+	fns    []func(b *Pending)
+	shards []*shard
+}
+
+// grouped returns db collecting its durable writes into g.
+func (db DB) grouped(g *writeGroup) DB { db.g = g; return db }
+
+// appendDurable records a write of shard sh, or collects it into the group.
+func (db DB) appendDurable(sh *shard, fn func(b *Pending)) {
+	if db.g == nil {
+		db.s.appendDurable(sh, fn)
+		return
+	}
+	db.g.fns = append(db.g.fns, fn)
+	db.g.shards = append(db.g.shards, sh)
+}
+
+// commit appends the group's writes as one crash-atomic batch.
+func (g *writeGroup) commit(s *Store) {
+	if len(g.fns) == 0 {
+		return
+	}
+	fns := g.fns
+	s.appendDurableMulti(g.shards, func(b *Pending) {
+		for _, fn := range fns {
+			fn(b)
+		}
+	})
 }
 
 // Index returns the database number.
@@ -102,6 +137,10 @@ func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event stri
 		sh.mem += int64(len(key) + entryOverhead)
 		db.s.mem.Add(int64(len(key) + entryOverhead))
 	} else if e.Type != TypeString {
+		// the collection's elements and the new string reach disk together
+		g := &writeGroup{}
+		db = db.grouped(g)
+		defer g.commit(db.s)
 		db.dropObject(sh, key, e)
 	}
 	old := int64(cap(e.Str))
@@ -133,7 +172,7 @@ func (db DB) setExpiry(sh *shard, key []byte, exp int64) {
 }
 
 func (db DB) persistString(sh *shard, key, val []byte, exp int64) {
-	db.s.appendDurable(sh, func(b *Pending) {
+	db.appendDurable(sh, func(b *Pending) {
 		op := b.SetDeferred(2+len(key), metaHeader+len(val))
 		metaKey(op.Key[:0], db.idx, key)
 		putMetaHeader(op.Value, TypeString, exp)
@@ -145,7 +184,7 @@ func (db DB) persistString(sh *shard, key, val []byte, exp int64) {
 // persistMeta rewrites the meta record of a collection key.
 func (db DB) persistMeta(sh *shard, key []byte, e *Entry, exp int64) {
 	payload := e.Obj.MetaPayload()
-	db.s.appendDurable(sh, func(b *Pending) {
+	db.appendDurable(sh, func(b *Pending) {
 		op := b.SetDeferred(2+len(key), metaHeader+len(payload))
 		metaKey(op.Key[:0], db.idx, key)
 		putMetaHeader(op.Value, e.Type, exp)
@@ -166,22 +205,29 @@ func (db DB) Delete(key []byte) bool {
 
 // deleteKey removes a key that is in memory (live or expired).
 func (db DB) deleteKey(sh *shard, key string, event string) {
+	if db.removeKey(sh, key) {
+		db.touch(sh, []byte(key), event)
+	}
+}
+
+// removeKey deletes an in-memory key and its records without reporting an
+// event (a key replaced by RENAME/COPY/MOVE reports only the command's event).
+func (db DB) removeKey(sh *shard, key string) bool {
 	e := sh.m[key]
 	if e == nil {
-		return
+		return false
 	}
 	size := e.memSize(len(key))
 	delete(sh.m, key)
 	delete(sh.expires, key)
 	sh.mem -= size
 	db.s.mem.Add(-size)
-	kb := []byte(key)
-	db.persistDelete(sh, kb, e.Type != TypeString)
-	db.touch(sh, kb, event)
+	db.persistDelete(sh, []byte(key), e.Type != TypeString)
+	return true
 }
 
 func (db DB) persistDelete(sh *shard, key []byte, elems bool) {
-	db.s.appendDurable(sh, func(b *Pending) {
+	db.appendDurable(sh, func(b *Pending) {
 		op := b.DeleteDeferred(2 + len(key))
 		metaKey(op.Key[:0], db.idx, key)
 		op.Finish()
@@ -198,7 +244,7 @@ func (db DB) dropObject(sh *shard, key []byte, e *Entry) {
 		sz := int64(e.Obj.MemSize())
 		sh.mem -= sz
 		db.s.mem.Add(-sz)
-		db.s.appendDurable(sh, func(b *Pending) {
+		db.appendDurable(sh, func(b *Pending) {
 			p := elemPrefix(nil, db.idx, key)
 			b.DeleteRange(p, prefixEnd(p), nil)
 		})
@@ -278,7 +324,7 @@ func (db DB) AddObject(key []byte, obj Object) *Entry {
 // element's on-disk sub-key, val its value) and accounts memory delta.
 func (db DB) PutElem(key, sub, val []byte) {
 	sh := db.shard(key)
-	db.s.appendDurable(sh, func(b *Pending) {
+	db.appendDurable(sh, func(b *Pending) {
 		p := elemPrefix(nil, db.idx, key)
 		op := b.SetDeferred(len(p)+len(sub), len(val))
 		copy(op.Key, p)
@@ -291,7 +337,7 @@ func (db DB) PutElem(key, sub, val []byte) {
 // DelElem durably removes one element of a collection key.
 func (db DB) DelElem(key, sub []byte) {
 	sh := db.shard(key)
-	db.s.appendDurable(sh, func(b *Pending) {
+	db.appendDurable(sh, func(b *Pending) {
 		p := elemPrefix(nil, db.idx, key)
 		op := b.DeleteDeferred(len(p) + len(sub))
 		copy(op.Key, p)
@@ -431,7 +477,11 @@ func (db DB) Flush() {
 	for i := 0; i < ShardsPerDB; i++ {
 		sh := &db.s.shards[db.idx*ShardsPerDB+i]
 		for k, regs := range sh.watched {
-			if _, ok := sh.m[k]; ok {
+			_, ok := sh.m[k]
+			if !ok && sh.evicted > 0 {
+				ok = db.loadFromDisk(sh, []byte(k)) != nil
+			}
+			if ok {
 				for _, r := range regs {
 					if r.stale {
 						r.stale = false // an expired key deleted: no logical change
@@ -448,14 +498,14 @@ func (db DB) Flush() {
 	}
 	if db.s.dur != nil {
 		sh := &db.s.shards[db.idx*ShardsPerDB]
-		db.s.appendDurable(sh, func(b *Pending) {
+		db.appendDurable(sh, func(b *Pending) {
 			for _, ns := range []byte{nsMeta, nsElem} {
 				b.DeleteRange([]byte{ns, byte(db.idx)}, []byte{ns, byte(db.idx) + 1}, nil)
 			}
 		})
 		// every shard must see the flush as its latest write before disk reads
 		for i := 0; i < ShardsPerDB; i++ {
-			db.s.shards[db.idx*ShardsPerDB+i].lastSeq = sh.lastSeq
+			db.s.shards[db.idx*ShardsPerDB+i].lastSeq.Store(sh.lastSeq.Load())
 		}
 	}
 	db.s.partial[db.idx].Store(false)

@@ -456,7 +456,7 @@ func (db DB) CommitLists(changes ...ListChange) []*Entry {
 			}
 		})
 		for _, ch := range changes[1:] {
-			db.shard(ch.Key).lastSeq = first.lastSeq
+			db.shard(ch.Key).lastSeq.Store(first.lastSeq.Load())
 		}
 	} else {
 		db.s.stats.Changes.Add(1)

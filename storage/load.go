@@ -156,7 +156,7 @@ func (db DB) loadFromDisk(sh *shard, key []byte) *Entry {
 	if d == nil || sh.evicted == 0 {
 		return nil
 	}
-	d.waitCommitted(sh.lastSeq)
+	d.waitCommitted(sh.lastSeq.Load())
 	mk := metaKey(nil, db.idx, key)
 	v, closer, err := d.db.Get(mk)
 	if err != nil {
@@ -187,7 +187,7 @@ func (db DB) loadShard(sh *shard, i int) {
 	if d == nil {
 		return
 	}
-	d.waitCommitted(sh.lastSeq)
+	d.waitCommitted(sh.lastSeq.Load())
 	lower := []byte{nsMeta, byte(db.idx)}
 	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{nsMeta, byte(db.idx) + 1}})
 	if err != nil {
@@ -231,8 +231,8 @@ func (s *Store) EnsureMemory() error {
 // evictOne samples a few keys of shard i and evicts the least recently used.
 func (s *Store) evictOne(i int) {
 	sh := &s.shards[i]
-	if s.dur != nil && sh.lastSeq > s.dur.committed.Load() {
-		s.dur.waitCommitted(sh.lastSeq)
+	if s.dur != nil && sh.lastSeq.Load() > s.dur.committed.Load() {
+		s.dur.waitCommitted(sh.lastSeq.Load())
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -254,17 +254,19 @@ func (s *Store) evictOne(i int) {
 		return
 	}
 	db := DB{s: s, idx: i / ShardsPerDB}
-	s.stats.EvictedKeys.Add(1)
 	if s.dur == nil {
+		s.stats.EvictedKeys.Add(1)
 		db.deleteKey(sh, victim, "evicted")
 		return
 	}
-	if sh.lastSeq > s.dur.committed.Load() {
+	if sh.lastSeq.Load() > s.dur.committed.Load() {
 		return // a write raced in; try another shard
 	}
+	s.stats.EvictedKeys.Add(1)
 	size := best.memSize(len(victim))
 	delete(sh.m, victim)
-	delete(sh.expires, victim)
+	// the deadline stays in expires so active expiry can reclaim the key
+	// without loading it
 	sh.mem -= size
 	s.mem.Add(-size)
 	sh.evicted++

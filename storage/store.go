@@ -106,7 +106,7 @@ type shard struct {
 	m       map[string]*Entry
 	expires map[string]int64 // absolute unix-ms deadlines of keys that have one
 	watched map[string][]*watchReg
-	lastSeq uint64 // sequence of the last durable write in this shard
+	lastSeq atomic.Uint64 // sequence of the last durable write in this shard (the evictor reads it unlocked)
 	mem     int64
 	evicted int64 // keys of this shard that live only on disk
 }
@@ -330,9 +330,7 @@ func (s *Store) LastSeq() uint64 {
 	if s.dur == nil {
 		return 0
 	}
-	s.dur.mu.Lock()
-	defer s.dur.mu.Unlock()
-	return s.dur.seq
+	return s.dur.appended.Load()
 }
 
 // WaitDurable blocks until write seq is durable per the sync mode: fsynced in
@@ -387,7 +385,7 @@ func (s *Store) appendDurable(sh *shard, fn func(b *Pending)) {
 	if s.dur == nil {
 		return
 	}
-	sh.lastSeq = s.dur.append(fn)
+	sh.lastSeq.Store(s.dur.append(fn))
 }
 
 // appendDurableMulti records one crash-atomic write group touching several
@@ -400,7 +398,7 @@ func (s *Store) appendDurableMulti(shards []*shard, fn func(b *Pending)) {
 	}
 	seq := s.dur.append(fn)
 	for _, sh := range shards {
-		sh.lastSeq = seq
+		sh.lastSeq.Store(seq)
 	}
 }
 
@@ -465,7 +463,16 @@ func (s *Store) expireSample(i, count int) (sampled, expired int) {
 		sampled++
 		if exp <= now {
 			expired++
-			db.deleteKey(sh, k, "expired")
+			if _, resident := sh.m[k]; resident {
+				db.deleteKey(sh, k, "expired")
+			} else {
+				// evicted to disk: delete its records without loading it
+				delete(sh.expires, k)
+				sh.evicted--
+				kb := []byte(k)
+				db.persistDelete(sh, kb, true)
+				db.touch(sh, kb, "expired")
+			}
 			s.stats.ExpiredKeys.Add(1)
 		}
 		if sampled >= count {
