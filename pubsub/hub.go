@@ -411,7 +411,37 @@ func (s *Subscriber) run() {
 // out under mu and writes outside it, so publishers keep appending to a fresh
 // buffer while a slow write is in progress. It reports false when delivery
 // must stop.
+// LockedSink is a Sink whose connection also writes replies of its own. The
+// delivery goroutine then takes the connection's write lock BEFORE taking the
+// pending frames, and the connection, holding that lock, takes them with
+// TakePending before writing a reply: so a message published before a
+// command was read is always written before that command's reply, as in Redis.
+type LockedSink interface {
+	Sink
+	LockWrites()
+	UnlockWrites()
+	// WriteFramesLocked writes and flushes b; the write lock is held.
+	WriteFramesLocked(b []byte) error
+}
+
+// TakePending removes and returns the frames waiting for delivery (nil if
+// none). The caller must hold the LockedSink's write lock and write them
+// before anything else.
+func (s *Subscriber) TakePending() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || len(s.buf) == 0 {
+		return nil
+	}
+	b := s.buf
+	s.buf = nil
+	return b
+}
+
 func (s *Subscriber) drain() bool {
+	if ls, ok := s.sink.(LockedSink); ok {
+		return s.drainLocked(ls)
+	}
 	for {
 		s.mu.Lock()
 		if s.stopped {
@@ -434,6 +464,45 @@ func (s *Subscriber) drain() bool {
 		if err != nil {
 			// The connection is broken; the server will Close us. Drop
 			// the backlog so it does not pin memory meanwhile.
+			s.stopped = true
+			s.buf, s.spare = nil, nil
+			s.mu.Unlock()
+			return false
+		}
+		if cap(b) <= maxSpareBuf && !s.stopped && !s.overflowed {
+			s.spare = b[:0]
+		}
+		s.mu.Unlock()
+	}
+}
+
+// drainLocked is drain for a LockedSink: frames are taken only while the
+// connection's write lock is held.
+func (s *Subscriber) drainLocked(ls LockedSink) bool {
+	for {
+		ls.LockWrites()
+		s.mu.Lock()
+		if s.stopped {
+			s.mu.Unlock()
+			ls.UnlockWrites()
+			return false
+		}
+		b := s.buf
+		if len(b) == 0 {
+			s.mu.Unlock()
+			ls.UnlockWrites()
+			return true
+		}
+		s.buf, s.spare = s.spare, nil
+		s.inflight = len(b)
+		s.mu.Unlock()
+
+		err := ls.WriteFramesLocked(b)
+		ls.UnlockWrites()
+
+		s.mu.Lock()
+		s.inflight = 0
+		if err != nil {
 			s.stopped = true
 			s.buf, s.spare = nil, nil
 			s.mu.Unlock()

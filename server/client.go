@@ -109,6 +109,21 @@ func (c *Client) WriteFrames(b []byte) error {
 	return c.Flush()
 }
 
+// LockWrites implements pubsub.LockedSink.
+func (c *Client) LockWrites() { c.wmu.Lock() }
+
+// UnlockWrites implements pubsub.LockedSink.
+func (c *Client) UnlockWrites() { c.wmu.Unlock() }
+
+// WriteFramesLocked implements pubsub.LockedSink (wmu is held).
+func (c *Client) WriteFramesLocked(b []byte) error {
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	c.WriteRaw(b)
+	return c.Flush()
+}
+
 // Overflow implements pubsub.Sink: a subscriber too slow to drain its
 // messages is disconnected, like Redis's client-output-buffer-limit.
 func (c *Client) Overflow() {

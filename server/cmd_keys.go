@@ -495,8 +495,13 @@ var objectHelp = []string{
 // memory limit forbids sharing.
 const sharedIntegers = 10000
 
-// stringEncoding names a string value's encoding as Redis would pick it.
-func stringEncoding(v []byte) string {
+// stringEncoding names a string value's encoding as Redis would pick it; a
+// string grown in place by APPEND or SETRANGE is "raw" whatever its content.
+func stringEncoding(e *storage.Entry) string {
+	if e.Raw {
+		return "raw"
+	}
+	v := e.Str
 	if len(v) <= 20 {
 		if _, ok := parseInt(v); ok {
 			return "int"
@@ -540,7 +545,7 @@ func cmdObject(c *Client, args [][]byte) {
 		if e.Obj != nil {
 			c.WriteBulkString(e.Obj.Encoding())
 		} else {
-			c.WriteBulkString(stringEncoding(e.Str))
+			c.WriteBulkString(stringEncoding(e))
 		}
 	case "freq":
 		// only LRU-style policies exist here

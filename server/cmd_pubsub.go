@@ -89,7 +89,13 @@ func cmdPublish(c *Client, args [][]byte) {
 
 func cmdPubsub(c *Client, args [][]byte) {
 	hub := c.srv.hub
-	switch sub := strings.ToLower(string(args[1])); {
+	sub := strings.ToLower(string(args[1]))
+	// subcommands with a wrong argument count get Redis's 'pubsub|<sub>' arity error
+	if max, ok := map[string]int{"channels": 3, "numpat": 2, "shardchannels": 3, "help": 2}[sub]; ok && len(args) > max {
+		c.WriteError(wrongArgsMsg("pubsub|" + sub))
+		return
+	}
+	switch {
 	case sub == "channels" && len(args) <= 3:
 		var pat []byte
 		if len(args) == 3 {

@@ -506,7 +506,7 @@ func debugObject(c *Client, key []byte) {
 	if e.Obj != nil {
 		enc, serLen = e.Obj.Encoding(), e.Obj.MemSize()
 	} else {
-		enc, serLen = stringEncodingOf(e.Str), rdbStringLen(e.Str)
+		enc, serLen = stringEncoding(e), rdbStringLen(e.Str)
 	}
 	c.WriteString(fmt.Sprintf("Value at:%p refcount:1 encoding:%s serializedlength:%d lru:%d lru_seconds_idle:%d",
 		e, enc, serLen, lru, idle))
@@ -535,19 +535,6 @@ func rdbStringLen(b []byte) int {
 	default:
 		return len(b) + 5
 	}
-}
-
-// stringEncodingOf is the encoding Redis would pick for a string value.
-func stringEncodingOf(b []byte) string {
-	if len(b) <= 20 {
-		if _, ok := parseInt(b); ok {
-			return "int"
-		}
-	}
-	if len(b) <= 44 {
-		return "embstr"
-	}
-	return "raw"
 }
 
 // debugProtocol answers DEBUG PROTOCOL with the RESP2 rendering of each type.

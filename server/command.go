@@ -219,6 +219,14 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 func (s *Server) reject(c *Client, cmd *Command, msg string) {
 	if cmd != nil {
 		cmd.rejected.Add(1)
+		if cmd.Name == "exec" {
+			// Redis answers a rejected EXEC as an aborted transaction,
+			// even outside MULTI, and discards the transaction
+			c.resetMulti()
+			c.unwatchAll()
+			c.WriteError("EXECABORT Transaction discarded because of: " + strings.TrimPrefix(msg, "ERR "))
+			return
+		}
 	}
 	if c.multi {
 		c.multiErr = true

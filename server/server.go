@@ -204,6 +204,12 @@ func (s *Server) serveConn(nc net.Conn) {
 			return
 		}
 		c.wmu.Lock()
+		if c.sub != nil {
+			// messages published before these commands were read go first
+			if b := c.sub.TakePending(); b != nil {
+				c.WriteRaw(b)
+			}
+		}
 		c.lastCmdAt = time.Now()
 		for i := range cmds {
 			if len(cmds[i].Args) == 0 {

@@ -150,6 +150,7 @@ func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event stri
 		e.Str = append(make([]byte, 0, len(val)), val...)
 	}
 	e.Type, e.Obj, e.lru = TypeString, nil, lruClock()
+	e.Raw = event == "append" || event == "setrange"
 	if delta := int64(cap(e.Str)) - old; delta != 0 {
 		sh.mem += delta
 		db.s.mem.Add(delta)

@@ -74,7 +74,10 @@ type Entry struct {
 	Str  []byte
 	Obj  Object
 	Type Type
-	lru  uint32 // seconds clock of the last access, for eviction and OBJECT IDLETIME
+	// Raw marks a string modified in place (APPEND, SETRANGE), which Redis
+	// reports as encoding "raw" whatever its content.
+	Raw bool
+	lru uint32 // seconds clock of the last access, for eviction and OBJECT IDLETIME
 }
 
 // Idle returns the seconds since the entry was last accessed.
