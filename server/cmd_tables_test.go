@@ -575,19 +575,48 @@ func TestTablesExplain(t *testing.T) {
 	got = explain("messages", "WHERE", "content", "=", "m7")
 	require.Equal(t, "access: full scan in id order", got[1])
 	require.Equal(t, "rows examined: 3000", got[5])
+	// a ref field a composite index leads with: that index finds the rows
 	got = explain("messages", "WHERE", "user_id", "=", "1", "LIMIT", "10", "JOIN", "user_id")
-	require.Equal(t, "access: index user_id (user_id = 1)", got[1])
-	require.Equal(t, "join: user_id -> users", got[5])
-	require.Equal(t, "rows examined: 10", got[6])
-	got = explain("messages", "WHERE", "channel_id", ">", "1", "AND", "channel_id", "<=", "2", "ORDER", "BY", "channel_id", "DESC", "LIMIT", "5")
-	require.Equal(t, "access: index channel_id range (channel_id > 1 AND channel_id <= 2) DESC", got[1])
-	require.Equal(t, "order: channel_id DESC (index order)", got[3])
+	require.Equal(t, []string{
+		"table: messages (3000 rows)",
+		"access: composite index (user_id, timestamp) (user_id = 1)",
+		"filter: user_id = 1",
+		"order: id (sort)",
+		"limit: 10",
+		"join: user_id -> users",
+		"rows examined: 3000",
+		"rows returned: 10",
+	}, got)
 	got = explain("messages", "WHERE", "channel_id", "=", "2", "AND", "timestamp", ">=", "2400", "ORDER", "BY", "timestamp", "LIMIT", "5")
 	require.Equal(t, "access: composite index (channel_id, timestamp) (channel_id = 2, timestamp >= 2400) ASC", got[1])
 	require.Equal(t, "rows examined: 5", got[5])
-	got = explain("messages", "ORDER", "BY", "channel_id", "LIMIT", "3")
-	require.Equal(t, "access: index channel_id in order ASC", got[1])
+	got = explain("messages", "WHERE", "channel_id", ">", "1")
+	require.Equal(t, "access: full scan in id order", got[1])
+	// single-field indexes: unique fields, and ref fields without a composite
+	require.NoError(t, c.Do(ctx, "TCREATE", "tags", "owner:ref(users)", "label:str:unique").Err())
+	for i := 0; i < 20; i++ {
+		require.NoError(t, c.Do(ctx, "TINSERT", "tags", "owner", "1", "label", fmt.Sprintf("l%02d", i)).Err())
+	}
+	got = explain("tags", "WHERE", "owner", "=", "1", "LIMIT", "5")
+	require.Equal(t, "access: index owner (owner = 1)", got[1])
+	require.Equal(t, "order: id (scan order)", got[3])
+	require.Equal(t, "rows examined: 5", got[5])
+	got = explain("tags", "WHERE", "label", ">", "l05", "AND", "label", "<=", "l10", "ORDER", "BY", "label", "DESC", "LIMIT", "3")
+	require.Equal(t, []string{
+		"table: tags (20 rows)",
+		"access: index label range (label > l05 AND label <= l10) DESC",
+		"filter: label > l05 AND label <= l10",
+		"order: label DESC (index order)",
+		"limit: 3",
+		"rows examined: 3",
+		"rows returned: 3",
+	}, got)
+	got = explain("tags", "ORDER", "BY", "label", "LIMIT", "3")
+	require.Equal(t, "access: index label in order ASC", got[1])
 	require.Equal(t, "rows examined: 3", got[5])
+	got = explain("tags", "WHERE", "owner", ">=", "1", "ORDER", "BY", "label")
+	require.Equal(t, "access: index owner range (owner >= 1) ASC", got[1])
+	require.Equal(t, "order: label ASC (sort)", got[3])
 	got = explain("messages", "ORDER", "BY", "timestamp", "LIMIT", "3")
 	require.Equal(t, "order: timestamp ASC (sort)", got[3])
 	_, err = c.Do(ctx, "TEXPLAIN", "messages", "LIMIT").Result()

@@ -167,7 +167,7 @@ func zStore(db storage.DB, dst []byte, res *storage.ZSet, event string) {
 	db.ModifiedElems(dst, e, 0, event)
 }
 
-// zWriteScored writes member (and score) pairs collected for a reply.
+// zWriteMember writes a member, and its score when withScores is set.
 func zWriteMember(c *Client, m []byte, score float64, withScores bool) {
 	c.WriteBulk(m)
 	if withScores {
@@ -211,14 +211,14 @@ func cStrtod(b []byte) (v float64, n int, erange bool) {
 	neg := start < len(b) && b[start] == '-'
 	switch {
 	case hasWord(i, "infinity"):
-		return math.Inf(sign(neg)), i + 8, false
+		return math.Inf(zSign(neg)), i + 8, false
 	case hasWord(i, "inf"):
-		return math.Inf(sign(neg)), i + 3, false
+		return math.Inf(zSign(neg)), i + 3, false
 	case hasWord(i, "nan"):
 		j := i + 3
 		if j < len(b) && b[j] == '(' {
 			k := j + 1
-			for k < len(b) && (isAlnum(b[k]) || b[k] == '_') {
+			for k < len(b) && (zIsAlnum(b[k]) || b[k] == '_') {
 				k++
 			}
 			if k < len(b) && b[k] == ')' {
@@ -230,14 +230,14 @@ func cStrtod(b []byte) (v float64, n int, erange bool) {
 	if lower(i) == '0' && lower(i+1) == 'x' {
 		j := i + 2
 		digits, nonzero := 0, false
-		for j < len(b) && isHex(b[j]) {
+		for j < len(b) && zIsHex(b[j]) {
 			nonzero = nonzero || b[j] != '0'
 			j++
 			digits++
 		}
 		if j < len(b) && b[j] == '.' {
 			j++
-			for j < len(b) && isHex(b[j]) {
+			for j < len(b) && zIsHex(b[j]) {
 				nonzero = nonzero || b[j] != '0'
 				j++
 				digits++
@@ -245,7 +245,7 @@ func cStrtod(b []byte) (v float64, n int, erange bool) {
 		}
 		if digits == 0 {
 			// only "0" parses; the 'x' stops it
-			return math.Copysign(0, float64(sign(neg))), i + 1, false
+			return math.Copysign(0, float64(zSign(neg))), i + 1, false
 		}
 		mant := string(b[start:j])
 		hasExp := false
@@ -303,7 +303,8 @@ func cStrtod(b []byte) (v float64, n int, erange bool) {
 }
 
 // zRangeErr reports strtod's ERANGE: overflow, or a non-zero input that
-// underflowed to zero.
+// underflowed to zero. (The scanner only hands ParseFloat well-formed
+// numbers, so its only possible error is ErrRange.)
 func zRangeErr(err error, f float64, nonzero bool) bool {
 	if err != nil {
 		return true
@@ -311,18 +312,18 @@ func zRangeErr(err error, f float64, nonzero bool) bool {
 	return f == 0 && nonzero
 }
 
-func sign(neg bool) int {
+func zSign(neg bool) int {
 	if neg {
 		return -1
 	}
 	return 1
 }
 
-func isHex(c byte) bool {
+func zIsHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
-func isAlnum(c byte) bool {
+func zIsAlnum(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 }
 

@@ -24,7 +24,7 @@ func zArr(items ...string) string {
 	return b.String()
 }
 
-func zInt(n int) string { return ":" + strconv.Itoa(n) + "\r\n" }
+func zInt(n int) string    { return ":" + strconv.Itoa(n) + "\r\n" }
 func zErr(s string) string { return "-" + s + "\r\n" }
 
 const (
@@ -279,7 +279,14 @@ func TestZSetSurvivesRestart(t *testing.T) {
 	r.do("ZUNIONSTORE", "replaced", "1", "small")
 	r.do("ZADD", "ttl", "1", "x")
 	r.do("EXPIRE", "ttl", "1000")
-	keys := []string{"small", "big", "u", "rs", "replaced", "ttl"}
+	// whole-key moves take the elements along (Clone, ForEachElem)
+	require.Equal(t, zInt(1), r.do("COPY", "big", "bigcopy"))
+	require.Equal(t, zInt(1), r.do("ZADD", "bigcopy", "1", "onlyincopy"))
+	r.do("ZADD", "torename", "1", "a", "2", "b")
+	require.Equal(t, zOK, r.do("RENAME", "torename", "renamed"))
+	r.do("ZADD", "tomove", "3", "c")
+	require.Equal(t, zInt(1), r.do("MOVE", "tomove", "2"))
+	keys := []string{"small", "big", "u", "rs", "replaced", "ttl", "bigcopy", "renamed"}
 	before := map[string]string{}
 	for _, k := range keys {
 		before[k] = r.do("ZRANGE", k, "0", "-1", "WITHSCORES")
@@ -301,6 +308,10 @@ func TestZSetSurvivesRestart(t *testing.T) {
 	require.Greater(t, ttl, 900)
 	require.Equal(t, zBulk("1000"), r2.do("ZSCORE", "big", "m300"))
 	require.Equal(t, zInt(397), r2.do("ZCARD", "big"))
+	require.Equal(t, zInt(398), r2.do("ZCARD", "bigcopy"))
+	require.Equal(t, zInt(0), r2.do("EXISTS", "torename", "tomove"))
+	require.Equal(t, zOK, r2.do("SELECT", "2"))
+	require.Equal(t, zArr("c", "3"), r2.do("ZRANGE", "tomove", "0", "-1", "WITHSCORES"))
 }
 
 // TestZSetOneMemberOneDurableWrite checks element granularity: changing one

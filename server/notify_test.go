@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bufio"
+	"net"
 	"testing"
 	"time"
 
@@ -10,13 +12,26 @@ import (
 // Replies and event streams checked here were recorded from redis-server
 // 7.0.15 (redis-cli PSUBSCRIBE '__key*__:*' while running the commands).
 
+// notifyOffAtCleanup turns notifications off before ts stops: the setting
+// is process-wide today and must not leak into other tests.
+func notifyOffAtCleanup(t *testing.T, ts *testServer) {
+	t.Cleanup(func() {
+		nc, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		r := &rawConn{t: t, c: nc, rd: bufio.NewReader(nc)}
+		r.do("CONFIG", "SET", "notify-keyspace-events", "")
+	})
+}
+
 // notifyServer starts a server with notify-keyspace-events set to flags
 // and a raw connection subscribed to every key event.
 func notifyServer(t *testing.T, flags string) (*testServer, *rawConn, *rawConn) {
 	t.Helper()
-	// the setting is process-wide today: leave it off for the other tests
-	t.Cleanup(func() { notifyFlags.Store(0) })
 	ts := startServer(t, "")
+	notifyOffAtCleanup(t, ts)
 	r, sub := ts.raw(t), ts.raw(t)
 	require.Equal(t, rOK, r.do("CONFIG", "SET", "notify-keyspace-events", flags))
 	require.Equal(t, subFrame("psubscribe", "__key*__:*", 1), sub.do("PSUBSCRIBE", "__key*__:*"))
@@ -45,8 +60,8 @@ func requireNoMoreFrames(t *testing.T, r, sub *rawConn, marker string) {
 }
 
 func TestNotifyConfigGetSetFormatting(t *testing.T) {
-	t.Cleanup(func() { notifyFlags.Store(0) })
 	ts := startServer(t, "")
+	notifyOffAtCleanup(t, ts)
 	r := ts.raw(t)
 	get := func() string { return r.do("CONFIG", "GET", "notify-keyspace-events") }
 	require.Equal(t, rArr("notify-keyspace-events", ""), get())
@@ -73,8 +88,8 @@ func TestNotifyConfigGetSetFormatting(t *testing.T) {
 // includes 'd' (module) in A, and prints n inside the class list and m after
 // K and E (keyspaceEventsFlagsToString).
 func TestNotifyConfigFormattingLikeRedis(t *testing.T) {
-	t.Cleanup(func() { notifyFlags.Store(0) })
 	ts := startServer(t, "")
+	notifyOffAtCleanup(t, ts)
 	r := ts.raw(t)
 	for _, tc := range []struct{ set, get string }{
 		{"g$", "g$"},
@@ -213,8 +228,9 @@ func TestNotifyNewKey(t *testing.T) {
 // notify-keyspace-events is per server: CONFIG SET on one server must not
 // change another server in the same process (embedding, tests).
 func TestNotifyConfigIsPerServer(t *testing.T) {
-	t.Cleanup(func() { notifyFlags.Store(0) })
 	a, b := startServer(t, ""), startServer(t, "")
+	notifyOffAtCleanup(t, a)
+	notifyOffAtCleanup(t, b)
 	require.Equal(t, rOK, a.raw(t).do("CONFIG", "SET", "notify-keyspace-events", "KEA"))
 	require.Equal(t, rArr("notify-keyspace-events", ""), b.raw(t).do("CONFIG", "GET", "notify-keyspace-events"))
 }

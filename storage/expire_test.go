@@ -206,3 +206,48 @@ func TestExpireActiveReclaimsEvictedKeys(t *testing.T) {
 	require.NoError(t, s.Checkpoint())
 	require.False(t, exOnDisk(t, s, 0, "k0"))
 }
+
+// Keys a restart leaves on disk (the data exceeds maxmemory) must be
+// reclaimed by active expiry as well: load records no deadline for them
+// today, so they stay counted and on disk until read.
+func TestExpireActiveReclaimsKeysLeftOnDiskAtLoad(t *testing.T) {
+	dir := t.TempDir()
+	s := evOpen(t, dir, 0, false)
+	const n = 200
+	exp := NowMs() + 2500
+	for i := 0; i < n; i++ {
+		evSet(t, s, fmt.Sprint("k", i), evVal(i), exp)
+	}
+	full := s.UsedMemory()
+	require.NoError(t, s.Close())
+
+	s2 := evOpen(t, dir, full/10, false)
+	require.Less(t, exResidentCount(s2, 0), n/2, "precondition: most keys stay on disk")
+	require.Equal(t, n, evSize(s2))
+	time.Sleep(time.Until(time.UnixMilli(exp)))
+	require.Eventually(t, func() bool { return evSize(s2) == 0 }, 5*time.Second, 20*time.Millisecond,
+		"expired keys left on disk at load are never reclaimed")
+	require.NoError(t, s2.Checkpoint())
+	require.False(t, exOnDisk(t, s2, 0, "k0"))
+	require.False(t, exOnDisk(t, s2, 0, fmt.Sprint("k", n-1)))
+}
+
+// A key already expired when WATCHed is logically absent, also when it was
+// evicted to disk: its reclamation must not abort EXEC (as for a resident
+// stale key, Redis 7 semantics).
+func TestExpireWatchOfStaleEvictedKey(t *testing.T) {
+	s := evOpen(t, t.TempDir(), 0, false)
+	s.SetActiveExpire(false)
+	evSet(t, s, "k", "v", NowMs()+20)
+	evEvictAll(t, s)
+	time.Sleep(50 * time.Millisecond)
+	var w Watch
+	evLocked(s, "k", func(db DB) { db.Watch([]byte("k"), &w) })
+	s.SetActiveExpire(true)
+	require.Eventually(t, func() bool { return evSize(s) == 0 }, 5*time.Second, 10*time.Millisecond)
+	evLocked(s, "k", func(db DB) {
+		require.False(t, w.Dirty(), "reclaiming a key that was already expired when watched dirtied the WATCH")
+		require.False(t, db.WatchExpired([]byte("k"), &w))
+		db.Unwatch([]byte("k"), &w)
+	})
+}

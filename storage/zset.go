@@ -28,35 +28,49 @@ func init() {
 	RegisterLoader(TypeZSet, loadZSet)
 }
 
-// ZSet is a Redis sorted set. It keeps every member once, in a byte arena
-// without Go pointers, and indexes it twice:
+// ZSet is a Redis sorted set, in one of two forms.
 //
-//   - arena holds the records back to back: uvarint(len(member)<<1 | dead)
-//     member score, the score as 8 little-endian IEEE 754 bytes. A removed
-//     member's record is only flagged dead (the low header bit); the arena is
-//     rebuilt once more than half of it is dead.
+// Small sets (up to zSmallMax members and zSmallBytes of records, the common
+// case of many small keys) are a listpack-like byte slice: records
+// uvarint(len(member)<<1) member score, the score as 8 little-endian IEEE 754
+// bytes, kept in (score, member) order. Every operation is a linear walk, as
+// on Redis's listpack, and the set costs little more than its bytes.
+//
+// Larger sets move, once, to a ztree: the same records in an arena without Go
+// pointers, indexed twice:
+//
+//   - arena holds the records in insertion order. A removed member's record
+//     is only flagged dead (the low header bit); the arena is rebuilt once
+//     more than half of it is dead.
 //   - slots is an open-addressing (linear probing) hash index member ->
 //     record, laid out like the hash/set dict (tag<<zOffBits | offset+1, home
 //     slot = top bits of the hash) so that ZSCAN cursors are stable positions
-//     in hash order. Up to zLinearMax members there is no index at all and
-//     lookups scan the arena.
+//     in hash order.
 //   - an order-statistic B+tree of (score, record offset) entries ordered by
 //     (score, member bytes) gives O(log n) rank, select and range search.
 //     Inner nodes keep the entry count and the smallest entry of each child.
 //
-// So a member costs its bytes plus about 10 (arena), 8-16 (index slot) and
-// 16-32 (tree entry) bytes, and a big sorted set is a handful of pointers for
-// the garbage collector. Byte slices it returns alias the arena: they are
-// valid until the next mutation.
+// So a member of a big set costs its bytes plus about 10 (arena), 8-16 (index
+// slot) and 16-32 (tree entry) bytes, and a big sorted set is a handful of
+// pointers for the garbage collector. The form is independent of the encoding
+// OBJECT ENCODING reports (big). Byte slices a ZSet returns alias its
+// storage: they are valid until the next mutation.
 type ZSet struct {
-	arena []byte
-	slots []uint64
-	n     int
-	dead  int   // bytes of dead records in arena
-	shift uint8 // 64 - log2(len(slots))
+	lp []byte // small form: records in order (nil once t is set)
+	n  int    // members of the small form
 	// big is sticky like Redis's listpack -> skiplist conversion: set once
 	// the set exceeded zset-max-listpack-entries or held a long member.
-	big        bool
+	big bool
+	t   *ztree // large form
+}
+
+// ztree is the large form of a sorted set.
+type ztree struct {
+	arena      []byte
+	slots      []uint64
+	n          int
+	dead       int   // bytes of dead records in arena
+	shift      uint8 // 64 - log2(len(slots))
 	root       *znode
 	head, tail *znode // first and last leaf
 }
@@ -87,6 +101,10 @@ const (
 	zInnerMax  = 64 // children per inner node
 	zInnerMin  = zInnerMax / 4
 	zLoadFill  = zLeafMax * 7 / 8 // leaf fill when building in bulk
+	// zSmallMax and zSmallBytes bound the small form (see ZSet); like
+	// Redis's listpack limits, but fixed: they only trade speed for memory.
+	zSmallMax   = 128
+	zSmallBytes = 8 << 10
 )
 
 // zsetSeed is per process, like dictSeed: ZSCAN cursors are valid for the
@@ -102,12 +120,22 @@ func NewZSet() *ZSet { return &ZSet{} }
 func (z *ZSet) Type() Type { return TypeZSet }
 
 // Len implements Object.
-func (z *ZSet) Len() int { return z.n }
+func (z *ZSet) Len() int {
+	if z.t != nil {
+		return z.t.n
+	}
+	return z.n
+}
 
 // MemSize implements Object. The tree is estimated from the member count
 // (entries of 16 bytes at about two thirds fill) so that the figure is O(1)
 // and a function of the contents only.
-func (z *ZSet) MemSize() int { return cap(z.arena) + 8*cap(z.slots) + 24*z.n + 96 }
+func (z *ZSet) MemSize() int {
+	if t := z.t; t != nil {
+		return cap(t.arena) + 8*cap(t.slots) + 24*t.n + 160
+	}
+	return cap(z.lp) + 48
+}
 
 // Encoding implements Object: what Redis 7.0 would report for the same history.
 func (z *ZSet) Encoding() string {
@@ -122,37 +150,26 @@ func (z *ZSet) MetaPayload() []byte { return nil }
 
 // ---- arena records ----
 
-// rec decodes the record at off: member (capped so appends cannot clobber
-// the arena), score and the record's end.
-func (z *ZSet) rec(off int) (m []byte, score float64, end int) {
-	hv, n := binary.Uvarint(z.arena[off:])
-	p := off + n
-	l := int(hv >> 1)
-	m = z.arena[p : p+l : p+l]
-	p += l
-	score = math.Float64frombits(binary.LittleEndian.Uint64(z.arena[p:]))
-	return m, score, p + 8
-}
+// rec decodes the record at off (see zrecAt).
+func (z *ztree) rec(off int) (m []byte, score float64, end int) { return zrecAt(z.arena, off) }
 
-func (z *ZSet) memberAt(off int) []byte {
+func (z *ztree) memberAt(off int) []byte {
 	hv, n := binary.Uvarint(z.arena[off:])
 	p := off + n
 	l := int(hv >> 1)
 	return z.arena[p : p+l : p+l]
 }
 
-func (z *ZSet) scorePos(off int) int {
+func (z *ztree) scorePos(off int) int {
 	hv, n := binary.Uvarint(z.arena[off:])
 	return off + n + int(hv>>1)
 }
 
-func (z *ZSet) live(off int) bool { return z.arena[off]&1 == 0 }
+func (z *ztree) live(off int) bool { return z.arena[off]&1 == 0 }
 
-func (z *ZSet) appendRec(m []byte, score float64) int {
+func (z *ztree) appendRec(m []byte, score float64) int {
 	off := len(z.arena)
-	z.arena = binary.AppendUvarint(z.arena, uint64(len(m))<<1)
-	z.arena = append(z.arena, m...)
-	z.arena = binary.LittleEndian.AppendUint64(z.arena, math.Float64bits(score))
+	z.arena = zappendRec(z.arena, m, score)
 	return off
 }
 
@@ -160,7 +177,7 @@ func (z *ZSet) appendRec(m []byte, score float64) int {
 
 func zslotOff(s uint64) int { return int(s&zOffMask) - 1 }
 
-func (z *ZSet) home(s uint64, shift uint8) int {
+func (z *ztree) home(s uint64, shift uint8) int {
 	k := 64 - shift
 	if k <= zTagBits {
 		return int((s >> zOffBits) >> (zTagBits - k))
@@ -170,7 +187,7 @@ func (z *ZSet) home(s uint64, shift uint8) int {
 
 // find returns the offset of m's record (-1 if absent) and its slot (-1
 // without an index).
-func (z *ZSet) find(m []byte) (off, slot int) {
+func (z *ztree) find(m []byte) (off, slot int) {
 	if z.n == 0 {
 		return -1, -1
 	}
@@ -198,7 +215,7 @@ func (z *ZSet) find(m []byte) (off, slot int) {
 	}
 }
 
-func (z *ZSet) place(s uint64) {
+func (z *ztree) place(s uint64) {
 	mask := len(z.slots) - 1
 	i := z.home(s, z.shift)
 	for z.slots[i] != 0 {
@@ -208,7 +225,7 @@ func (z *ZSet) place(s uint64) {
 }
 
 // reindex rebuilds the index from the live records with size slots (0 = none).
-func (z *ZSet) reindex(size int) {
+func (z *ztree) reindex(size int) {
 	if size == 0 {
 		z.slots = nil
 		return
@@ -233,7 +250,7 @@ func zslotsFor(n int) int {
 }
 
 // grow doubles the index, moving the slot values without rehashing members.
-func (z *ZSet) grow() {
+func (z *ztree) grow() {
 	old := z.slots
 	z.slots = make([]uint64, 2*len(old))
 	z.shift--
@@ -245,7 +262,7 @@ func (z *ZSet) grow() {
 }
 
 // unslot empties slot i with backward shifting (Knuth's algorithm R).
-func (z *ZSet) unslot(i int) {
+func (z *ztree) unslot(i int) {
 	mask := len(z.slots) - 1
 	for {
 		z.slots[i] = 0
@@ -269,7 +286,7 @@ func (z *ZSet) unslot(i int) {
 // ---- B+tree ----
 
 // cmp orders entry e against (score, m): by score, then member bytes.
-func (z *ZSet) cmp(e zent, score float64, m []byte) int {
+func (z *ztree) cmp(e zent, score float64, m []byte) int {
 	switch {
 	case e.score < score:
 		return -1
@@ -308,7 +325,7 @@ func (n *znode) count() int {
 }
 
 // route returns the child of inner node n whose range holds (score, m).
-func (z *ZSet) route(n *znode, score float64, m []byte) int {
+func (z *ztree) route(n *znode, score float64, m []byte) int {
 	j := sort.Search(len(n.firsts), func(k int) bool { return z.cmp(n.firsts[k], score, m) > 0 })
 	if j == 0 {
 		return 0
@@ -328,7 +345,7 @@ func leafInsert(ents []zent, i int, e zent) []zent {
 }
 
 // treeInsert adds entry e (member m) to the tree.
-func (z *ZSet) treeInsert(e zent, m []byte) {
+func (z *ztree) treeInsert(e zent, m []byte) {
 	if z.root == nil {
 		l := &znode{ents: make([]zent, 0, 2)}
 		l.ents = append(l.ents, e)
@@ -347,7 +364,7 @@ func (z *ZSet) treeInsert(e zent, m []byte) {
 
 // insertRec inserts into the subtree n and returns a new right sibling when
 // n had to split.
-func (z *ZSet) insertRec(n *znode, e zent, m []byte) *znode {
+func (z *ztree) insertRec(n *znode, e zent, m []byte) *znode {
 	if n.leaf() {
 		i := sort.Search(len(n.ents), func(k int) bool { return z.cmp(n.ents[k], e.score, m) > 0 })
 		if len(n.ents) < zLeafMax {
@@ -393,7 +410,7 @@ func (z *ZSet) insertRec(n *znode, e zent, m []byte) *znode {
 // the end of the last leaf (or prepending to the first) keeps the old leaf
 // full, so ascending or descending inserts leave leaves packed, not half
 // empty.
-func (z *ZSet) splitLeaf(n *znode, i int) *znode {
+func (z *ztree) splitLeaf(n *znode, i int) *znode {
 	h := zLeafMax / 2
 	switch {
 	case i == len(n.ents) && n.next == nil:
@@ -415,7 +432,7 @@ func (z *ZSet) splitLeaf(n *znode, i int) *znode {
 }
 
 // treeDelete removes the entry (score, m); it reports whether it was found.
-func (z *ZSet) treeDelete(score float64, m []byte) bool {
+func (z *ztree) treeDelete(score float64, m []byte) bool {
 	if z.root == nil || !z.deleteRec(z.root, score, m) {
 		return false
 	}
@@ -428,7 +445,7 @@ func (z *ZSet) treeDelete(score float64, m []byte) bool {
 	return true
 }
 
-func (z *ZSet) deleteRec(n *znode, score float64, m []byte) bool {
+func (z *ztree) deleteRec(n *znode, score float64, m []byte) bool {
 	if n.leaf() {
 		i := sort.Search(len(n.ents), func(k int) bool { return z.cmp(n.ents[k], score, m) >= 0 })
 		if i == len(n.ents) || z.cmp(n.ents[i], score, m) != 0 {
@@ -458,7 +475,7 @@ func (z *ZSet) deleteRec(n *znode, score float64, m []byte) bool {
 // rebalance fixes child i of n after it fell under its minimum fill: it is
 // merged with a sibling when both fit in one node, otherwise the two share
 // their entries evenly.
-func (z *ZSet) rebalance(n *znode, i int) {
+func (z *ztree) rebalance(n *znode, i int) {
 	l := i
 	if i+1 == len(n.kids) {
 		l = i - 1
@@ -555,7 +572,7 @@ func (z *ZSet) rebalance(n *znode, i int) {
 }
 
 // rankOf returns the 0-based rank of the entry (score, m), which must exist.
-func (z *ZSet) rankOf(score float64, m []byte) int {
+func (z *ztree) rankOf(score float64, m []byte) int {
 	r := 0
 	n := z.root
 	for !n.leaf() {
@@ -569,7 +586,7 @@ func (z *ZSet) rankOf(score float64, m []byte) int {
 }
 
 // seek returns the leaf and index of the entry at rank r (0 <= r < n).
-func (z *ZSet) seek(r int) (*znode, int) {
+func (z *ztree) seek(r int) (*znode, int) {
 	n := z.root
 	for !n.leaf() {
 		i := 0
@@ -584,7 +601,7 @@ func (z *ZSet) seek(r int) (*znode, int) {
 
 // search returns the rank of the first entry for which pred holds; pred
 // must be false for a prefix of the order and true for the rest.
-func (z *ZSet) search(pred func(e zent) bool) int {
+func (z *ztree) search(pred func(e zent) bool) int {
 	if z.root == nil {
 		return 0
 	}
@@ -603,16 +620,115 @@ func (z *ZSet) search(pred func(e zent) bool) int {
 	return r + sort.Search(len(n.ents), func(k int) bool { return pred(n.ents[k]) })
 }
 
+// ---- records (both forms) ----
+
+// zrecAt decodes the record at off of buf: member (capped so appends cannot
+// clobber buf), score and the record's end.
+func zrecAt(buf []byte, off int) (m []byte, score float64, end int) {
+	hv, n := binary.Uvarint(buf[off:])
+	p := off + n
+	l := int(hv >> 1)
+	m = buf[p : p+l : p+l]
+	p += l
+	score = math.Float64frombits(binary.LittleEndian.Uint64(buf[p:]))
+	return m, score, p + 8
+}
+
+func zappendRec(buf, m []byte, score float64) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(m))<<1)
+	buf = append(buf, m...)
+	return binary.LittleEndian.AppendUint64(buf, math.Float64bits(score))
+}
+
+// zless orders (s1, m1) before (s2, m2): by score, then member bytes.
+func zless(s1 float64, m1 []byte, s2 float64, m2 []byte) bool {
+	if s1 != s2 {
+		return s1 < s2
+	}
+	return bytes.Compare(m1, m2) < 0
+}
+
+// ---- small form ----
+
+// lpFind returns the record of m: its offset, end and score.
+func (z *ZSet) lpFind(m []byte) (off, end int, score float64, ok bool) {
+	for p := 0; p < len(z.lp); {
+		k, s, e := zrecAt(z.lp, p)
+		if bytes.Equal(k, m) {
+			return p, e, s, true
+		}
+		p = e
+	}
+	return 0, 0, 0, false
+}
+
+// lpInsert adds a record for m (absent) at its place in the order.
+func (z *ZSet) lpInsert(m []byte, score float64) {
+	at := len(z.lp)
+	for p := 0; p < len(z.lp); {
+		k, s, e := zrecAt(z.lp, p)
+		if zless(score, m, s, k) {
+			at = p
+			break
+		}
+		p = e
+	}
+	var hdr [binary.MaxVarintLen64]byte
+	h := binary.PutUvarint(hdr[:], uint64(len(m))<<1)
+	size := h + len(m) + 8
+	old := len(z.lp)
+	if cap(z.lp) < old+size {
+		// grow by a quarter at least: a small set is rewritten in place
+		nb := make([]byte, old, max(old+size, old+old/4+16))
+		copy(nb, z.lp)
+		z.lp = nb
+	}
+	z.lp = z.lp[:old+size]
+	copy(z.lp[at+size:], z.lp[at:old])
+	copy(z.lp[at:], hdr[:h])
+	copy(z.lp[at+h:], m)
+	binary.LittleEndian.PutUint64(z.lp[at+h+len(m):], math.Float64bits(score))
+}
+
+// lpDelete removes the record [off, end).
+func (z *ZSet) lpDelete(off, end int) {
+	z.lp = append(z.lp[:off], z.lp[end:]...)
+	if cap(z.lp) > 2*len(z.lp)+64 {
+		z.lp = append([]byte(nil), z.lp...)
+	}
+}
+
+// lpOffsets returns the record offsets of the small form in order.
+func (z *ZSet) lpOffsets(buf []int) []int {
+	for p := 0; p < len(z.lp); {
+		buf = append(buf, p)
+		_, _, p = zrecAt(z.lp, p)
+	}
+	return buf
+}
+
+// toTree moves a small set to the large form.
+func (z *ZSet) toTree() {
+	t := &ztree{arena: z.lp, n: z.n}
+	ents := make([]zent, 0, z.n)
+	for p := 0; p < len(t.arena); {
+		_, s, e := zrecAt(t.arena, p)
+		ents = append(ents, zent{s, p})
+		p = e
+	}
+	t.build(ents)
+	z.t, z.lp, z.n = t, nil, 0
+}
+
 // ---- public API ----
 
 // Score returns m's score.
 func (z *ZSet) Score(m []byte) (float64, bool) {
-	off, _ := z.find(m)
-	if off < 0 {
-		return 0, false
+	if z.t == nil {
+		_, _, s, ok := z.lpFind(m)
+		return s, ok
 	}
-	_, s, _ := z.rec(off)
-	return s, true
+	return z.t.score(m)
 }
 
 // Set stores m with score (never NaN) and reports whether m is new. An
@@ -622,30 +738,268 @@ func (z *ZSet) Score(m []byte) (float64, bool) {
 // keeps listpack scores that are integers as integers, which loses the sign
 // of zero, so ZSCORE answers "0" there (but "-0" in a skiplist).
 func (z *ZSet) Set(m []byte, score float64) bool {
-	off, _ := z.find(m)
-	if off >= 0 {
-		if score == 0 && !z.big {
-			score = 0
-		}
-		p := z.scorePos(off)
-		old := math.Float64frombits(binary.LittleEndian.Uint64(z.arena[p:]))
-		if old == score {
-			// as in Redis, 0 and -0 are the same score: nothing changes
-			return false
-		}
-		z.treeDelete(old, m)
-		binary.LittleEndian.PutUint64(z.arena[p:], math.Float64bits(score))
-		z.treeInsert(zent{score, off}, m)
-		return false
+	var old float64
+	var exists bool
+	off, end := 0, 0
+	if z.t == nil {
+		off, end, old, exists = z.lpFind(m)
+	} else {
+		old, exists = z.t.score(m)
 	}
-	// the conversion happens before the insertion, as in Redis
-	if !z.big && (int64(z.n+1) > ZsetMaxListpackEntries.Load() || int64(len(m)) > ZsetMaxListpackValue.Load()) {
+	// the encoding conversion happens before the insertion, as in Redis
+	if !exists && !z.big && (int64(z.Len()+1) > ZsetMaxListpackEntries.Load() || int64(len(m)) > ZsetMaxListpackValue.Load()) {
 		z.big = true
 	}
 	if score == 0 && !z.big {
 		score = 0
 	}
-	off = z.appendRec(m, score)
+	if exists && old == score {
+		// as in Redis, 0 and -0 are the same score: nothing changes
+		return false
+	}
+	if z.t == nil {
+		if exists {
+			z.lpDelete(off, end)
+			z.lpInsert(m, score)
+			return false
+		}
+		if z.n < zSmallMax && len(z.lp)+len(m)+18 <= zSmallBytes {
+			z.lpInsert(m, score)
+			z.n++
+			return true
+		}
+		z.toTree()
+	}
+	if exists {
+		z.t.update(m, old, score)
+		return false
+	}
+	z.t.add(m, score)
+	return true
+}
+
+// Remove deletes m and reports whether it was a member.
+func (z *ZSet) Remove(m []byte) bool {
+	if z.t == nil {
+		off, end, _, ok := z.lpFind(m)
+		if ok {
+			z.lpDelete(off, end)
+			z.n--
+		}
+		return ok
+	}
+	if !z.t.remove(m) {
+		return false
+	}
+	if z.t.n == 0 {
+		z.t = nil
+	}
+	return true
+}
+
+// Rank returns m's 0-based rank in ascending order.
+func (z *ZSet) Rank(m []byte) (int, bool) {
+	if z.t == nil {
+		r := 0
+		for p := 0; p < len(z.lp); r++ {
+			k, _, e := zrecAt(z.lp, p)
+			if bytes.Equal(k, m) {
+				return r, true
+			}
+			p = e
+		}
+		return 0, false
+	}
+	off, _ := z.t.find(m)
+	if off < 0 {
+		return 0, false
+	}
+	k, s, _ := z.t.rec(off)
+	return z.t.rankOf(s, k), true
+}
+
+// At returns the member and score at rank r (0 <= r < Len).
+func (z *ZSet) At(r int) ([]byte, float64) {
+	if z.t == nil {
+		p := 0
+		for ; r > 0; r-- {
+			_, _, p = zrecAt(z.lp, p)
+		}
+		m, s, _ := zrecAt(z.lp, p)
+		return m, s
+	}
+	l, i := z.t.seek(r)
+	e := l.ents[i]
+	return z.t.memberAt(e.off), e.score
+}
+
+// Range visits ranks [start, stop) in ascending order, or when rev is set
+// the ranks counted from the highest score (rank 0 = highest), until fn
+// returns false. fn must not modify the set.
+func (z *ZSet) Range(start, stop int, rev bool, fn func(m []byte, score float64) bool) {
+	n := z.Len()
+	start, stop = max(start, 0), min(stop, n)
+	if start >= stop {
+		return
+	}
+	if z.t != nil {
+		z.t.rangeRanks(start, stop, rev, fn)
+		return
+	}
+	if !rev {
+		p := 0
+		for r := 0; r < stop; r++ {
+			m, s, e := zrecAt(z.lp, p)
+			if r >= start && !fn(m, s) {
+				return
+			}
+			p = e
+		}
+		return
+	}
+	var buf [zSmallMax]int
+	offs := z.lpOffsets(buf[:0])
+	for r := start; r < stop; r++ {
+		m, s, _ := zrecAt(z.lp, offs[n-1-r])
+		if !fn(m, s) {
+			return
+		}
+	}
+}
+
+// ForEach visits all members in ascending order until fn returns false.
+func (z *ZSet) ForEach(fn func(m []byte, score float64) bool) { z.Range(0, z.Len(), false, fn) }
+
+// SearchScore returns the rank of the first member whose score satisfies
+// pred, which must be false for low scores and true from some score on.
+func (z *ZSet) SearchScore(pred func(score float64) bool) int {
+	if z.t == nil {
+		r := 0
+		for p := 0; p < len(z.lp); r++ {
+			_, s, e := zrecAt(z.lp, p)
+			if pred(s) {
+				break
+			}
+			p = e
+		}
+		return r
+	}
+	return z.t.search(func(e zent) bool { return pred(e.score) })
+}
+
+// SearchLex returns the rank of the first member satisfying pred, which must
+// be false for a prefix of the order (members are in byte order when all
+// scores are equal, the case lexicographic ranges are defined for).
+func (z *ZSet) SearchLex(pred func(m []byte) bool) int {
+	if z.t == nil {
+		r := 0
+		for p := 0; p < len(z.lp); r++ {
+			m, _, e := zrecAt(z.lp, p)
+			if pred(m) {
+				break
+			}
+			p = e
+		}
+		return r
+	}
+	t := z.t
+	return t.search(func(e zent) bool { return pred(t.memberAt(e.off)) })
+}
+
+// Scan is ZSCAN's step: whole hash buckets in hash order from cursor until
+// at least count members were visited; it returns the next cursor (0 at the
+// end). A listpack-encoded or small set is returned whole with cursor 0, as
+// Redis does for a listpack. See dict.scan for the cursor's meaning.
+func (z *ZSet) Scan(cursor uint64, count int, fn func(m []byte, score float64)) uint64 {
+	if !z.big || z.t == nil || z.t.slots == nil {
+		z.ForEach(func(m []byte, s float64) bool { fn(m, s); return true })
+		return 0
+	}
+	return z.t.scan(cursor, count, fn)
+}
+
+// Big reports whether the set is skiplist-encoded (as Redis would say).
+func (z *ZSet) Big() bool { return z.big }
+
+// FitEncoding picks the encoding from the contents, as Redis does for a
+// freshly computed destination (ZUNIONSTORE, ZRANGESTORE...) or on load; a
+// set that becomes listpack-encoded loses the sign of its zero scores (see Set).
+func (z *ZSet) FitEncoding() {
+	z.big = int64(z.Len()) > ZsetMaxListpackEntries.Load()
+	if !z.big {
+		lim := int(ZsetMaxListpackValue.Load())
+		z.ForEach(func(m []byte, _ float64) bool {
+			z.big = len(m) > lim
+			return !z.big
+		})
+	}
+	if z.big {
+		return
+	}
+	if z.t == nil {
+		for p := 0; p < len(z.lp); {
+			_, s, e := zrecAt(z.lp, p)
+			if s == 0 && math.Signbit(s) {
+				binary.LittleEndian.PutUint64(z.lp[e-8:], 0)
+			}
+			p = e
+		}
+		return
+	}
+	z.t.clearNegZeros()
+}
+
+// Clone implements Cloner.
+func (z *ZSet) Clone() Object {
+	c := &ZSet{big: z.big, n: z.n}
+	if z.t == nil {
+		c.lp = append([]byte(nil), z.lp...)
+		return c
+	}
+	t := &ztree{n: z.t.n, arena: make([]byte, 0, len(z.t.arena)-z.t.dead)}
+	ents := make([]zent, 0, t.n)
+	z.ForEach(func(m []byte, s float64) bool {
+		off := len(t.arena)
+		t.arena = zappendRec(t.arena, m, s)
+		ents = append(ents, zent{s, off})
+		return true
+	})
+	t.build(ents)
+	c.t = t
+	return c
+}
+
+// ForEachElem implements ElemWriter: member -> 8-byte big-endian score.
+func (z *ZSet) ForEachElem(fn func(sub, val []byte)) {
+	var buf [8]byte
+	z.ForEach(func(m []byte, s float64) bool {
+		fn(m, EncodeZScore(buf[:0], s))
+		return true
+	})
+}
+
+// ---- large form operations ----
+
+func (z *ztree) score(m []byte) (float64, bool) {
+	off, _ := z.find(m)
+	if off < 0 {
+		return 0, false
+	}
+	_, s, _ := z.rec(off)
+	return s, true
+}
+
+// update moves the existing member m from score old to score.
+func (z *ztree) update(m []byte, old, score float64) {
+	off, _ := z.find(m)
+	z.treeDelete(old, m)
+	binary.LittleEndian.PutUint64(z.arena[z.scorePos(off):], math.Float64bits(score))
+	z.treeInsert(zent{score, off}, m)
+}
+
+// add inserts the absent member m.
+func (z *ztree) add(m []byte, score float64) {
+	off := z.appendRec(m, score)
 	z.n++
 	switch {
 	case z.slots != nil:
@@ -657,11 +1011,10 @@ func (z *ZSet) Set(m []byte, score float64) bool {
 		z.reindex(zslotsFor(z.n))
 	}
 	z.treeInsert(zent{score, off}, z.memberAt(off))
-	return true
 }
 
-// Remove deletes m and reports whether it was a member.
-func (z *ZSet) Remove(m []byte) bool {
+// remove deletes m and reports whether it was a member.
+func (z *ztree) remove(m []byte) bool {
 	off, slot := z.find(m)
 	if off < 0 {
 		return false
@@ -672,7 +1025,7 @@ func (z *ZSet) Remove(m []byte) bool {
 	z.dead += end - off
 	z.n--
 	if z.n == 0 {
-		*z = ZSet{big: z.big}
+		*z = ztree{}
 		return true
 	}
 	if slot >= 0 {
@@ -690,7 +1043,7 @@ func (z *ZSet) Remove(m []byte) bool {
 
 // maybeCompact rebuilds the arena without its dead records once they are
 // the majority, rewriting the offsets held by the tree and the index.
-func (z *ZSet) maybeCompact() {
+func (z *ztree) maybeCompact() {
 	if z.dead < 64 || z.dead*2 < len(z.arena) {
 		return
 	}
@@ -714,7 +1067,7 @@ func (z *ZSet) maybeCompact() {
 }
 
 // fixFirsts recomputes the routing entries of inner nodes (after offsets changed).
-func (z *ZSet) fixFirsts(n *znode) {
+func (z *ztree) fixFirsts(n *znode) {
 	if n == nil || n.leaf() {
 		return
 	}
@@ -724,36 +1077,8 @@ func (z *ZSet) fixFirsts(n *znode) {
 	}
 }
 
-// Rank returns m's 0-based rank in ascending order.
-func (z *ZSet) Rank(m []byte) (int, bool) {
-	off, _ := z.find(m)
-	if off < 0 {
-		return 0, false
-	}
-	k, s, _ := z.rec(off)
-	return z.rankOf(s, k), true
-}
-
-// At returns the member and score at rank r (0 <= r < Len).
-func (z *ZSet) At(r int) ([]byte, float64) {
-	l, i := z.seek(r)
-	e := l.ents[i]
-	return z.memberAt(e.off), e.score
-}
-
-// Range visits ranks [start, stop) in ascending order, or when rev is set
-// the ranks counted from the highest score (rank 0 = highest), until fn
-// returns false. fn must not modify the set.
-func (z *ZSet) Range(start, stop int, rev bool, fn func(m []byte, score float64) bool) {
-	if start < 0 {
-		start = 0
-	}
-	if stop > z.n {
-		stop = z.n
-	}
-	if start >= stop {
-		return
-	}
+// rangeRanks is Range for the large form (0 <= start < stop <= n).
+func (z *ztree) rangeRanks(start, stop int, rev bool, fn func(m []byte, score float64) bool) {
 	cnt := stop - start
 	if !rev {
 		l, i := z.seek(start)
@@ -783,34 +1108,8 @@ func (z *ZSet) Range(start, stop int, rev bool, fn func(m []byte, score float64)
 	}
 }
 
-// ForEach visits all members in ascending order until fn returns false.
-func (z *ZSet) ForEach(fn func(m []byte, score float64) bool) { z.Range(0, z.n, false, fn) }
-
-// SearchScore returns the rank of the first member whose score satisfies
-// pred, which must be false for low scores and true from some score on.
-func (z *ZSet) SearchScore(pred func(score float64) bool) int {
-	return z.search(func(e zent) bool { return pred(e.score) })
-}
-
-// SearchLex returns the rank of the first member satisfying pred, which must
-// be false for a prefix of the order (members are in byte order when all
-// scores are equal, the case lexicographic ranges are defined for).
-func (z *ZSet) SearchLex(pred func(m []byte) bool) int {
-	return z.search(func(e zent) bool { return pred(z.memberAt(e.off)) })
-}
-
-// Scan is ZSCAN's step: whole hash buckets in hash order from cursor until
-// at least count members were visited; it returns the next cursor (0 at the
-// end). A listpack-encoded or unindexed set is returned whole with cursor 0,
-// as Redis does for a listpack. See dict.scan for the cursor's meaning.
-func (z *ZSet) Scan(cursor uint64, count int, fn func(m []byte, score float64)) uint64 {
-	if z.n == 0 {
-		return 0
-	}
-	if !z.big || z.slots == nil {
-		z.ForEach(func(m []byte, s float64) bool { fn(m, s); return true })
-		return 0
-	}
+// scan is ZSCAN's step over the hash index (see dict.scan).
+func (z *ztree) scan(cursor uint64, count int, fn func(m []byte, score float64)) uint64 {
 	size := len(z.slots)
 	mask := size - 1
 	visited := 0
@@ -838,24 +1137,8 @@ func (z *ZSet) Scan(cursor uint64, count int, fn func(m []byte, score float64)) 
 	return uint64(b) << z.shift
 }
 
-// Big reports whether the set is skiplist-encoded (as Redis would say).
-func (z *ZSet) Big() bool { return z.big }
-
-// FitEncoding picks the encoding from the contents, as Redis does for a
-// freshly computed destination (ZUNIONSTORE, ZRANGESTORE...) or on load; a
-// set that becomes listpack-encoded loses the sign of its zero scores (see Set).
-func (z *ZSet) FitEncoding() {
-	z.big = int64(z.n) > ZsetMaxListpackEntries.Load()
-	if !z.big {
-		lim := int(ZsetMaxListpackValue.Load())
-		z.ForEach(func(m []byte, _ float64) bool {
-			z.big = len(m) > lim
-			return !z.big
-		})
-	}
-	if z.big {
-		return
-	}
+// clearNegZeros turns scores of -0 into 0 (same place in the order).
+func (z *ztree) clearNegZeros() {
 	for l := z.head; l != nil; l = l.next {
 		for i := range l.ents {
 			if e := &l.ents[i]; e.score == 0 && math.Signbit(e.score) {
@@ -867,29 +1150,6 @@ func (z *ZSet) FitEncoding() {
 	z.fixFirsts(z.root)
 }
 
-// Clone implements Cloner.
-func (z *ZSet) Clone() Object {
-	c := &ZSet{big: z.big}
-	c.arena = make([]byte, 0, len(z.arena)-z.dead)
-	ents := make([]zent, 0, z.n)
-	z.ForEach(func(m []byte, s float64) bool {
-		ents = append(ents, zent{s, c.appendRec(m, s)})
-		return true
-	})
-	c.n = z.n
-	c.build(ents)
-	return c
-}
-
-// ForEachElem implements ElemWriter: member -> 8-byte big-endian score.
-func (z *ZSet) ForEachElem(fn func(sub, val []byte)) {
-	var buf [8]byte
-	z.ForEach(func(m []byte, s float64) bool {
-		fn(m, EncodeZScore(buf[:0], s))
-		return true
-	})
-}
-
 // EncodeZScore appends the on-disk form of a score (the element value):
 // 8 bytes, big-endian IEEE 754.
 func EncodeZScore(dst []byte, score float64) []byte {
@@ -898,7 +1158,7 @@ func EncodeZScore(dst []byte, score float64) []byte {
 
 // build makes the tree (and index) for entries of records already in the
 // arena; ents must be sorted by (score, member) and z.n set.
-func (z *ZSet) build(ents []zent) {
+func (z *ztree) build(ents []zent) {
 	z.root, z.head, z.tail = nil, nil, nil
 	if z.n > zLinearMax {
 		z.reindex(zslotsFor(z.n))
@@ -950,7 +1210,7 @@ func (z *ZSet) build(ents []zent) {
 }
 
 // sortEnts sorts entries by (score, member).
-func (z *ZSet) sortEnts(ents []zent) {
+func (z *ztree) sortEnts(ents []zent) {
 	slices.SortFunc(ents, func(a, b zent) int {
 		switch {
 		case a.score < b.score:
@@ -963,31 +1223,44 @@ func (z *ZSet) sortEnts(ents []zent) {
 }
 
 // ZSetBuilder fills a new sorted set with distinct members faster than Set:
-// one sort and a bulk tree build at the end.
+// one sort and a bulk build at the end.
 type ZSetBuilder struct {
-	z    *ZSet
+	t    *ztree
 	ents []zent
 }
 
 // NewZSetBuilder starts a builder; sizeHint may be 0.
 func NewZSetBuilder(sizeHint int) *ZSetBuilder {
-	return &ZSetBuilder{z: &ZSet{}, ents: make([]zent, 0, sizeHint)}
+	return &ZSetBuilder{t: &ztree{}, ents: make([]zent, 0, sizeHint)}
 }
 
 // Add appends member m with score; members must be distinct.
 func (b *ZSetBuilder) Add(m []byte, score float64) {
-	b.ents = append(b.ents, zent{score, b.z.appendRec(m, score)})
+	b.ents = append(b.ents, zent{score, b.t.appendRec(m, score)})
 }
 
 // Finish returns the set, skiplist-encoded like the temporary set Redis
 // computes; call FitEncoding before storing it.
 func (b *ZSetBuilder) Finish() *ZSet {
-	z := b.z
-	z.n = len(b.ents)
-	z.big = true
-	z.sortEnts(b.ents)
-	z.build(b.ents)
-	b.z, b.ents = nil, nil
+	t := b.t
+	t.n = len(b.ents)
+	t.sortEnts(b.ents)
+	b.t = nil
+	z := &ZSet{big: true}
+	if t.n == 0 {
+		return z
+	}
+	if t.n <= zSmallMax && len(t.arena) <= zSmallBytes {
+		z.lp = make([]byte, 0, len(t.arena))
+		for _, e := range b.ents {
+			_, _, end := t.rec(e.off)
+			z.lp = append(z.lp, t.arena[e.off:end]...)
+		}
+		z.n = t.n
+		return z
+	}
+	t.build(b.ents)
+	z.t = t
 	return z
 }
 

@@ -47,13 +47,14 @@ func checkZSet(t *testing.T, z *ZSet, ref *zref) {
 		return true
 	})
 	if len(want) == 0 {
-		require.Nil(t, z.root)
+		require.Nil(t, z.t)
+		require.Empty(t, z.lp)
 		return
 	}
 	require.Equal(t, want, got)
 	// reverse walk through the leaf chain
 	var rev []string
-	z.Range(0, z.n, true, func(m []byte, _ float64) bool {
+	z.Range(0, z.Len(), true, func(m []byte, _ float64) bool {
 		rev = append(rev, string(m))
 		return true
 	})
@@ -80,7 +81,12 @@ func checkZSet(t *testing.T, z *ZSet, ref *zref) {
 		}
 		return tot
 	}
-	require.Equal(t, z.n, walk(z.root))
+	if z.t != nil {
+		require.Nil(t, z.lp)
+		require.Equal(t, z.t.n, walk(z.t.root))
+	} else {
+		require.LessOrEqual(t, z.n, zSmallMax)
+	}
 	for i, m := range want {
 		r, ok := z.Rank([]byte(m))
 		am, as := z.At(i)
@@ -91,10 +97,13 @@ func checkZSet(t *testing.T, z *ZSet, ref *zref) {
 	}
 }
 
-// depth returns the number of tree levels.
+// depth returns the number of tree levels (0 for the small form).
 func (z *ZSet) depth() int {
+	if z.t == nil {
+		return 0
+	}
 	d := 0
-	for n := z.root; n != nil; d++ {
+	for n := z.t.root; n != nil; d++ {
 		if n.leaf() {
 			return d + 1
 		}
@@ -167,7 +176,7 @@ func TestZSetSequentialInsertsPackLeaves(t *testing.T) {
 	}
 	checkZSet(t, z, ref)
 	leaves := 0
-	for l := z.head; l != nil; l = l.next {
+	for l := z.t.head; l != nil; l = l.next {
 		leaves++
 	}
 	// ascending inserts keep leaves full instead of half full
@@ -178,29 +187,39 @@ func TestZSetSequentialInsertsPackLeaves(t *testing.T) {
 		z2.Set([]byte(fmt.Sprintf("k%06d", i)), float64(i))
 	}
 	leaves = 0
-	for l := z2.head; l != nil; l = l.next {
+	for l := z2.t.head; l != nil; l = l.next {
 		leaves++
 	}
 	require.LessOrEqual(t, leaves, 10000/zLeafMax+2)
 }
 
 func TestZSetSearchAndRange(t *testing.T) {
-	z := NewZSet()
-	for i := 0; i < 1000; i++ {
-		z.Set([]byte(fmt.Sprintf("m%04d", i)), float64(i/10))
+	for _, n := range []int{100, 1000} { // small form, large form
+		z := NewZSet()
+		for i := 0; i < n; i++ {
+			z.Set([]byte(fmt.Sprintf("m%04d", i)), float64(i/10))
+		}
+		require.Equal(t, n > zSmallMax, z.t != nil)
+		// first rank with score >= 5
+		require.Equal(t, 50, z.SearchScore(func(s float64) bool { return s >= 5 }))
+		require.Equal(t, 60, z.SearchScore(func(s float64) bool { return s > 5 }))
+		require.Equal(t, 0, z.SearchScore(func(s float64) bool { return s >= math.Inf(-1) }))
+		require.Equal(t, n, z.SearchScore(func(s float64) bool { return s > 1e9 }))
+		require.Equal(t, 23, z.SearchLex(func(m []byte) bool { return bytes.Compare(m, []byte("m0023")) >= 0 }))
+		last := func(k int) string { return fmt.Sprintf("m%04d", n-k) }
+		var got []string
+		z.Range(n-3, n+1000, false, func(m []byte, _ float64) bool { got = append(got, string(m)); return true })
+		require.Equal(t, []string{last(3), last(2), last(1)}, got)
+		got = nil
+		z.Range(0, 3, true, func(m []byte, _ float64) bool { got = append(got, string(m)); return true })
+		require.Equal(t, []string{last(1), last(2), last(3)}, got)
+		got = nil
+		z.Range(1, 3, true, func(m []byte, _ float64) bool { got = append(got, string(m)); return false })
+		require.Equal(t, []string{last(2)}, got, "fn returning false stops the walk")
+		m, s := z.At(n - 1)
+		require.Equal(t, last(1), string(m))
+		require.Equal(t, float64((n-1)/10), s)
 	}
-	// first rank with score >= 50
-	require.Equal(t, 500, z.SearchScore(func(s float64) bool { return s >= 50 }))
-	require.Equal(t, 510, z.SearchScore(func(s float64) bool { return s > 50 }))
-	require.Equal(t, 0, z.SearchScore(func(s float64) bool { return s >= math.Inf(-1) }))
-	require.Equal(t, 1000, z.SearchScore(func(s float64) bool { return s > 1e9 }))
-	require.Equal(t, 123, z.SearchLex(func(m []byte) bool { return bytes.Compare(m, []byte("m0123")) >= 0 }))
-	var got []string
-	z.Range(997, 2000, false, func(m []byte, _ float64) bool { got = append(got, string(m)); return true })
-	require.Equal(t, []string{"m0997", "m0998", "m0999"}, got)
-	got = nil
-	z.Range(0, 3, true, func(m []byte, _ float64) bool { got = append(got, string(m)); return true })
-	require.Equal(t, []string{"m0999", "m0998", "m0997"}, got)
 }
 
 func TestZSetScanVisitsAll(t *testing.T) {
@@ -245,7 +264,7 @@ func TestZSetCompactionKeepsOffsets(t *testing.T) {
 			}
 		}
 	}
-	require.Less(t, z.dead*2, len(z.arena)+128)
+	require.Less(t, z.t.dead*2, len(z.t.arena)+128)
 	checkZSet(t, z, ref)
 }
 
@@ -341,4 +360,60 @@ func TestZSetPersistAndLoad(t *testing.T) {
 	}
 	checkZSet(t, z2, ref)
 	require.Equal(t, "skiplist", z2.Encoding())
+}
+
+// TestZSetStoreAndElemsGroups checks the one-group durable writers: a stored
+// set replaces a key of another type with its deadline, and ZElems puts and
+// deletes members.
+func TestZSetStoreAndElemsGroups(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, Sync: SyncAlways, NoGCTuning: true})
+	require.NoError(t, err)
+	key := []byte("k")
+	var ls LockSet
+	ls.Add(s.ShardOf(0, key))
+	s.Lock(&ls)
+	db := s.DB(0)
+	db.SetString(key, []byte("string"), NowMs()+1000000, false)
+	z := NewZSet()
+	for i := 0; i < 300; i++ {
+		z.Set([]byte(fmt.Sprintf("m%d", i)), float64(i))
+	}
+	changes := s.StatsRef().Changes.Load()
+	e := db.StoreZSet(key, z)
+	require.Equal(t, changes+1, s.StatsRef().Changes.Load(), "one durable group")
+	require.Zero(t, db.Expiry(key))
+	db.ModifiedElems(key, e, 0, "zunionstore")
+	before := z.MemSize()
+	z.Set([]byte("m1"), -1)
+	z.Remove([]byte("m2"))
+	z.Set([]byte("new"), 0.5)
+	db.ZElems(key, func(put func([]byte, float64), del func([]byte)) {
+		put([]byte("m1"), -1)
+		del([]byte("m2"))
+		put([]byte("new"), 0.5)
+	})
+	require.Equal(t, changes+2, s.StatsRef().Changes.Load(), "one durable group")
+	db.ModifiedElems(key, e, int64(z.MemSize()-before), "zadd")
+	s.Unlock(&ls)
+	require.NoError(t, s.Close())
+
+	s, err = Open(Options{Dir: dir, NoGCTuning: true})
+	require.NoError(t, err)
+	defer s.Close()
+	var ls2 LockSet
+	ls2.Add(s.ShardOf(0, key))
+	s.Lock(&ls2)
+	defer s.Unlock(&ls2)
+	e = s.DB(0).Lookup(key)
+	require.NotNil(t, e)
+	require.Equal(t, TypeZSet, e.Type)
+	ref := &zref{scores: map[string]float64{}}
+	for i := 0; i < 300; i++ {
+		ref.scores[fmt.Sprintf("m%d", i)] = float64(i)
+	}
+	ref.scores["m1"] = -1
+	delete(ref.scores, "m2")
+	ref.scores["new"] = 0.5
+	checkZSet(t, e.Obj.(*ZSet), ref)
 }

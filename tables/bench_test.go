@@ -56,12 +56,16 @@ func chatDB(b *testing.B, dir string, n int) *DB {
 }
 
 func BenchmarkInsertMessage(b *testing.B) {
-	for _, dir := range []string{"", b.TempDir()} {
+	for _, durable := range []bool{false, true} {
 		name := "memory"
-		if dir != "" {
+		if durable {
 			name = "durable"
 		}
 		b.Run(name, func(b *testing.B) {
+			dir := ""
+			if durable {
+				dir = b.TempDir()
+			}
 			db := chatDB(b, dir, 0)
 			rng := rand.New(rand.NewPCG(1, 1))
 			args := bs("channel_id", "1", "user_id", "1", "content", "message the quick brown fox jumps over the lazy dog", "timestamp", "0")

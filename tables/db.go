@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -256,9 +257,7 @@ func (db *DB) Create(name []byte, specs [][]byte) error {
 		t.addField(f)
 	}
 	t.rerank()
-	for _, rn := range t.wantedComps() {
-		t.comps = append(t.comps, newCompIndex(rn[0], rn[1]))
-	}
+	t.initIndexes()
 	db.nextTid++
 	db.tables[t.name] = t
 	db.refreshNames()
@@ -566,7 +565,6 @@ func (db *DB) Delete(name, idArg []byte) error {
 	if !ok {
 		return errRowNotFound(id, t.name)
 	}
-	key := tv{n: intKey(id)}
 	for _, un := range db.names {
 		u := db.tables[un]
 		for _, f := range u.fields {
@@ -577,7 +575,7 @@ func (db *DB) Delete(name, idArg []byte) error {
 			if u == t {
 				exclude = id // a row referencing itself does not hold itself
 			}
-			if _, held := f.idx.other(key, exclude); held {
+			if u.references(f, id, exclude) {
 				return errReferenced(id, u.name)
 			}
 		}
@@ -605,6 +603,33 @@ func (db *DB) Delete(name, idArg []byte) error {
 	db.delRow(t, id)
 	db.commit()
 	return nil
+}
+
+// references reports whether a row other than exclude has ref field f = id.
+func (t *table) references(f *field, id, exclude int64) bool {
+	key := tv{n: intKey(id)}
+	if f.idx != nil {
+		_, held := f.idx.other(key, exclude)
+		return held
+	}
+	if c := t.compOf(f); c != nil {
+		held := false
+		c.scan(key.n, krange{}, false, func(_ tv, _ bool, rid int64) bool {
+			held = rid != exclude
+			return !held
+		})
+		return held
+	}
+	// every ref field has an index; this is only a safety net
+	for rid, data := range t.rows {
+		if data == "" || int64(rid) == exclude {
+			continue
+		}
+		if v, ok := rowValue(data, f.fid); ok && v == strconv.FormatInt(id, 10) {
+			return true
+		}
+	}
+	return false
 }
 
 // Drop is TDROP: it removes a table no other table references.
@@ -704,15 +729,15 @@ func (db *DB) Alter(name, action, arg []byte) error {
 	default:
 		return errAlterAction(action)
 	}
-	db.reconcileComps(t)
+	db.reconcileIndexes(t)
 	db.putSchema(t)
 	db.commit()
 	return nil
 }
 
-// reconcileComps makes t's composite indexes match its schema: indexes no
-// longer wanted are dropped, new ones are built from the rows.
-func (db *DB) reconcileComps(t *table) {
+// reconcileIndexes makes t's indexes match its schema after a TALTER:
+// indexes no longer wanted are dropped, new ones are built from the rows.
+func (db *DB) reconcileIndexes(t *table) {
 	want := t.wantedComps()
 	var next []*compIndex
 	for _, rn := range want {
@@ -741,6 +766,16 @@ func (db *DB) reconcileComps(t *table) {
 		}
 	}
 	t.comps = next
+	for _, f := range t.fields {
+		switch wanted := singleWanted(f, want); {
+		case wanted && f.idx == nil:
+			f.idx = newSingleIndex(f.typ)
+			db.rebuildSingle(t, f)
+		case !wanted && f.idx != nil:
+			f.idx = nil
+			db.delPrefix(singlePrefix(nil, t.tid, f.fid))
+		}
+	}
 }
 
 // Flush removes every table (FLUSHDB, FLUSHALL). Table ids keep counting so

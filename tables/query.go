@@ -14,12 +14,15 @@ import (
 //  2. equality on a ref field with ORDER BY an int/float/timestamp field: the
 //     composite (ref, field) index, read in the requested direction and
 //     stopped after LIMIT rows (the chat history query);
-//  3. equality on an indexed (unique or ref) field: that value's entries,
-//     which come in id order;
-//  4. a range (> >= < <=) on an indexed field: that key range;
-//  5. ORDER BY an indexed field that every row has: the index in order,
-//     stopped after LIMIT rows;
-//  6. otherwise every row in id order.
+//  3. equality on a field with a single-field index (unique fields, ref
+//     fields no composite covers): that value's entries, in id order;
+//  4. equality on a ref field a composite index leads with: that value's
+//     entries (then sorted);
+//  5. a range (> >= < <=) on a field with a single-field index: that key
+//     range;
+//  6. ORDER BY a field with a single-field index that every row has: the
+//     index in order, stopped after LIMIT rows;
+//  7. otherwise every row in id order.
 //
 // Every predicate is evaluated on every row the path yields (the ones the
 // index already guarantees too: it is cheap and keeps one code path), then
@@ -183,6 +186,7 @@ const (
 	accIndexEq
 	accIndexRange
 	accIndexOrder
+	accCompEq
 )
 
 type plan struct {
@@ -193,6 +197,7 @@ type plan struct {
 	rng     krange // key range (accIndexRange; accComp: on the numeric field)
 	desc    bool   // scan direction
 	ordered bool   // the scan yields rows in the requested order
+	covered []bool // per predicate: guaranteed by the access path
 }
 
 // rangeOf intersects the predicates on f that bound it (=, >, >=, <, <=).
@@ -219,6 +224,26 @@ func (q *query) rangeOf(f *field) krange {
 }
 
 func (q *query) plan() plan {
+	p := q.choosePlan()
+	// predicates the access path guarantees need no check per row: the
+	// equality it looks up, and the conditions its key range was built from
+	p.covered = make([]bool, len(q.preds))
+	for i, pr := range q.preds {
+		switch p.kind {
+		case accUnique, accIndexEq:
+			p.covered[i] = pr.f == p.f && pr.op == opEq && cmpTV(pr.f.typ, pr.k, p.eq.k) == 0
+		case accComp:
+			p.covered[i] = pr.f == p.comp.r && pr.op == opEq && pr.k.n == p.eq.k.n || pr.f == p.comp.n && pr.op != opNe
+		case accCompEq:
+			p.covered[i] = pr.f == p.comp.r && pr.op == opEq && pr.k.n == p.eq.k.n
+		case accIndexRange:
+			p.covered[i] = pr.f == p.f && pr.op != opNe
+		}
+	}
+	return p
+}
+
+func (q *query) choosePlan() plan {
 	t := q.t
 	for _, p := range q.preds {
 		if p.op == opEq && p.f.unique {
@@ -239,6 +264,14 @@ func (q *query) plan() plan {
 			// one key value: entries come in id order, which is also the
 			// order of ORDER BY that same field (all ties)
 			return plan{kind: accIndexEq, f: p.f, eq: p, ordered: q.order == nil || q.order == p.f}
+		}
+	}
+	for _, p := range q.preds {
+		if p.op == opEq && p.f.typ == TypeRef {
+			if c := t.compOf(p.f); c != nil {
+				// the ref value's rows, in the composite's order: sorted after
+				return plan{kind: accCompEq, comp: c, eq: p}
+			}
 		}
 	}
 	for _, p := range q.preds {
@@ -266,9 +299,12 @@ type execStats struct {
 	examined int
 }
 
-// match evaluates every predicate on a row.
-func (q *query) match(data string) bool {
+// match evaluates the predicates the access path does not guarantee.
+func (q *query) match(data string, covered []bool) bool {
 	for i := range q.preds {
+		if covered[i] {
+			continue
+		}
 		p := &q.preds[i]
 		v, has := rowValue(data, p.f.fid)
 		if !has {
@@ -340,6 +376,9 @@ func (q *query) run(p plan, st *execStats) []hit {
 		return nil
 	}
 	var hits []hit
+	if p.ordered && q.limit > 0 && q.limit <= 1000 {
+		hits = make([]hit, 0, q.limit)
+	}
 	// visit examines one candidate row; it returns false to stop the scan.
 	// Ordered scans stop after LIMIT rows; a descending scan reads on to the
 	// end of the last key's tie group, which is then put in id order.
@@ -358,7 +397,7 @@ func (q *query) run(p plan, st *execStats) []hit {
 			return true
 		}
 		st.examined++
-		if q.match(data) {
+		if q.match(data, p.covered) {
 			hits = append(hits, hit{id: id, data: data, k: k, has: has})
 		}
 		return true
@@ -369,6 +408,8 @@ func (q *query) run(p plan, st *execStats) []hit {
 			func(_ tv, id int64) bool { return visit(id, tv{}, false) })
 	case accComp:
 		p.comp.scan(p.eq.k.n, p.rng, p.desc, func(b tv, present bool, id int64) bool { return visit(id, b, present) })
+	case accCompEq:
+		p.comp.scan(p.eq.k.n, krange{}, false, func(_ tv, _ bool, id int64) bool { return visit(id, tv{}, false) })
 	case accIndexRange:
 		p.f.idx.scan(p.rng, p.desc, func(k tv, id int64) bool { return visit(id, k, true) })
 	case accIndexOrder:
@@ -524,6 +565,8 @@ func (db *DB) Explain(args [][]byte) ([]string, error) {
 		out = append(out, s+") "+dir(p.desc))
 	case accIndexEq:
 		out = append(out, "access: index "+p.f.name+" ("+describePred(p.eq)+")")
+	case accCompEq:
+		out = append(out, "access: composite index ("+p.comp.r.name+", "+p.comp.n.name+") ("+describePred(p.eq)+")")
 	case accIndexRange:
 		out = append(out, "access: index "+p.f.name+" range ("+describeRange(p.f, p.rng)+") "+dir(p.desc))
 	case accIndexOrder:

@@ -27,6 +27,9 @@ func appendUvarint(dst []byte, v uint64) []byte {
 // readUvarint decodes a uvarint at s[i:]; ok is false on truncated or
 // overlong input.
 func readUvarint(s string, i int) (v uint64, next int, ok bool) {
+	if i < len(s) && s[i] < 0x80 {
+		return uint64(s[i]), i + 1, true // the common case: one byte
+	}
 	var shift uint
 	for n := 0; n < 10; n++ {
 		if i >= len(s) {

@@ -33,8 +33,47 @@ func (f *field) spec() string {
 	return s
 }
 
-// indexed reports whether the field has a single-field index.
-func wantsIndex(f *field) bool { return f.unique || f.typ == TypeRef }
+// singleWanted reports whether f gets a single-field index: unique fields
+// do, and ref fields that no composite index leads with (a composite (r, n)
+// holds every row that has r, so it answers r = X and the RESTRICT checks
+// too, and one index less is one Pebble write less per insert).
+func singleWanted(f *field, comps [][2]*field) bool {
+	if f.unique {
+		return true
+	}
+	if f.typ != TypeRef {
+		return false
+	}
+	for _, c := range comps {
+		if c[0] == f {
+			return false
+		}
+	}
+	return true
+}
+
+// compOf returns a composite index leading with ref field f, if any.
+func (t *table) compOf(f *field) *compIndex {
+	for _, c := range t.comps {
+		if c.r == f {
+			return c
+		}
+	}
+	return nil
+}
+
+// initIndexes creates the (empty) indexes of a new or loaded schema.
+func (t *table) initIndexes() {
+	want := t.wantedComps()
+	for _, rn := range want {
+		t.comps = append(t.comps, newCompIndex(rn[0], rn[1]))
+	}
+	for _, f := range t.fields {
+		if singleWanted(f, want) {
+			f.idx = newSingleIndex(f.typ)
+		}
+	}
+}
 
 // table is one table: schema, rows by id, indexes.
 type table struct {
@@ -71,9 +110,9 @@ func (t *table) setRow(id int64, data string) {
 	t.rows[id] = data
 }
 
-// addField appends f to the schema (it gets the next fid) and creates the
-// single index it needs; composite indexes are the caller's business, and so
-// is calling rerank once all fields are in.
+// addField appends f to the schema (it gets the next fid); indexes are the
+// caller's business (initIndexes, DB.reconcileIndexes), and so is calling
+// rerank once all fields are in.
 func (t *table) addField(f *field) {
 	f.fid = t.nextFid
 	t.nextFid++
@@ -82,9 +121,6 @@ func (t *table) addField(f *field) {
 
 // attachField adds an already numbered field (loading a schema).
 func (t *table) attachField(f *field) {
-	if wantsIndex(f) {
-		f.idx = newSingleIndex(f.typ)
-	}
 	t.fields = append(t.fields, f)
 	t.byName[f.name] = f
 	for uint32(len(t.byFid)) <= f.fid {
@@ -290,8 +326,6 @@ func decodeSchema(tid uint32, v string) (*table, error) {
 		return nil, errCorrupt
 	}
 	t.rerank()
-	for _, rn := range t.wantedComps() {
-		t.comps = append(t.comps, newCompIndex(rn[0], rn[1]))
-	}
+	t.initIndexes()
 	return t, nil
 }

@@ -46,6 +46,7 @@ type config struct {
 	modes, systems              []string
 	port                        int
 	luxBin, pgBin, workDir, out string
+	luxArgs                     []string
 	keep                        bool
 }
 
@@ -68,9 +69,11 @@ func main() {
 	flag.StringVar(&cfg.workDir, "workdir", "", "directory for data (default: a new temp dir, removed at the end)")
 	flag.StringVar(&cfg.out, "out", "", "also append the markdown results to this file")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the data directories")
+	luxArgs := flag.String("lux-args", "", "extra lux arguments, space-separated (e.g. \"--pprof 127.0.0.1:7909\")")
 	flag.Parse()
 	cfg.modes = strings.Split(modes, ",")
 	cfg.systems = strings.Split(systems, ",")
+	cfg.luxArgs = strings.Fields(*luxArgs)
 	if err := run(&cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/tables:", err)
 		os.Exit(1)
@@ -393,7 +396,7 @@ func benchLux(cfg *config, work, mode string, n int) (result, error) {
 	dir := filepath.Join(work, "lux-"+mode)
 	os.RemoveAll(dir)
 	s := &luxSystem{addr: "127.0.0.1:" + strconv.Itoa(cfg.port), dir: dir, mode: mode}
-	s.cmd = exec.Command(cfg.luxBin, "--bind", "127.0.0.1", "--port", strconv.Itoa(cfg.port), "--data-dir", dir, "--appendfsync", mode)
+	s.cmd = exec.Command(cfg.luxBin, append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(cfg.port), "--data-dir", dir, "--appendfsync", mode}, cfg.luxArgs...)...)
 	logf, err := os.Create(filepath.Join(work, "lux-"+mode+".log"))
 	if err != nil {
 		return result{}, err
@@ -796,8 +799,15 @@ func report(cfg *config, rs []result) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(&b, "\nRun %s on %s (%d cores, %s/%s, %s); load average at the end: %s\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(),
+	rev := "unknown"
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		rev = strings.TrimSpace(string(out))
+		if out, err := exec.Command("git", "status", "--porcelain").Output(); err == nil && len(out) > 0 {
+			rev += " plus uncommitted changes"
+		}
+	}
+	fmt.Fprintf(&b, "\nRun %s on %s (%d cores, %s/%s, %s), lux at %s; load average at the end: %s\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), rev,
 		strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	fmt.Fprintf(&b, "Settings: %d channels, %d users, %d concurrent clients, %d history queries per measurement (one client), %d x 4 (all clients), %d round trips of 50 users.\n\n",
 		cfg.channels, cfg.users, cfg.conc, cfg.queries, cfg.queries, cfg.tgets)
