@@ -144,7 +144,9 @@ func addKeyEventListener(fn func(*Server, storage.Event)) {
 
 // onKeyEvent is the store's event hook.
 func (s *Server) onKeyEvent(ev storage.Event) {
-	s.blocking.keyChanged(ev.DB, ev.Key)
+	if ev.Name != "keymiss" && ev.Name != "new" {
+		s.blocking.keyChanged(ev.DB, ev.Key)
+	}
 	if ls := keyEventListeners.Load(); ls != nil {
 		for _, fn := range *ls {
 			fn(s, ev)

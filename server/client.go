@@ -41,6 +41,7 @@ type Client struct {
 
 	lastCmdAt time.Time
 	cmd       *Command
+	cmdName   string // cmd with its subcommand, for CLIENT LIST
 
 	multi    bool
 	multiErr bool
@@ -54,10 +55,12 @@ type Client struct {
 
 	block *blockRequest // set while parked in a blocking command (blocking.go)
 
-	locks storage.LockSet
-	keys  [][]byte
-	wrote bool
-	quit  bool
+	locks   storage.LockSet
+	held    storage.LockSet // shards kept locked between commands of a batch
+	holding bool
+	keys    [][]byte
+	wrote   bool
+	quit    bool
 
 	errs       int // error replies written, to detect failed calls
 	replyMode  int
@@ -105,8 +108,9 @@ func (c *Client) WriteFrames(b []byte) error {
 	if c.closed.Load() {
 		return net.ErrClosed
 	}
-	c.WriteRaw(b)
-	return c.Flush()
+	w := c.pushWriter()
+	w.WriteRaw(b)
+	return w.Flush()
 }
 
 // LockWrites implements pubsub.LockedSink.
@@ -120,8 +124,9 @@ func (c *Client) WriteFramesLocked(b []byte) error {
 	if c.closed.Load() {
 		return net.ErrClosed
 	}
-	c.WriteRaw(b)
-	return c.Flush()
+	w := c.pushWriter()
+	w.WriteRaw(b)
+	return w.Flush()
 }
 
 // Overflow implements pubsub.Sink: a subscriber too slow to drain its
@@ -185,7 +190,7 @@ func (c *Client) clientInfo() string {
 	}
 	cmd := "NULL"
 	if c.cmd != nil {
-		cmd = c.cmd.Name
+		cmd = c.cmdName
 	}
 	return "id=" + strconv.FormatInt(c.id, 10) +
 		" addr=" + c.conn.RemoteAddr().String() +
@@ -200,4 +205,13 @@ func (c *Client) clientInfo() string {
 		" qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r" +
 		" cmd=" + cmd + " user=default redir=-1 resp=2" +
 		" lib-name=" + c.libName + " lib-ver=" + c.libVer
+}
+
+// pushWriter is where pub/sub pushes go: Redis sends subscribe confirmations
+// and messages even while CLIENT REPLY OFF/SKIP silences replies.
+func (c *Client) pushWriter() *redcon.Writer {
+	if c.realWriter != nil {
+		return c.realWriter
+	}
+	return c.Writer
 }

@@ -155,7 +155,7 @@ func cmdHello(c *Client, args [][]byte) {
 		}
 	}
 	if !c.authed {
-		c.WriteError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		c.WriteError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
 	if setName {
@@ -193,7 +193,21 @@ func validClientName(b []byte) bool {
 	return true
 }
 
+func init() {
+	registerSubcommands("client",
+		&subCommand{Name: "id", Arity: 2}, &subCommand{Name: "getname", Arity: 2},
+		&subCommand{Name: "setname", Arity: 3}, &subCommand{Name: "info", Arity: 2},
+		&subCommand{Name: "list", Arity: -2}, &subCommand{Name: "kill", Arity: -3},
+		&subCommand{Name: "setinfo", Arity: 4}, &subCommand{Name: "no-evict", Arity: 3},
+		&subCommand{Name: "no-touch", Arity: 3}, &subCommand{Name: "unblock", Arity: -3},
+		&subCommand{Name: "reply", Arity: 3}, &subCommand{Name: "help", Arity: 2},
+	)
+}
+
 func cmdClient(c *Client, args [][]byte) {
+	if resolveSubcommand(c, args, "client") == nil {
+		return
+	}
 	sub := strings.ToLower(string(args[1]))
 	switch {
 	case sub == "id" && len(args) == 2:
@@ -328,7 +342,7 @@ func clientList(c *Client, args [][]byte) {
 			ids = map[int64]bool{}
 			for i++; i < len(args); i++ {
 				id, ok := parseInt(args[i])
-				if !ok || id <= 0 {
+				if !ok {
 					c.WriteError("ERR Invalid client ID")
 					return
 				}

@@ -27,14 +27,15 @@ func (c *Client) subscriber() *pubsub.Subscriber {
 
 func writeSubReply(c *Client, kind string, name []byte, count int) {
 	c.subscribed.Store(count > 0)
-	c.WriteArray(3)
-	c.WriteBulkString(kind)
+	w := c.pushWriter()
+	w.WriteArray(3)
+	w.WriteBulkString(kind)
 	if name == nil {
-		c.WriteNull()
+		w.WriteNull()
 	} else {
-		c.WriteBulk(name)
+		w.WriteBulk(name)
 	}
-	c.WriteInt(count)
+	w.WriteInt(count)
 }
 
 func cmdSubscribe(c *Client, args [][]byte) {

@@ -336,3 +336,27 @@ func TestPubSubConcurrentPublishers(t *testing.T) {
 		}
 	}
 }
+
+// Redis 7 sends subscribe confirmations and published messages as pushes,
+// which CLIENT REPLY OFF and SKIP do not silence (the Tcl suite's keyspace
+// notification tests subscribe that way).
+func TestPubSubPushesIgnoreClientReplyOff(t *testing.T) {
+	ts := startServer(t, "")
+	p := ts.raw(t)
+
+	off := ts.raw(t)
+	off.send("CLIENT", "REPLY", "OFF")
+	off.send("PSUBSCRIBE", "*")
+	require.Equal(t, subFrame("psubscribe", "*", 1), off.reply())
+	require.Eventually(t, func() bool { return p.do("PUBSUB", "NUMPAT") == rOne }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, rOne, p.do("PUBLISH", "foo", "bar"))
+	require.Equal(t, pmsgFrame("*", "foo", "bar"), off.reply())
+
+	skip := ts.raw(t)
+	skip.send("CLIENT", "REPLY", "SKIP")
+	skip.send("SUBSCRIBE", "a")
+	require.Equal(t, subFrame("subscribe", "a", 1), skip.reply())
+	require.Equal(t, "*2\r\n$4\r\npong\r\n$0\r\n\r\n", skip.do("PING"))
+	require.Equal(t, rInt(2), p.do("PUBLISH", "a", "m"))
+	require.Equal(t, msgFrame("a", "m"), skip.reply())
+}

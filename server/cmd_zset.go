@@ -1147,6 +1147,11 @@ func zParseMpop(c *Client, args [][]byte, i int) (keys [][]byte, max bool, count
 		c.WriteError(msgZNumKeys)
 		return nil, false, 0, false
 	}
+	// compared before adding, so a huge numkeys cannot overflow
+	if n >= int64(len(args)-i-1) {
+		c.WriteError(msgSyntax)
+		return nil, false, 0, false
+	}
 	where := int64(i) + n + 1
 	if where >= int64(len(args)) {
 		c.WriteError(msgSyntax)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/luxdb/lux-go/pubsub"
 	"github.com/luxdb/lux-go/storage"
@@ -85,7 +86,23 @@ func newConfigTable(s *Server) *configTable {
 			},
 		}
 	}
-	t.params["notify-keyspace-events"] = notifyConfigParam()
+	// encoding thresholds: only what OBJECT ENCODING reports depends on them
+	for _, e := range []struct {
+		names []string
+		v     *atomic.Int64
+	}{
+		{[]string{"hash-max-listpack-entries", "hash-max-ziplist-entries"}, &storage.HashMaxListpackEntries},
+		{[]string{"hash-max-listpack-value", "hash-max-ziplist-value"}, &storage.HashMaxListpackValue},
+		{[]string{"set-max-intset-entries"}, &storage.SetMaxIntsetEntries},
+		{[]string{"zset-max-listpack-entries", "zset-max-ziplist-entries"}, &storage.ZsetMaxListpackEntries},
+		{[]string{"zset-max-listpack-value", "zset-max-ziplist-value"}, &storage.ZsetMaxListpackValue},
+	} {
+		for _, n := range e.names {
+			delete(t.passiv, n)
+			t.params[n] = intParam(e.v.Load, e.v.Store, 0)
+		}
+	}
+	t.params["notify-keyspace-events"] = notifyConfigParam(s)
 	t.params["port"] = &configParam{get: func() string { return strconv.Itoa(s.cfg.Port) }}
 	t.params["bind"] = &configParam{get: func() string { return s.cfg.Bind }}
 	t.params["dir"] = &configParam{get: func() string { return s.store.Dir() }}

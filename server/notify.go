@@ -3,7 +3,6 @@ package server
 import (
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/luxdb/lux-go/storage"
 )
@@ -28,9 +27,11 @@ const (
 	notifyStream               // t
 	notifyKeyMiss              // m
 	notifyNew                  // n
+	notifyModule               // d: accepted for compatibility, no module events exist
 )
 
-const notifyAll = notifyGeneric | notifyString | notifyList | notifySet | notifyHash | notifyZSet | notifyExpired | notifyEvicted | notifyStream
+// notifyAll is 'A': Redis 7.0's NOTIFY_ALL, which includes d but not m and n.
+const notifyAll = notifyGeneric | notifyString | notifyList | notifySet | notifyHash | notifyZSet | notifyExpired | notifyEvicted | notifyStream | notifyModule
 
 var notifyLetters = []struct {
 	ch   byte
@@ -38,7 +39,8 @@ var notifyLetters = []struct {
 }{
 	{'g', notifyGeneric}, {'$', notifyString}, {'l', notifyList}, {'s', notifySet},
 	{'h', notifyHash}, {'z', notifyZSet}, {'x', notifyExpired}, {'e', notifyEvicted},
-	{'t', notifyStream}, {'m', notifyKeyMiss}, {'n', notifyNew}, {'K', notifyKeyspace}, {'E', notifyKeyevent},
+	{'t', notifyStream}, {'d', notifyModule}, {'n', notifyNew}, {'K', notifyKeyspace}, {'E', notifyKeyevent},
+	{'m', notifyKeyMiss},
 }
 
 // parseNotifyFlags parses a notify-keyspace-events value; ok is false on an
@@ -71,22 +73,19 @@ func formatNotifyFlags(f int) string {
 	if f&notifyAll == notifyAll {
 		b.WriteByte('A')
 	} else {
-		for _, l := range notifyLetters[:9] {
+		for _, l := range notifyLetters[:11] {
 			if f&l.flag != 0 {
 				b.WriteByte(l.ch)
 			}
 		}
 	}
-	for _, l := range notifyLetters[9:] {
+	for _, l := range notifyLetters[11:] {
 		if f&l.flag != 0 {
 			b.WriteByte(l.ch)
 		}
 	}
 	return b.String()
 }
-
-// notifyFlags is the live notify-keyspace-events setting.
-var notifyFlags atomic.Int64
 
 // eventClass maps a store event name to its notification class.
 func eventClass(name string) int {
@@ -97,7 +96,11 @@ func eventClass(name string) int {
 		return notifyEvicted
 	case "set", "setrange", "incrby", "incrbyfloat", "append":
 		return notifyString
-	case "del", "expire", "persist", "rename_from", "rename_to", "copy_to", "move_from", "move_to", "restore", "new":
+	case "new":
+		return notifyNew
+	case "keymiss":
+		return notifyKeyMiss
+	case "del", "expire", "persist", "rename_from", "rename_to", "copy_to", "move_from", "move_to", "restore":
 		return notifyGeneric
 	}
 	switch name[0] {
@@ -120,8 +123,8 @@ func init() { addKeyEventListener((*Server).notifyKeyspaceEvent) }
 // notifyKeyspaceEvent publishes a key event per notify-keyspace-events. It runs
 // under the key's shard lock; publishing never blocks (bounded queues).
 func (s *Server) notifyKeyspaceEvent(ev storage.Event) {
-	f := int(notifyFlags.Load())
-	if f == 0 || f&eventClass(ev.Name) == 0 {
+	f := int(s.notifyFlags.Load())
+	if f&(notifyKeyspace|notifyKeyevent) == 0 || f&eventClass(ev.Name) == 0 {
 		return
 	}
 	db := strconv.Itoa(ev.DB)
@@ -134,19 +137,15 @@ func (s *Server) notifyKeyspaceEvent(ev storage.Event) {
 }
 
 // notifyConfigParam is the CONFIG parameter notify-keyspace-events.
-func notifyConfigParam() *configParam {
+func notifyConfigParam(s *Server) *configParam {
 	return &configParam{
-		get: func() string { return formatNotifyFlags(int(notifyFlags.Load())) },
+		get: func() string { return formatNotifyFlags(int(s.notifyFlags.Load())) },
 		set: func(v string) string {
 			f, ok := parseNotifyFlags(v)
 			if !ok {
-				return "Invalid event class character. Use 'Ag$lshzxeKEtmn'."
+				return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
 			}
-			// without K or E nothing would be delivered, as in Redis
-			if f&(notifyKeyspace|notifyKeyevent) == 0 {
-				f = 0
-			}
-			notifyFlags.Store(int64(f))
+			s.notifyFlags.Store(int64(f))
 			return ""
 		},
 	}

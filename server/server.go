@@ -55,6 +55,8 @@ type Server struct {
 	maxClients atomic.Int64
 	errors     errorStats
 	password   atomic.Pointer[string]
+	// notifyFlags is the live notify-keyspace-events setting (notify.go).
+	notifyFlags atomic.Int64
 
 	clientsMu sync.Mutex
 	clients   map[int64]*Client
@@ -220,6 +222,7 @@ func (s *Server) serveConn(nc net.Conn) {
 				break
 			}
 		}
+		s.releaseHeld(c)
 		c.wrote = false
 		if s.store.SyncMode() == storage.SyncAlways {
 			// Every reply waits for the fsync of the writes before it, also

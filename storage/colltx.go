@@ -109,6 +109,8 @@ func (tx *CollTx) Create(key []byte, obj Object) *Entry {
 	sh := db.shard(key)
 	if db.lookup(sh, key, false) != nil {
 		tx.dropMem(sh, key)
+	} else {
+		db.fire(key, "new")
 	}
 	k := string(key)
 	e := &Entry{Obj: obj, Type: obj.Type(), lru: lruClock()}

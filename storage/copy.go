@@ -124,6 +124,8 @@ func (db DB) putEntry(key []byte, e *Entry, exp int64, event string) {
 	sh := db.shard(key)
 	if old := db.lookup(sh, key, false); old != nil {
 		db.removeKey(sh, string(key)) // replaced silently, as Redis: only the command's event
+	} else {
+		db.fire(key, "new")
 	}
 	k := string(key)
 	e.lru = lruClock()

@@ -60,6 +60,7 @@ func (db DB) Lookup(key []byte) *Entry {
 	e := db.lookup(db.shard(key), key, true)
 	if e == nil {
 		db.s.stats.KeyspaceMiss.Add(1)
+		db.fire(key, "keymiss")
 	} else {
 		db.s.stats.KeyspaceHits.Add(1)
 	}
@@ -103,11 +104,8 @@ func (db DB) Exists(key []byte) bool { return db.Peek(key) != nil }
 // IsStale reports whether key is present in memory but past its deadline
 // (used by WATCH: a key already expired when watched does not abort EXEC).
 func (db DB) IsStale(key []byte) bool {
-	sh := db.shard(key)
-	if _, ok := sh.m[string(key)]; !ok {
-		return false
-	}
-	exp, ok := sh.expires[string(key)]
+	// expires holds only existing keys, resident or evicted to disk
+	exp, ok := db.shard(key).expires[string(key)]
 	return ok && exp <= NowMs()
 }
 
@@ -134,6 +132,7 @@ func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event stri
 	if e == nil {
 		e = &Entry{}
 		sh.m[string(key)] = e
+		db.fire(key, "new")
 		sh.mem += int64(len(key) + entryOverhead)
 		db.s.mem.Add(int64(len(key) + entryOverhead))
 	} else if e.Type != TypeString {
@@ -302,6 +301,8 @@ func (db DB) Put(key []byte, e *Entry, exp int64) {
 	sh := db.shard(key)
 	if old := db.lookup(sh, key, false); old != nil {
 		db.deleteKey(sh, string(key), "del")
+	} else {
+		db.fire(key, "new")
 	}
 	k := string(key)
 	e.lru = lruClock()
@@ -373,6 +374,15 @@ func (db DB) changed(key []byte, e *Entry, memDelta int64, event string, meta bo
 		db.persistEntry(sh, key, e, sh.expires[string(key)])
 	}
 	db.touch(sh, key, event)
+}
+
+// fire reports an event to the hook without invalidating WATCHes: "new"
+// (a key was created) and "keymiss" (a read found nothing), as Redis's n and
+// m notification classes.
+func (db DB) fire(key []byte, event string) {
+	if h := db.s.hook.Load(); h != nil {
+		(*h)(Event{DB: db.idx, Key: key, Name: event})
+	}
 }
 
 // Signal invalidates WATCHes and fires the event hook for key without

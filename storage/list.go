@@ -481,6 +481,7 @@ func (db DB) CommitLists(changes ...ListChange) []*Entry {
 			k := string(ch.Key)
 			e = &Entry{Obj: l, Type: TypeList, lru: lruClock()}
 			sh.m[k] = e
+			db.fire(ch.Key, "new")
 			l.accounted = l.MemSize()
 			size := e.memSize(len(k))
 			sh.mem += size

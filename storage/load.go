@@ -116,6 +116,10 @@ func (s *Store) load() error {
 		}
 		sh := &s.shards[s.ShardOf(dbi, key)]
 		if max := s.maxMemory.Load(); max > 0 && s.mem.Load() >= max {
+			if exp != 0 {
+				// active expiry reclaims disk-only keys by their deadline
+				sh.expires[string(key)] = exp
+			}
 			sh.evicted++
 			s.partial[dbi].Store(true)
 			continue

@@ -17,6 +17,8 @@ func (db DB) CreateObject(key []byte, obj Object) *Entry {
 		sh.mem -= size
 		db.s.mem.Add(-size)
 		db.persistDelete(sh, key, old.Type != TypeString)
+	} else {
+		db.fire(key, "new")
 	}
 	e := &Entry{Obj: obj, Type: obj.Type(), lru: lruClock()}
 	sh.m[k] = e

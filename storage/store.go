@@ -309,6 +309,27 @@ func (l *LockSet) AddAll() {
 	}
 }
 
+// Equal reports whether two sets hold the same shards.
+func (l *LockSet) Equal(o *LockSet) bool {
+	if len(l.ids) != len(o.ids) {
+		return false
+	}
+	for i, id := range l.ids {
+		if o.ids[i] != id {
+			return false
+		}
+	}
+	return true
+}
+
+// CopyFrom makes l a copy of o.
+func (l *LockSet) CopyFrom(o *LockSet) {
+	if l.ids == nil {
+		l.ids = l.small[:0]
+	}
+	l.ids = append(l.ids[:0], o.ids...)
+}
+
 // Len returns the number of shards in the set.
 func (l *LockSet) Len() int { return len(l.ids) }
 

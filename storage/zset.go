@@ -1329,6 +1329,8 @@ func (db DB) StoreZSet(key []byte, z *ZSet) *Entry {
 		sh.mem -= size
 		db.s.mem.Add(-size)
 		hadElems = old.Type != TypeString
+	} else {
+		db.fire(key, "new")
 	}
 	e := &Entry{Obj: z, Type: TypeZSet, lru: lruClock()}
 	sh.m[k] = e

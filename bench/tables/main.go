@@ -16,6 +16,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -91,6 +92,9 @@ type result struct {
 	tget, pgAny              lat
 	rssMB, diskMB            float64
 	histRowsSmall, histRowsN int
+	cpuInsertUS              float64 // server CPU per insert
+	cpuHistUS                float64 // server CPU per history query (concurrent run)
+	raw                      lat     // lux: history from a minimal RESP client
 }
 
 type lat struct{ p50, p99, mean time.Duration }
@@ -175,7 +179,7 @@ func log(format string, args ...any) {
 // store is what the workload needs from a system; each worker gets its own.
 type store interface {
 	insertMessage(ctx context.Context, ch, user int, content string, ts int64) error
-	history(ctx context.Context, ch int) (int, error)   // returns rows read
+	history(ctx context.Context, ch int) (int, error)    // returns rows read
 	users50(ctx context.Context, ids []int) (int, error) // returns users read
 	close()
 }
@@ -188,6 +192,7 @@ type system interface {
 	setting() string
 	rssMB() float64
 	diskMB() float64
+	cpuSeconds() float64 // server CPU time used so far (user + system)
 	stop()
 }
 
@@ -338,10 +343,12 @@ func benchSystem(cfg *config, sys system, n int) (result, error) {
 	}
 	histAt = min(histAt, n)
 	log("%s (%s): inserting %d messages with %d clients", r.system, r.setting, histAt, cfg.conc)
+	cpu0 := sys.cpuSeconds()
 	d1, err := insertPhase(ctx, cfg, sys, 0, histAt)
 	if err != nil {
 		return r, err
 	}
+	cpuIns := sys.cpuSeconds() - cpu0
 	if err := sys.afterLoad(ctx); err != nil {
 		return r, err
 	}
@@ -349,10 +356,13 @@ func benchSystem(cfg *config, sys system, n int) (result, error) {
 		return r, err
 	}
 	log("%s: history at %d rows p50 %v p99 %v; inserting up to %d", r.system, histAt, r.histSmall.p50, r.histSmall.p99, n)
+	cpu0 = sys.cpuSeconds()
 	d2, err := insertPhase(ctx, cfg, sys, histAt, n)
 	if err != nil {
 		return r, err
 	}
+	cpuIns += sys.cpuSeconds() - cpu0
+	r.cpuInsertUS = cpuIns / float64(n) * 1e6
 	r.insertSecs = (d1 + d2).Seconds()
 	log("%s: %d inserts in %.1fs (%.0f/s)", r.system, n, r.insertSecs, float64(n)/r.insertSecs)
 	if err := sys.afterLoad(ctx); err != nil {
@@ -361,8 +371,15 @@ func benchSystem(cfg *config, sys system, n int) (result, error) {
 	if r.histFull, r.histRowsN, err = histLatency(ctx, cfg, sys, cfg.queries); err != nil {
 		return r, err
 	}
+	cpu0 = sys.cpuSeconds()
 	if r.histConc, r.histConcQPS, err = histConcurrent(ctx, cfg, sys, cfg.queries*4); err != nil {
 		return r, err
+	}
+	r.cpuHistUS = (sys.cpuSeconds() - cpu0) / float64(max(1, cfg.queries*4/cfg.conc*cfg.conc)) * 1e6
+	if l, ok := sys.(*luxSystem); ok {
+		if r.raw, err = rawHistory(l.addr, cfg); err != nil {
+			return r, err
+		}
 	}
 	st, err := sys.connect(ctx)
 	if err != nil {
@@ -423,7 +440,8 @@ func (s *luxSystem) stop() {
 	}
 }
 
-func (s *luxSystem) rssMB() float64 { return procRSS(s.cmd.Process.Pid) }
+func (s *luxSystem) rssMB() float64      { return procRSS(s.cmd.Process.Pid) }
+func (s *luxSystem) cpuSeconds() float64 { return procCPU(s.cmd.Process.Pid, false) }
 func (s *luxSystem) diskMB() float64 {
 	return dirMB(s.dir)
 }
@@ -497,6 +515,69 @@ func (l *luxStore) users50(ctx context.Context, ids []int) (int, error) {
 		if v, err := c.Slice(); err == nil && len(v) == 6 {
 			n++
 		}
+	}
+	return n, nil
+}
+
+// rawHistory measures the history query from a minimal RESP client that
+// reads the reply without building Go values (what the server and the
+// network cost, without go-redis's decoding).
+func rawHistory(addr string, cfg *config) (lat, error) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return lat{}, err
+	}
+	defer nc.Close()
+	rd := bufio.NewReaderSize(nc, 64<<10)
+	rng := rand.New(rand.NewPCG(5, 5))
+	d := make([]time.Duration, 0, cfg.queries)
+	for i := 0; i < cfg.queries+50; i++ {
+		ch := strconv.Itoa(1 + rng.IntN(cfg.channels))
+		req := "*12\r\n$6\r\nTQUERY\r\n$8\r\nmessages\r\n$5\r\nWHERE\r\n$10\r\nchannel_id\r\n$1\r\n=\r\n$" +
+			strconv.Itoa(len(ch)) + "\r\n" + ch + "\r\n$5\r\nORDER\r\n$2\r\nBY\r\n$9\r\ntimestamp\r\n$4\r\nDESC\r\n$5\r\nLIMIT\r\n$2\r\n50\r\n"
+		t0 := time.Now()
+		if _, err := nc.Write([]byte(req)); err != nil {
+			return lat{}, err
+		}
+		rows, err := skipReply(rd)
+		if err != nil {
+			return lat{}, err
+		}
+		if rows != 50 {
+			return lat{}, fmt.Errorf("raw history: %d rows", rows)
+		}
+		if i >= 50 {
+			d = append(d, time.Since(t0))
+		}
+	}
+	return summarize(d), nil
+}
+
+// skipReply reads one RESP reply and returns its element count (arrays).
+func skipReply(rd *bufio.Reader) (int, error) {
+	line, err := rd.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 3 {
+		return 0, errors.New("short line")
+	}
+	n, _ := strconv.Atoi(string(line[1 : len(line)-2]))
+	switch line[0] {
+	case '*':
+		for i := 0; i < n; i++ {
+			if _, err := skipReply(rd); err != nil {
+				return 0, err
+			}
+		}
+	case '$':
+		if n >= 0 {
+			if _, err := rd.Discard(n + 2); err != nil {
+				return 0, err
+			}
+		}
+	case '-':
+		return 0, errors.New(string(line))
 	}
 	return n, nil
 }
@@ -605,29 +686,75 @@ func (s *pgSystem) setting() string {
 // rssMB sums the resident memory of the postmaster and its children.
 func (s *pgSystem) rssMB() float64 {
 	total := procRSS(s.pid)
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == s.pid {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// field 4 is the parent pid (after the parenthesised command name)
-		rest := string(b)
-		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-			f := strings.Fields(rest[i+1:])
-			if len(f) > 1 && f[1] == strconv.Itoa(s.pid) {
-				total += procRSS(pid)
-			}
-		}
+	for _, pid := range childPIDs(s.pid) {
+		total += procRSS(pid)
 	}
 	return total
 }
 
+// procStat returns the fields of /proc/pid/stat after the command name
+// (index 0 is the state, field 3 of proc(5)).
+func procStat(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	rest := string(b)
+	i := strings.LastIndexByte(rest, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(rest[i+1:])
+}
+
+func childPIDs(parent int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == parent {
+			continue
+		}
+		if f := procStat(pid); len(f) > 1 && f[1] == strconv.Itoa(parent) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// procCPU returns a process's user + system CPU seconds (with children:
+// plus those of its reaped children).
+func procCPU(pid int, children bool) float64 {
+	f := procStat(pid)
+	if len(f) < 15 {
+		return 0
+	}
+	// utime, stime, cutime, cstime are fields 14-17 of proc(5): 11-14 here
+	n := 2
+	if children {
+		n = 4
+	}
+	ticks := 0.0
+	for i := 11; i < 11+n; i++ {
+		v, _ := strconv.ParseFloat(f[i], 64)
+		ticks += v
+	}
+	return ticks / 100 // USER_HZ
+}
+
 func (s *pgSystem) diskMB() float64 { return dirMB(s.dir) }
+
+// cpuSeconds sums the postmaster's CPU time, its exited children's (which
+// the kernel adds to the postmaster when it reaps them) and its live
+// children's.
+func (s *pgSystem) cpuSeconds() float64 {
+	time.Sleep(200 * time.Millisecond) // let closed backends exit and be reaped
+	total := procCPU(s.pid, true)
+	for _, pid := range childPIDs(s.pid) {
+		total += procCPU(pid, false)
+	}
+	return total
+}
 
 func (s *pgSystem) connect(ctx context.Context) (store, error) {
 	c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port))
@@ -650,7 +777,6 @@ func (s *pgSystem) setup(ctx context.Context, cfg *config) error {
 		`CREATE TABLE messages (id bigserial PRIMARY KEY, channel_id bigint REFERENCES channels(id),
 			user_id bigint REFERENCES users(id), content text, timestamp bigint)`,
 		`CREATE INDEX messages_channel_ts ON messages (channel_id, timestamp)`,
-		`CREATE INDEX messages_user ON messages (user_id)`,
 	} {
 		if _, err := c.Exec(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
@@ -811,8 +937,8 @@ func report(cfg *config, rs []result) string {
 		strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	fmt.Fprintf(&b, "Settings: %d channels, %d users, %d concurrent clients, %d history queries per measurement (one client), %d x 4 (all clients), %d round trips of 50 users.\n\n",
 		cfg.channels, cfg.users, cfg.conc, cfg.queries, cfg.queries, cfg.tgets)
-	b.WriteString("| system | setting | messages | inserts/s | history p50 / p99 ms at n/10 rows | history p50 / p99 ms at n rows | history, all clients: p50 / p99 ms, queries/s | 50 users in one round trip p50 / p99 ms | RSS MB | disk MB |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| system | setting | messages | inserts/s | server CPU µs per insert | history p50 / p99 ms at n/10 rows | history p50 / p99 ms at n rows | history, all clients: p50 / p99 ms, queries/s, server CPU µs per query | 50 users in one round trip p50 / p99 ms | RSS MB | disk MB |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		users := ms(r.tget.p50) + " / " + ms(r.tget.p99)
 		if r.system == "lux" {
@@ -820,10 +946,14 @@ func report(cfg *config, rs []result) string {
 		} else {
 			users += " (batch of 50 SELECT); " + ms(r.pgAny.p50) + " / " + ms(r.pgAny.p99) + " (one SELECT ... = ANY)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %s / %s | %s / %s | %s / %s, %.0f | %s | %.0f | %.0f |\n",
-			r.system, r.setting, r.n, float64(r.n)/r.insertSecs,
-			ms(r.histSmall.p50), ms(r.histSmall.p99), ms(r.histFull.p50), ms(r.histFull.p99),
-			ms(r.histConc.p50), ms(r.histConc.p99), r.histConcQPS, users, r.rssMB, r.diskMB)
+		hist := ms(r.histFull.p50) + " / " + ms(r.histFull.p99)
+		if r.system == "lux" {
+			hist += " (go-redis); " + ms(r.raw.p50) + " / " + ms(r.raw.p99) + " (raw RESP client)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %.0f | %s / %s | %s | %s / %s, %.0f, %.0f | %s | %.0f | %.0f |\n",
+			r.system, r.setting, r.n, float64(r.n)/r.insertSecs, r.cpuInsertUS,
+			ms(r.histSmall.p50), ms(r.histSmall.p99), hist,
+			ms(r.histConc.p50), ms(r.histConc.p99), r.histConcQPS, r.cpuHistUS, users, r.rssMB, r.diskMB)
 	}
 	// ratios per mode
 	b.WriteString("\n")
@@ -832,10 +962,10 @@ func report(cfg *config, rs []result) string {
 		if l.system != "lux" || p.system != "postgres" {
 			continue
 		}
-		fmt.Fprintf(&b, "- lux %s vs postgres %s: inserts %.2fx postgres's throughput; history p50 %.2fx postgres's (at n rows), p99 %s ms; history p50 at n/10 vs n rows: %s vs %s ms; 50 users p50 %.2fx postgres's batch.\n",
-			l.setting, p.setting, (float64(l.n)/l.insertSecs)/(float64(p.n)/p.insertSecs),
-			float64(l.histFull.p50)/float64(p.histFull.p50), ms(l.histFull.p99), ms(l.histSmall.p50), ms(l.histFull.p50),
-			float64(l.tget.p50)/float64(p.tget.p50))
+		fmt.Fprintf(&b, "- lux %s vs postgres %s: inserts %.2fx postgres's throughput, %.2fx its server CPU per insert; history p50 %.2fx postgres's at n rows (%.2fx with the raw RESP client), p99 %s ms; lux history p50 at n/10 vs n rows: %s vs %s ms; server CPU per history query %.2fx postgres's; 50 users p50 %.2fx postgres's batch.\n",
+			l.setting, p.setting, (float64(l.n)/l.insertSecs)/(float64(p.n)/p.insertSecs), l.cpuInsertUS/p.cpuInsertUS,
+			float64(l.histFull.p50)/float64(p.histFull.p50), float64(l.raw.p50)/float64(p.histFull.p50), ms(l.histFull.p99), ms(l.histSmall.p50), ms(l.histFull.p50),
+			l.cpuHistUS/p.cpuHistUS, float64(l.tget.p50)/float64(p.tget.p50))
 	}
 	return b.String()
 }
