@@ -110,7 +110,11 @@ func newConfigTable(s *Server) *configTable {
 		get: func() string { return *s.password.Load() },
 		set: func(v string) string { s.password.Store(&v); return "" },
 	}
-	t.params["maxmemory"] = intParam(s.store.MaxMemory, s.store.SetMaxMemory, 0)
+	// lowering maxmemory evicts at once, as Redis does, not at the next write
+	t.params["maxmemory"] = intParam(s.store.MaxMemory, func(n int64) {
+		s.store.SetMaxMemory(n)
+		s.store.EnsureMemory()
+	}, 0)
 	t.params["maxmemory-policy"] = &configParam{
 		get: func() string {
 			if s.store.NoEviction() {
