@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -50,6 +51,16 @@ type tablesHandle struct {
 func (s *Server) tablesHandle() *tablesHandle {
 	v, ok := tablesEngines.Load(s)
 	if !ok {
+		if s.closing.Load() {
+			// a straggling command after Close forgot the engine: never
+			// reopen the (closing) store behind Close's back
+			h := &tablesHandle{}
+			h.db, _ = tables.Open(nil)
+			err := errors.New("server is shutting down")
+			h.err.Store(&err)
+			h.once.Do(func() {})
+			return h
+		}
 		v, _ = tablesEngines.LoadOrStore(s, &tablesHandle{})
 	}
 	h := v.(*tablesHandle)
@@ -70,14 +81,6 @@ func (s *Server) tablesHandle() *tablesHandle {
 // tables returns the server's table engine, loading every stored table on
 // first use (server.New calls it so loading happens at start-up).
 func (s *Server) tables() *tables.DB { return s.tablesHandle().db }
-
-// tablesLoadErr returns the error loading the tables failed with, if any.
-func (s *Server) tablesLoadErr() error {
-	if p := s.tablesHandle().err.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
 
 // closeTables forgets the server's engine (Server.Close), so a test process
 // that starts many servers does not keep every engine alive.

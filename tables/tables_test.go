@@ -127,7 +127,7 @@ func TestRowEncoding(t *testing.T) {
 			}
 		}
 		decodeRow(string(b), nil)
-		rowValue(string(b), uint32(rng.IntN(4)))
+		_, _ = rowValue(string(b), uint32(rng.IntN(4)))
 	}
 }
 
