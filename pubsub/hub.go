@@ -439,45 +439,24 @@ func (s *Subscriber) TakePending() []byte {
 }
 
 func (s *Subscriber) drain() bool {
-	if ls, ok := s.sink.(LockedSink); ok {
-		return s.drainLocked(ls)
+	ls, ok := s.sink.(LockedSink)
+	if !ok {
+		ls = unlockedSink{s.sink}
 	}
-	for {
-		s.mu.Lock()
-		if s.stopped {
-			s.mu.Unlock()
-			return false
-		}
-		b := s.buf
-		if len(b) == 0 {
-			s.mu.Unlock()
-			return true
-		}
-		s.buf, s.spare = s.spare, nil
-		s.inflight = len(b)
-		s.mu.Unlock()
-
-		err := s.sink.WriteFrames(b)
-
-		s.mu.Lock()
-		s.inflight = 0
-		if err != nil {
-			// The connection is broken; the server will Close us. Drop
-			// the backlog so it does not pin memory meanwhile.
-			s.stopped = true
-			s.buf, s.spare = nil, nil
-			s.mu.Unlock()
-			return false
-		}
-		if cap(b) <= maxSpareBuf && !s.stopped && !s.overflowed {
-			s.spare = b[:0]
-		}
-		s.mu.Unlock()
-	}
+	return s.drainLocked(ls)
 }
 
-// drainLocked is drain for a LockedSink: frames are taken only while the
-// connection's write lock is held.
+// unlockedSink adapts a plain Sink, which locks inside WriteFrames, to the
+// LockedSink protocol.
+type unlockedSink struct{ Sink }
+
+func (unlockedSink) LockWrites()                        {}
+func (unlockedSink) UnlockWrites()                      {}
+func (u unlockedSink) WriteFramesLocked(b []byte) error { return u.WriteFrames(b) }
+
+// drainLocked writes pending frames until none are left; with a real
+// LockedSink they are taken only while the connection's write lock is held.
+// It returns false once the subscriber is stopped or a write failed.
 func (s *Subscriber) drainLocked(ls LockedSink) bool {
 	for {
 		ls.LockWrites()

@@ -294,26 +294,11 @@ func (db DB) persistEntry(sh *shard, key []byte, e *Entry, exp int64) {
 	}
 }
 
-// Put stores a whole entry under key, replacing any value (RENAME, COPY,
-// MOVE, RESTORE). The entry must not be shared with another key. For
-// collections the caller persists the elements with PutElem afterwards.
-func (db DB) Put(key []byte, e *Entry, exp int64) {
-	sh := db.shard(key)
-	if old := db.lookup(sh, key, false); old != nil {
-		db.deleteKey(sh, string(key), "del")
-	} else {
-		db.fire(key, "new")
-	}
-	k := string(key)
-	e.lru = lruClock()
-	sh.m[k] = e
-	size := e.memSize(len(k))
-	sh.mem += size
-	db.s.mem.Add(size)
-	db.setExpiry(sh, key, exp)
-	db.persistEntry(sh, key, e, exp)
-	db.touch(sh, key, "set")
-}
+// Put stores a whole entry under key, replacing any value silently (as
+// RESTORE REPLACE does) and reporting "set". The entry must not be shared with
+// another key. For collections the caller persists the elements with PutElem
+// afterwards.
+func (db DB) Put(key []byte, e *Entry, exp int64) { db.putEntry(key, e, exp, "set") }
 
 // AddObject creates a new collection key holding obj (no deadline).
 func (db DB) AddObject(key []byte, obj Object) *Entry {
