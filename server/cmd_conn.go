@@ -14,7 +14,8 @@ import (
 func init() {
 	const conn = FlagNoLock | FlagFast | FlagLoading | FlagStale
 	register(
-		&Command{Name: "ping", Arity: -1, Flags: conn | FlagSubscribeOK, Handler: cmdPing, Group: "connection", Summary: "Returns the server's liveliness response."},
+		// PING works before AUTH (health checks); Redis 7.0 refuses it (docs/COMPATIBILITY.md)
+		&Command{Name: "ping", Arity: -1, Flags: conn | FlagSubscribeOK | FlagNoAuth, Handler: cmdPing, Group: "connection", Summary: "Returns the server's liveliness response."},
 		&Command{Name: "echo", Arity: 2, Flags: conn, Handler: cmdEcho, Group: "connection", Summary: "Returns the given string."},
 		&Command{Name: "quit", Arity: -1, Flags: conn | FlagNoAuth | FlagSubscribeOK | FlagNoMulti, Handler: cmdQuit, Group: "connection", Summary: "Closes the connection."},
 		&Command{Name: "reset", Arity: 1, Flags: conn | FlagNoAuth | FlagSubscribeOK | FlagNoMulti | FlagNoScript, Handler: cmdReset, Group: "connection", Summary: "Resets the connection."},
