@@ -144,10 +144,15 @@ func TestReviewEvictOneLastSeqRace(t *testing.T) {
 // reviewMemCheck verifies the memory counters against the entries.
 func reviewMemCheck(t *testing.T, s *Store) {
 	t.Helper()
+	// every shard stays locked for the whole check: active expiry may run
+	// between shards otherwise and make the store total look drifted
+	var all LockSet
+	all.AddAll()
+	s.Lock(&all)
+	defer s.Unlock(&all)
 	var total int64
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.mu.Lock()
 		var sum int64
 		for k, e := range sh.m {
 			sum += e.memSize(len(k))
@@ -155,7 +160,6 @@ func reviewMemCheck(t *testing.T, s *Store) {
 		require.Equal(t, sum, sh.mem, "shard %d mem counter drifted", i)
 		require.GreaterOrEqual(t, sh.evicted, int64(0), "shard %d evicted counter negative", i)
 		total += sh.mem
-		sh.mu.Unlock()
 	}
 	require.Equal(t, total, s.mem.Load(), "store mem counter drifted")
 }
