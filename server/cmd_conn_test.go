@@ -151,7 +151,7 @@ func TestConnHello(t *testing.T) {
 // Listening on a public address without a password is refused (Redis's
 // protected mode) unless explicitly allowed. Lux's own behaviour.
 func TestConnProtectedMode(t *testing.T) {
-	store, err := storage.Open(storage.Options{NoGCTuning: true})
+	store, err := storage.Open(storage.Options{})
 	require.NoError(t, err)
 	defer store.Close()
 	for _, tc := range []struct {

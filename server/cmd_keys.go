@@ -23,9 +23,9 @@ func init() {
 		&Command{Name: "unlink", Arity: -2, Flags: rw | FlagFast, FirstKey: 1, LastKey: -1, Handler: cmdDel, Group: "generic", Summary: "Asynchronously deletes one or more keys."},
 		&Command{Name: "exists", Arity: -2, Flags: ro | FlagFast, FirstKey: 1, LastKey: -1, Handler: cmdExists, Group: "generic", Summary: "Determines whether one or more keys exist."},
 		&Command{Name: "type", Arity: 2, Flags: ro | FlagFast, FirstKey: 1, LastKey: 1, Handler: cmdType, Group: "generic", Summary: "Determines the type of value stored at a key."},
-		&Command{Name: "keys", Arity: 2, Flags: ro | FlagLockDB, Handler: cmdKeys, Group: "generic", Summary: "Returns all key names that match a pattern."},
-		&Command{Name: "scan", Arity: -2, Flags: ro | FlagLockDB, Handler: cmdScan, Group: "generic", Summary: "Iterates over the key names in the database."},
-		&Command{Name: "randomkey", Arity: 1, Flags: ro | FlagLockDB, Handler: cmdRandomKey, Group: "generic", Summary: "Returns a random key name from the database."},
+		&Command{Name: "keys", Arity: 2, Flags: ro | FlagLockDBInMemory, Handler: cmdKeys, Group: "generic", Summary: "Returns all key names that match a pattern."},
+		&Command{Name: "scan", Arity: -2, Flags: ro | FlagLockDBInMemory, Handler: cmdScan, Group: "generic", Summary: "Iterates over the key names in the database."},
+		&Command{Name: "randomkey", Arity: 1, Flags: ro | FlagLockDBInMemory, Handler: cmdRandomKey, Group: "generic", Summary: "Returns a random key name from the database."},
 		&Command{Name: "rename", Arity: 3, Flags: rw, FirstKey: 1, LastKey: 2, Handler: cmdRename, Group: "generic", Summary: "Renames a key and overwrites the destination."},
 		&Command{Name: "renamenx", Arity: 3, Flags: rw | FlagFast, FirstKey: 1, LastKey: 2, Handler: cmdRename, Group: "generic", Summary: "Renames a key only when the target key name doesn't exist."},
 		// COPY ... DB n and MOVE touch a second database, which the key spec
@@ -129,20 +129,21 @@ func cmdTouch(c *Client, args [][]byte) {
 	c.WriteInt64(n)
 }
 
-// cmdKeys walks every shard of the database. A bare "*" skips matching, as in
-// Redis, which also makes it return the empty key.
+// cmdKeys walks the whole keyspace (with persistence: Pebble, nothing is
+// loaded into memory). A bare "*" skips matching, as in Redis, which also
+// makes it return the empty key.
 func cmdKeys(c *Client, args [][]byte) {
-	db := c.DB()
-	pat := string(args[1])
-	all := pat == "*"
+	pat := args[1]
+	all := len(pat) == 1 && pat[0] == '*'
 	var out []string
-	for i := 0; i < storage.ShardsPerDB; i++ {
-		db.ForEach(i, func(k string, _ *storage.Entry) bool {
-			if all || pubsub.MatchString(pat, k) {
-				out = append(out, k)
-			}
-			return true
-		})
+	err := c.DB().Keys(func(k []byte) {
+		if all || pubsub.Match(pat, k, false) {
+			out = append(out, string(k))
+		}
+	})
+	if err != nil {
+		c.WriteError("ERR " + err.Error())
+		return
 	}
 	c.WriteBulkStrings(out)
 }
@@ -184,14 +185,13 @@ func parseScanCursor(b []byte) (uint64, bool) {
 
 // cmdScan implements SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
 //
-// The cursor differs from Redis's hash-table cursor: it is the index of the
-// next shard of the current database to walk (0..ShardsPerDB-1). Go maps
-// have no stable iteration position, so each call walks whole shards, in
-// order, until it has visited at least COUNT keys (COUNT stays a hint, as in
-// Redis), and returns the index of the next shard, or 0 after the last one.
-// A key always lives in the same shard, so a full iteration returns every key
-// present for its whole duration exactly once. A cursor past the last shard
-// ends the iteration (Redis likewise accepts any number as a cursor).
+// With persistence the cursor is a position in the keys' stable hash order
+// on disk (storage.KeyHash): each call returns about COUNT keys, covers keys
+// that are only on disk and loads nothing into memory. Without persistence
+// it is the index of the next shard of the database to walk: Go maps have no
+// stable iteration position, so each call walks whole shards until it has
+// visited at least COUNT keys (COUNT stays a hint, as in Redis). Either way
+// a full iteration returns every key present for its whole duration.
 func cmdScan(c *Client, args [][]byte) {
 	cursor, ok := parseScanCursor(args[1])
 	if !ok {
@@ -226,27 +226,22 @@ func cmdScan(c *Client, args [][]byte) {
 			return
 		}
 	}
-	db := c.DB()
 	var keys []string
-	visited := int64(0)
-	next := uint64(0)
-	patStr := string(pat)
-	for i := cursor; i < storage.ShardsPerDB; i++ {
-		db.ForEach(int(i), func(k string, e *storage.Entry) bool {
-			visited++
-			if usePat && !pubsub.MatchString(patStr, k) {
-				return true
-			}
-			if useType && !strings.EqualFold(typ, e.Type.String()) {
-				return true
-			}
-			keys = append(keys, k)
-			return true
-		})
-		if visited >= count && i+1 < storage.ShardsPerDB {
-			next = i + 1
-			break
+	if count > 1<<30 {
+		count = 1 << 30
+	}
+	next, err := c.DB().Scan(cursor, int(count), func(k []byte, t storage.Type) {
+		if usePat && !pubsub.Match(pat, k, false) {
+			return
 		}
+		if useType && !strings.EqualFold(typ, t.String()) {
+			return
+		}
+		keys = append(keys, string(k))
+	})
+	if err != nil {
+		c.WriteError("ERR " + err.Error())
+		return
 	}
 	c.WriteArray(2)
 	c.WriteBulkString(strconv.FormatUint(next, 10))
@@ -254,7 +249,11 @@ func cmdScan(c *Client, args [][]byte) {
 }
 
 func cmdRandomKey(c *Client, args [][]byte) {
-	k, ok := c.DB().RandomKey()
+	k, ok, err := c.DB().RandomKey()
+	if err != nil {
+		c.WriteError("ERR " + err.Error())
+		return
+	}
 	if !ok {
 		c.WriteNull()
 		return
@@ -548,8 +547,11 @@ func cmdObject(c *Client, args [][]byte) {
 			c.WriteBulkString(stringEncoding(e))
 		}
 	case "freq":
-		// only LRU-style policies exist here
-		c.WriteError(msgFreqNoLFU)
+		if p := c.srv.store.Policy(); p != storage.PolicyAllKeysLFU && p != storage.PolicyVolatileLFU {
+			c.WriteError(msgFreqNoLFU)
+			return
+		}
+		c.WriteInt(e.Freq())
 	case "idletime":
 		c.WriteInt64(e.Idle())
 	case "refcount":

@@ -25,7 +25,7 @@ import (
 func init() {
 	const admin = FlagAdmin | FlagNoScript | FlagLoading | FlagStale | FlagNoLock
 	register(
-		&Command{Name: "dbsize", Arity: 1, Flags: FlagReadOnly | FlagFast | FlagLockDB, Handler: cmdDBSize, Group: "server", Summary: "Returns the number of keys in the database."},
+		&Command{Name: "dbsize", Arity: 1, Flags: FlagReadOnly | FlagFast | FlagNoLock, Handler: cmdDBSize, Group: "server", Summary: "Returns the number of keys in the database."},
 		&Command{Name: "flushdb", Arity: -1, Flags: FlagWrite | FlagLockDB, Handler: cmdFlushDB, Group: "server", Summary: "Removes all keys from the current database."},
 		&Command{Name: "flushall", Arity: -1, Flags: FlagWrite | FlagLockAll, Handler: cmdFlushAll, Group: "server", Summary: "Removes all keys from all databases."},
 		// INFO locks everything for a consistent keyspace section; it is rare
@@ -213,7 +213,10 @@ func cmdFlushDB(c *Client, args [][]byte) {
 	if !flushArgOK(c, args) {
 		return
 	}
-	c.DB().Flush()
+	if err := c.DB().Flush(); err != nil {
+		c.WriteError(misconfMsg(err))
+		return
+	}
 	c.srv.flushTables(c) // tables are not per database: FLUSHDB removes them too (contract)
 	c.WriteOK()
 }
@@ -223,7 +226,10 @@ func cmdFlushAll(c *Client, args [][]byte) {
 		return
 	}
 	for i := 0; i < storage.NumDBs; i++ {
-		c.srv.store.DB(i).Flush()
+		if err := c.srv.store.DB(i).Flush(); err != nil {
+			c.WriteError(misconfMsg(err))
+			return
+		}
 	}
 	c.srv.flushTables(c)
 	c.WriteOK()
@@ -977,12 +983,7 @@ func infoMemory(s *Server, b *infoBuilder) {
 	b.num("lux_goroutines", int64(runtime.NumGoroutine()))
 }
 
-func (s *Server) maxmemoryPolicy() string {
-	if s.store.NoEviction() {
-		return "noeviction"
-	}
-	return "allkeys-lru"
-}
+func (s *Server) maxmemoryPolicy() string { return s.store.Policy().String() }
 
 func infoPersistence(s *Server, b *infoBuilder) {
 	st := s.store.StatsRef()

@@ -14,23 +14,24 @@ type Flag uint32
 
 // Command flags (names as COMMAND INFO reports them).
 const (
-	FlagWrite       Flag = 1 << iota // modifies the keyspace
-	FlagReadOnly                     // reads the keyspace
-	FlagDenyOOM                      // may grow memory: refused/evicts over maxmemory
-	FlagAdmin                        // server administration
-	FlagPubSub                       // pub/sub command
-	FlagNoScript                     // not allowed in scripts
-	FlagBlocking                     // may block the client
-	FlagLoading                      // allowed while loading
-	FlagStale                        // allowed on a stale replica
-	FlagNoAuth                       // allowed before AUTH
-	FlagFast                         // O(1) or O(log N)
-	FlagNoMulti                      // executed immediately even inside MULTI (EXEC, DISCARD, ...)
-	FlagSubscribeOK                  // allowed in subscribe mode
-	FlagLockDB                       // locks every shard of the current database
-	FlagLockAll                      // locks every shard of every database
-	FlagNoLock                       // touches no keyspace shard
-	FlagTables                       // a table command: EXEC holds the tables write lock around the transaction
+	FlagWrite          Flag = 1 << iota // modifies the keyspace
+	FlagReadOnly                        // reads the keyspace
+	FlagDenyOOM                         // may grow memory: refused/evicts over maxmemory
+	FlagAdmin                           // server administration
+	FlagPubSub                          // pub/sub command
+	FlagNoScript                        // not allowed in scripts
+	FlagBlocking                        // may block the client
+	FlagLoading                         // allowed while loading
+	FlagStale                           // allowed on a stale replica
+	FlagNoAuth                          // allowed before AUTH
+	FlagFast                            // O(1) or O(log N)
+	FlagNoMulti                         // executed immediately even inside MULTI (EXEC, DISCARD, ...)
+	FlagSubscribeOK                     // allowed in subscribe mode
+	FlagLockDB                          // locks every shard of the current database
+	FlagLockAll                         // locks every shard of every database
+	FlagNoLock                          // touches no keyspace shard
+	FlagLockDBInMemory                  // locks every shard of the current database without persistence (with it, the command reads Pebble)
+	FlagTables                          // a table command: EXEC holds the tables write lock around the transaction
 )
 
 var flagNames = []struct {
@@ -123,6 +124,10 @@ func (s *Server) addLocks(cmd *Command, db int, args [][]byte, ls *storage.LockS
 		ls.AddAll()
 	case cmd.Flags&FlagLockDB != 0:
 		ls.AddDB(db)
+	case cmd.Flags&FlagLockDBInMemory != 0:
+		if !s.store.Persistent() {
+			ls.AddDB(db)
+		}
 	default:
 		scratch = cmd.keyArgs(args, scratch[:0])
 		for _, k := range scratch {
@@ -197,9 +202,22 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 		cmd.rejected.Add(1)
 		return
 	}
+	// a failed data directory refuses writes and keeps serving reads
+	if cmd.Flags&FlagWrite != 0 {
+		if err := s.store.Err(); err != nil {
+			s.reject(c, cmd, misconfMsg(err))
+			return
+		}
+	}
 	// the memory check comes before queueing: Redis refuses a growing
 	// command inside MULTI at queue time, which dooms the transaction
 	// inside MULTI Redis refuses any queued command while over the limit
+	if cmd.Flags&FlagDenyOOM == 0 && s.store.Persistent() && s.store.OverLimit() {
+		// reads load cold keys: they make room as writes do (a miss never
+		// waits for a timer or the next write)
+		s.releaseHeld(c)
+		s.store.EnsureMemory()
+	}
 	if cmd.Flags&FlagDenyOOM != 0 || (c.multi && cmd.Flags&FlagNoMulti == 0) {
 		if c.holding && s.store.MaxMemory() > 0 {
 			s.releaseHeld(c) // eviction locks shards itself

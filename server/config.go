@@ -113,24 +113,16 @@ func newConfigTable(s *Server) *configTable {
 	// lowering maxmemory evicts at once, as Redis does, not at the next write
 	t.params["maxmemory"] = intParam(s.store.MaxMemory, func(n int64) {
 		s.store.SetMaxMemory(n)
-		s.store.EnsureMemory()
+		_ = s.store.EnsureMemory() // noeviction refuses later writes instead
 	}, 0)
 	t.params["maxmemory-policy"] = &configParam{
-		get: func() string {
-			if s.store.NoEviction() {
-				return "noeviction"
-			}
-			return "allkeys-lru"
-		},
+		get: func() string { return s.store.Policy().String() },
 		set: func(v string) string {
-			switch strings.ToLower(v) {
-			case "noeviction":
-				s.store.SetNoEviction(true)
-			case "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl":
-				s.store.SetNoEviction(false)
-			default:
+			p, ok := storage.ParsePolicy(v)
+			if !ok {
 				return "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
 			}
+			s.store.SetPolicy(p)
 			return ""
 		},
 	}

@@ -53,3 +53,9 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// misconfMsg is the error a write gets once the data directory failed
+// (Redis answers MISCONF when it cannot persist; reads go on).
+func misconfMsg(err error) string {
+	return sanitizeErr("MISCONF Errors writing to the data directory, writes are refused until the server is restarted: " + err.Error())
+}

@@ -26,7 +26,7 @@ func (l *loopConn) Read(b []byte) (int, error) {
 }
 
 func benchPipeline(b *testing.B, dir string, cmd string) {
-	store, err := storage.Open(storage.Options{Dir: dir, NoGCTuning: true})
+	store, err := storage.Open(storage.Options{Dir: dir})
 	if err != nil {
 		b.Fatal(err)
 	}

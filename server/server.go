@@ -228,7 +228,11 @@ func (s *Server) serveConn(nc net.Conn) {
 			// Every reply waits for the fsync of the writes before it, also
 			// a read's: a client must not see a value a crash could undo.
 			// It returns at once when nothing is pending.
-			s.store.WaitDurable(s.store.LastSeq())
+			if err := s.store.WaitDurable(s.store.LastSeq()); err != nil {
+				// the writes were not made durable: acknowledge nothing
+				c.wmu.Unlock()
+				return
+			}
 		}
 		if c.realWriter != nil && c.realWriter != c.Writer {
 			// replies written before CLIENT REPLY OFF/SKIP in this batch

@@ -93,11 +93,8 @@ func (tx *CollTx) dropMem(sh *shard, key []byte) {
 	if e == nil {
 		return
 	}
-	size := e.memSize(len(k))
-	delete(sh.m, k)
-	delete(sh.expires, k)
-	sh.mem -= size
-	tx.db.s.mem.Add(-size)
+	tx.db.unlink(sh, k, e.memSize(len(k)))
+	tx.db.removed(sh)
 	tx.op(collDrop, key, nil, nil, e.Type)
 }
 
@@ -112,12 +109,9 @@ func (tx *CollTx) Create(key []byte, obj Object) *Entry {
 	} else {
 		db.fire(key, "new")
 	}
-	k := string(key)
 	e := &Entry{Obj: obj, Type: obj.Type(), lru: lruClock()}
-	sh.m[k] = e
-	size := e.memSize(len(k))
-	sh.mem += size
-	db.s.mem.Add(size)
+	db.link(sh, string(key), e)
+	db.created(sh)
 	tx.op(collMeta, key, nil, obj.MetaPayload(), e.Type)
 	return e
 }
@@ -134,8 +128,7 @@ func (tx *CollTx) Del(key, sub []byte) { tx.op(collDel, key, sub, nil, 0) }
 // then "del" for a deleted key, as Redis notifies.
 func (tx *CollTx) Changed(key []byte, e *Entry, memDelta int64, event string) {
 	sh := tx.db.shard(key)
-	sh.mem += memDelta
-	tx.db.s.mem.Add(memDelta)
+	tx.db.account(sh, memDelta)
 	tx.touch(sh, key, event)
 	if e.Obj != nil && e.Obj.Len() == 0 && sh.m[string(key)] == e {
 		tx.dropMem(sh, key)
@@ -204,19 +197,9 @@ func (tx *CollTx) write(b *Pending) {
 			op.Finish()
 		case collMeta:
 			payload := tx.arena[o.v0:o.v1]
-			op := b.SetDeferred(2+len(key), metaHeader+len(payload))
-			metaKey(op.Key[:0], db.idx, key)
-			putMetaHeader(op.Value, o.typ, 0)
-			copy(op.Value[metaHeader:], payload)
-			op.Finish()
+			writeMeta(b, db.idx, key, o.typ, 0, payload)
 		case collDrop:
-			op := b.DeleteDeferred(2 + len(key))
-			metaKey(op.Key[:0], db.idx, key)
-			op.Finish()
-			if o.typ != TypeString {
-				p := elemPrefix(nil, db.idx, key)
-				b.DeleteRange(p, prefixEnd(p), nil)
-			}
+			deleteMeta(b, db.idx, key, o.typ != TypeString)
 		}
 	}
 }

@@ -122,17 +122,17 @@ func (db DB) CopyTo(src []byte, to DB, dst []byte) (bool, error) {
 // putEntry is Put with the event name of the calling command.
 func (db DB) putEntry(key []byte, e *Entry, exp int64, event string) {
 	sh := db.shard(key)
+	k := string(key)
 	if old := db.lookup(sh, key, false); old != nil {
-		db.removeKey(sh, string(key)) // replaced silently, as Redis: only the command's event
+		// replaced silently, as Redis: only the command's event
+		db.unlink(sh, k, old.memSize(len(k)))
+		db.persistDelete(sh, key, old.Type != TypeString)
 	} else {
+		db.created(sh)
 		db.fire(key, "new")
 	}
-	k := string(key)
 	e.lru = lruClock()
-	sh.m[k] = e
-	size := e.memSize(len(k))
-	sh.mem += size
-	db.s.mem.Add(size)
+	db.link(sh, k, e)
 	db.setExpiry(sh, key, exp)
 	db.persistEntry(sh, key, e, exp)
 	db.touch(sh, key, event)

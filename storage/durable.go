@@ -4,12 +4,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // SyncMode is the fsync policy, with the meaning of Redis's appendfsync.
@@ -50,10 +52,17 @@ func (m SyncMode) String() string {
 
 // Key-space prefixes of the on-disk encoding. Only this package knows them.
 const (
-	nsMeta  = 'k' // 'k' db key -> type(1) expireAt(8) payload
-	nsElem  = 'e' // 'e' db uvarint(len(key)) key sub -> element value
-	nsTable = 't' // 't' <tables-owned suffix> -> tables-owned value
+	nsMeta    = 'k' // 'k' db hash(8) key -> type(1) expireAt(8) payload
+	nsElem    = 'e' // 'e' db uvarint(len(key)) key sub -> element value
+	nsTable   = 't' // 't' <tables-owned suffix> -> tables-owned value
+	nsExpire  = 'x' // 'x' db expireAt(8) key -> empty: a deadline hint for active expiry
+	nsCount   = 'c' // 'c' db -> number of keys (8 bytes), written with every batch that changes it
+	nsVersion = 'v' // 'v' -> storage format name
 )
+
+// formatVersion names the on-disk layout; a directory holding another one is
+// refused at start with a clear message instead of being misread.
+const formatVersion = "lux-go storage 2"
 
 // commitInterval bounds how long a write sits in the pending batch before it is
 // handed to Pebble, in the modes that do not wait for fsync.
@@ -64,6 +73,21 @@ const noSyncEvery = 5
 
 // maxPendingBytes makes the committer run early when the pending batch is large.
 const maxPendingBytes = 4 << 20
+
+// stallPendingBytes is the back-pressure point: a writer that finds this
+// much waiting for Pebble waits for the committer before it goes on, so the
+// pending buffer cannot grow without bound while Pebble is slower than the
+// writers.
+const stallPendingBytes = 64 << 20
+
+// ErrFailed wraps the error that stopped the durable store: after a failed
+// commit nothing more is written (later batches would land without the lost
+// one), writes are refused and reads go on.
+type ErrFailed struct{ Err error }
+
+func (e *ErrFailed) Error() string { return "writing to the data directory failed: " + e.Err.Error() }
+
+func (e *ErrFailed) Unwrap() error { return e.Err }
 
 // durable is the write path to Pebble. Writers append to one pending batch under
 // mu (cheap memcpy), and a single committer goroutine hands batches to Pebble, so
@@ -82,10 +106,13 @@ type durable struct {
 	synced    atomic.Uint64 // every write <= synced is fsynced
 
 	commitMu sync.Mutex // one commit at a time, so spare is always free
+	counts   [NumDBs]int64
 
 	waitMu   sync.Mutex
 	waitCond *sync.Cond
 	waiters  int
+
+	failed atomic.Pointer[ErrFailed]
 
 	kick     chan struct{}
 	stop     chan struct{}
@@ -96,16 +123,53 @@ type durable struct {
 	fsyncs   atomic.Int64
 }
 
-func openDurable(dir string, mode SyncMode) (*durable, error) {
+// pebbleBudget splits a memory limit between Pebble (block cache and
+// memtables) and the hot tier: Pebble gets about a quarter, within bounds,
+// so a small limit still leaves the hot tier most of it.
+func pebbleBudget(maxMemory int64) (cache, memtable int64) {
+	if maxMemory <= 0 {
+		return 32 << 20, 16 << 20
+	}
+	cache = clamp(maxMemory/8, 256<<10, 64<<20)
+	memtable = clamp(maxMemory/16, 1<<20, 16<<20)
+	return cache, memtable
+}
+
+func clamp(v, lo, hi int64) int64 {
+	if v < lo {
+		return lo
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}
+
+func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logger, fs vfs.FS) (*durable, error) {
+	cacheSize, memtable := pebbleBudget(maxMemory)
 	opts := &pebble.Options{
 		FormatMajorVersion:          pebble.FormatNewest,
-		MemTableSize:                16 << 20,
+		MemTableSize:                uint64(memtable),
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,
-		Logger:                      quietLogger{},
+		Logger:                      logger,
+		FS:                          fs,
 	}
-	opts.Cache = pebble.NewCache(8 << 20)
+	// Bloom filters answer most lookups of keys that are not on disk
+	// without reading a data block (a miss must not cost a disk seek).
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	opts.Levels[0].FilterType = pebble.TableFilter
+	if logger != nil {
+		el := pebble.MakeLoggingEventListener(logger)
+		// flushes and compactions are routine; errors and stalls are not
+		el.FlushBegin, el.FlushEnd, el.CompactionBegin, el.CompactionEnd = nil, nil, nil, nil
+		el.TableCreated, el.TableDeleted, el.TableIngested, el.TableStatsLoaded = nil, nil, nil, nil
+		el.WALCreated, el.WALDeleted, el.ManifestCreated, el.ManifestDeleted = nil, nil, nil, nil
+		el.ManifestCreated, el.TableValidated, el.DownloadBegin, el.DownloadEnd = nil, nil, nil, nil
+		opts.EventListener = &el
+	}
+	opts.Cache = pebble.NewCache(cacheSize)
 	defer opts.Cache.Unref()
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
@@ -113,6 +177,10 @@ func openDurable(dir string, mode SyncMode) (*durable, error) {
 	}
 	d := &durable{db: db, mode: mode, kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
+	if err := d.checkFormat(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	d.batch, d.spare = newPending(), newPending()
 	d.waitCond = sync.NewCond(&d.waitMu)
 	d.lastSync.Store(time.Now().Unix())
@@ -120,25 +188,80 @@ func openDurable(dir string, mode SyncMode) (*durable, error) {
 	return d, nil
 }
 
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...interface{})  {}
-func (quietLogger) Errorf(string, ...interface{}) {}
-func (quietLogger) Fatalf(format string, args ...interface{}) {
-	panic(fmt.Sprintf(format, args...))
+// checkFormat refuses a directory written in another layout and loads the
+// key counts.
+func (d *durable) checkFormat() error {
+	v, closer, err := d.db.Get([]byte{nsVersion})
+	switch {
+	case err == nil:
+		ok := string(v) == formatVersion
+		got := string(v)
+		closer.Close()
+		if !ok {
+			return fmt.Errorf("data directory holds storage format %q, this build reads %q", got, formatVersion)
+		}
+	case errors.Is(err, pebble.ErrNotFound):
+		// new, or written before the format was named: refuse data it cannot read
+		it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: []byte{nsElem}, UpperBound: []byte{nsMeta + 1}})
+		if err != nil {
+			return err
+		}
+		any := it.First()
+		it.Close()
+		if any {
+			return fmt.Errorf("data directory holds data of an older storage format (before %q); start with an empty --data-dir", formatVersion)
+		}
+		if err := d.db.Set([]byte{nsVersion}, []byte(formatVersion), pebble.Sync); err != nil {
+			return err
+		}
+		return nil
+	default:
+		return err
+	}
+	for i := 0; i < NumDBs; i++ {
+		v, closer, err := d.db.Get([]byte{nsCount, byte(i)})
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if len(v) != 8 {
+			closer.Close()
+			return fmt.Errorf("data directory is corrupt: key count record of db %d has %d bytes", i, len(v))
+		}
+		d.counts[i] = int64(binary.BigEndian.Uint64(v))
+		closer.Close()
+		if d.counts[i] < 0 {
+			return fmt.Errorf("data directory is corrupt: db %d has a negative key count", i)
+		}
+	}
+	return nil
 }
 
-// append runs fn on the pending group and returns the write's sequence number.
-func (d *durable) append(fn func(b *Pending)) uint64 {
+// append runs fn on the pending group, adds the key-count changes of the
+// given shards, and returns the write's sequence number. A writer that finds
+// the pending group past stallPendingBytes waits for the committer.
+func (d *durable) append(shards []*shard, fn func(b *Pending)) uint64 {
 	d.mu.Lock()
 	fn(d.batch)
+	for _, sh := range shards {
+		if sh.cdelta != 0 {
+			d.batch.count[sh.db] += sh.cdelta
+			d.batch.counted = true
+			sh.cdelta = 0
+		}
+	}
 	d.seq++
 	s := d.seq
 	d.appended.Store(s)
-	big := d.batch.Len() > maxPendingBytes
+	n := d.batch.Len()
 	d.mu.Unlock()
-	if big {
+	if n > maxPendingBytes {
 		d.signal()
+		if n > stallPendingBytes {
+			d.waitCommitted(s - 1)
+		}
 	}
 	return s
 }
@@ -183,6 +306,9 @@ func (d *durable) run() {
 func (d *durable) commitPending(sync bool) {
 	d.commitMu.Lock()
 	defer d.commitMu.Unlock()
+	if d.failed.Load() != nil {
+		return
+	}
 	d.mu.Lock()
 	p, seq := d.batch, d.seq
 	pending := !p.Empty()
@@ -198,6 +324,19 @@ func (d *durable) commitPending(sync bool) {
 	if pending {
 		b := d.db.NewBatchWithSize(p.Len() + 64)
 		p.fill(b)
+		if p.counted {
+			for i := range p.count {
+				if p.zero[i] {
+					d.counts[i] = 0
+				}
+				if p.count[i] != 0 || p.zero[i] {
+					d.counts[i] += p.count[i]
+					var v [8]byte
+					binary.BigEndian.PutUint64(v[:], uint64(d.counts[i]))
+					b.Set([]byte{nsCount, byte(i)}, v[:], nil)
+				}
+			}
+		}
 		p.reset()
 		d.mu.Lock()
 		d.spare = p
@@ -209,47 +348,63 @@ func (d *durable) commitPending(sync bool) {
 		err = d.db.LogData(nil, pebble.Sync)
 	}
 	if err != nil {
-		// The batch is gone and acknowledged writes may be in it: carrying on
-		// would report them durable later. Stop instead; a restart recovers
-		// everything that reached the log (like PostgreSQL on fsync failure).
+		// The batch is gone and acknowledged writes may be in it: carrying
+		// on would report later writes durable without it. Stop writing;
+		// the server refuses writes from now on and keeps serving reads. A
+		// restart recovers everything that reached the log.
 		d.syncErrs.Add(1)
-		fmt.Fprintf(os.Stderr, "lux: FATAL: writing to the data directory failed: %v\n", err)
-		os.Exit(1)
+		d.failed.Store(&ErrFailed{Err: err})
+		d.waitMu.Lock()
+		d.waitCond.Broadcast()
+		d.waitMu.Unlock()
+		return
 	}
 	d.committed.Store(seq)
 	if sync {
 		d.fsyncs.Add(1)
 		d.synced.Store(seq)
 		d.lastSync.Store(time.Now().Unix())
-		d.waitMu.Lock()
-		if d.waiters > 0 {
-			d.waitCond.Broadcast()
-		}
-		d.waitMu.Unlock()
 	}
+	d.waitMu.Lock()
+	if d.waiters > 0 {
+		d.waitCond.Broadcast()
+	}
+	d.waitMu.Unlock()
 }
 
-// waitSynced blocks until the write with sequence seq is fsynced.
-func (d *durable) waitSynced(seq uint64) {
-	if d.synced.Load() >= seq {
-		return
+// err returns the error that stopped the durable store, or nil.
+func (d *durable) err() error {
+	if f := d.failed.Load(); f != nil {
+		return f
+	}
+	return nil
+}
+
+// waitSynced blocks until the write with sequence seq is fsynced, or the
+// store failed.
+func (d *durable) waitSynced(seq uint64) error {
+	return d.wait(&d.synced, seq)
+}
+
+// waitCommitted blocks until the write with sequence seq is readable from
+// Pebble, or the store failed.
+func (d *durable) waitCommitted(seq uint64) error {
+	return d.wait(&d.committed, seq)
+}
+
+func (d *durable) wait(mark *atomic.Uint64, seq uint64) error {
+	if mark.Load() >= seq {
+		return nil
 	}
 	d.signal()
 	d.waitMu.Lock()
 	d.waiters++
-	for d.synced.Load() < seq {
+	for mark.Load() < seq && d.failed.Load() == nil {
 		d.waitCond.Wait()
 	}
 	d.waiters--
 	d.waitMu.Unlock()
-}
-
-// waitCommitted blocks until the write with sequence seq is readable from Pebble.
-func (d *durable) waitCommitted(seq uint64) {
-	for d.committed.Load() < seq {
-		d.signal()
-		time.Sleep(100 * time.Microsecond)
-	}
+	return d.err()
 }
 
 // checkpoint commits and fsyncs everything appended so far.
@@ -258,10 +413,11 @@ func (d *durable) checkpoint() error {
 	seq := d.seq
 	d.mu.Unlock()
 	if d.mode == SyncAlways {
-		d.waitSynced(seq)
-		return nil
+		return d.waitSynced(seq)
 	}
-	d.waitCommitted(seq)
+	if err := d.waitCommitted(seq); err != nil {
+		return err
+	}
 	if err := d.db.LogData(nil, pebble.Sync); err != nil {
 		return err
 	}
@@ -276,13 +432,36 @@ func (d *durable) checkpoint() error {
 func (d *durable) close() error {
 	close(d.stop)
 	<-d.done
-	return d.db.Close()
+	cerr := d.db.Close()
+	if err := d.err(); err != nil {
+		return err
+	}
+	return cerr
 }
 
 // ---- key encoding ----
 
+// metaKeyLen is the length of a key's meta record key.
+func metaKeyLen(key []byte) int { return 10 + len(key) }
+
+// metaKey orders keys by a stable hash, so a SCAN cursor is a position in
+// hash order (an integer, as clients expect) that survives restarts and
+// concurrent writes.
 func metaKey(dst []byte, db int, key []byte) []byte {
 	dst = append(dst, nsMeta, byte(db))
+	dst = binary.BigEndian.AppendUint64(dst, KeyHash(key))
+	return append(dst, key...)
+}
+
+// KeyHash is the stable 62-bit hash that orders a database's keys on disk
+// (and SCAN cursors); it fits a signed 64-bit integer for every client.
+func KeyHash(key []byte) uint64 { return xxhash.Sum64(key) >> 2 }
+
+// expireKey is the deadline hint of key: active expiry finds keys that are
+// not in memory by scanning these in deadline order.
+func expireKey(dst []byte, db int, exp int64, key []byte) []byte {
+	dst = append(dst, nsExpire, byte(db))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(exp))
 	return append(dst, key...)
 }
 
@@ -318,4 +497,33 @@ func decodeMeta(v []byte) (Type, int64, []byte, error) {
 		return 0, 0, nil, errCorrupt
 	}
 	return Type(v[0]), int64(binary.BigEndian.Uint64(v[1:9])), v[metaHeader:], nil
+}
+
+// writeMeta records key's meta record (and, with a deadline, its hint for
+// active expiry).
+func writeMeta(b *Pending, db int, key []byte, t Type, exp int64, payload []byte) {
+	op := b.SetDeferred(metaKeyLen(key), metaHeader+len(payload))
+	metaKey(op.Key[:0], db, key)
+	putMetaHeader(op.Value, t, exp)
+	copy(op.Value[metaHeader:], payload)
+	op.Finish()
+	if exp != 0 {
+		// a stale hint (the deadline changed) is dropped when active expiry
+		// reaches it and finds another deadline
+		op := b.SetDeferred(10+len(key), 0)
+		expireKey(op.Key[:0], db, exp, key)
+		op.Finish()
+	}
+}
+
+// deleteMeta records the deletion of key's meta record and, for a
+// collection, of every element.
+func deleteMeta(b *Pending, db int, key []byte, elems bool) {
+	op := b.DeleteDeferred(metaKeyLen(key))
+	metaKey(op.Key[:0], db, key)
+	op.Finish()
+	if elems {
+		p := elemPrefix(nil, db, key)
+		b.DeleteRange(p, prefixEnd(p), nil)
+	}
 }

@@ -78,9 +78,6 @@ func (db DB) Peek(key []byte) *Entry { return db.lookup(db.shard(key), key, fals
 func (db DB) lookup(sh *shard, key []byte, touch bool) *Entry {
 	e := sh.m[string(key)]
 	if e == nil {
-		if !db.s.partial[db.idx].Load() {
-			return nil
-		}
 		if e = db.loadFromDisk(sh, key); e == nil {
 			return nil
 		}
@@ -93,7 +90,11 @@ func (db DB) lookup(sh *shard, key []byte, touch bool) *Entry {
 		}
 	}
 	if touch {
-		e.lru = lruClock()
+		now := lruClock()
+		if db.s.Policy().lfu() {
+			lfuTouch(e, now)
+		}
+		e.lru = now
 	}
 	return e
 }
@@ -101,16 +102,37 @@ func (db DB) lookup(sh *shard, key []byte, touch bool) *Entry {
 // Exists reports whether key holds a live value (no LRU or stats effect).
 func (db DB) Exists(key []byte) bool { return db.Peek(key) != nil }
 
-// IsStale reports whether key is present in memory but past its deadline
-// (used by WATCH: a key already expired when watched does not abort EXEC).
+// IsStale reports whether key exists but is past its deadline and not yet
+// reclaimed (used by WATCH: a key already expired when watched does not
+// abort EXEC).
 func (db DB) IsStale(key []byte) bool {
-	// expires holds only existing keys, resident or evicted to disk
-	exp, ok := db.shard(key).expires[string(key)]
-	return ok && exp <= NowMs()
+	sh := db.shard(key)
+	if _, ok := sh.m[string(key)]; ok {
+		exp, ok := sh.expires[string(key)]
+		return ok && exp <= NowMs()
+	}
+	if !db.diskMayHave(sh, key) {
+		return false
+	}
+	t, exp, err := db.diskHeader(key)
+	return err == nil && t != TypeNone && exp != 0 && exp <= NowMs()
 }
 
-// Expiry returns the absolute unix-ms deadline of a live key, 0 if it has none.
-func (db DB) Expiry(key []byte) int64 { return db.shard(key).expires[string(key)] }
+// Expiry returns the absolute unix-ms deadline of a live key, 0 if it has
+// none (or does not exist).
+func (db DB) Expiry(key []byte) int64 {
+	sh := db.shard(key)
+	if exp, ok := sh.expires[string(key)]; ok {
+		return exp
+	}
+	if _, ok := sh.m[string(key)]; ok {
+		return 0
+	}
+	if db.lookup(sh, key, false) == nil {
+		return 0
+	}
+	return sh.expires[string(key)]
+}
 
 // SetString stores a string value. exp is an absolute unix-ms deadline; 0
 // clears any TTL unless keepTTL is set.
@@ -123,7 +145,7 @@ func (db DB) SetString(key, val []byte, exp int64, keepTTL bool) {
 func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event string) {
 	sh := db.shard(key)
 	e := sh.m[string(key)]
-	if e == nil && db.s.partial[db.idx].Load() {
+	if e == nil {
 		e = db.loadFromDisk(sh, key)
 	}
 	if keepTTL {
@@ -131,10 +153,9 @@ func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event stri
 	}
 	if e == nil {
 		e = &Entry{}
-		sh.m[string(key)] = e
+		db.link(sh, string(key), e)
+		db.created(sh)
 		db.fire(key, "new")
-		sh.mem += int64(len(key) + entryOverhead)
-		db.s.mem.Add(int64(len(key) + entryOverhead))
 	} else if e.Type != TypeString {
 		// the collection's elements and the new string reach disk together
 		g := &writeGroup{}
@@ -148,7 +169,7 @@ func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event stri
 	} else {
 		e.Str = append(make([]byte, 0, len(val)), val...)
 	}
-	e.Type, e.Obj, e.lru = TypeString, nil, lruClock()
+	e.Type, e.Obj, e.lru, e.seq = TypeString, nil, lruClock(), dirtySeq
 	e.Raw = event == "append" || event == "setrange"
 	if delta := int64(cap(e.Str)) - old; delta != 0 {
 		sh.mem += delta
@@ -161,11 +182,7 @@ func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event stri
 
 func (db DB) setExpiry(sh *shard, key []byte, exp int64) {
 	if exp > 0 {
-		if _, ok := sh.expires[string(key)]; ok {
-			sh.expires[string(key)] = exp
-		} else {
-			sh.expires[string(key)] = exp
-		}
+		sh.expires[string(key)] = exp
 	} else if len(sh.expires) > 0 {
 		delete(sh.expires, string(key))
 	}
@@ -173,11 +190,7 @@ func (db DB) setExpiry(sh *shard, key []byte, exp int64) {
 
 func (db DB) persistString(sh *shard, key, val []byte, exp int64) {
 	db.appendDurable(sh, func(b *Pending) {
-		op := b.SetDeferred(2+len(key), metaHeader+len(val))
-		metaKey(op.Key[:0], db.idx, key)
-		putMetaHeader(op.Value, TypeString, exp)
-		copy(op.Value[metaHeader:], val)
-		op.Finish()
+		writeMeta(b, db.idx, key, TypeString, exp, val)
 	})
 }
 
@@ -185,11 +198,7 @@ func (db DB) persistString(sh *shard, key, val []byte, exp int64) {
 func (db DB) persistMeta(sh *shard, key []byte, e *Entry, exp int64) {
 	payload := e.Obj.MetaPayload()
 	db.appendDurable(sh, func(b *Pending) {
-		op := b.SetDeferred(2+len(key), metaHeader+len(payload))
-		metaKey(op.Key[:0], db.idx, key)
-		putMetaHeader(op.Value, e.Type, exp)
-		copy(op.Value[metaHeader:], payload)
-		op.Finish()
+		writeMeta(b, db.idx, key, e.Type, exp, payload)
 	})
 }
 
@@ -217,33 +226,81 @@ func (db DB) removeKey(sh *shard, key string) bool {
 	if e == nil {
 		return false
 	}
-	size := e.memSize(len(key))
-	delete(sh.m, key)
-	delete(sh.expires, key)
-	sh.mem -= size
-	db.s.mem.Add(-size)
+	db.unlink(sh, key, e.memSize(len(key)))
+	db.removed(sh)
 	db.persistDelete(sh, []byte(key), e.Type != TypeString)
 	return true
 }
 
+// link makes e the resident entry of key (it was not resident) and accounts
+// its memory. The entry counts as written until eviction stamps it.
+func (db DB) link(sh *shard, k string, e *Entry) {
+	sh.m[k] = e
+	e.seq = dirtySeq
+	if len(sh.tomb) > 0 {
+		if _, ok := sh.tomb[k]; ok {
+			// the new value's write follows the deletion in the log, and
+			// the entry stays resident until that write is committed
+			delete(sh.tomb, k)
+			db.account(sh, -int64(len(k)+tombOverhead))
+		}
+	}
+	db.account(sh, e.memSize(len(k)))
+}
+
+// unlink drops key's resident entry, whose accounted size is size, because
+// the key is deleted or replaced; with persistence a tombstone stands for it
+// until the deletion is committed.
+func (db DB) unlink(sh *shard, k string, size int64) {
+	delete(sh.m, k)
+	delete(sh.expires, k)
+	db.account(sh, -size)
+	db.tombstone(sh, k)
+}
+
+// tombstone records that key was deleted and Pebble may not know yet.
+func (db DB) tombstone(sh *shard, k string) {
+	if db.s.dur == nil {
+		return
+	}
+	if _, ok := sh.tomb[k]; !ok {
+		db.account(sh, int64(len(k)+tombOverhead))
+	}
+	sh.tomb[k] = dirtySeq
+}
+
+func (db DB) account(sh *shard, delta int64) {
+	sh.mem += delta
+	db.s.mem.Add(delta)
+}
+
+// created counts a new key; removed counts a deleted one. The change reaches
+// the durable key count with the shard's next durable write (the key's own
+// meta record), in the same batch.
+func (db DB) created(sh *shard) {
+	db.s.keys[db.idx].Add(1)
+	if db.s.dur != nil {
+		sh.cdelta++
+	}
+}
+
+func (db DB) removed(sh *shard) {
+	db.s.keys[db.idx].Add(-1)
+	if db.s.dur != nil {
+		sh.cdelta--
+	}
+}
+
 func (db DB) persistDelete(sh *shard, key []byte, elems bool) {
 	db.appendDurable(sh, func(b *Pending) {
-		op := b.DeleteDeferred(2 + len(key))
-		metaKey(op.Key[:0], db.idx, key)
-		op.Finish()
-		if elems {
-			p := elemPrefix(nil, db.idx, key)
-			b.DeleteRange(p, prefixEnd(p), nil)
-		}
+		deleteMeta(b, db.idx, key, elems)
 	})
 }
 
 // dropObject discards the collection elements of e on disk when a key changes type.
 func (db DB) dropObject(sh *shard, key []byte, e *Entry) {
 	if e.Obj != nil {
-		sz := int64(e.Obj.MemSize())
-		sh.mem -= sz
-		db.s.mem.Add(-sz)
+		db.account(sh, -int64(e.Obj.MemSize()))
 		db.appendDurable(sh, func(b *Pending) {
 			p := elemPrefix(nil, db.idx, key)
 			b.DeleteRange(p, prefixEnd(p), nil)
@@ -349,8 +406,7 @@ func (db DB) ModifiedElems(key []byte, e *Entry, memDelta int64, event string) {
 
 func (db DB) changed(key []byte, e *Entry, memDelta int64, event string, meta bool) {
 	sh := db.shard(key)
-	sh.mem += memDelta
-	db.s.mem.Add(memDelta)
+	db.account(sh, memDelta)
 	if e.Obj != nil && e.Obj.Len() == 0 {
 		db.deleteKey(sh, string(key), event)
 		return
@@ -378,6 +434,9 @@ func (db DB) Signal(key []byte, event string) { db.touch(db.shard(key), key, eve
 // touch is the single place every mutation reports to: WATCH invalidation and
 // the event hook (pub/sub key events, blocked-client wake-ups).
 func (db DB) touch(sh *shard, key []byte, event string) {
+	if e := sh.m[string(key)]; e != nil {
+		e.seq = dirtySeq
+	}
 	if len(sh.watched) > 0 {
 		if regs := sh.watched[string(key)]; len(regs) > 0 {
 			_, exists := sh.m[string(key)]
@@ -446,19 +505,14 @@ func (db DB) Unwatch(key []byte, w *Watch) {
 	}
 }
 
-// ---- whole-database operations (caller holds every shard of the database) ----
+// ---- whole-database operations ----
 
-// Size returns the number of keys, including keys that live only on disk.
-func (db DB) Size() int {
-	n := 0
-	for i := 0; i < ShardsPerDB; i++ {
-		sh := &db.s.shards[db.idx*ShardsPerDB+i]
-		n += len(sh.m) + int(sh.evicted)
-	}
-	return n
-}
+// Size returns the number of keys, including keys that are only on disk
+// (maintained on every write and stored with the data: no scan).
+func (db DB) Size() int { return int(db.s.keys[db.idx].Load()) }
 
-// ExpiresCount returns the number of keys with a deadline.
+// ExpiresCount returns the number of resident keys with a deadline (keys
+// that are only on disk are not counted).
 func (db DB) ExpiresCount() int {
 	n := 0
 	for i := 0; i < ShardsPerDB; i++ {
@@ -467,15 +521,26 @@ func (db DB) ExpiresCount() int {
 	return n
 }
 
-// Flush deletes every key of the database. Watched keys that existed are
-// invalidated, as Redis's FLUSHDB does.
-func (db DB) Flush() {
+// Resident returns the number of keys of the database held in memory.
+func (db DB) Resident() int {
+	n := 0
+	for i := 0; i < ShardsPerDB; i++ {
+		n += len(db.s.shards[db.idx*ShardsPerDB+i].m)
+	}
+	return n
+}
+
+// Flush deletes every key of the database (the caller holds every shard of
+// it). Watched keys that existed are invalidated, as Redis's FLUSHDB does.
+// With persistence it waits until the deletion is committed, so that no
+// lookup can read a flushed key back from disk.
+func (db DB) Flush() error {
 	for i := 0; i < ShardsPerDB; i++ {
 		sh := &db.s.shards[db.idx*ShardsPerDB+i]
 		for k, regs := range sh.watched {
-			_, ok := sh.m[k]
-			if !ok && sh.evicted > 0 {
-				ok = db.loadFromDisk(sh, []byte(k)) != nil
+			ok := db.lookup(sh, []byte(k), false) != nil
+			if !ok {
+				ok = db.IsStale([]byte(k))
 			}
 			if ok {
 				for _, r := range regs {
@@ -488,33 +553,37 @@ func (db DB) Flush() {
 			}
 		}
 		db.s.mem.Add(-sh.mem)
-		sh.mem, sh.evicted = 0, 0
+		sh.mem, sh.cdelta = 0, 0
 		sh.m = make(map[string]*Entry)
 		sh.expires = make(map[string]int64)
+		sh.tomb = make(map[string]uint64)
 	}
+	db.s.keys[db.idx].Store(0)
 	if db.s.dur != nil {
-		sh := &db.s.shards[db.idx*ShardsPerDB]
-		db.appendDurable(sh, func(b *Pending) {
-			for _, ns := range []byte{nsMeta, nsElem} {
+		first := &db.s.shards[db.idx*ShardsPerDB]
+		seq := db.s.dur.append([]*shard{first}, func(b *Pending) {
+			for _, ns := range []byte{nsMeta, nsElem, nsExpire} {
 				b.DeleteRange([]byte{ns, byte(db.idx)}, []byte{ns, byte(db.idx) + 1}, nil)
 			}
+			b.ZeroCount(db.idx)
 		})
-		// every shard must see the flush as its latest write before disk reads
+		db.s.stats.Changes.Add(1)
 		for i := 0; i < ShardsPerDB; i++ {
-			db.s.shards[db.idx*ShardsPerDB+i].lastSeq.Store(sh.lastSeq.Load())
+			db.s.shards[db.idx*ShardsPerDB+i].lastSeq.Store(seq)
+		}
+		if err := db.s.dur.waitCommitted(seq); err != nil {
+			return err
 		}
 	}
 	db.s.partial[db.idx].Store(false)
+	return nil
 }
 
-// ForEach calls fn for every live in-memory key of shard i of the database
+// ForEach calls fn for every live resident key of shard i of the database
 // (0 <= i < ShardsPerDB) until fn returns false. The caller holds that shard.
-// Keys that live only on disk are loaded first.
+// Keys that are only on disk are not visited (use Scan for the whole keyspace).
 func (db DB) ForEach(i int, fn func(key string, e *Entry) bool) {
 	sh := &db.s.shards[db.idx*ShardsPerDB+i]
-	if sh.evicted > 0 {
-		db.loadShard(sh, i)
-	}
 	now := NowMs()
 	for k, e := range sh.m {
 		if len(sh.expires) > 0 {
@@ -530,24 +599,6 @@ func (db DB) ForEach(i int, fn func(key string, e *Entry) bool) {
 
 // ShardID returns the lock id of shard i of the database.
 func (db DB) ShardID(i int) ShardID { return ShardID(db.idx*ShardsPerDB + i) }
-
-// RandomKey returns a random live key (the caller holds every shard of the database).
-func (db DB) RandomKey() (string, bool) {
-	start := randomShard(db.idx) - db.idx*ShardsPerDB
-	for j := 0; j < ShardsPerDB; j++ {
-		i := (start + j) % ShardsPerDB
-		var found string
-		ok := false
-		db.ForEach(i, func(k string, _ *Entry) bool {
-			found, ok = k, true
-			return false
-		})
-		if ok {
-			return found, true
-		}
-	}
-	return "", false
-}
 
 // TTLMs returns Redis's TTL semantics in ms: -2 missing, -1 no deadline.
 func (db DB) TTLMs(key []byte) int64 {

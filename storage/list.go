@@ -420,18 +420,18 @@ func (db DB) CommitLists(changes ...ListChange) []*Entry {
 			ch.List.ops = nil
 			recs[i] = r
 		}
-		first := db.shard(changes[0].Key)
-		db.s.appendDurable(first, func(b *Pending) {
+		shards := make([]*shard, 0, len(changes))
+		for _, ch := range changes {
+			shards = append(shards, db.shard(ch.Key))
+		}
+		db.s.appendDurableMulti(shards, func(b *Pending) {
 			for _, r := range recs {
 				if r.skip {
 					continue
 				}
 				p := elemPrefix(nil, db.idx, r.key)
 				if r.drop {
-					op := b.DeleteDeferred(2 + len(r.key))
-					metaKey(op.Key[:0], db.idx, r.key)
-					op.Finish()
-					b.DeleteRange(p, prefixEnd(p), nil)
+					deleteMeta(b, db.idx, r.key, true)
 					continue
 				}
 				for _, o := range r.ops {
@@ -448,16 +448,9 @@ func (db DB) CommitLists(changes ...ListChange) []*Entry {
 					copy(op.Value, o.val)
 					op.Finish()
 				}
-				op := b.SetDeferred(2+len(r.key), metaHeader+len(r.payload))
-				metaKey(op.Key[:0], db.idx, r.key)
-				putMetaHeader(op.Value, TypeList, r.exp)
-				copy(op.Value[metaHeader:], r.payload)
-				op.Finish()
+				writeMeta(b, db.idx, r.key, TypeList, r.exp, r.payload)
 			}
 		})
-		for _, ch := range changes[1:] {
-			db.shard(ch.Key).lastSeq.Store(first.lastSeq.Load())
-		}
 	} else {
 		db.s.stats.Changes.Add(1)
 		for _, ch := range changes {
@@ -478,22 +471,16 @@ func (db DB) CommitLists(changes ...ListChange) []*Entry {
 		switch {
 		case e == nil && l.n == 0:
 		case e == nil:
-			k := string(ch.Key)
 			e = &Entry{Obj: l, Type: TypeList, lru: lruClock()}
-			sh.m[k] = e
-			db.fire(ch.Key, "new")
 			l.accounted = l.MemSize()
-			size := e.memSize(len(k))
-			sh.mem += size
-			db.s.mem.Add(size)
+			db.link(sh, string(ch.Key), e)
+			db.created(sh)
+			db.fire(ch.Key, "new")
 			db.touch(sh, ch.Key, ch.Event)
 		case l.n == 0:
 			if sh.m[string(ch.Key)] == e {
-				size := int64(len(ch.Key) + cap(e.Str) + entryOverhead + l.accounted)
-				delete(sh.m, string(ch.Key))
-				delete(sh.expires, string(ch.Key))
-				sh.mem -= size
-				db.s.mem.Add(-size)
+				db.unlink(sh, string(ch.Key), int64(len(ch.Key)+cap(e.Str)+entryOverhead+l.accounted))
+				db.removed(sh)
 				db.touch(sh, ch.Key, ch.Event)
 				db.touch(sh, ch.Key, "del")
 			}
@@ -501,8 +488,7 @@ func (db DB) CommitLists(changes ...ListChange) []*Entry {
 		default:
 			delta := int64(l.MemSize() - l.accounted)
 			l.accounted = l.MemSize()
-			sh.mem += delta
-			db.s.mem.Add(delta)
+			db.account(sh, delta)
 			e.lru = lruClock()
 			db.touch(sh, ch.Key, ch.Event)
 		}

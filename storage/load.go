@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -85,194 +86,77 @@ func (s *Store) decodeEntry(db int, key, val []byte) (*Entry, int64, error) {
 	return &Entry{Obj: obj, Type: t, lru: lruClock()}, exp, nil
 }
 
-// load reads the keyspace from Pebble at start-up, up to the memory limit;
-// keys past it stay on disk and are loaded on first access.
-func (s *Store) load() error {
-	lower, upper := []byte{nsMeta}, []byte{nsMeta + 1}
-	it, err := s.dur.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return err
+// diskMayHave reports whether a key that is not resident may be on disk:
+// the database has keys outside memory and the key was not deleted since
+// (a tombstone stands for a deletion Pebble may not hold yet).
+func (db DB) diskMayHave(sh *shard, key []byte) bool {
+	if db.s.dur == nil || !db.s.partial[db.idx].Load() {
+		return false
 	}
-	defer it.Close()
-	now := NowMs()
-	var expired [][]byte
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) < 2 || int(k[1]) >= NumDBs {
-			continue
+	if len(sh.tomb) > 0 {
+		if _, ok := sh.tomb[string(key)]; ok {
+			return false
 		}
-		dbi, key := int(k[1]), k[2:]
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return err
-		}
-		_, exp, _, err := decodeMeta(v)
-		if err != nil {
-			return fmt.Errorf("key %q: %w", key, err)
-		}
-		if exp != 0 && exp <= now {
-			expired = append(expired, append([]byte(nil), k...))
-			continue
-		}
-		sh := &s.shards[s.ShardOf(dbi, key)]
-		if max := s.maxMemory.Load(); max > 0 && s.mem.Load() >= max {
-			if exp != 0 {
-				// active expiry reclaims disk-only keys by their deadline
-				sh.expires[string(key)] = exp
-			}
-			sh.evicted++
-			s.partial[dbi].Store(true)
-			continue
-		}
-		e, exp, err := s.decodeEntry(dbi, key, v)
-		if err != nil {
-			return fmt.Errorf("key %q: %w", key, err)
-		}
-		ks := string(key)
-		sh.m[ks] = e
-		if exp != 0 {
-			sh.expires[ks] = exp
-		}
-		size := e.memSize(len(ks))
-		sh.mem += size
-		s.mem.Add(size)
 	}
-	if len(expired) > 0 {
-		b := s.dur.db.NewBatch()
-		for _, k := range expired {
-			b.Delete(k, nil)
-			p := elemPrefix(nil, int(k[1]), k[2:])
-			b.DeleteRange(p, prefixEnd(p), nil)
-		}
-		if err := b.Commit(pebble.Sync); err != nil {
-			return err
-		}
-		s.stats.ExpiredKeys.Add(int64(len(expired)))
-	}
-	return nil
+	return true
 }
 
-// loadFromDisk loads a key that is not resident (the database is partial).
-// Writes of the shard are committed first so Pebble never returns a value the
-// hot tier has already replaced or deleted.
+// loadFromDisk reads a key that is not resident from Pebble and makes it
+// resident (the caller holds its shard). Pebble's committed state is exact
+// for such a key: an entry leaves memory only after its last write is
+// committed, and a deletion leaves a tombstone until it is. A key found past
+// its deadline is expired here, as a resident one would be. A read or decode
+// error stops writes (see Err) so that nothing is written over a value that
+// could not be read, and the key reads as absent.
 func (db DB) loadFromDisk(sh *shard, key []byte) *Entry {
-	d := db.s.dur
-	if d == nil || sh.evicted == 0 {
+	if !db.diskMayHave(sh, key) {
 		return nil
 	}
-	d.waitCommitted(sh.lastSeq.Load())
-	mk := metaKey(nil, db.idx, key)
-	v, closer, err := d.db.Get(mk)
+	v, closer, err := db.s.dur.db.Get(metaKey(nil, db.idx, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		db.s.stats.DiskMisses.Add(1)
+		return nil
+	}
 	if err != nil {
+		db.s.readFailed(key, err)
+		return nil
+	}
+	t, exp, _, err := decodeMeta(v)
+	if err == nil && exp != 0 && exp <= NowMs() {
+		closer.Close()
+		db.expireOnDisk(sh, key, t)
 		return nil
 	}
 	e, exp, err := db.s.decodeEntry(db.idx, key, v)
 	closer.Close()
 	if err != nil {
+		db.s.readFailed(key, err)
 		return nil
 	}
 	db.s.stats.DiskLoads.Add(1)
 	k := string(key)
-	sh.m[k] = e
-	sh.evicted--
+	db.link(sh, k, e)
+	e.seq = 0 // Pebble holds exactly this value
 	if exp != 0 {
 		sh.expires[k] = exp
 	}
-	size := e.memSize(len(k))
-	sh.mem += size
-	db.s.mem.Add(size)
 	return e
 }
 
-// loadShard brings every disk-only key of shard i back into memory (SCAN,
-// KEYS); the memory limit is enforced again by the next write.
-func (db DB) loadShard(sh *shard, i int) {
-	d := db.s.dur
-	if d == nil {
-		return
+// readFailed records a read or decode error of key: from now on writes are
+// refused (a write over a value that could not be read would lose or
+// resurrect data), reads go on. It returns the error to report.
+func (s *Store) readFailed(key []byte, err error) error {
+	rerr := fmt.Errorf("reading key %q from the data directory: %w", truncKey(key), err)
+	if s.readErr.CompareAndSwap(nil, &rerr) && s.opts.Logger != nil {
+		s.opts.Logger.Errorf("lux: %v; writes are refused until the server is restarted", rerr)
 	}
-	d.waitCommitted(sh.lastSeq.Load())
-	lower := []byte{nsMeta, byte(db.idx)}
-	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{nsMeta, byte(db.idx) + 1}})
-	if err != nil {
-		return
-	}
-	defer it.Close()
-	id := db.ShardID(i)
-	for ok := it.First(); ok && sh.evicted > 0; ok = it.Next() {
-		key := it.Key()[2:]
-		if db.s.ShardOf(db.idx, key) != id {
-			continue
-		}
-		if _, ok := sh.m[string(key)]; ok {
-			continue
-		}
-		db.loadFromDisk(sh, key)
-	}
+	return rerr
 }
 
-// EnsureMemory makes room under the memory limit before a write: cold keys are
-// dropped from memory (they stay on disk), or, with persistence off, deleted
-// like Redis's allkeys-lru. With NoEviction it returns ErrOOM instead.
-func (s *Store) EnsureMemory() error {
-	max := s.maxMemory.Load()
-	if max <= 0 || s.mem.Load() <= max {
-		return nil
+func truncKey(k []byte) []byte {
+	if len(k) > 64 {
+		return k[:64]
 	}
-	if s.noEviction.Load() {
-		return ErrOOM
-	}
-	for tries := 0; s.mem.Load() > max && tries < 10000; tries++ {
-		dbi := tries % NumDBs
-		s.evictOne(randomShard(dbi))
-	}
-	if s.mem.Load() > max {
-		return ErrOOM
-	}
-	return nil
-}
-
-// evictOne samples a few keys of shard i and evicts the least recently used.
-func (s *Store) evictOne(i int) {
-	sh := &s.shards[i]
-	if s.dur != nil && sh.lastSeq.Load() > s.dur.committed.Load() {
-		s.dur.waitCommitted(sh.lastSeq.Load())
-	}
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if len(sh.m) == 0 {
-		return
-	}
-	var victim string
-	var best *Entry
-	n := 0
-	for k, e := range sh.m {
-		if _, watched := sh.watched[k]; !watched && (best == nil || e.lru < best.lru) {
-			victim, best = k, e
-		}
-		if n++; n >= 5 {
-			break
-		}
-	}
-	if best == nil {
-		return
-	}
-	db := DB{s: s, idx: i / ShardsPerDB}
-	if s.dur == nil {
-		s.stats.EvictedKeys.Add(1)
-		db.deleteKey(sh, victim, "evicted")
-		return
-	}
-	if sh.lastSeq.Load() > s.dur.committed.Load() {
-		return // a write raced in; try another shard
-	}
-	s.stats.EvictedKeys.Add(1)
-	size := best.memSize(len(victim))
-	delete(sh.m, victim)
-	// the deadline stays in expires so active expiry can reclaim the key
-	// without loading it
-	sh.mem -= size
-	s.mem.Add(-size)
-	sh.evicted++
-	s.partial[db.idx].Store(true)
+	return k
 }

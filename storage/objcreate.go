@@ -11,20 +11,14 @@ func (db DB) CreateObject(key []byte, obj Object) *Entry {
 	sh := db.shard(key)
 	k := string(key)
 	if old := db.lookup(sh, key, false); old != nil {
-		size := old.memSize(len(k))
-		delete(sh.m, k)
-		delete(sh.expires, k)
-		sh.mem -= size
-		db.s.mem.Add(-size)
+		db.unlink(sh, k, old.memSize(len(k)))
 		db.persistDelete(sh, key, old.Type != TypeString)
 	} else {
+		db.created(sh)
 		db.fire(key, "new")
 	}
 	e := &Entry{Obj: obj, Type: obj.Type(), lru: lruClock()}
-	sh.m[k] = e
-	size := e.memSize(len(k))
-	sh.mem += size
-	db.s.mem.Add(size)
+	db.link(sh, k, e)
 	db.persistMeta(sh, key, e, 0)
 	return e
 }

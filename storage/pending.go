@@ -22,11 +22,17 @@ type Pending struct {
 	last    int32            // latest point op, indexed on the next call
 	scratch pebble.DeferredBatchOp
 	live    int
+
+	// key-count changes per database since the last commit; zero marks a
+	// FLUSHDB/FLUSHALL in this group (the count restarts from 0 there)
+	count   [NumDBs]int64
+	zero    [NumDBs]bool
+	counted bool
 }
 
 type pendingOp struct {
 	kind           uint8
-	k0, k1, v0, v1 uint32
+	k0, k1, v0, v1 int
 }
 
 const (
@@ -54,7 +60,7 @@ func (p *Pending) alloc(kind uint8, kl, vl int) (k, v []byte) {
 		p.arena = grown
 	}
 	p.arena = p.arena[:n]
-	p.ops = append(p.ops, pendingOp{kind: kind, k0: uint32(k0), k1: uint32(k0 + kl), v0: uint32(k0 + kl), v1: uint32(n)})
+	p.ops = append(p.ops, pendingOp{kind: kind, k0: k0, k1: k0 + kl, v0: k0 + kl, v1: n})
 	p.live++
 	return p.arena[k0 : k0+kl], p.arena[k0+kl : n]
 }
@@ -145,4 +151,11 @@ func (p *Pending) reset() {
 	clear(p.slotOf)
 	p.last = -1
 	p.live = 0
+	p.count, p.zero, p.counted = [NumDBs]int64{}, [NumDBs]bool{}, false
+}
+
+// ZeroCount records that database db was emptied in this group: its key
+// count restarts from zero at this point.
+func (p *Pending) ZeroCount(db int) {
+	p.count[db], p.zero[db], p.counted = 0, true, true
 }

@@ -34,7 +34,7 @@ func TestPendingCoalescesPointWrites(t *testing.T) {
 
 func TestDurableRoundTripAfterCoalescing(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir, Sync: SyncAlways, NoGCTuning: true})
+	s, err := Open(Options{Dir: dir, Sync: SyncAlways})
 	require.NoError(t, err)
 	db := s.DB(0)
 	var ls LockSet
@@ -48,7 +48,7 @@ func TestDurableRoundTripAfterCoalescing(t *testing.T) {
 	s.WaitDurable(s.LastSeq())
 	require.NoError(t, s.Close())
 
-	s2, err := Open(Options{Dir: dir, NoGCTuning: true})
+	s2, err := Open(Options{Dir: dir})
 	require.NoError(t, err)
 	defer s2.Close()
 	s2.Lock(&ls)

@@ -12,12 +12,15 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"hash/maphash"
-	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // NumDBs is the number of logical databases (SELECT 0..15), as in Redis.
@@ -78,7 +81,16 @@ type Entry struct {
 	// reports as encoding "raw" whatever its content.
 	Raw bool
 	lru uint32 // seconds clock of the last access, for eviction and OBJECT IDLETIME
+	// seq bounds the durable sequence of the entry's last write: the entry
+	// may leave memory once that write is committed (Pebble then holds
+	// exactly this value). dirtySeq means "written, not yet stamped".
+	seq  uint64
+	freq uint8 // LFU counter (0 = never counted)
 }
+
+// dirtySeq marks an entry or tombstone written since the last time eviction
+// looked at it; eviction stamps it with its shard's last sequence.
+const dirtySeq = ^uint64(0)
 
 // Idle returns the seconds since the entry was last accessed.
 func (e *Entry) Idle() int64 { return int64(lruClock() - e.lru) }
@@ -106,13 +118,21 @@ func (w *Watch) Reset() { w.dirty.Store(false) }
 
 type shard struct {
 	mu      sync.Mutex
-	m       map[string]*Entry
-	expires map[string]int64 // absolute unix-ms deadlines of keys that have one
+	m       map[string]*Entry // resident keys
+	expires map[string]int64  // absolute unix-ms deadlines of resident keys that have one
+	// tomb holds keys deleted from memory whose deletion may not be in
+	// Pebble yet (value: the sequence bounding it, or dirtySeq): a miss on
+	// them must not read the old value back from disk.
+	tomb    map[string]uint64
 	watched map[string][]*watchReg
-	lastSeq atomic.Uint64 // sequence of the last durable write in this shard (the evictor reads it unlocked)
+	lastSeq atomic.Uint64 // sequence of the last durable write in this shard
 	mem     int64
-	evicted int64 // keys of this shard that live only on disk
+	cdelta  int64 // key-count change not yet handed to the durable batch
+	db      int
 }
+
+// tombOverhead approximates a tombstone's bytes beyond its key.
+const tombOverhead = 48
 
 // Options configure a Store.
 type Options struct {
@@ -122,10 +142,13 @@ type Options struct {
 	Sync SyncMode
 	// MaxMemory bounds the hot tier in bytes (0 = unbounded).
 	MaxMemory int64
-	// NoEviction refuses writes over MaxMemory (Redis's noeviction) instead of evicting.
-	NoEviction bool
-	// NoGCTuning leaves the Go collector's GOGC alone (embedding, tests).
-	NoGCTuning bool
+	// Policy is what happens over MaxMemory.
+	Policy Policy
+	// Logger receives Pebble's errors and notable events (nil: discarded).
+	Logger pebble.Logger
+	// FS is the file system Pebble runs on (nil: the real one). Tests pass
+	// crashable or error-injecting file systems.
+	FS vfs.FS
 }
 
 // Event is a key mutation reported to the event hook.
@@ -142,16 +165,19 @@ type Store struct {
 	dur    *durable // nil when persistence is off
 	seed   maphash.Seed
 
-	mem        atomic.Int64 // sum of shard mem
-	maxMemory  atomic.Int64
-	noEviction atomic.Bool
-	partial    [NumDBs]atomic.Bool // some keys live only on disk
+	mem       atomic.Int64 // sum of shard mem
+	maxMemory atomic.Int64
+	policy    atomic.Int32         // Policy over the limit
+	partial   [NumDBs]atomic.Bool  // some keys may live only on disk
+	keys      [NumDBs]atomic.Int64 // live keys, resident or not (DBSIZE)
+	evictNext atomic.Uint32        // round-robin start for eviction
 
 	hook atomic.Pointer[func(Event)]
 
 	stats Stats
 
 	activeExpireOff atomic.Bool
+	readErr         atomic.Pointer[error] // a failed read: writes are refused
 
 	stopExpire chan struct{}
 	expireDone chan struct{}
@@ -164,7 +190,8 @@ type Stats struct {
 	EvictedKeys  atomic.Int64
 	KeyspaceHits atomic.Int64
 	KeyspaceMiss atomic.Int64
-	DiskLoads    atomic.Int64
+	DiskLoads    atomic.Int64 // keys read back from Pebble
+	DiskMisses   atomic.Int64 // lookups Pebble answered "no such key"
 	Changes      atomic.Int64 // writes since the last checkpoint
 	LastSave     atomic.Int64
 }
@@ -172,36 +199,71 @@ type Stats struct {
 // ErrOOM is returned when a write is refused because of the memory limit.
 var ErrOOM = errors.New("OOM command not allowed when used memory > 'maxmemory'.")
 
-// Open opens (or creates) a store and loads the keyspace into memory.
+// Open opens (or creates) a store. Nothing is loaded: Pebble holds every
+// key, memory is a cache filled on access, so the store serves at once
+// whatever the data size.
 func Open(opts Options) (*Store, error) {
 	s := &Store{opts: opts, seed: maphash.MakeSeed(),
 		stopExpire: make(chan struct{}), expireDone: make(chan struct{})}
 	s.maxMemory.Store(opts.MaxMemory)
-	s.noEviction.Store(opts.NoEviction)
+	s.policy.Store(int32(opts.Policy))
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]*Entry)
 		s.shards[i].expires = make(map[string]int64)
+		s.shards[i].tomb = make(map[string]uint64)
+		s.shards[i].db = i / ShardsPerDB
 	}
 	s.stats.LastSave.Store(time.Now().Unix())
+	tickClock()
 	if opts.Dir != "" {
-		if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-			return nil, err
+		fs := opts.FS
+		if fs == nil {
+			fs = vfs.Default
+			if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+				return nil, err
+			}
 		}
-		d, err := openDurable(opts.Dir, opts.Sync)
+		logger := opts.Logger
+		if logger == nil {
+			logger = discardLogger{}
+		}
+		d, err := openDurable(opts.Dir, opts.Sync, opts.MaxMemory, logger, fs)
 		if err != nil {
 			return nil, err
 		}
 		s.dur = d
-		if err := s.load(); err != nil {
-			d.close()
-			return nil, err
+		for i := 0; i < NumDBs; i++ {
+			s.keys[i].Store(d.counts[i])
+			s.partial[i].Store(d.counts[i] > 0)
 		}
 	}
 	go s.expireLoop()
-	if !opts.NoGCTuning {
-		go s.gcTuner()
-	}
 	return s, nil
+}
+
+// discardLogger drops Pebble's messages; Fatalf must not return (Pebble's
+// contract), so it panics with the message.
+type discardLogger struct{}
+
+func (discardLogger) Infof(string, ...interface{})  {}
+func (discardLogger) Errorf(string, ...interface{}) {}
+func (discardLogger) Fatalf(format string, args ...interface{}) {
+	panic(fmt.Sprintf(format, args...))
+}
+
+// Err returns the error that stopped the durable store (writes are then
+// refused; reads go on), or nil.
+func (s *Store) Err() error {
+	if s.dur == nil {
+		return nil
+	}
+	if err := s.dur.err(); err != nil {
+		return err
+	}
+	if p := s.readErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Close stops background work, commits and fsyncs everything, and closes Pebble.
@@ -245,12 +307,14 @@ func (s *Store) MaxMemory() int64 { return s.maxMemory.Load() }
 // SetMaxMemory changes the hot-tier limit.
 func (s *Store) SetMaxMemory(n int64) { s.maxMemory.Store(n) }
 
-// NoEviction reports whether writes over the limit are refused.
-func (s *Store) NoEviction() bool { return s.noEviction.Load() }
+// Policy returns what happens over the memory limit.
+func (s *Store) Policy() Policy { return Policy(s.policy.Load()) }
 
-// SetNoEviction switches between refusing writes over the limit (true) and
-// evicting cold keys (false).
-func (s *Store) SetNoEviction(v bool) { s.noEviction.Store(v) }
+// SetPolicy changes what happens over the memory limit.
+func (s *Store) SetPolicy(p Policy) { s.policy.Store(int32(p)) }
+
+// NoEviction reports whether writes over the limit are refused.
+func (s *Store) NoEviction() bool { return s.Policy() == PolicyNoEviction }
 
 // DB returns database i (0 <= i < NumDBs).
 func (s *Store) DB(i int) DB { return DB{s: s, idx: i} }
@@ -358,12 +422,13 @@ func (s *Store) LastSeq() uint64 {
 }
 
 // WaitDurable blocks until write seq is durable per the sync mode: fsynced in
-// always mode, a no-op otherwise.
-func (s *Store) WaitDurable(seq uint64) {
+// always mode, a no-op otherwise. It fails when the durable store failed
+// before the write was synced: the write must not be acknowledged.
+func (s *Store) WaitDurable(seq uint64) error {
 	if s.dur == nil || seq == 0 || s.dur.mode != SyncAlways {
-		return
+		return nil
 	}
-	s.dur.waitSynced(seq)
+	return s.dur.waitSynced(seq)
 }
 
 // Checkpoint commits and fsyncs every write so far (SAVE, BGSAVE, SHUTDOWN).
@@ -409,7 +474,7 @@ func (s *Store) appendDurable(sh *shard, fn func(b *Pending)) {
 	if s.dur == nil {
 		return
 	}
-	sh.lastSeq.Store(s.dur.append(fn))
+	sh.lastSeq.Store(s.dur.append([]*shard{sh}, fn))
 }
 
 // appendDurableMulti records one crash-atomic write group touching several
@@ -420,7 +485,7 @@ func (s *Store) appendDurableMulti(shards []*shard, fn func(b *Pending)) {
 	if s.dur == nil {
 		return
 	}
-	seq := s.dur.append(fn)
+	seq := s.dur.append(shards, fn)
 	for _, sh := range shards {
 		sh.lastSeq.Store(seq)
 	}
@@ -428,83 +493,13 @@ func (s *Store) appendDurableMulti(shards []*shard, fn func(b *Pending)) {
 
 // ---- clock ----
 
+// clockSec is a seconds clock for LRU stamps, advanced by every open
+// store's expiry loop (reading the time on each access costs more than a GET).
 var clockSec atomic.Uint32
 
-func init() {
-	clockSec.Store(uint32(time.Now().Unix()))
-	go func() {
-		for range time.Tick(100 * time.Millisecond) {
-			clockSec.Store(uint32(time.Now().Unix()))
-		}
-	}()
-}
+func tickClock() { clockSec.Store(uint32(time.Now().Unix())) }
 
 func lruClock() uint32 { return clockSec.Load() }
 
 // NowMs is the current unix time in milliseconds.
 func NowMs() int64 { return time.Now().UnixMilli() }
-
-// ---- active expiry ----
-
-// expireLoop reclaims expired keys without reads, like Redis's active expire
-// cycle: sample keys with deadlines, delete the expired ones, repeat while many
-// of a sample were expired.
-func (s *Store) expireLoop() {
-	defer close(s.expireDone)
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stopExpire:
-			return
-		case <-t.C:
-		}
-		if !s.ActiveExpire() {
-			continue
-		}
-		start := time.Now()
-		for i := range s.shards {
-			for {
-				n, expired := s.expireSample(i, 20)
-				if n == 0 || expired*4 < n || time.Since(start) > 25*time.Millisecond {
-					break
-				}
-			}
-		}
-	}
-}
-
-func (s *Store) expireSample(i, count int) (sampled, expired int) {
-	sh := &s.shards[i]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if len(sh.expires) == 0 {
-		return 0, 0
-	}
-	now := NowMs()
-	db := DB{s: s, idx: i / ShardsPerDB}
-	for k, exp := range sh.expires {
-		sampled++
-		if exp <= now {
-			expired++
-			if _, resident := sh.m[k]; resident {
-				db.deleteKey(sh, k, "expired")
-			} else {
-				// evicted to disk: delete its records without loading it
-				delete(sh.expires, k)
-				sh.evicted--
-				kb := []byte(k)
-				db.persistDelete(sh, kb, true)
-				db.touch(sh, kb, "expired")
-			}
-			s.stats.ExpiredKeys.Add(1)
-		}
-		if sampled >= count {
-			break
-		}
-	}
-	return sampled, expired
-}
-
-// randomShard returns a random shard index of database db.
-func randomShard(db int) int { return db*ShardsPerDB + rand.IntN(ShardsPerDB) }

@@ -42,7 +42,7 @@ func (s *Store) TableWrite(fn func(w TableWriter)) {
 	if s.dur == nil {
 		return
 	}
-	s.dur.append(func(b *Pending) { fn(TableWriter{b}) })
+	s.dur.append(nil, func(b *Pending) { fn(TableWriter{b}) })
 }
 
 // TableScan calls fn for every stored table key with the given prefix, in key
@@ -52,7 +52,9 @@ func (s *Store) TableScan(prefix []byte, fn func(key, val []byte) bool) error {
 	if s.dur == nil {
 		return nil
 	}
-	s.dur.waitCommitted(s.LastSeq())
+	if err := s.dur.waitCommitted(s.LastSeq()); err != nil {
+		return err
+	}
 	p := append([]byte{nsTable}, prefix...)
 	it, err := s.dur.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {

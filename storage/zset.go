@@ -1323,29 +1323,20 @@ func (db DB) StoreZSet(key []byte, z *ZSet) *Entry {
 	k := string(key)
 	hadElems := false
 	if old := db.lookup(sh, key, false); old != nil {
-		size := old.memSize(len(k))
-		delete(sh.m, k)
-		delete(sh.expires, k)
-		sh.mem -= size
-		db.s.mem.Add(-size)
+		db.unlink(sh, k, old.memSize(len(k)))
 		hadElems = old.Type != TypeString
 	} else {
+		db.created(sh)
 		db.fire(key, "new")
 	}
 	e := &Entry{Obj: z, Type: TypeZSet, lru: lruClock()}
-	sh.m[k] = e
-	size := e.memSize(len(k))
-	sh.mem += size
-	db.s.mem.Add(size)
+	db.link(sh, k, e)
 	db.s.appendDurable(sh, func(b *Pending) {
 		p := elemPrefix(nil, db.idx, key)
 		if hadElems {
 			b.DeleteRange(p, prefixEnd(p), nil)
 		}
-		op := b.SetDeferred(2+len(key), metaHeader)
-		metaKey(op.Key[:0], db.idx, key)
-		putMetaHeader(op.Value, TypeZSet, 0)
-		op.Finish()
+		writeMeta(b, db.idx, key, TypeZSet, 0, nil)
 		z.ForEach(func(m []byte, score float64) bool {
 			op := b.SetDeferred(len(p)+len(m), 8)
 			copy(op.Key, p)

@@ -320,7 +320,7 @@ func TestZSetCloneAndBuilder(t *testing.T) {
 
 func TestZSetPersistAndLoad(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir, Sync: SyncAlways, NoGCTuning: true})
+	s, err := Open(Options{Dir: dir, Sync: SyncAlways})
 	require.NoError(t, err)
 	db := s.DB(0)
 	key := []byte("z")
@@ -341,7 +341,7 @@ func TestZSetPersistAndLoad(t *testing.T) {
 	s.Unlock(&ls)
 	require.NoError(t, s.Close())
 
-	s, err = Open(Options{Dir: dir, Sync: SyncAlways, NoGCTuning: true})
+	s, err = Open(Options{Dir: dir, Sync: SyncAlways})
 	require.NoError(t, err)
 	defer s.Close()
 	var ls2 LockSet
@@ -367,7 +367,7 @@ func TestZSetPersistAndLoad(t *testing.T) {
 // deletes members.
 func TestZSetStoreAndElemsGroups(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir, Sync: SyncAlways, NoGCTuning: true})
+	s, err := Open(Options{Dir: dir, Sync: SyncAlways})
 	require.NoError(t, err)
 	key := []byte("k")
 	var ls LockSet
@@ -398,7 +398,7 @@ func TestZSetStoreAndElemsGroups(t *testing.T) {
 	s.Unlock(&ls)
 	require.NoError(t, s.Close())
 
-	s, err = Open(Options{Dir: dir, NoGCTuning: true})
+	s, err = Open(Options{Dir: dir})
 	require.NoError(t, err)
 	defer s.Close()
 	var ls2 LockSet

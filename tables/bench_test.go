@@ -20,7 +20,7 @@ func chatDB(b *testing.B, dir string, n int) *DB {
 	var st *storage.Store
 	if dir != "" {
 		var err error
-		st, err = storage.Open(storage.Options{Dir: dir, Sync: storage.SyncEverySec, NoGCTuning: true})
+		st, err = storage.Open(storage.Options{Dir: dir, Sync: storage.SyncEverySec})
 		if err != nil {
 			b.Fatal(err)
 		}

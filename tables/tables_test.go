@@ -335,7 +335,7 @@ func TestSchemaEncoding(t *testing.T) {
 
 func openStore(t *testing.T, dir string) *storage.Store {
 	t.Helper()
-	s, err := storage.Open(storage.Options{Dir: dir, Sync: storage.SyncEverySec, NoGCTuning: true})
+	s, err := storage.Open(storage.Options{Dir: dir, Sync: storage.SyncEverySec})
 	require.NoError(t, err)
 	return s
 }

@@ -9,6 +9,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -87,19 +88,20 @@ func run(o *options) error {
 	if err != nil {
 		return err
 	}
-	policy := strings.ToLower(o.policy)
-	if policy == "" {
-		policy = "noeviction"
-		if o.persistence && o.dataDir != "" {
-			policy = "allkeys-lru"
-		}
-	}
-	if policy != "allkeys-lru" && policy != "noeviction" {
-		return fmt.Errorf("maxmemory-policy %q: want allkeys-lru or noeviction", o.policy)
-	}
 	dir := o.dataDir
 	if !o.persistence {
 		dir = ""
+	}
+	policy := storage.PolicyNoEviction
+	if dir != "" {
+		policy = storage.PolicyAllKeysLRU
+	}
+	if o.policy != "" {
+		p, ok := storage.ParsePolicy(o.policy)
+		if !ok {
+			return fmt.Errorf("maxmemory-policy %q: want one of volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction", o.policy)
+		}
+		policy = p
 	}
 	if o.pprof != "" {
 		go func() {
@@ -109,9 +111,19 @@ func run(o *options) error {
 		}()
 	}
 	start := time.Now()
-	store, err := storage.Open(storage.Options{Dir: dir, Sync: mode, MaxMemory: maxmem, NoEviction: policy == "noeviction"})
+	store, err := storage.Open(storage.Options{Dir: dir, Sync: mode, MaxMemory: maxmem, Policy: policy,
+		Logger: stderrLogger{}})
 	if err != nil {
 		return fmt.Errorf("opening data directory %q: %w", dir, err)
+	}
+	stopGC := make(chan struct{})
+	defer close(stopGC)
+	if maxmem > 0 {
+		// the collector works harder as the heap nears the limit instead
+		// of letting garbage double the process's memory
+		debug.SetMemoryLimit(maxmem + maxmem/8 + 24<<20)
+	} else {
+		go gcTuner(stopGC)
 	}
 	cfg := server.DefaultConfig()
 	cfg.Bind, cfg.Port, cfg.Password = o.bind, o.port, o.password
@@ -125,8 +137,12 @@ func run(o *options) error {
 	if dir != "" {
 		persist = fmt.Sprintf("%s, appendfsync %s", dir, mode)
 	}
-	fmt.Fprintf(os.Stderr, "lux %s ready on %s (persistence: %s; loaded %d bytes in %s)\n",
-		server.LuxVersion, srv.Addr(), persist, store.UsedMemory(), time.Since(start).Round(time.Millisecond))
+	keys := 0
+	for i := 0; i < storage.NumDBs; i++ {
+		keys += store.DB(i).Size()
+	}
+	fmt.Fprintf(os.Stderr, "lux %s ready on %s (persistence: %s; %d keys, opened in %s)\n",
+		server.LuxVersion, srv.Addr(), persist, keys, time.Since(start).Round(time.Millisecond))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
@@ -148,6 +164,23 @@ func run(o *options) error {
 	}
 	fmt.Fprintln(os.Stderr, "lux: data synced, bye")
 	return nil
+}
+
+// stderrLogger prints the storage engine's errors and notable events.
+type stderrLogger struct{}
+
+func (stderrLogger) Infof(format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "lux: pebble: "+format+"\n", args...)
+}
+
+func (stderrLogger) Errorf(format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "lux: pebble: ERROR: "+format+"\n", args...)
+}
+
+// Fatalf must not return (the storage engine's contract).
+func (stderrLogger) Fatalf(format string, args ...interface{}) {
+	fmt.Fprintf(os.Stderr, "lux: pebble: FATAL: "+format+"\n", args...)
+	os.Exit(1)
 }
 
 // parseMemory parses sizes like 1048576, 100mb, 2gb.

@@ -1,4 +1,4 @@
-package storage
+package main
 
 import (
 	"runtime/debug"
@@ -31,14 +31,14 @@ func gcPercentFor(live uint64) int {
 	return p
 }
 
-func (s *Store) gcTuner() {
+func gcTuner(stop <-chan struct{}) {
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	cur := -1
 	for {
 		select {
-		case <-s.stopExpire:
+		case <-stop:
 			return
 		case <-t.C:
 		}

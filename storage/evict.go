@@ -1,0 +1,264 @@
+package storage
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// Policy is what the store does over its memory limit, named as Redis's
+// maxmemory-policy. With persistence every policy but noeviction only
+// chooses which keys leave memory (they stay on disk: nothing is lost);
+// without persistence the chosen keys are deleted, as in Redis.
+type Policy int32
+
+// The policies.
+const (
+	PolicyAllKeysLRU Policy = iota
+	PolicyNoEviction
+	PolicyVolatileLRU
+	PolicyAllKeysRandom
+	PolicyVolatileRandom
+	PolicyVolatileTTL
+	PolicyAllKeysLFU
+	PolicyVolatileLFU
+)
+
+var policyNames = [...]string{
+	PolicyAllKeysLRU: "allkeys-lru", PolicyNoEviction: "noeviction",
+	PolicyVolatileLRU: "volatile-lru", PolicyAllKeysRandom: "allkeys-random",
+	PolicyVolatileRandom: "volatile-random", PolicyVolatileTTL: "volatile-ttl",
+	PolicyAllKeysLFU: "allkeys-lfu", PolicyVolatileLFU: "volatile-lfu",
+}
+
+func (p Policy) String() string { return policyNames[p] }
+
+// ParsePolicy parses a maxmemory-policy name (case-insensitive).
+func ParsePolicy(s string) (Policy, bool) {
+	for i, n := range policyNames {
+		if len(n) == len(s) && equalFoldASCII(n, s) {
+			return Policy(i), true
+		}
+	}
+	return 0, false
+}
+
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func (p Policy) volatile() bool {
+	return p == PolicyVolatileLRU || p == PolicyVolatileRandom || p == PolicyVolatileTTL || p == PolicyVolatileLFU
+}
+
+func (p Policy) lfu() bool { return p == PolicyAllKeysLFU || p == PolicyVolatileLFU }
+
+// LFU counter, as Redis: a logarithmic 8-bit counter that new keys start at
+// 5 and that decays by one per minute without access.
+const (
+	lfuInitVal   = 5
+	lfuLogFactor = 10
+)
+
+func lfuTouch(e *Entry, now uint32) {
+	if e.freq == 0 {
+		e.freq = lfuInitVal
+	}
+	if mins := (now - e.lru) / 60; mins > 0 {
+		if uint32(e.freq) > mins {
+			e.freq -= uint8(mins)
+		} else {
+			e.freq = 0
+		}
+	}
+	if e.freq == 255 {
+		return
+	}
+	base := float64(0)
+	if e.freq > lfuInitVal {
+		base = float64(e.freq - lfuInitVal)
+	}
+	if rand.Float64() < 1/(base*lfuLogFactor+1) {
+		e.freq++
+	}
+}
+
+// Freq returns the entry's LFU counter (OBJECT FREQ).
+func (e *Entry) Freq() int {
+	if e.freq == 0 {
+		return lfuInitVal
+	}
+	return int(e.freq)
+}
+
+// hotLimit is the part of the memory limit left to the hot tier: with
+// persistence Pebble's block cache and memtables are part of the budget.
+func (s *Store) hotLimit(max int64) int64 {
+	if s.dur == nil {
+		return max
+	}
+	cache, memtable := pebbleBudget(max)
+	hot := max - cache - 2*memtable
+	if hot < max/4 {
+		hot = max / 4
+	}
+	return hot
+}
+
+// OverLimit reports whether the hot tier is over its share of the limit.
+func (s *Store) OverLimit() bool {
+	max := s.maxMemory.Load()
+	return max > 0 && s.mem.Load() > s.hotLimit(max)
+}
+
+// EnsureMemory brings the hot tier under the memory limit before a write, or
+// after a read that loaded keys from disk. With persistence, cold keys leave
+// memory and stay readable from Pebble; a key whose last write is not
+// committed yet cannot leave, so when only those are left it waits for the
+// committer — the back-pressure that keeps memory bounded at any write rate;
+// a write is never refused for memory unless the policy is noeviction.
+// Without persistence the policy's victims are deleted, as in Redis, and
+// ErrOOM is returned when nothing can be evicted.
+func (s *Store) EnsureMemory() error {
+	max := s.maxMemory.Load()
+	if max <= 0 {
+		return nil
+	}
+	limit := s.hotLimit(max)
+	if s.mem.Load() <= limit {
+		return nil
+	}
+	pol := s.Policy()
+	if pol == PolicyNoEviction {
+		return ErrOOM
+	}
+	for round := 0; s.mem.Load() > limit; round++ {
+		progress := false
+		for tries := 0; tries < 128 && s.mem.Load() > limit; tries++ {
+			if s.evictOne(pol) {
+				progress = true
+			}
+		}
+		if progress {
+			round = 0
+			continue
+		}
+		if s.dur == nil {
+			return ErrOOM
+		}
+		if round >= 4 {
+			return nil // only watched keys or tombstones left: never refuse
+		}
+		// what is resident was written but not committed yet
+		if err := s.dur.waitCommitted(s.dur.appended.Load()); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// evictSample is how many keys one eviction step compares.
+const evictSample = 5
+
+// evictOne samples one shard of a database holding keys and evicts the best
+// victim the policy names among evictSample keys; it reports whether it did.
+func (s *Store) evictOne(pol Policy) bool {
+	start := int(s.evictNext.Add(1))
+	dbi := -1
+	for j := 0; j < NumDBs; j++ {
+		if i := (start + j) % NumDBs; s.keys[i].Load() > 0 {
+			dbi = i
+			break
+		}
+	}
+	if dbi < 0 {
+		return false
+	}
+	sh := &s.shards[randomShard(dbi)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	var committed, last uint64
+	if s.dur != nil {
+		committed, last = s.dur.committed.Load(), sh.lastSeq.Load()
+		if len(sh.tomb) > 0 {
+			s.sweepShardTombs(sh)
+		}
+	}
+	ok := func(k string, e *Entry) bool {
+		if _, watched := sh.watched[k]; watched {
+			return false
+		}
+		if s.dur == nil {
+			return true
+		}
+		if e.seq == dirtySeq {
+			// every write of the key was appended while holding this shard
+			e.seq = last
+		}
+		return e.seq <= committed
+	}
+	var victim string
+	var best *Entry
+	bestScore := uint64(math.MaxUint64)
+	n := 0
+	score := func(k string, e *Entry) uint64 {
+		switch pol {
+		case PolicyAllKeysRandom, PolicyVolatileRandom:
+			return 0
+		case PolicyVolatileTTL:
+			return uint64(sh.expires[k])
+		case PolicyAllKeysLFU, PolicyVolatileLFU:
+			return uint64(e.Freq())<<32 | uint64(e.lru)
+		}
+		return uint64(e.lru)
+	}
+	consider := func(k string, e *Entry) {
+		if !ok(k, e) {
+			return
+		}
+		if sc := score(k, e); best == nil || sc < bestScore {
+			victim, best, bestScore = k, e, sc
+		}
+	}
+	if pol.volatile() && len(sh.expires) > 0 {
+		for k := range sh.expires {
+			if e := sh.m[k]; e != nil {
+				consider(k, e)
+			}
+			if n++; n >= evictSample {
+				break
+			}
+		}
+	} else if !pol.volatile() || s.dur != nil {
+		// with persistence a volatile policy falls back to every key:
+		// leaving memory loses nothing
+		for k, e := range sh.m {
+			consider(k, e)
+			if n++; n >= evictSample {
+				break
+			}
+		}
+	}
+	if best == nil {
+		return false
+	}
+	db := DB{s: s, idx: dbi}
+	s.stats.EvictedKeys.Add(1)
+	if s.dur == nil {
+		db.deleteKey(sh, victim, "evicted")
+		return true
+	}
+	delete(sh.m, victim)
+	delete(sh.expires, victim)
+	db.account(sh, -best.memSize(len(victim)))
+	s.partial[dbi].Store(true)
+	return true
+}

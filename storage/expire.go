@@ -1,0 +1,210 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// SetActiveExpire switches the background reclamation of expired keys on or
+// off (DEBUG SET-ACTIVE-EXPIRE, which Redis's test suite uses to observe lazy
+// expiry). Lazy expiry on access is unaffected.
+func (s *Store) SetActiveExpire(on bool) { s.activeExpireOff.Store(!on) }
+
+// ActiveExpire reports whether background expiry is on (the default).
+func (s *Store) ActiveExpire() bool { return !s.activeExpireOff.Load() }
+
+// expireLoop reclaims expired keys without reads, like Redis's active expire
+// cycle: sample resident keys with deadlines, delete the expired ones, repeat
+// while many of a sample were expired; then walk the on-disk deadline hints
+// up to now, so keys that are not in memory expire on time too. It also
+// drops tombstones whose deletion is committed.
+func (s *Store) expireLoop() {
+	defer close(s.expireDone)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopExpire:
+			return
+		case <-t.C:
+		}
+		tickClock()
+		s.sweepTombs()
+		if !s.ActiveExpire() {
+			continue
+		}
+		start := time.Now()
+		for i := range s.shards {
+			for {
+				n, expired := s.expireSample(i, 20)
+				if n == 0 || expired*4 < n || time.Since(start) > 25*time.Millisecond {
+					break
+				}
+			}
+		}
+		if s.dur != nil {
+			for db := 0; db < NumDBs; db++ {
+				if s.partial[db].Load() {
+					s.expireDisk(db, 500)
+				}
+			}
+		}
+	}
+}
+
+func (s *Store) expireSample(i, count int) (sampled, expired int) {
+	sh := &s.shards[i]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if len(sh.expires) == 0 {
+		return 0, 0
+	}
+	now := NowMs()
+	db := DB{s: s, idx: sh.db}
+	for k, exp := range sh.expires {
+		sampled++
+		if exp <= now {
+			expired++
+			db.deleteKey(sh, k, "expired")
+			s.stats.ExpiredKeys.Add(1)
+		}
+		if sampled >= count {
+			break
+		}
+	}
+	return sampled, expired
+}
+
+// sweepTombs drops the tombstones whose deletion Pebble already holds.
+func (s *Store) sweepTombs() {
+	if s.dur == nil {
+		return
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		if len(sh.tomb) > 0 {
+			s.sweepShardTombs(sh)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// sweepShardTombs stamps new tombstones and drops committed ones (shard locked).
+func (s *Store) sweepShardTombs(sh *shard) {
+	committed := s.dur.committed.Load()
+	last := sh.lastSeq.Load()
+	for k, seq := range sh.tomb {
+		if seq == dirtySeq {
+			sh.tomb[k] = last
+			seq = last
+		}
+		if seq <= committed {
+			delete(sh.tomb, k)
+			size := int64(len(k) + tombOverhead)
+			sh.mem -= size
+			s.mem.Add(-size)
+		}
+	}
+}
+
+// expireDisk walks database db's deadline hints that are due and expires
+// the keys that still carry that deadline (at most limit hints per call).
+func (s *Store) expireDisk(dbi int, limit int) {
+	d := s.dur
+	now := NowMs()
+	lower := []byte{nsExpire, byte(dbi)}
+	upper := binary.BigEndian.AppendUint64([]byte{nsExpire, byte(dbi)}, uint64(now)+1)
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return
+	}
+	type hint struct {
+		exp int64
+		key []byte
+	}
+	var due []hint
+	for ok := it.First(); ok && len(due) < limit; ok = it.Next() {
+		k := it.Key()
+		if len(k) < 10 {
+			continue
+		}
+		due = append(due, hint{int64(binary.BigEndian.Uint64(k[2:10])), append([]byte(nil), k[10:]...)})
+	}
+	it.Close()
+	db := s.DB(dbi)
+	for _, h := range due {
+		sh := db.shard(h.key)
+		sh.mu.Lock()
+		db.expireHint(sh, h.key, h.exp, now)
+		sh.mu.Unlock()
+	}
+}
+
+// expireHint handles one due deadline hint of key (shard locked): the key
+// expires if it still has that deadline; the hint goes either way.
+func (db DB) expireHint(sh *shard, key []byte, exp, now int64) {
+	drop := func() {
+		db.s.appendDurable(sh, func(b *Pending) {
+			op := b.DeleteDeferred(10 + len(key))
+			expireKey(op.Key[:0], db.idx, exp, key)
+			op.Finish()
+		})
+	}
+	k := string(key)
+	if _, ok := sh.m[k]; ok {
+		if cur, ok := sh.expires[k]; ok && cur == exp && cur <= now {
+			db.deleteKey(sh, k, "expired")
+			db.s.stats.ExpiredKeys.Add(1)
+		}
+		drop()
+		return
+	}
+	if _, ok := sh.tomb[k]; ok {
+		drop()
+		return
+	}
+	t, cur, err := db.diskHeader(key)
+	if err != nil {
+		return
+	}
+	if t != TypeNone && cur == exp && cur <= now {
+		db.expireOnDisk(sh, key, t)
+	}
+	drop()
+}
+
+// expireOnDisk deletes a key that is not in memory because its deadline
+// passed (shard locked).
+func (db DB) expireOnDisk(sh *shard, key []byte, t Type) {
+	db.removed(sh)
+	db.tombstone(sh, string(key))
+	db.persistDelete(sh, key, t != TypeString)
+	db.touch(sh, key, "expired")
+	db.s.stats.ExpiredKeys.Add(1)
+}
+
+// diskHeader reads the type and deadline of a key that is not in memory
+// from Pebble (TypeNone when it is not there).
+func (db DB) diskHeader(key []byte) (Type, int64, error) {
+	v, closer, err := db.s.dur.db.Get(metaKey(nil, db.idx, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return TypeNone, 0, nil
+	}
+	if err != nil {
+		return TypeNone, 0, db.s.readFailed(key, err)
+	}
+	defer closer.Close()
+	t, exp, _, err := decodeMeta(v)
+	if err != nil {
+		return TypeNone, 0, db.s.readFailed(key, err)
+	}
+	return t, exp, nil
+}
+
+// randomShard returns a random shard index of database db.
+func randomShard(db int) int { return db*ShardsPerDB + rand.IntN(ShardsPerDB) }
