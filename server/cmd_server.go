@@ -89,8 +89,8 @@ const (
 
 // ---- per-server administrative state ----
 
-// adminState is what INFO and DEBUG keep beyond Server's counters: identity,
-// save history and the instantaneous-rate sampler.
+// adminState (Server.admin) is what INFO and DEBUG keep beyond Server's
+// counters: identity, save history and the instantaneous-rate sampler.
 type adminState struct {
 	runID   string
 	replID  atomic.Pointer[string]
@@ -103,19 +103,11 @@ type adminState struct {
 	ops, in, out rateSampler
 }
 
-// adminStates maps *Server to *adminState; an entry is dropped when its
-// sampler sees the server close.
-var adminStates sync.Map
-
-func (s *Server) admin() *adminState {
-	if v, ok := adminStates.Load(s); ok {
-		return v.(*adminState)
-	}
-	a := &adminState{runID: randomHex40()}
+// init gives a new server its identity.
+func (a *adminState) init() {
+	a.runID = randomHex40()
 	id := randomHex40()
 	a.replID.Store(&id)
-	v, _ := adminStates.LoadOrStore(s, a)
-	return v.(*adminState)
 }
 
 func randomHex40() string {
@@ -162,7 +154,6 @@ func (s *Server) startSampler(a *adminState) {
 			defer t.Stop()
 			for range t.C {
 				if s.closing.Load() {
-					adminStates.Delete(s)
 					return
 				}
 				a.sample(s)
@@ -189,10 +180,6 @@ func (a *adminState) notePeak(used int64) {
 		}
 	}
 }
-
-// blockedClientsCount reports clients blocked in BLPOP and friends for INFO;
-// the blocking-commands file sets it. Nil means none can block.
-var blockedClientsCount func(s *Server) int
 
 // ---- keyspace-wide commands ----
 
@@ -243,7 +230,7 @@ func cmdLastSave(c *Client, args [][]byte) { c.WriteInt64(c.srv.store.StatsRef()
 // checkpoint makes every acknowledged write durable (commit and fsync) and
 // records the outcome for INFO persistence.
 func (s *Server) checkpoint() error {
-	a := s.admin()
+	a := &s.admin
 	err := s.store.Checkpoint()
 	a.saveErr.Store(err != nil)
 	if err != nil {
@@ -363,11 +350,8 @@ func configResetStat(c *Client, args [][]byte) {
 // resetStats zeroes what CONFIG RESETSTAT resets in Redis: command, network,
 // connection and keyspace counters (not the save history).
 func (s *Server) resetStats() {
-	for _, cmd := range commands {
-		cmd.calls.Store(0)
-		cmd.usec.Store(0)
-		cmd.rejected.Store(0)
-		cmd.failed.Store(0)
+	for i := range s.cmdStats {
+		s.cmdStats[i].reset()
 	}
 	s.stats.commands.Store(0)
 	s.stats.connections.Store(0)
@@ -382,7 +366,7 @@ func (s *Server) resetStats() {
 	st.KeyspaceHits.Store(0)
 	st.KeyspaceMiss.Store(0)
 	st.DiskLoads.Store(0)
-	a := s.admin()
+	a := &s.admin
 	a.peakMem.Store(s.store.UsedMemory())
 	a.mu.Lock()
 	a.ops, a.in, a.out = rateSampler{}, rateSampler{}, rateSampler{}
@@ -467,7 +451,7 @@ func cmdDebug(c *Client, args [][]byte) {
 		c.WriteOK()
 	case eqFold(sub, "change-repl-id") && n == 2:
 		id := randomHex40()
-		s.admin().replID.Store(&id)
+		s.admin.replID.Store(&id)
 		c.WriteOK()
 	case eqFold(sub, "quicklist-packed-threshold") && n == 3:
 		if v, ok := parseMemory(string(args[2])); !ok || v > 4<<30 {
@@ -645,7 +629,7 @@ func memoryStats(c *Client, args [][]byte) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	used := s.store.UsedMemory()
-	a := s.admin()
+	a := &s.admin
 	a.notePeak(used)
 	c.WriteArray(12)
 	c.WriteBulkString("peak.allocated")
@@ -840,7 +824,7 @@ func (s *Server) infoString(req [][]byte) string {
 			want[n] = true
 		}
 	}
-	a := s.admin()
+	a := &s.admin
 	s.startSampler(a)
 	var b infoBuilder
 	first := true
@@ -859,7 +843,7 @@ func (s *Server) infoString(req [][]byte) string {
 }
 
 func infoServer(s *Server, b *infoBuilder) {
-	a := s.admin()
+	a := &s.admin
 	now := time.Now()
 	uptime := int64(now.Sub(s.start).Seconds())
 	exe, _ := os.Executable()
@@ -907,10 +891,7 @@ func infoClients(s *Server, b *infoBuilder) {
 	s.clientsMu.Lock()
 	n := len(s.clients)
 	s.clientsMu.Unlock()
-	blocked := 0
-	if blockedClientsCount != nil {
-		blocked = blockedClientsCount(s)
-	}
+	blocked := s.blockedClients()
 	b.num("connected_clients", int64(n))
 	b.field("cluster_connections", "0")
 	b.num("maxclients", s.maxClients.Load())
@@ -944,7 +925,7 @@ func infoMemory(s *Server, b *infoBuilder) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	used := s.store.UsedMemory()
-	a := s.admin()
+	a := &s.admin
 	a.notePeak(used)
 	peak := a.peakMem.Load()
 	rss := int64(ms.Sys - ms.HeapReleased)
@@ -987,7 +968,7 @@ func (s *Server) maxmemoryPolicy() string {
 func infoPersistence(s *Server, b *infoBuilder) {
 	st := s.store.StatsRef()
 	p := s.store.Persistence()
-	a := s.admin()
+	a := &s.admin
 	status := "ok"
 	if a.saveErr.Load() {
 		status = "err"
@@ -1032,7 +1013,7 @@ func infoPersistence(s *Server, b *infoBuilder) {
 
 func infoStats(s *Server, b *infoBuilder) {
 	st := s.store.StatsRef()
-	a := s.admin()
+	a := &s.admin
 	a.mu.Lock()
 	ops, in, out := a.ops.rate(), a.in.rate(), a.out.rate()
 	a.mu.Unlock()
@@ -1072,7 +1053,7 @@ func infoReplication(s *Server, b *infoBuilder) {
 	b.field("role", "master")
 	b.field("connected_slaves", "0")
 	b.field("master_failover_state", "no-failover")
-	b.field("master_replid", *s.admin().replID.Load())
+	b.field("master_replid", *s.admin.replID.Load())
 	b.field("master_replid2", strings.Repeat("0", 40))
 	b.field("master_repl_offset", "0")
 	b.field("second_repl_offset", "-1")
@@ -1095,8 +1076,9 @@ func infoCPU(s *Server, b *infoBuilder) {
 
 func infoCommandStats(s *Server, b *infoBuilder) {
 	for _, cmd := range sortedCommands() {
-		calls, usec := cmd.calls.Load(), cmd.usec.Load()
-		rejected, failed := cmd.rejected.Load(), cmd.failed.Load()
+		st := s.statsOf(cmd)
+		calls, usec := st.calls.Load(), st.usec.Load()
+		rejected, failed := st.rejected.Load(), st.failed.Load()
 		if calls == 0 && rejected == 0 && failed == 0 {
 			continue
 		}

@@ -65,6 +65,13 @@ type Server struct {
 	conf *configTable
 
 	blocking *blockRegistry // clients parked in blocking commands (blocking.go)
+	// keyListeners consume every key event after the blocking registry
+	// (addKeyEventListener); set in New, read-only afterwards.
+	keyListeners []func(storage.Event)
+
+	tablesH  tablesHandle   // the table engine, opened once (cmd_tables.go)
+	admin    adminState     // INFO/DEBUG identity, saves, rate sampler (cmd_server.go)
+	cmdStats []commandStats // INFO commandstats, by Command.idx (command.go)
 
 	start    time.Time
 	shutdown chan struct{}
@@ -90,7 +97,10 @@ func New(cfg Config, store *storage.Store) *Server {
 	s.maxClients.Store(int64(cfg.MaxClients))
 	pw := cfg.Password
 	s.password.Store(&pw)
+	s.admin.init()
+	s.cmdStats = make([]commandStats, len(commands))
 	s.conf = newConfigTable(s)
+	s.addKeyEventListener(s.notifyKeyspaceEvent)
 	s.initBlocking()
 	s.tables() // load the tables at start-up, not on the first table command
 	return s
@@ -163,7 +173,6 @@ func (s *Server) requestShutdown() { s.shutOnce.Do(func() { close(s.shutdown) })
 // Close stops accepting, disconnects every client and waits for their goroutines.
 func (s *Server) Close() error {
 	s.closing.Store(true)
-	defer s.closeTables()
 	if s.ln != nil {
 		s.ln.Close()
 	}
