@@ -346,7 +346,7 @@ func (s *Server) keyExists(k blockKey) bool {
 }
 
 // serveBlocked parks a client whose handler called blockOn until it is
-// served, times out, is unblocked or disconnects.
+// served, times out, is unblocked, disconnects or the server closes.
 func (s *Server) serveBlocked(c *Client, cmd *Command, args [][]byte) {
 	req := c.block
 	w := req.w
@@ -402,6 +402,10 @@ func (s *Server) serveBlocked(c *Client, cmd *Command, args [][]byte) {
 			}
 			return
 		case <-watch.gone:
+			s.leaveBlocked(w)
+			return
+		case <-s.quit:
+			// Close closed the connection; a pipe (tests) has no watch
 			s.leaveBlocked(w)
 			return
 		}

@@ -149,20 +149,27 @@ func (r *rateSampler) rate() float64 {
 func (s *Server) startSampler(a *adminState) {
 	a.samplerOnce.Do(func() {
 		a.sample(s)
+		if !s.track() {
+			return
+		}
 		go func() {
+			defer s.wg.Done()
 			t := time.NewTicker(100 * time.Millisecond)
 			defer t.Stop()
-			for range t.C {
-				if s.closing.Load() {
+			for {
+				select {
+				case <-s.quit:
 					return
+				case <-t.C:
+					a.sample(s)
 				}
-				a.sample(s)
 			}
 		}()
 	})
 }
 
 func (a *adminState) sample(s *Server) {
+	defer s.useStore()()
 	now := time.Now()
 	a.mu.Lock()
 	a.ops.add(now, s.stats.commands.Load())
@@ -428,7 +435,13 @@ func cmdDebug(c *Client, args [][]byte) {
 		// strtod semantics: an unparsable argument sleeps 0
 		secs, _ := strconv.ParseFloat(string(args[2]), 64)
 		if secs > 0 {
-			time.Sleep(time.Duration(secs * float64(time.Second)))
+			// Close cuts it short: the connection is closed by then
+			t := time.NewTimer(time.Duration(secs * float64(time.Second)))
+			select {
+			case <-t.C:
+			case <-s.quit:
+				t.Stop()
+			}
 		}
 		c.WriteOK()
 	case eqFold(sub, "set-active-expire") && n == 3:
