@@ -114,32 +114,20 @@ type blockRegistry struct {
 }
 
 // initBlocking creates the registry and installs the store's event hook.
-// New calls it once.
+// New calls it once, after the key event listeners are added.
 func (s *Server) initBlocking() {
 	s.blocking = &blockRegistry{queues: make(map[blockKey][]*waiter),
 		byID: make(map[int64]*waiter), readySet: make(map[blockKey]struct{})}
 	s.store.SetEventHook(s.onKeyEvent)
 }
 
-// keyEventListeners are further consumers of key events (keyspace
-// notifications, KSUB), called after the blocking registry. Register them with
-// addKeyEventListener before Serve.
-var keyEventListeners atomic.Pointer[[]func(*Server, storage.Event)]
-
-// addKeyEventListener adds a consumer of every key event. It runs under the
-// key's shard lock: it must not block or call into the store.
-func addKeyEventListener(fn func(*Server, storage.Event)) {
-	for {
-		old := keyEventListeners.Load()
-		var next []func(*Server, storage.Event)
-		if old != nil {
-			next = append(next, *old...)
-		}
-		next = append(next, fn)
-		if keyEventListeners.CompareAndSwap(old, &next) {
-			return
-		}
-	}
+// addKeyEventListener adds a consumer of every key event (keyspace
+// notifications), called after the blocking registry. New calls it before
+// initBlocking installs the store's hook; the list is fixed from then on.
+// fn runs under the key's shard lock: it must not block or call into the
+// store.
+func (s *Server) addKeyEventListener(fn func(storage.Event)) {
+	s.keyListeners = append(s.keyListeners, fn)
 }
 
 // onKeyEvent is the store's event hook.
@@ -147,10 +135,8 @@ func (s *Server) onKeyEvent(ev storage.Event) {
 	if ev.Name != "keymiss" && ev.Name != "new" {
 		s.blocking.keyChanged(ev.DB, ev.Key)
 	}
-	if ls := keyEventListeners.Load(); ls != nil {
-		for _, fn := range *ls {
-			fn(s, ev)
-		}
+	for _, fn := range s.keyListeners {
+		fn(ev)
 	}
 }
 
@@ -171,8 +157,6 @@ func (r *blockRegistry) keyChanged(db int, key []byte) {
 	}
 	r.mu.Unlock()
 }
-
-func init() { blockedClientsCount = (*Server).blockedClients }
 
 // wakeBlockedDB marks every key someone waits on in database db as ready,
 // for changes that replace a whole database without per-key events (SWAPDB).
@@ -362,7 +346,7 @@ func (s *Server) keyExists(k blockKey) bool {
 }
 
 // serveBlocked parks a client whose handler called blockOn until it is
-// served, times out, is unblocked or disconnects.
+// served, times out, is unblocked, disconnects or the server closes.
 func (s *Server) serveBlocked(c *Client, cmd *Command, args [][]byte) {
 	req := c.block
 	w := req.w
@@ -418,6 +402,10 @@ func (s *Server) serveBlocked(c *Client, cmd *Command, args [][]byte) {
 			}
 			return
 		case <-watch.gone:
+			s.leaveBlocked(w)
+			return
+		case <-s.quit:
+			// Close closed the connection; a pipe (tests) has no watch
 			s.leaveBlocked(w)
 			return
 		}

@@ -60,7 +60,7 @@ func cmdReset(c *Client, args [][]byte) {
 	c.resetMulti()
 	c.unwatchAll()
 	if c.sub != nil {
-		c.sub.Close()
+		c.srv.closeSubscriber(c.sub)
 		c.sub = nil
 		c.subscribed.Store(false)
 	}

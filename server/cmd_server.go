@@ -89,8 +89,8 @@ const (
 
 // ---- per-server administrative state ----
 
-// adminState is what INFO and DEBUG keep beyond Server's counters: identity,
-// save history and the instantaneous-rate sampler.
+// adminState (Server.admin) is what INFO and DEBUG keep beyond Server's
+// counters: identity, save history and the instantaneous-rate sampler.
 type adminState struct {
 	runID   string
 	replID  atomic.Pointer[string]
@@ -103,19 +103,11 @@ type adminState struct {
 	ops, in, out rateSampler
 }
 
-// adminStates maps *Server to *adminState; an entry is dropped when its
-// sampler sees the server close.
-var adminStates sync.Map
-
-func (s *Server) admin() *adminState {
-	if v, ok := adminStates.Load(s); ok {
-		return v.(*adminState)
-	}
-	a := &adminState{runID: randomHex40()}
+// init gives a new server its identity.
+func (a *adminState) init() {
+	a.runID = randomHex40()
 	id := randomHex40()
 	a.replID.Store(&id)
-	v, _ := adminStates.LoadOrStore(s, a)
-	return v.(*adminState)
 }
 
 func randomHex40() string {
@@ -157,21 +149,27 @@ func (r *rateSampler) rate() float64 {
 func (s *Server) startSampler(a *adminState) {
 	a.samplerOnce.Do(func() {
 		a.sample(s)
+		if !s.track() {
+			return
+		}
 		go func() {
+			defer s.wg.Done()
 			t := time.NewTicker(100 * time.Millisecond)
 			defer t.Stop()
-			for range t.C {
-				if s.closing.Load() {
-					adminStates.Delete(s)
+			for {
+				select {
+				case <-s.quit:
 					return
+				case <-t.C:
+					a.sample(s)
 				}
-				a.sample(s)
 			}
 		}()
 	})
 }
 
 func (a *adminState) sample(s *Server) {
+	defer s.useStore()()
 	now := time.Now()
 	a.mu.Lock()
 	a.ops.add(now, s.stats.commands.Load())
@@ -189,10 +187,6 @@ func (a *adminState) notePeak(used int64) {
 		}
 	}
 }
-
-// blockedClientsCount reports clients blocked in BLPOP and friends for INFO;
-// the blocking-commands file sets it. Nil means none can block.
-var blockedClientsCount func(s *Server) int
 
 // ---- keyspace-wide commands ----
 
@@ -249,7 +243,7 @@ func cmdLastSave(c *Client, args [][]byte) { c.WriteInt64(c.srv.store.StatsRef()
 // checkpoint makes every acknowledged write durable (commit and fsync) and
 // records the outcome for INFO persistence.
 func (s *Server) checkpoint() error {
-	a := s.admin()
+	a := &s.admin
 	err := s.store.Checkpoint()
 	a.saveErr.Store(err != nil)
 	if err != nil {
@@ -369,11 +363,8 @@ func configResetStat(c *Client, args [][]byte) {
 // resetStats zeroes what CONFIG RESETSTAT resets in Redis: command, network,
 // connection and keyspace counters (not the save history).
 func (s *Server) resetStats() {
-	for _, cmd := range commands {
-		cmd.calls.Store(0)
-		cmd.usec.Store(0)
-		cmd.rejected.Store(0)
-		cmd.failed.Store(0)
+	for i := range s.cmdStats {
+		s.cmdStats[i].reset()
 	}
 	s.stats.commands.Store(0)
 	s.stats.connections.Store(0)
@@ -388,7 +379,7 @@ func (s *Server) resetStats() {
 	st.KeyspaceHits.Store(0)
 	st.KeyspaceMiss.Store(0)
 	st.DiskLoads.Store(0)
-	a := s.admin()
+	a := &s.admin
 	a.peakMem.Store(s.store.UsedMemory())
 	a.mu.Lock()
 	a.ops, a.in, a.out = rateSampler{}, rateSampler{}, rateSampler{}
@@ -450,7 +441,13 @@ func cmdDebug(c *Client, args [][]byte) {
 		// strtod semantics: an unparsable argument sleeps 0
 		secs, _ := strconv.ParseFloat(string(args[2]), 64)
 		if secs > 0 {
-			time.Sleep(time.Duration(secs * float64(time.Second)))
+			// Close cuts it short: the connection is closed by then
+			t := time.NewTimer(time.Duration(secs * float64(time.Second)))
+			select {
+			case <-t.C:
+			case <-s.quit:
+				t.Stop()
+			}
 		}
 		c.WriteOK()
 	case eqFold(sub, "set-active-expire") && n == 3:
@@ -473,7 +470,7 @@ func cmdDebug(c *Client, args [][]byte) {
 		c.WriteOK()
 	case eqFold(sub, "change-repl-id") && n == 2:
 		id := randomHex40()
-		s.admin().replID.Store(&id)
+		s.admin.replID.Store(&id)
 		c.WriteOK()
 	case eqFold(sub, "quicklist-packed-threshold") && n == 3:
 		if v, ok := parseMemory(string(args[2])); !ok || v > 4<<30 {
@@ -651,7 +648,7 @@ func memoryStats(c *Client, args [][]byte) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	used := s.store.UsedMemory()
-	a := s.admin()
+	a := &s.admin
 	a.notePeak(used)
 	c.WriteArray(12)
 	c.WriteBulkString("peak.allocated")
@@ -846,7 +843,7 @@ func (s *Server) infoString(req [][]byte) string {
 			want[n] = true
 		}
 	}
-	a := s.admin()
+	a := &s.admin
 	s.startSampler(a)
 	var b infoBuilder
 	first := true
@@ -865,7 +862,7 @@ func (s *Server) infoString(req [][]byte) string {
 }
 
 func infoServer(s *Server, b *infoBuilder) {
-	a := s.admin()
+	a := &s.admin
 	now := time.Now()
 	uptime := int64(now.Sub(s.start).Seconds())
 	exe, _ := os.Executable()
@@ -913,10 +910,7 @@ func infoClients(s *Server, b *infoBuilder) {
 	s.clientsMu.Lock()
 	n := len(s.clients)
 	s.clientsMu.Unlock()
-	blocked := 0
-	if blockedClientsCount != nil {
-		blocked = blockedClientsCount(s)
-	}
+	blocked := s.blockedClients()
 	b.num("connected_clients", int64(n))
 	b.field("cluster_connections", "0")
 	b.num("maxclients", s.maxClients.Load())
@@ -950,7 +944,7 @@ func infoMemory(s *Server, b *infoBuilder) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	used := s.store.UsedMemory()
-	a := s.admin()
+	a := &s.admin
 	a.notePeak(used)
 	peak := a.peakMem.Load()
 	rss := int64(ms.Sys - ms.HeapReleased)
@@ -988,7 +982,7 @@ func (s *Server) maxmemoryPolicy() string { return s.store.Policy().String() }
 func infoPersistence(s *Server, b *infoBuilder) {
 	st := s.store.StatsRef()
 	p := s.store.Persistence()
-	a := s.admin()
+	a := &s.admin
 	status := "ok"
 	if a.saveErr.Load() {
 		status = "err"
@@ -1033,7 +1027,7 @@ func infoPersistence(s *Server, b *infoBuilder) {
 
 func infoStats(s *Server, b *infoBuilder) {
 	st := s.store.StatsRef()
-	a := s.admin()
+	a := &s.admin
 	a.mu.Lock()
 	ops, in, out := a.ops.rate(), a.in.rate(), a.out.rate()
 	a.mu.Unlock()
@@ -1073,7 +1067,7 @@ func infoReplication(s *Server, b *infoBuilder) {
 	b.field("role", "master")
 	b.field("connected_slaves", "0")
 	b.field("master_failover_state", "no-failover")
-	b.field("master_replid", *s.admin().replID.Load())
+	b.field("master_replid", *s.admin.replID.Load())
 	b.field("master_replid2", strings.Repeat("0", 40))
 	b.field("master_repl_offset", "0")
 	b.field("second_repl_offset", "-1")
@@ -1096,8 +1090,9 @@ func infoCPU(s *Server, b *infoBuilder) {
 
 func infoCommandStats(s *Server, b *infoBuilder) {
 	for _, cmd := range sortedCommands() {
-		calls, usec := cmd.calls.Load(), cmd.usec.Load()
-		rejected, failed := cmd.rejected.Load(), cmd.failed.Load()
+		st := s.statsOf(cmd)
+		calls, usec := st.calls.Load(), st.usec.Load()
+		rejected, failed := st.rejected.Load(), st.failed.Load()
 		if calls == 0 && rejected == 0 && failed == 0 {
 			continue
 		}

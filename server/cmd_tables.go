@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -38,10 +37,8 @@ func init() {
 	)
 }
 
-// tablesEngines maps each *Server to its table engine (a Server has no field
-// for it; the engine is opened on first use).
-var tablesEngines sync.Map
-
+// tablesHandle is a server's table engine (Server.tablesH), opened on first
+// use.
 type tablesHandle struct {
 	once sync.Once
 	db   *tables.DB
@@ -49,21 +46,7 @@ type tablesHandle struct {
 }
 
 func (s *Server) tablesHandle() *tablesHandle {
-	v, ok := tablesEngines.Load(s)
-	if !ok {
-		if s.closing.Load() {
-			// a straggling command after Close forgot the engine: never
-			// reopen the (closing) store behind Close's back
-			h := &tablesHandle{}
-			h.db, _ = tables.Open(nil)
-			err := errors.New("server is shutting down")
-			h.err.Store(&err)
-			h.once.Do(func() {})
-			return h
-		}
-		v, _ = tablesEngines.LoadOrStore(s, &tablesHandle{})
-	}
-	h := v.(*tablesHandle)
+	h := &s.tablesH
 	h.once.Do(func() {
 		db, err := tables.Open(s.store)
 		h.db = db
@@ -81,10 +64,6 @@ func (s *Server) tablesHandle() *tablesHandle {
 // tables returns the server's table engine, loading every stored table on
 // first use (server.New calls it so loading happens at start-up).
 func (s *Server) tables() *tables.DB { return s.tablesHandle().db }
-
-// closeTables forgets the server's engine (Server.Close), so a test process
-// that starts many servers does not keep every engine alive.
-func (s *Server) closeTables() { tablesEngines.Delete(s) }
 
 // tablesWriteLock takes the engine's write lock for a whole EXEC whose queue
 // holds a FlagTables command; the queued table commands then take no lock.

@@ -62,12 +62,30 @@ type Command struct {
 	Group   string // documentation group, for COMMAND DOCS
 	Summary string
 
+	idx int // position in every Server's cmdStats, set by register
+}
+
+// commandStats are one command's INFO commandstats counters; each Server
+// keeps its own (Server.cmdStats, indexed by Command.idx).
+type commandStats struct {
 	calls    atomic.Int64
 	usec     atomic.Int64
 	rejected atomic.Int64
 	failed   atomic.Int64
 }
 
+func (st *commandStats) reset() {
+	st.calls.Store(0)
+	st.usec.Store(0)
+	st.rejected.Store(0)
+	st.failed.Store(0)
+}
+
+// statsOf returns the server's counters for cmd.
+func (s *Server) statsOf(cmd *Command) *commandStats { return &s.cmdStats[cmd.idx] }
+
+// commands is the command table, filled by init functions and read-only
+// afterwards.
 var commands = map[string]*Command{}
 
 // register adds commands to the table; each cmd_*.go file calls it from init.
@@ -76,6 +94,10 @@ func register(cmds ...*Command) {
 		if c.Step == 0 && c.FirstKey > 0 {
 			c.Step = 1
 		}
+		if commands[c.Name] != nil {
+			panic("server: command " + c.Name + " registered twice")
+		}
+		c.idx = len(commands)
 		commands[c.Name] = c
 	}
 }
@@ -199,7 +221,7 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 	}
 	if c.sub != nil && c.sub.Count() > 0 && cmd.Flags&FlagSubscribeOK == 0 {
 		c.WriteError(subscribeContextMsg(fullName(cmd, args)))
-		cmd.rejected.Add(1)
+		s.statsOf(cmd).rejected.Add(1)
 		return
 	}
 	// a failed data directory refuses writes and keeps serving reads
@@ -239,7 +261,7 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 // also dooms the transaction, as Redis does.
 func (s *Server) reject(c *Client, cmd *Command, msg string) {
 	if cmd != nil {
-		cmd.rejected.Add(1)
+		s.statsOf(cmd).rejected.Add(1)
 		if cmd.Name == "exec" {
 			// Redis answers a rejected EXEC as an aborted transaction,
 			// even outside MULTI, and discards the transaction
@@ -262,7 +284,8 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	// Reading the clock costs ~100 ns on some virtual machines, as much as a
 	// whole GET: every command is timed one call in 16 and the time scaled,
 	// so INFO commandstats' usec are estimates (calls are exact).
-	n := cmd.calls.Add(1)
+	st := s.statsOf(cmd)
+	n := st.calls.Add(1)
 	timed := n&15 == 0
 	var start time.Time
 	if timed {
@@ -297,10 +320,10 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		c.wrote = true
 	}
 	if c.errs != errs {
-		cmd.failed.Add(1)
+		st.failed.Add(1)
 	}
 	if timed {
-		cmd.usec.Add(16 * time.Since(start).Microseconds())
+		st.usec.Add(16 * time.Since(start).Microseconds())
 	}
 }
 

@@ -118,9 +118,8 @@ func eventClass(name string) int {
 	return notifyGeneric
 }
 
-func init() { addKeyEventListener((*Server).notifyKeyspaceEvent) }
-
-// notifyKeyspaceEvent publishes a key event per notify-keyspace-events. It runs
+// notifyKeyspaceEvent publishes a key event per notify-keyspace-events (a key
+// event listener New adds). It runs
 // under the key's shard lock; publishing never blocks (bounded queues).
 func (s *Server) notifyKeyspaceEvent(ev storage.Event) {
 	f := int(s.notifyFlags.Load())

@@ -65,12 +65,38 @@ type Server struct {
 	conf *configTable
 
 	blocking *blockRegistry // clients parked in blocking commands (blocking.go)
+	// keyListeners consume every key event after the blocking registry
+	// (addKeyEventListener); set in New, read-only afterwards.
+	keyListeners []func(storage.Event)
+
+	tablesH  tablesHandle   // the table engine, opened once (cmd_tables.go)
+	admin    adminState     // INFO/DEBUG identity, saves, rate sampler (cmd_server.go)
+	cmdStats []commandStats // INFO commandstats, by Command.idx (command.go)
 
 	start    time.Time
-	shutdown chan struct{}
+	shutdown chan struct{} // closed when a client ran SHUTDOWN
 	shutOnce sync.Once
-	closing  atomic.Bool
-	wg       sync.WaitGroup
+	// Close sets closing and closes quit under clientsMu; from then on no
+	// connection is admitted and no goroutine is added to wg.
+	closing   atomic.Bool
+	quit      chan struct{} // closed by Close: parked and sleeping handlers return
+	closeOnce sync.Once
+	// wg counts every goroutine that may use the store: connections (with
+	// the commands they run, blocked clients included), pub/sub delivery
+	// being retired, the INFO sampler. Close waits for it.
+	wg sync.WaitGroup
+
+	// test holds hooks tests set before Serve; all nil in production.
+	test struct {
+		// storeUse is called whenever the server starts using the store on
+		// a client's or its own behalf (a batch of commands, a disconnecting
+		// client's cleanup, the INFO sampler); the function it returns is
+		// called when that use ends.
+		storeUse func() (end func())
+		// accepted is called in Serve for each accepted connection, before
+		// the connection is admitted.
+		accepted func()
+	}
 
 	stats struct {
 		commands      atomic.Int64
@@ -85,12 +111,16 @@ type Server struct {
 // New creates a server; call Listen then Serve.
 func New(cfg Config, store *storage.Store) *Server {
 	s := &Server{cfg: cfg, store: store, hub: pubsub.NewHub(),
-		clients: make(map[int64]*Client), start: time.Now(), shutdown: make(chan struct{})}
+		clients: make(map[int64]*Client), start: time.Now(), shutdown: make(chan struct{}),
+		quit: make(chan struct{})}
 	s.limits.MaxBulkLen.Store(cfg.ProtoMaxBulkLen)
 	s.maxClients.Store(int64(cfg.MaxClients))
 	pw := cfg.Password
 	s.password.Store(&pw)
+	s.admin.init()
+	s.cmdStats = make([]commandStats, len(commands))
 	s.conf = newConfigTable(s)
+	s.addKeyEventListener(s.notifyKeyspaceEvent)
 	s.initBlocking()
 	s.tables() // load the tables at start-up, not on the first table command
 	return s
@@ -135,13 +165,16 @@ func (s *Server) Serve() error {
 			time.Sleep(5 * time.Millisecond)
 			continue
 		}
+		if s.test.accepted != nil {
+			s.test.accepted()
+		}
 		s.stats.connections.Add(1)
-		s.clientsMu.Lock()
-		full := int64(len(s.clients)) >= s.maxClients.Load()
-		s.clientsMu.Unlock()
-		if full {
-			s.stats.rejectedConns.Add(1)
-			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+		c, full := s.admit(nc)
+		if c == nil {
+			if full {
+				s.stats.rejectedConns.Add(1)
+				nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			}
 			nc.Close()
 			continue
 		}
@@ -150,9 +183,40 @@ func (s *Server) Serve() error {
 			tc.SetKeepAlive(true)
 			tc.SetKeepAlivePeriod(300 * time.Second)
 		}
-		s.wg.Add(1)
-		go s.serveConn(nc)
+		go s.serveConn(c)
 	}
+}
+
+// admit registers a new connection's client and counts its goroutine in wg,
+// or refuses the connection (nil): the server is closing, or full. Close sets
+// closing under the same mutex, so a connection is either admitted before
+// Close looks at the clients (and Close closes it and waits for it) or never
+// served.
+func (s *Server) admit(nc net.Conn) (c *Client, full bool) {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if s.closing.Load() {
+		return nil, false
+	}
+	if int64(len(s.clients)) >= s.maxClients.Load() {
+		return nil, true
+	}
+	c = newClient(s, nc)
+	s.clients[c.id] = c
+	s.wg.Add(1)
+	return c, false
+}
+
+// track counts a goroutine about to start in wg, unless the server is
+// closing (false: do not start it). Its caller calls wg.Done when it ends.
+func (s *Server) track() bool {
+	s.clientsMu.Lock()
+	defer s.clientsMu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.wg.Add(1)
+	return true
 }
 
 // ShutdownRequested is closed when a client ran SHUTDOWN.
@@ -160,38 +224,50 @@ func (s *Server) ShutdownRequested() <-chan struct{} { return s.shutdown }
 
 func (s *Server) requestShutdown() { s.shutOnce.Do(func() { close(s.shutdown) }) }
 
-// Close stops accepting, disconnects every client and waits for their goroutines.
+// Close shuts the server down: it stops accepting, closes every client
+// connection, and waits until every goroutine that may use the store has
+// finished (connections and the commands they are running, blocked clients,
+// pub/sub delivery, the INFO sampler). Only after Close returns may the store
+// be closed. Commands a client pipelined that had not started are dropped
+// with its connection; a blocked client or a DEBUG SLEEP returns at once.
+// Close may be called more than once; each call waits.
 func (s *Server) Close() error {
-	s.closing.Store(true)
-	defer s.closeTables()
-	if s.ln != nil {
-		s.ln.Close()
-	}
-	s.clientsMu.Lock()
-	for _, c := range s.clients {
-		c.conn.Close()
-	}
-	s.clientsMu.Unlock()
+	s.closeOnce.Do(func() {
+		if s.ln != nil {
+			s.ln.Close()
+		}
+		s.clientsMu.Lock()
+		s.closing.Store(true)
+		close(s.quit)
+		for _, c := range s.clients {
+			c.conn.Close()
+		}
+		s.clientsMu.Unlock()
+	})
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
+		// never give up: closing the store under a running command loses
+		// or corrupts data; say what we are waiting for instead
+		s.clientsMu.Lock()
+		n := len(s.clients)
+		s.clientsMu.Unlock()
+		logf("shutdown: still waiting for %d client connection(s) to finish", n)
+		<-done
 	}
 	return nil
 }
 
 // serveConn is one connection's loop: read a batch of pipelined requests,
 // run them, make them durable if the mode asks, flush the replies once.
-func (s *Server) serveConn(nc net.Conn) {
+// Serve admitted c (registered, counted in wg).
+func (s *Server) serveConn(c *Client) {
 	defer s.wg.Done()
-	c := newClient(s, nc)
-	s.clientsMu.Lock()
-	s.clients[c.id] = c
-	s.clientsMu.Unlock()
 	defer s.dropClient(c)
 
-	cr := &countingReader{r: nc, n: &s.stats.netIn}
+	cr := &countingReader{r: c.conn, n: &s.stats.netIn}
 	c.rd = redcon.NewReader(newProtoReader(cr, &s.limits, c.authRequired))
 	for {
 		cmds, err := c.rd.ReadCommands()
@@ -205,6 +281,7 @@ func (s *Server) serveConn(nc net.Conn) {
 			}
 			return
 		}
+		endUse := s.useStore()
 		c.wmu.Lock()
 		if c.sub != nil {
 			// messages published before these commands were read go first
@@ -216,6 +293,12 @@ func (s *Server) serveConn(nc net.Conn) {
 		for i := range cmds {
 			if len(cmds[i].Args) == 0 {
 				continue
+			}
+			if s.closing.Load() {
+				// Close closed the connection: no reply can reach the
+				// client, and Close is waiting for us
+				c.quit = true
+				break
 			}
 			s.dispatch(c, cmds[i].Args)
 			if c.quit {
@@ -240,6 +323,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		}
 		err = c.Flush()
 		c.wmu.Unlock()
+		endUse()
 		if err != nil || c.quit {
 			return
 		}
@@ -249,14 +333,44 @@ func (s *Server) serveConn(nc net.Conn) {
 func (s *Server) dropClient(c *Client) {
 	c.closed.Store(true)
 	c.conn.Close()
+	endUse := s.useStore()
 	c.unwatchAll()
+	endUse()
 	if c.sub != nil {
-		c.sub.Close()
+		s.closeSubscriber(c.sub)
 	}
 	s.clientsMu.Lock()
 	delete(s.clients, c.id)
 	s.clientsMu.Unlock()
 }
+
+// closeSubscriber stops a client's pub/sub delivery. The delivery goroutine
+// may still be finishing a write to the connection: Close waits for it too.
+// It runs on the client's connection goroutine (counted in wg).
+func (s *Server) closeSubscriber(sub *pubsub.Subscriber) {
+	sub.Close()
+	select {
+	case <-sub.Done():
+		return
+	default:
+	}
+	s.wg.Add(1) // the caller's own count keeps wg above zero
+	go func() {
+		defer s.wg.Done()
+		<-sub.Done()
+	}()
+}
+
+// useStore marks the start of a use of the store for test.storeUse; call the
+// result when it ends.
+func (s *Server) useStore() (end func()) {
+	if s.test.storeUse == nil {
+		return noop
+	}
+	return s.test.storeUse()
+}
+
+func noop() {}
 
 // countingReader counts bytes read for INFO's total_net_input_bytes.
 type countingReader struct {

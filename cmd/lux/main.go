@@ -158,6 +158,8 @@ func run(o *options) error {
 			fmt.Fprintln(os.Stderr, "lux: serve:", err)
 		}
 	}
+	// Close returns once no connection, blocked client or background task
+	// of the server can touch the store any more; only then is it closed.
 	srv.Close()
 	if err := store.Close(); err != nil {
 		return fmt.Errorf("closing store: %w", err)
