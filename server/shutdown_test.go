@@ -42,7 +42,7 @@ func (tr *storeUseTracker) use() func() {
 // caller closes server and store.
 func startTrackedServer(t *testing.T, dir string) (*Server, *storage.Store, *storeUseTracker) {
 	t.Helper()
-	store, err := storage.Open(storage.Options{Dir: dir, Sync: storage.SyncEverySec, NoGCTuning: true})
+	store, err := storage.Open(storage.Options{Dir: dir, Sync: storage.SyncEverySec})
 	require.NoError(t, err)
 	cfg := DefaultConfig()
 	cfg.Port = 0
