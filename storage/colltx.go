@@ -94,7 +94,7 @@ func (tx *CollTx) dropMem(sh *shard, key []byte) {
 		return
 	}
 	tx.db.unlink(sh, k, e.memSize(len(k)))
-	tx.db.removed(sh)
+	tx.db.removed(sh, key)
 	tx.op(collDrop, key, nil, nil, e.Type)
 }
 

@@ -136,6 +136,9 @@ func (s *Store) EnsureMemory() error {
 	if s.mem.Load() <= limit {
 		return nil
 	}
+	if s.ixMem.Load() > s.indexBudget() && !s.ixOff.Load() {
+		s.dropIndexes()
+	}
 	pol := s.Policy()
 	if pol == PolicyNoEviction {
 		return ErrOOM

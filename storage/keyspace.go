@@ -145,23 +145,34 @@ func (db DB) SetString(key, val []byte, exp int64, keepTTL bool) {
 func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event string) {
 	sh := db.shard(key)
 	e := sh.m[string(key)]
+	blind := false
 	if e == nil {
-		e = db.loadFromDisk(sh, key)
+		if class, ok := db.indexClass(sh, key); ok && !keepTTL && class != classColl {
+			// absent, or a string that is only on disk: its old value is
+			// not needed, so it is not read (a SET stays one write)
+			blind = class == classString
+		} else {
+			e = db.loadFromDisk(sh, key)
+		}
 	}
 	if keepTTL {
 		exp = sh.expires[string(key)]
 	}
 	if e == nil {
-		e = &Entry{}
+		e = &Entry{Type: TypeString}
 		db.link(sh, string(key), e)
-		db.created(sh)
-		db.fire(key, "new")
+		if !blind {
+			db.created(sh)
+			db.fire(key, "new")
+		}
 	} else if e.Type != TypeString {
 		// the collection's elements and the new string reach disk together
 		g := &writeGroup{}
 		db = db.grouped(g)
 		defer g.commit(db.s)
 		db.dropObject(sh, key, e)
+		e.Type = TypeString
+		db.indexPut(sh, key, TypeString)
 	}
 	old := int64(cap(e.Str))
 	if cap(e.Str) >= len(val) && cap(e.Str) <= 2*len(val)+16 {
@@ -227,7 +238,7 @@ func (db DB) removeKey(sh *shard, key string) bool {
 		return false
 	}
 	db.unlink(sh, key, e.memSize(len(key)))
-	db.removed(sh)
+	db.removed(sh, []byte(key))
 	db.persistDelete(sh, []byte(key), e.Type != TypeString)
 	return true
 }
@@ -237,6 +248,7 @@ func (db DB) removeKey(sh *shard, key string) bool {
 func (db DB) link(sh *shard, k string, e *Entry) {
 	sh.m[k] = e
 	e.seq = dirtySeq
+	db.indexPut(sh, []byte(k), e.Type)
 	if len(sh.tomb) > 0 {
 		if _, ok := sh.tomb[k]; ok {
 			// the new value's write follows the deletion in the log, and
@@ -284,7 +296,8 @@ func (db DB) created(sh *shard) {
 	}
 }
 
-func (db DB) removed(sh *shard) {
+func (db DB) removed(sh *shard, key []byte) {
+	db.indexDel(sh, key)
 	db.s.keys[db.idx].Add(-1)
 	if db.s.dur != nil {
 		sh.cdelta--
@@ -553,7 +566,9 @@ func (db DB) Flush() error {
 			}
 		}
 		db.s.mem.Add(-sh.mem)
+		db.s.ixMem.Add(-sh.ix.memSize())
 		sh.mem, sh.cdelta = 0, 0
+		sh.ix, sh.ixReady = keyIndex{}, db.s.dur != nil && !db.s.ixOff.Load()
 		sh.m = make(map[string]*Entry)
 		sh.expires = make(map[string]int64)
 		sh.tomb = make(map[string]uint64)

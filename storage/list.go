@@ -480,7 +480,7 @@ func (db DB) CommitLists(changes ...ListChange) []*Entry {
 		case l.n == 0:
 			if sh.m[string(ch.Key)] == e {
 				db.unlink(sh, string(ch.Key), int64(len(ch.Key)+cap(e.Str)+entryOverhead+l.accounted))
-				db.removed(sh)
+				db.removed(sh, ch.Key)
 				db.touch(sh, ch.Key, ch.Event)
 				db.touch(sh, ch.Key, "del")
 			}

@@ -98,6 +98,9 @@ func (db DB) diskMayHave(sh *shard, key []byte) bool {
 			return false
 		}
 	}
+	if class, ok := db.indexClass(sh, key); ok && class == 0 {
+		return false // no such key: no disk read
+	}
 	return true
 }
 

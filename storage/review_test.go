@@ -166,6 +166,7 @@ func reviewMemCheck(t *testing.T, s *Store) {
 		for k := range sh.tomb {
 			sum += int64(len(k) + tombOverhead)
 		}
+		sum += sh.ix.memSize()
 		require.Equal(t, sum, sh.mem, "shard %d mem counter drifted", i)
 		total += sh.mem
 	}

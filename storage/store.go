@@ -13,7 +13,6 @@ package storage
 import (
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -129,6 +128,8 @@ type shard struct {
 	mem     int64
 	cdelta  int64 // key-count change not yet handed to the durable batch
 	db      int
+	ix      keyIndex // every live key of the shard (with persistence), once ixReady
+	ixReady bool
 }
 
 // tombOverhead approximates a tombstone's bytes beyond its key.
@@ -163,7 +164,6 @@ type Store struct {
 	opts   Options
 	shards [NumDBs * ShardsPerDB]shard
 	dur    *durable // nil when persistence is off
-	seed   maphash.Seed
 
 	mem       atomic.Int64 // sum of shard mem
 	maxMemory atomic.Int64
@@ -178,6 +178,11 @@ type Store struct {
 
 	activeExpireOff atomic.Bool
 	readErr         atomic.Pointer[error] // a failed read: writes are refused
+
+	ixOff      atomic.Bool  // key indexes given up (over their memory budget)
+	ixMem      atomic.Int64 // bytes held by the key indexes
+	indexDone  chan struct{}
+	indexBuilt atomic.Int64 // ms the background build took (+1), 0 while running
 
 	stopExpire chan struct{}
 	expireDone chan struct{}
@@ -203,8 +208,8 @@ var ErrOOM = errors.New("OOM command not allowed when used memory > 'maxmemory'.
 // key, memory is a cache filled on access, so the store serves at once
 // whatever the data size.
 func Open(opts Options) (*Store, error) {
-	s := &Store{opts: opts, seed: maphash.MakeSeed(),
-		stopExpire: make(chan struct{}), expireDone: make(chan struct{})}
+	s := &Store{opts: opts,
+		stopExpire: make(chan struct{}), expireDone: make(chan struct{}), indexDone: make(chan struct{})}
 	s.maxMemory.Store(opts.MaxMemory)
 	s.policy.Store(int32(opts.Policy))
 	for i := range s.shards {
@@ -235,7 +240,16 @@ func Open(opts Options) (*Store, error) {
 		for i := 0; i < NumDBs; i++ {
 			s.keys[i].Store(d.counts[i])
 			s.partial[i].Store(d.counts[i] > 0)
+			if d.counts[i] == 0 {
+				// nothing on disk: the (empty) index is complete at once
+				for j := 0; j < ShardsPerDB; j++ {
+					s.shards[i*ShardsPerDB+j].ixReady = true
+				}
+			}
 		}
+		go s.buildIndexes()
+	} else {
+		close(s.indexDone)
 	}
 	go s.expireLoop()
 	return s, nil
@@ -273,6 +287,7 @@ func (s *Store) Close() error {
 	}
 	close(s.stopExpire)
 	<-s.expireDone
+	<-s.indexDone
 	if s.dur != nil {
 		return s.dur.close()
 	}
@@ -324,10 +339,10 @@ func (s *Store) DB(i int) DB { return DB{s: s, idx: i} }
 // ShardID identifies one shard of one database; lock order is by ShardID.
 type ShardID uint16
 
-// ShardOf returns the shard a key of database db lives in.
+// ShardOf returns the shard a key of database db lives in: the top bits of
+// its stable hash, so a shard's keys are one contiguous range on disk.
 func (s *Store) ShardOf(db int, key []byte) ShardID {
-	h := maphash.Bytes(s.seed, key)
-	return ShardID(db*ShardsPerDB + int(h%ShardsPerDB))
+	return ShardID(db*ShardsPerDB + int(KeyHash(key)>>57))
 }
 
 // LockSet is a set of shards to lock together, always in ascending order so

@@ -1,0 +1,266 @@
+package storage
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// keyIndex is one shard's set of every live key, resident or only on disk,
+// as 62-bit key hashes (KeyHash) with the value's class in the low 2 bits.
+// It answers "does this key exist, and is it a string?" without Pebble: a
+// miss on an absent key costs no disk read, and a SET over a cold string
+// key writes without reading the old value. Two keys sharing a 62-bit hash
+// would make a new key look present (p ≈ n/2^62 per write at n keys).
+//
+// Open addressing with linear probing and backward-shift deletion; 8 bytes a
+// slot, grown at 80% load.
+type keyIndex struct {
+	slots []uint64
+	n     int
+}
+
+const (
+	classString uint64 = 1
+	classColl   uint64 = 2
+)
+
+func classOf(t Type) uint64 {
+	if t == TypeString {
+		return classString
+	}
+	return classColl
+}
+
+const keyIndexMinSlots = 64
+
+func (ix *keyIndex) memSize() int64 { return int64(len(ix.slots)) * 8 }
+
+// get returns the class of the key with hash h, 0 when absent.
+func (ix *keyIndex) get(h uint64) uint64 {
+	if len(ix.slots) == 0 {
+		return 0
+	}
+	mask := uint64(len(ix.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		v := ix.slots[i]
+		if v == 0 {
+			return 0
+		}
+		if v>>2 == h {
+			return v & 3
+		}
+	}
+}
+
+// put adds or updates the key with hash h; it returns the change in bytes.
+func (ix *keyIndex) put(h, class uint64) int64 {
+	var grown int64
+	if (ix.n+1)*5 > len(ix.slots)*4 {
+		grown = ix.grow()
+	}
+	mask := uint64(len(ix.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		v := ix.slots[i]
+		if v == 0 {
+			ix.slots[i] = h<<2 | class
+			ix.n++
+			return grown
+		}
+		if v>>2 == h {
+			ix.slots[i] = h<<2 | class
+			return grown
+		}
+	}
+}
+
+func (ix *keyIndex) grow() int64 {
+	old := ix.slots
+	size := 2 * len(old)
+	if size < keyIndexMinSlots {
+		size = keyIndexMinSlots
+	}
+	ix.slots = make([]uint64, size)
+	ix.n = 0
+	mask := uint64(size - 1)
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		for i := (v >> 2) & mask; ; i = (i + 1) & mask {
+			if ix.slots[i] == 0 {
+				ix.slots[i] = v
+				ix.n++
+				break
+			}
+		}
+	}
+	return int64(size-len(old)) * 8
+}
+
+// del removes the key with hash h (backward-shift deletion keeps every
+// probe sequence unbroken).
+func (ix *keyIndex) del(h uint64) {
+	if len(ix.slots) == 0 {
+		return
+	}
+	mask := uint64(len(ix.slots) - 1)
+	i := h & mask
+	for {
+		v := ix.slots[i]
+		if v == 0 {
+			return
+		}
+		if v>>2 == h {
+			break
+		}
+		i = (i + 1) & mask
+	}
+	ix.n--
+	for j := (i + 1) & mask; ; j = (j + 1) & mask {
+		v := ix.slots[j]
+		if v == 0 {
+			ix.slots[i] = 0
+			return
+		}
+		// move v back to the hole unless its home lies cyclically in (i, j]
+		home := (v >> 2) & mask
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			ix.slots[i] = v
+			i = j
+		}
+	}
+}
+
+// ---- the shard's view ----
+
+// indexed reports whether the shard's key index is complete (built, and not
+// given up for memory).
+func (sh *shard) indexed() bool { return sh.ixReady }
+
+func (db DB) indexPut(sh *shard, key []byte, t Type) {
+	if sh.ixReady {
+		if grown := sh.ix.put(KeyHash(key), classOf(t)); grown != 0 {
+			db.account(sh, grown)
+			db.s.ixMem.Add(grown)
+		}
+	}
+}
+
+func (db DB) indexDel(sh *shard, key []byte) {
+	if sh.ixReady {
+		sh.ix.del(KeyHash(key))
+	}
+}
+
+// indexClass returns the class of key per the shard's index: 0 absent,
+// classString, classColl; ok is false when the index is not complete.
+func (db DB) indexClass(sh *shard, key []byte) (class uint64, ok bool) {
+	if !sh.ixReady {
+		return 0, false
+	}
+	return sh.ix.get(KeyHash(key)), true
+}
+
+// buildIndexes fills the key index of every shard of every database that
+// has keys on disk, one shard at a time under its lock, in the background
+// after Open. Until a shard's index is complete, lookups of its cold keys
+// ask Pebble. It gives up (and frees every index) when the indexes would
+// take more than a quarter of the memory limit.
+func (s *Store) buildIndexes() {
+	defer close(s.indexDone)
+	start := time.Now()
+	for dbi := 0; dbi < NumDBs; dbi++ {
+		for i := 0; i < ShardsPerDB; i++ {
+			select {
+			case <-s.stopExpire:
+				return
+			default:
+			}
+			if !s.buildShardIndex(dbi, i) {
+				s.dropIndexes()
+				return
+			}
+		}
+	}
+	s.indexBuilt.Store(time.Since(start).Milliseconds() + 1)
+}
+
+func (s *Store) buildShardIndex(dbi, i int) bool {
+	sh := &s.shards[dbi*ShardsPerDB+i]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.ixReady || s.ixOff.Load() {
+		return !s.ixOff.Load()
+	}
+	var ix keyIndex
+	db := s.DB(dbi)
+	if s.partial[dbi].Load() {
+		lower := binary.BigEndian.AppendUint64([]byte{nsMeta, byte(dbi)}, uint64(i)<<57)
+		var upper []byte
+		if i+1 < ShardsPerDB {
+			upper = binary.BigEndian.AppendUint64([]byte{nsMeta, byte(dbi)}, uint64(i+1)<<57)
+		} else {
+			upper = []byte{nsMeta, byte(dbi) + 1}
+		}
+		it, err := s.dur.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		if err != nil {
+			return false
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			k := it.Key()
+			if len(k) < 11 {
+				continue
+			}
+			if _, gone := sh.tomb[string(k[10:])]; gone {
+				continue
+			}
+			v, err := it.ValueAndErr()
+			if err != nil || len(v) == 0 {
+				it.Close()
+				s.readFailed(k[10:], err)
+				return false
+			}
+			ix.put(binary.BigEndian.Uint64(k[2:10]), classOf(Type(v[0])))
+		}
+		if err := it.Close(); err != nil {
+			return false
+		}
+	}
+	for k, e := range sh.m {
+		ix.put(KeyHash([]byte(k)), classOf(e.Type))
+	}
+	if s.ixMem.Load()+ix.memSize() > s.indexBudget() {
+		return false
+	}
+	s.ixMem.Add(ix.memSize())
+	sh.ix, sh.ixReady = ix, true
+	db.account(sh, ix.memSize())
+	return true
+}
+
+// indexBudget is the most the key indexes may hold: a quarter of the memory
+// limit (unbounded without one).
+func (s *Store) indexBudget() int64 {
+	if max := s.maxMemory.Load(); max > 0 {
+		return max / 4
+	}
+	return 1 << 62
+}
+
+// dropIndexes gives the key indexes up for good (they outgrew their budget):
+// lookups of cold keys ask Pebble, whose bloom filters answer most misses.
+func (s *Store) dropIndexes() {
+	s.ixOff.Store(true)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		if sh.ixReady {
+			DB{s: s, idx: sh.db}.account(sh, -sh.ix.memSize())
+			s.ixMem.Add(-sh.ix.memSize())
+			sh.ix, sh.ixReady = keyIndex{}, false
+		}
+		sh.mu.Unlock()
+	}
+}
