@@ -647,7 +647,8 @@ func memoryStats(c *Client, args [][]byte) {
 	s := c.srv
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	used := s.store.UsedMemory()
+	mi := s.store.Memory()
+	used := mi.Total()
 	a := &s.admin
 	a.notePeak(used)
 	c.WriteArray(12)
@@ -943,7 +944,8 @@ func bytesToHuman(n int64) string {
 func infoMemory(s *Server, b *infoBuilder) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	used := s.store.UsedMemory()
+	mi := s.store.Memory()
+	used := mi.Total()
 	a := &s.admin
 	a.notePeak(used)
 	peak := a.peakMem.Load()
@@ -971,6 +973,11 @@ func infoMemory(s *Server, b *infoBuilder) {
 	b.field("mem_fragmentation_ratio", fmt.Sprintf("%.2f", frag))
 	b.field("mem_allocator", "go")
 	b.field("lazyfree_pending_objects", "0")
+	b.num("lux_hot_memory", mi.Hot)
+	b.num("lux_key_index_memory", mi.Index)
+	b.num("lux_pending_writes_memory", mi.Pending)
+	b.num("lux_pebble_cache_memory", mi.PebbleCache)
+	b.num("lux_pebble_memtables_memory", mi.PebbleTables)
 	b.num("lux_heap_alloc", int64(ms.HeapAlloc))
 	b.num("lux_heap_sys", int64(ms.HeapSys))
 	b.num("lux_gc_cycles", int64(ms.NumGC))
@@ -1061,6 +1068,25 @@ func infoStats(s *Server, b *infoBuilder) {
 	b.field("tracking_total_keys", "0")
 	b.num("lux_pubsub_messages", s.stats.pubsubMsgs.Load())
 	b.num("lux_disk_loads", st.DiskLoads.Load())
+	b.num("lux_disk_misses", st.DiskMisses.Load())
+	hits := st.KeyspaceHits.Load()
+	ratio := 1.0
+	if hits > 0 {
+		ratio = float64(hits-min(hits, st.DiskLoads.Load())) / float64(hits)
+	}
+	b.field("lux_cache_hit_ratio", fmt.Sprintf("%.4f", ratio))
+	hot, all := 0, 0
+	for i := 0; i < storage.NumDBs; i++ {
+		db := s.store.DB(i)
+		hot += db.Resident()
+		all += db.Size()
+	}
+	b.num("lux_hot_keys", int64(hot))
+	b.num("lux_cold_keys", int64(max(0, all-hot)))
+	mi := s.store.Memory()
+	b.num("lux_key_index_shards_ready", int64(mi.IndexShards))
+	b.num("lux_key_index_shards", int64(storage.NumDBs*storage.ShardsPerDB))
+	b.num("lux_key_index_build_ms", mi.IndexBuildMs)
 }
 
 func infoReplication(s *Server, b *infoBuilder) {

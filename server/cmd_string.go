@@ -177,7 +177,11 @@ func setGeneric(c *Client, o strOpts, key, val []byte, cmd string, intReply bool
 		}
 		writeOldValue(c, e) // the reply is copied out before the value changes
 	}
-	found := c.DB().LookupWrite(key) != nil
+	// a plain SET does not need the old value (a cold one is not read)
+	found := false
+	if o.flags&(optNX|optXX) != 0 {
+		found = c.DB().LookupWrite(key) != nil
+	}
 	if (o.flags&optNX != 0 && found) || (o.flags&optXX != 0 && !found) {
 		switch {
 		case get:

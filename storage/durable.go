@@ -72,13 +72,13 @@ const commitInterval = 5 * time.Millisecond
 const noSyncEvery = 5
 
 // maxPendingBytes makes the committer run early when the pending batch is large.
-const maxPendingBytes = 4 << 20
+const maxPendingBytes = 2 << 20
 
 // stallPendingBytes is the back-pressure point: a writer that finds this
 // much waiting for Pebble waits for the committer before it goes on, so the
 // pending buffer cannot grow without bound while Pebble is slower than the
 // writers.
-const stallPendingBytes = 64 << 20
+const stallPendingBytes = 8 << 20
 
 // ErrFailed wraps the error that stopped the durable store: after a failed
 // commit nothing more is written (later batches would land without the lost
@@ -105,7 +105,8 @@ type durable struct {
 	committed atomic.Uint64 // every write <= committed is in Pebble (readable)
 	synced    atomic.Uint64 // every write <= synced is fsynced
 
-	commitMu sync.Mutex // one commit at a time, so spare is always free
+	commitMu sync.Mutex   // one commit at a time, so spare is always free
+	held     atomic.Int64 // bytes the pending buffers hold (part of used memory)
 	counts   [NumDBs]int64
 
 	waitMu   sync.Mutex
@@ -131,8 +132,20 @@ func pebbleBudget(maxMemory int64) (cache, memtable int64) {
 		return 32 << 20, 16 << 20
 	}
 	cache = clamp(maxMemory/8, 256<<10, 64<<20)
-	memtable = clamp(maxMemory/16, 1<<20, 16<<20)
+	memtable = clamp(maxMemory/8, 1<<20, 32<<20)
 	return cache, memtable
+}
+
+// memtableStop is how many memtables may exist before writes wait for a
+// flush: it bounds Pebble's memory (outside the Go heap) to
+// cache + memtableStop × memtable.
+const memtableStop = 2
+
+// PebbleMemory returns the most memory Pebble holds outside the Go heap for
+// a memory limit (block cache and memtables), so the process can budget it.
+func PebbleMemory(maxMemory int64) int64 {
+	cache, memtable := pebbleBudget(maxMemory)
+	return cache + memtableStop*memtable
 }
 
 func clamp(v, lo, hi int64) int64 {
@@ -150,7 +163,7 @@ func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logge
 	opts := &pebble.Options{
 		FormatMajorVersion:          pebble.FormatNewest,
 		MemTableSize:                uint64(memtable),
-		MemTableStopWritesThreshold: 4,
+		MemTableStopWritesThreshold: memtableStop,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,
 		Logger:                      logger,
@@ -182,6 +195,7 @@ func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logge
 		return nil, err
 	}
 	d.batch, d.spare = newPending(), newPending()
+	d.batch.held, d.spare.held = &d.held, &d.held
 	d.waitCond = sync.NewCond(&d.waitMu)
 	d.lastSync.Store(time.Now().Unix())
 	go d.run()

@@ -105,13 +105,17 @@ func (s *Store) hotLimit(max int64) int64 {
 	if s.dur == nil {
 		return max
 	}
-	cache, memtable := pebbleBudget(max)
-	hot := max - cache - 2*memtable
+	hot := max - PebbleMemory(max) - s.dur.held.Load() - goOverhead(max)
 	if hot < max/4 {
 		hot = max / 4
 	}
 	return hot
 }
+
+// goOverhead is what the engine's own Go allocations (Pebble's iterators,
+// flush and compaction buffers, connection buffers) are assumed to take out
+// of the limit.
+func goOverhead(max int64) int64 { return clamp(max/16, 1<<20, 32<<20) }
 
 // OverLimit reports whether the hot tier is over its share of the limit.
 func (s *Store) OverLimit() bool {
@@ -265,3 +269,39 @@ func (s *Store) evictOne(pol Policy) bool {
 	s.partial[dbi].Store(true)
 	return true
 }
+
+// MemoryInfo breaks the memory the store counts against its limit down.
+type MemoryInfo struct {
+	Hot          int64 // resident keys, values, tombstones and key indexes
+	Index        int64 // key indexes (part of Hot)
+	Pending      int64 // writes waiting for Pebble
+	PebbleCache  int64 // Pebble's block cache in use
+	PebbleTables int64 // Pebble's memtables
+	IndexShards  int   // shards whose key index is complete
+	IndexBuildMs int64 // how long the start-up index build took (0: running or off)
+	IndexOff     bool  // indexes given up for memory
+}
+
+// Memory reports the store's memory use (Pebble's part read from its metrics).
+func (s *Store) Memory() MemoryInfo {
+	mi := MemoryInfo{Hot: s.mem.Load(), Index: s.ixMem.Load(), IndexOff: s.ixOff.Load()}
+	if b := s.indexBuilt.Load(); b > 0 {
+		mi.IndexBuildMs = b - 1
+	}
+	if s.dur == nil {
+		return mi
+	}
+	mi.Pending = s.dur.held.Load()
+	m := s.dur.db.Metrics()
+	mi.PebbleCache = m.BlockCache.Size
+	mi.PebbleTables = int64(m.MemTable.Size)
+	for i := range s.shards {
+		if s.shards[i].ixReady.Load() {
+			mi.IndexShards++
+		}
+	}
+	return mi
+}
+
+// Total is the memory counted against the limit.
+func (m MemoryInfo) Total() int64 { return m.Hot + m.Pending + m.PebbleCache + m.PebbleTables }

@@ -137,10 +137,10 @@ func (ix *keyIndex) del(h uint64) {
 
 // indexed reports whether the shard's key index is complete (built, and not
 // given up for memory).
-func (sh *shard) indexed() bool { return sh.ixReady }
+func (sh *shard) indexed() bool { return sh.ixReady.Load() }
 
 func (db DB) indexPut(sh *shard, key []byte, t Type) {
-	if sh.ixReady {
+	if sh.ixReady.Load() {
 		if grown := sh.ix.put(KeyHash(key), classOf(t)); grown != 0 {
 			db.account(sh, grown)
 			db.s.ixMem.Add(grown)
@@ -149,7 +149,7 @@ func (db DB) indexPut(sh *shard, key []byte, t Type) {
 }
 
 func (db DB) indexDel(sh *shard, key []byte) {
-	if sh.ixReady {
+	if sh.ixReady.Load() {
 		sh.ix.del(KeyHash(key))
 	}
 }
@@ -157,7 +157,7 @@ func (db DB) indexDel(sh *shard, key []byte) {
 // indexClass returns the class of key per the shard's index: 0 absent,
 // classString, classColl; ok is false when the index is not complete.
 func (db DB) indexClass(sh *shard, key []byte) (class uint64, ok bool) {
-	if !sh.ixReady {
+	if !sh.ixReady.Load() {
 		return 0, false
 	}
 	return sh.ix.get(KeyHash(key)), true
@@ -191,7 +191,7 @@ func (s *Store) buildShardIndex(dbi, i int) bool {
 	sh := &s.shards[dbi*ShardsPerDB+i]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.ixReady || s.ixOff.Load() {
+	if sh.ixReady.Load() || s.ixOff.Load() {
 		return !s.ixOff.Load()
 	}
 	var ix keyIndex
@@ -235,7 +235,8 @@ func (s *Store) buildShardIndex(dbi, i int) bool {
 		return false
 	}
 	s.ixMem.Add(ix.memSize())
-	sh.ix, sh.ixReady = ix, true
+	sh.ix = ix
+	sh.ixReady.Store(true)
 	db.account(sh, ix.memSize())
 	return true
 }
@@ -256,10 +257,11 @@ func (s *Store) dropIndexes() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		if sh.ixReady {
+		if sh.ixReady.Load() {
 			DB{s: s, idx: sh.db}.account(sh, -sh.ix.memSize())
 			s.ixMem.Add(-sh.ix.memSize())
-			sh.ix, sh.ixReady = keyIndex{}, false
+			sh.ix = keyIndex{}
+			sh.ixReady.Store(false)
 		}
 		sh.mu.Unlock()
 	}

@@ -568,7 +568,8 @@ func (db DB) Flush() error {
 		db.s.mem.Add(-sh.mem)
 		db.s.ixMem.Add(-sh.ix.memSize())
 		sh.mem, sh.cdelta = 0, 0
-		sh.ix, sh.ixReady = keyIndex{}, db.s.dur != nil && !db.s.ixOff.Load()
+		sh.ix = keyIndex{}
+		sh.ixReady.Store(db.s.dur != nil && !db.s.ixOff.Load())
 		sh.m = make(map[string]*Entry)
 		sh.expires = make(map[string]int64)
 		sh.tomb = make(map[string]uint64)

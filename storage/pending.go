@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"sync/atomic"
+
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -28,7 +30,15 @@ type Pending struct {
 	count   [NumDBs]int64
 	zero    [NumDBs]bool
 	counted bool
+
+	held *atomic.Int64 // bytes of buffers held by every Pending of the store
 }
+
+// pendingOpSize approximates the bytes of one op with its index entries.
+const pendingOpSize = 64
+
+// size is the bytes p's buffers hold.
+func (p *Pending) size() int64 { return int64(cap(p.arena) + cap(p.ops)*pendingOpSize) }
 
 type pendingOp struct {
 	kind           uint8
@@ -54,6 +64,7 @@ func (p *Pending) alloc(kind uint8, kl, vl int) (k, v []byte) {
 	p.indexLast()
 	k0 := len(p.arena)
 	n := k0 + kl + vl
+	before := p.size()
 	if n > cap(p.arena) {
 		grown := make([]byte, k0, 2*cap(p.arena)+kl+vl+4096)
 		copy(grown, p.arena)
@@ -61,6 +72,9 @@ func (p *Pending) alloc(kind uint8, kl, vl int) (k, v []byte) {
 	}
 	p.arena = p.arena[:n]
 	p.ops = append(p.ops, pendingOp{kind: kind, k0: k0, k1: k0 + kl, v0: k0 + kl, v1: n})
+	if after := p.size(); after != before && p.held != nil {
+		p.held.Add(after - before)
+	}
 	p.live++
 	return p.arena[k0 : k0+kl], p.arena[k0+kl : n]
 }
@@ -142,8 +156,15 @@ func (p *Pending) fill(b *pebble.Batch) {
 
 // reset empties the group, keeping its buffers when they are not huge.
 func (p *Pending) reset() {
-	if cap(p.arena) > 64<<20 {
+	before := p.size()
+	if cap(p.arena) > 8<<20 {
 		p.arena = nil
+	}
+	if cap(p.ops) > 64<<10 {
+		p.ops = nil
+	}
+	if p.held != nil {
+		p.held.Add(p.size() - before)
 	}
 	p.arena = p.arena[:0]
 	p.ops = p.ops[:0]

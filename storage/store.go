@@ -129,7 +129,7 @@ type shard struct {
 	cdelta  int64 // key-count change not yet handed to the durable batch
 	db      int
 	ix      keyIndex // every live key of the shard (with persistence), once ixReady
-	ixReady bool
+	ixReady atomic.Bool
 }
 
 // tombOverhead approximates a tombstone's bytes beyond its key.
@@ -243,7 +243,7 @@ func Open(opts Options) (*Store, error) {
 			if d.counts[i] == 0 {
 				// nothing on disk: the (empty) index is complete at once
 				for j := 0; j < ShardsPerDB; j++ {
-					s.shards[i*ShardsPerDB+j].ixReady = true
+					s.shards[i*ShardsPerDB+j].ixReady.Store(true)
 				}
 			}
 		}

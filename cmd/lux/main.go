@@ -121,7 +121,13 @@ func run(o *options) error {
 	if maxmem > 0 {
 		// the collector works harder as the heap nears the limit instead
 		// of letting garbage double the process's memory
-		debug.SetMemoryLimit(maxmem + maxmem/8 + 24<<20)
+		// (Pebble's cache and memtables live outside the Go heap): the
+		// process stays within maxmemory × 1.2 + 64 MB
+		goLimit := maxmem + maxmem/5 + 44<<20
+		if dir != "" {
+			goLimit -= storage.PebbleMemory(maxmem)
+		}
+		debug.SetMemoryLimit(goLimit)
 	} else {
 		go gcTuner(stopGC)
 	}
