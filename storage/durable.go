@@ -11,6 +11,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -128,11 +129,14 @@ type durable struct {
 // memtables) and the hot tier: Pebble gets about a quarter, within bounds,
 // so a small limit still leaves the hot tier most of it.
 func pebbleBudget(maxMemory int64) (cache, memtable int64) {
+	// Pebble flushes whatever its log holds before it opens (about 25 ms a
+	// MiB here), so memtables stay small: a restart after kill -9 replays at
+	// most memtableStop of them.
 	if maxMemory <= 0 {
-		return 32 << 20, 16 << 20
+		return 32 << 20, maxMemtable
 	}
 	cache = clamp(maxMemory/8, 256<<10, 64<<20)
-	memtable = clamp(maxMemory/8, 1<<20, 32<<20)
+	memtable = clamp(maxMemory/8, 1<<20, maxMemtable)
 	return cache, memtable
 }
 
@@ -140,6 +144,9 @@ func pebbleBudget(maxMemory int64) (cache, memtable int64) {
 // flush: it bounds Pebble's memory (outside the Go heap) to
 // cache + memtableStop × memtable.
 const memtableStop = 2
+
+// maxMemtable bounds a memtable (and so the log a restart must replay).
+const maxMemtable = 2 << 20
 
 // PebbleMemory returns the most memory Pebble holds outside the Go heap for
 // a memory limit (block cache and memtables), so the process can budget it.
@@ -173,6 +180,10 @@ func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logge
 	// without reading a data block (a miss must not cost a disk seek).
 	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	opts.Levels[0].FilterType = pebble.TableFilter
+	// flushes (and the flush of the log at start) do not compress: L0
+	// tables are short-lived, compactions into L1 and below compress
+	opts.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	opts.Levels[1].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
 	if logger != nil {
 		el := pebble.MakeLoggingEventListener(logger)
 		// flushes and compactions are routine; errors and stalls are not
@@ -184,10 +195,13 @@ func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logge
 	}
 	opts.Cache = pebble.NewCache(cacheSize)
 	defer opts.Cache.Unref()
+	gate := newCompactGate()
+	opts.Experimental.CompactionScheduler = gate
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, err
 	}
+	gate.Open()
 	d := &durable{db: db, mode: mode, kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if err := d.checkFormat(); err != nil {
@@ -446,7 +460,15 @@ func (d *durable) checkpoint() error {
 func (d *durable) close() error {
 	close(d.stop)
 	<-d.done
+	// a clean stop flushes the memtables so the next start replays no log
+	var ferr error
+	if d.err() == nil {
+		ferr = d.db.Flush()
+	}
 	cerr := d.db.Close()
+	if cerr == nil {
+		cerr = ferr
+	}
 	if err := d.err(); err != nil {
 		return err
 	}
