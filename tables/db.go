@@ -245,6 +245,9 @@ func (db *DB) Create(name []byte, specs [][]byte) error {
 	if db.tables[string(name)] != nil {
 		return errTableExists(name)
 	}
+	if db.nextTid >= maxTableID {
+		return ErrTableIDs
+	}
 	t := newTable(db.nextTid, string(name))
 	for _, spec := range specs {
 		f, err := parseSpec(spec)
@@ -816,8 +819,13 @@ func (db *DB) load(scan func(prefix []byte, fn func(k, v []byte) bool) error) er
 		switch {
 		case len(k) == 1 && k[0] == kNextTable:
 			if len(v) == 8 {
-				if n := uint32(binary.BigEndian.Uint64(v)); n > db.nextTid {
-					db.nextTid = n
+				n := binary.BigEndian.Uint64(v)
+				if n > maxTableID {
+					loadErr = fmt.Errorf("tables: next table id %d out of range", n)
+					return false
+				}
+				if uint32(n) > db.nextTid {
+					db.nextTid = uint32(n)
 				}
 			}
 			return true
@@ -827,6 +835,10 @@ func (db *DB) load(scan func(prefix []byte, fn func(k, v []byte) bool) error) er
 			return true
 		}
 		tid := binary.BigEndian.Uint32(k[1:5])
+		if tid >= maxTableID {
+			loadErr = fmt.Errorf("tables: table id %d out of range", tid)
+			return false
+		}
 		if tid >= db.nextTid {
 			db.nextTid = tid + 1
 		}

@@ -1,6 +1,9 @@
 package tables
 
 import (
+	"bytes"
+	"encoding/binary"
+	"slices"
 	"testing"
 
 	"github.com/luxdb/lux-go/storage"
@@ -75,4 +78,164 @@ func TestLoadRowBeyondSequence(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoadTableIDOutOfRange: a stored key of table id 2^32-1 made the next
+// table id wrap to 0 (and a next-table-id record near 2^32 let it wrap at
+// the next TCREATEs), so new tables would be given the ids, and share the
+// stored keys, of existing ones. Table ids come one per TCREATE: the loaded
+// ones are bounded far below the wrap, and anything larger is damage.
+func TestLoadTableIDOutOfRange(t *testing.T) {
+	db, _ := Open(nil)
+	require.NoError(t, db.Create([]byte("a"), bs("x:int:unique")))
+	require.NoError(t, db.Create([]byte("b"), bs("r:ref(a)", "y:float")))
+	_, err := db.Insert([]byte("a"), bs("x", "1"))
+	require.NoError(t, err)
+	_, err = db.Insert([]byte("b"), bs("r", "1", "y", "2"))
+	require.NoError(t, err)
+	good := dump(db)
+	_, err = loadKVs(good)
+	require.NoError(t, err)
+	for _, extra := range []kv{
+		{[]byte("T\xff\xff\xff\xff0"), nil},
+		{[]byte("T\x80\x00\x00\x00\x01"), encodeSchema(nil, newTable(1<<31, "z"))},
+		{[]byte("N"), []byte{0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}},
+		{[]byte("N"), []byte{0, 0, 0, 1, 0, 0, 0, 5}},
+	} {
+		kvs := slices.DeleteFunc(slices.Clone(good), func(e kv) bool { return bytes.Equal(e.k, extra.k) })
+		_, err := loadKVs(sortKVs(append(kvs, extra)))
+		require.Error(t, err, "%q", extra.k)
+	}
+	// TCREATE stops where loading would
+	big := newTable(1<<31-2, "z")
+	db2, err := loadKVs(sortKVs(append(slices.Clone(good), kv{schemaKey(nil, big.tid), encodeSchema(nil, big)})))
+	require.NoError(t, err)
+	require.NoError(t, db2.Create([]byte("y"), nil))
+	require.Equal(t, uint32(1<<31-1), db2.tables["y"].tid)
+	require.Equal(t, ErrTableIDs, db2.Create([]byte("x"), nil))
+}
+
+// TestDecodeRowFieldOrder: rows are written with strictly ascending field
+// ids (rowValue stops at the first larger one, TUPDATE binary-searches
+// them); a stored row out of order or with a field twice loaded as is, and
+// its values then disagreed with its index entries, or got duplicated by
+// the next TUPDATE. It is corrupt, and loading refuses it.
+func TestDecodeRowFieldOrder(t *testing.T) {
+	for _, data := range []string{"\x01\x02\x01a\x01\x01b", "\x01\x01\x01a\x01\x01b"} {
+		_, ok := decodeRow(data, nil)
+		require.False(t, ok, "%q", data)
+	}
+	ents, ok := decodeRow("\x01\x01\x01a\x02\x01b", nil)
+	require.True(t, ok)
+	require.Equal(t, []rowEnt{{1, "a"}, {2, "b"}}, ents)
+
+	db, _ := Open(nil)
+	require.NoError(t, db.Create([]byte("a"), bs("x:int:unique", "y:int")))
+	_, err := db.Insert([]byte("a"), bs("x", "1", "y", "2"))
+	require.NoError(t, err)
+	kvs := dump(db)
+	for i := range kvs {
+		if bytes.Equal(kvs[i].k, rowKey(nil, 1, 1)) {
+			kvs[i].v = []byte("\x01\x02\x012\x01\x011")
+		}
+	}
+	_, err = loadKVs(kvs)
+	require.ErrorContains(t, err, "corrupt row 1")
+}
+
+// ---- stored form (also used by the fuzz targets) ----
+
+type kv struct{ k, v []byte }
+
+// dump is the stored key set of db's in-memory state, in key order: what
+// the store holds after the commands that made it (TestDumpIsWhatIsStored).
+func dump(db *DB) []kv {
+	var out []kv
+	set := func(k, v []byte) { out = append(out, kv{k, v}) }
+	set([]byte{kNextTable}, binary.BigEndian.AppendUint64(nil, uint64(db.nextTid)))
+	for _, name := range db.names {
+		tb := db.tables[name]
+		set(schemaKey(nil, tb.tid), encodeSchema(nil, tb))
+		set(seqKey(nil, tb.tid), binary.BigEndian.AppendUint64(nil, uint64(tb.seq)))
+		for id, data := range tb.rows {
+			if data == "" {
+				continue
+			}
+			set(rowKey(nil, tb.tid, int64(id)), []byte(data))
+			for _, f := range tb.fields {
+				if v, ok := rowValue(data, f.fid); ok && f.idx != nil {
+					k, _ := canonKey(f.typ, v)
+					set(appendSingleEntry(singlePrefix(nil, tb.tid, f.fid), f.typ, k, int64(id)), []byte{})
+				}
+			}
+			for _, c := range tb.comps {
+				if e, ok := rowCompEntry(c, data, int64(id)); ok {
+					set(appendCompEntry(compPrefix(nil, tb.tid, c.r.fid, c.n.fid), e), []byte{})
+				}
+			}
+		}
+	}
+	sortKVs(out)
+	return out
+}
+
+// sortKVs sorts by key and keeps the first of equal keys, as a store would
+// hold them.
+func sortKVs(kvs []kv) []kv {
+	slices.SortStableFunc(kvs, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+	return slices.CompactFunc(kvs, func(a, b kv) bool { return bytes.Equal(a.k, b.k) })
+}
+
+// scanOf is a TableScan over kvs.
+func scanOf(kvs []kv) func([]byte, func(k, v []byte) bool) error {
+	return func(prefix []byte, fn func(k, v []byte) bool) error {
+		for _, e := range kvs {
+			if bytes.HasPrefix(e.k, prefix) && !fn(e.k, e.v) {
+				break
+			}
+		}
+		return nil
+	}
+}
+
+// loadKVs loads kvs into a new in-memory engine.
+func loadKVs(kvs []kv) (*DB, error) {
+	db, _ := Open(nil)
+	err := db.load(scanOf(kvs))
+	db.refreshNames()
+	return db, err
+}
+
+// encodeKVs is the fuzz input form of a key set: uvarint(len) key
+// uvarint(len) value, again and again.
+func encodeKVs(kvs []kv) []byte {
+	var b []byte
+	for _, e := range kvs {
+		b = binary.AppendUvarint(b, uint64(len(e.k)))
+		b = append(b, e.k...)
+		b = binary.AppendUvarint(b, uint64(len(e.v)))
+		b = append(b, e.v...)
+	}
+	return b
+}
+
+// decodeKVs is encodeKVs' inverse (a truncated record ends the set), sorted
+// and without duplicate keys like a store's scan.
+func decodeKVs(b []byte) []kv {
+	var kvs []kv
+	for {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || n > uint64(len(b)-w) {
+			break
+		}
+		k := b[w : w+int(n)]
+		b = b[w+int(n):]
+		n, w = binary.Uvarint(b)
+		if w <= 0 || n > uint64(len(b)-w) {
+			break
+		}
+		kvs = append(kvs, kv{k, b[w : w+int(n)]})
+		b = b[w+int(n):]
+	}
+	return sortKVs(kvs)
 }

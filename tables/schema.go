@@ -81,6 +81,11 @@ func (t *table) initIndexes() {
 // (A variable so that tests can load with a small limit.)
 var maxRowID int64 = 1 << 48
 
+// maxTableID bounds internal table ids, one per TCREATE and never reused:
+// far below the uint32 wrap, after which new tables would share the stored
+// keys of old ones. Loading refuses larger ids as damage.
+const maxTableID = 1 << 31
+
 // table is one table: schema, rows by id, indexes.
 type table struct {
 	tid     uint32 // internal id, the prefix of every stored key of the table
