@@ -27,7 +27,13 @@ type protoResult struct {
 // protoRunRedcon feeds r through protoReader into redcon.NewReader.
 func protoRunRedcon(t testing.TB, r io.Reader, lim *ProtoLimits, auth func() bool) protoResult {
 	t.Helper()
-	rd := redcon.NewReader(newProtoReader(r, lim, auth))
+	return protoRedcon(t, newProtoReader(r, lim, auth))
+}
+
+// protoRedcon reads r (a protoReader's output) with redcon.NewReader.
+func protoRedcon(t testing.TB, r io.Reader) protoResult {
+	t.Helper()
+	rd := redcon.NewReader(r)
 	var res protoResult
 	for {
 		cmds, err := rd.ReadCommands()
@@ -823,17 +829,107 @@ func protoRefSplitArgs(line []byte) ([]string, bool) {
 	}
 }
 
+// FuzzProtoReader: any byte stream, read with any limits and auth state,
+// chunking and read sizes (opts), gives exactly the commands and protocol
+// error of the reference model (protoCheck), and the same whether it
+// arrives at once or cut at any points (cuts; protoCheckSplit).
 func FuzzProtoReader(f *testing.F) {
-	for _, c := range protoCases {
+	cuts := [][]byte{nil, {0}, {2, 0, 9}, {255, 1}}
+	for i, c := range protoCases {
 		if len(c.in) < 4096 {
-			f.Add([]byte(c.in), uint16(0))
-			f.Add([]byte(c.in), uint16(0xffff))
+			f.Add([]byte(c.in), uint16(0), cuts[i%len(cuts)])
+			f.Add([]byte(c.in), uint16(0xffff), cuts[(i+1)%len(cuts)])
 		}
 	}
-	f.Add([]byte("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n"), uint16(0x1234))
-	f.Fuzz(func(t *testing.T, in []byte, opts uint16) {
+	f.Add([]byte("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n"), uint16(0x1234), []byte{4, 0, 1})
+	f.Add([]byte("PING\r\n*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\nSET \"a b\" 'c'\n*1\r\n$x\r\n"), uint16(0x0101), []byte{0, 0, 0, 5})
+	f.Fuzz(func(t *testing.T, in []byte, opts uint16, cuts []byte) {
 		protoCheck(t, in, opts)
+		protoCheckSplit(t, in, opts, cuts)
 	})
+}
+
+// protoCutReader serves data in pieces whose sizes come from cuts, in
+// turn: a cut of 0 is an empty read (never two in a row), n any other is
+// n bytes. It counts the reads made after it has returned EOF.
+type protoCutReader struct {
+	data     []byte
+	cuts     []byte
+	i        int
+	lastNop  bool
+	afterEOF int
+}
+
+func (c *protoCutReader) Read(b []byte) (int, error) {
+	if len(c.data) == 0 {
+		c.afterEOF++
+		return 0, io.EOF
+	}
+	n := len(c.data)
+	if len(c.cuts) > 0 {
+		n = int(c.cuts[c.i%len(c.cuts)])
+		c.i++
+		if n == 0 && !c.lastNop {
+			c.lastNop = true
+			return 0, nil
+		}
+		n = max(n, 1)
+	}
+	c.lastNop = false
+	n = min(n, len(b), len(c.data))
+	copy(b, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// protoProgressReader sits between protoReader and redcon and checks that
+// every Read makes progress (bytes or an error: a (0, nil) would have the
+// server spin) and that there are no more Reads than bytes out.
+type protoProgressReader struct {
+	t     testing.TB
+	pr    *protoReader
+	calls int
+	out   int
+}
+
+func (p *protoProgressReader) Read(b []byte) (int, error) {
+	n, err := p.pr.Read(b)
+	p.calls++
+	p.out += n
+	if len(b) > 0 && n == 0 && err == nil {
+		p.t.Fatalf("protoReader.Read made no progress (call %d)", p.calls)
+	}
+	if n < 0 || n > len(b) {
+		p.t.Fatalf("protoReader.Read returned %d for a buffer of %d", n, len(b))
+	}
+	if p.calls > p.out+2 {
+		p.t.Fatalf("%d Reads for %d bytes", p.calls, p.out)
+	}
+	return n, err
+}
+
+// protoCheckSplit runs in through protoReader and redcon, as the server
+// does, whole and cut as cuts says, and requires the same commands and the
+// same end: EOF, or a protocol error the server can send as one error line.
+func protoCheckSplit(t *testing.T, in []byte, opts uint16, cuts []byte) {
+	t.Helper()
+	auth := opts&1 != 0
+	lim := &ProtoLimits{}
+	lim.MaxBulkLen.Store(protoFuzzMaxBulk[int(opts>>1&7)%len(protoFuzzMaxBulk)])
+	runCut := func(cuts []byte) protoResult {
+		src := &protoCutReader{data: in, cuts: cuts}
+		pp := &protoProgressReader{t: t, pr: newProtoReader(src, lim, func() bool { return auth })}
+		res := protoRedcon(t, pp)
+		require.LessOrEqual(t, src.afterEOF, 1, "reads after EOF")
+		return res
+	}
+	whole := runCut(nil)
+	split := runCut(cuts)
+	require.Equal(t, whole, split, "input %q cut by %v", in, cuts)
+	if whole.Err != "" {
+		require.True(t, strings.HasPrefix(whole.Err, "Protocol error: "), "%q", whole.Err)
+		require.False(t, strings.ContainsAny(whole.Err, "\r\n"), "%q", whole.Err)
+	}
 }
 
 // protoLoopReader serves its block over and over, like a pipelining client.

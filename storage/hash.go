@@ -600,6 +600,9 @@ func loadHash(_ []byte, it ElemIter) (Object, error) {
 	for it.Next() {
 		h.d.add(it.Sub(), it.Value())
 	}
+	if h.d.n == 0 {
+		return nil, errNoElems
+	}
 	// recompute the encoding from the contents, as Redis does when loading
 	lim := int(HashMaxListpackValue.Load())
 	h.big = int64(h.d.n) > HashMaxListpackEntries.Load()

@@ -67,6 +67,9 @@ func loadList(meta []byte, it ElemIter) (Object, error) {
 		}
 		l.pushBack(string(it.Value()))
 	}
+	if l.n == 0 {
+		return nil, errNoElems
+	}
 	l.accounted = l.MemSize()
 	return l, nil
 }

@@ -1,5 +1,14 @@
 package storage
 
+import "fmt"
+
+// errNoElems is a loader's answer to a collection meta record without any
+// element record: the keyspace never holds an empty collection (commands
+// rely on it, e.g. LPOP pops without checking), and a meta record and its
+// elements are always written and deleted in one atomic group, so only
+// damage can leave one behind.
+var errNoElems = fmt.Errorf("%w: collection without elements", errCorrupt)
+
 // CreateObject stores obj under key, replacing any value the key holds, and
 // persists its meta record; unlike AddObject it fires no event. The caller
 // then writes the elements with PutElem and finishes with exactly one

@@ -130,6 +130,9 @@ func loadSet(_ []byte, it ElemIter) (Object, error) {
 			s.big = true
 		}
 	}
+	if s.d.n == 0 {
+		return nil, errNoElems
+	}
 	if int64(s.d.n) > SetMaxIntsetEntries.Load() {
 		s.big = true
 	}

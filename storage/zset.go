@@ -1278,6 +1278,9 @@ func loadZSet(_ []byte, it ElemIter) (Object, error) {
 		}
 		b.Add(it.Sub(), s)
 	}
+	if len(b.ents) == 0 {
+		return nil, errNoElems
+	}
 	z := b.Finish()
 	z.FitEncoding()
 	return z, nil

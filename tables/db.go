@@ -82,7 +82,7 @@ func Open(store *storage.Store) (*DB, error) {
 	if !db.persist {
 		return db, nil
 	}
-	err := db.load()
+	err := db.load(store.TableScan)
 	db.refreshNames()
 	return db, err
 }
@@ -244,6 +244,9 @@ func (db *DB) Create(name []byte, specs [][]byte) error {
 	}
 	if db.tables[string(name)] != nil {
 		return errTableExists(name)
+	}
+	if db.nextTid >= maxTableID {
+		return ErrTableIDs
 	}
 	t := newTable(db.nextTid, string(name))
 	for _, spec := range specs {
@@ -795,7 +798,10 @@ func (db *DB) Flush() {
 // rows (value and count), and an index that does not match is rebuilt from
 // the rows and rewritten, so a damaged index can never answer a query
 // wrongly.
-func (db *DB) load() error {
+//
+// scan is storage's TableScan (a parameter so that tests can load any key
+// set).
+func (db *DB) load(scan func(prefix []byte, fn func(k, v []byte) bool) error) error {
 	var (
 		cur     *table
 		counts  map[uint32]int // rows holding each fid, of cur
@@ -809,12 +815,17 @@ func (db *DB) load() error {
 		counts map[uint32]int
 	}
 	var all []tableCounts
-	err := db.store.TableScan(nil, func(k, v []byte) bool {
+	err := scan(nil, func(k, v []byte) bool {
 		switch {
 		case len(k) == 1 && k[0] == kNextTable:
 			if len(v) == 8 {
-				if n := uint32(binary.BigEndian.Uint64(v)); n > db.nextTid {
-					db.nextTid = n
+				n := binary.BigEndian.Uint64(v)
+				if n > maxTableID {
+					loadErr = fmt.Errorf("tables: next table id %d out of range", n)
+					return false
+				}
+				if uint32(n) > db.nextTid {
+					db.nextTid = uint32(n)
 				}
 			}
 			return true
@@ -824,6 +835,10 @@ func (db *DB) load() error {
 			return true
 		}
 		tid := binary.BigEndian.Uint32(k[1:5])
+		if tid >= maxTableID {
+			loadErr = fmt.Errorf("tables: table id %d out of range", tid)
+			return false
+		}
 		if tid >= db.nextTid {
 			db.nextTid = tid + 1
 		}
@@ -853,20 +868,31 @@ func (db *DB) load() error {
 		}
 		switch k[5] {
 		case kSeq:
+			// the sequence sorts before the rows, which it bounds
+			s := int64(-1)
 			if len(v) == 8 {
-				if s := int64(binary.BigEndian.Uint64(v)); s > cur.seq {
-					cur.seq = s
-				}
+				s = int64(binary.BigEndian.Uint64(v))
 			}
+			if len(k) != 6 || s < 0 || s > maxRowID {
+				loadErr = fmt.Errorf("tables: table %q: corrupt id sequence", cur.name)
+				return false
+			}
+			cur.seq = s
 		case kRow:
 			if len(k) != 14 {
 				loadErr = fmt.Errorf("tables: table %q: bad row key", cur.name)
 				return false
 			}
 			id := int64(binary.BigEndian.Uint64(k[6:]))
+			if id <= 0 || id > cur.seq {
+				// TINSERT writes the sequence in the row's batch: a row
+				// past it is damage, and must not size cur.rows
+				loadErr = fmt.Errorf("tables: table %q: row %d beyond the id sequence (%d)", cur.name, id, cur.seq)
+				return false
+			}
 			data := string(v)
 			ents, ok := decodeRow(data, db.ents[:0])
-			if !ok || id <= 0 || id > 1<<48 {
+			if !ok {
 				loadErr = fmt.Errorf("tables: table %q: corrupt row %d", cur.name, id)
 				return false
 			}
@@ -889,9 +915,6 @@ func (db *DB) load() error {
 			db.ents = ents[:0]
 			cur.setRow(id, data)
 			cur.count++
-			if id > cur.seq {
-				cur.seq = id
-			}
 		case kIndex:
 			db.loadIndexEntry(cur, k, badIdx, &stale)
 		default:

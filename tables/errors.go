@@ -21,6 +21,7 @@ const (
 	ErrLimitNumber      = Error("ERR LIMIT requires a number")
 	ErrLimitValue       = Error("ERR LIMIT value must be a positive integer")
 	ErrJoinField        = Error("ERR JOIN requires a field name")
+	ErrTableIDs         = Error("ERR too many tables created (internal table ids are used up)")
 )
 
 // maxEcho bounds how much of a client-supplied value an error repeats: a

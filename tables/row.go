@@ -46,17 +46,21 @@ func readUvarint(s string, i int) (v uint64, next int, ok bool) {
 	return 0, 0, false
 }
 
-// decodeRow appends the row's fields to buf; ok is false for corrupt data.
+// decodeRow appends the row's fields to buf; ok is false for corrupt data
+// (including field ids out of order or repeated: encodeRow's callers sort
+// them, and rowValue and TUPDATE rely on it).
 func decodeRow(data string, buf []rowEnt) ([]rowEnt, bool) {
 	if len(data) == 0 || data[0] != rowFormat {
 		return buf, false
 	}
 	i := 1
+	prev := -1
 	for i < len(data) {
 		fid, j, ok := readUvarint(data, i)
-		if !ok || fid > 1<<32-1 {
+		if !ok || fid > 1<<32-1 || int64(fid) <= int64(prev) {
 			return buf, false
 		}
+		prev = int(fid)
 		n, k, ok := readUvarint(data, j)
 		if !ok || n > uint64(len(data)-k) {
 			return buf, false

@@ -75,14 +75,26 @@ func (t *table) initIndexes() {
 	}
 }
 
+// maxRowID bounds a table's id sequence as loaded from disk. Rows are a
+// dense slice indexed by id, so the sequence is what a table's row slots
+// cost; 2^48 inserts are out of reach, a larger stored sequence is damage.
+// (A variable so that tests can load with a small limit.)
+var maxRowID int64 = 1 << 48
+
+// maxTableID bounds internal table ids, one per TCREATE and never reused:
+// far below the uint32 wrap, after which new tables would share the stored
+// keys of old ones. Loading refuses larger ids as damage.
+const maxTableID = 1 << 31
+
 // table is one table: schema, rows by id, indexes.
 type table struct {
 	tid     uint32 // internal id, the prefix of every stored key of the table
 	name    string
 	fields  []*field // declaration order
 	byName  map[string]*field
-	byFid   []*field // indexed by fid; nil for dropped fids
-	byRank  []*field // name order
+	byFid   []*field          // indexed by fid (fids below denseFids); nil for dropped fids
+	farFid  map[uint32]*field // fields numbered denseFids and up
+	byRank  []*field          // name order
 	nextFid uint32
 	seq     int64    // last id handed out
 	rows    []string // by id; "" = no such row
@@ -119,10 +131,22 @@ func (t *table) addField(f *field) {
 	t.attachField(f)
 }
 
+// denseFids bounds byFid: a field id is any uint32 (TALTER ADD hands out a
+// new one each time, and a damaged stored schema may hold any value), and a
+// slice indexed by it must not grow to 2^32 pointers for one such field.
+const denseFids = 1024
+
 // attachField adds an already numbered field (loading a schema).
 func (t *table) attachField(f *field) {
 	t.fields = append(t.fields, f)
 	t.byName[f.name] = f
+	if f.fid >= denseFids {
+		if t.farFid == nil {
+			t.farFid = map[uint32]*field{}
+		}
+		t.farFid[f.fid] = f
+		return
+	}
 	for uint32(len(t.byFid)) <= f.fid {
 		t.byFid = append(t.byFid, nil)
 	}
@@ -134,7 +158,7 @@ func (t *table) fieldOf(fid uint32) *field {
 	if fid < uint32(len(t.byFid)) {
 		return t.byFid[fid]
 	}
-	return nil
+	return t.farFid[fid]
 }
 
 func (t *table) removeField(f *field) {
@@ -145,7 +169,11 @@ func (t *table) removeField(f *field) {
 		}
 	}
 	delete(t.byName, f.name)
-	t.byFid[f.fid] = nil
+	if f.fid < uint32(len(t.byFid)) {
+		t.byFid[f.fid] = nil
+	} else {
+		delete(t.farFid, f.fid)
+	}
 	f.idx = nil
 }
 

@@ -391,26 +391,3 @@ func TestLoadRepairsDamagedIndexes(t *testing.T) {
 	require.Empty(t, db3.Repairs())
 	require.Equal(t, want, runQuery(t, db3, "m", "WHERE", "c", "=", "1", "ORDER", "BY", "ts", "DESC", "LIMIT", "7"))
 }
-
-// FuzzQuery: no argument list makes TQUERY / TEXPLAIN panic.
-func FuzzQuery(f *testing.F) {
-	f.Add("WHERE a = 1 AND b > x ORDER BY a DESC LIMIT 3 JOIN r")
-	f.Add("WHERE f < nan")
-	f.Add("ORDER BY")
-	f.Add("LIMIT 99999999999999999999 JOIN")
-	f.Add("WHERE r = 1 ORDER BY n DESC LIMIT 0")
-	f.Add("where b != true and s >= \x00")
-	f.Fuzz(func(t *testing.T, q string) {
-		db, _ := Open(nil)
-		if db.Create([]byte("t"), bs("a:int:unique", "b:bool", "s:str", "f:float", "n:timestamp", "r:ref(t)")) != nil {
-			t.Fatal("create")
-		}
-		for i := 0; i < 5; i++ {
-			_, _ = db.Insert([]byte("t"), bs("a", strconv.Itoa(i), "b", "1", "s", "x", "f", "1.5", "n", strconv.Itoa(i%2), "r", "1"))
-		}
-		args := append(bs("t"), bs(strings.Fields(q)...)...)
-		var r replyRec
-		_ = db.Query(args, &r)
-		_, _ = db.Explain(args)
-	})
-}
