@@ -631,7 +631,7 @@ func addFakeOf(t testing.TB, ts *testServer, typ storage.Type, dbi int, key stri
 		obj = &fakeWriter{fakeObj{t: typ, m: m}}
 	}
 	withKey(ts, dbi, key, func(db storage.DB) {
-		db.AddObject([]byte(key), obj)
+		db.Put([]byte(key), &storage.Entry{Obj: obj, Type: obj.Type()}, 0)
 		for k, v := range elems {
 			db.PutElem([]byte(key), []byte(k), []byte(v))
 		}

@@ -67,7 +67,7 @@ func addStrTestList(ts *testServer, key string) {
 	ls.Add(ts.store.ShardOf(0, []byte(key)))
 	ts.store.Lock(&ls)
 	defer ts.store.Unlock(&ls)
-	ts.store.DB(0).AddObject([]byte(key), strTestList{})
+	ts.store.DB(0).Put([]byte(key), &storage.Entry{Obj: strTestList{}, Type: strTestList{}.Type()}, 0)
 }
 
 // strRefConn connects to the real redis-server named by LUX_REDIS_REF (e.g.

@@ -186,11 +186,10 @@ func TestEvictExpiryOfEvictedKey(t *testing.T) {
 	for _, k := range []string{"short", "setexp"} {
 		_, ok := evGet(s, k)
 		require.False(t, ok, "%s expired while on disk", k)
-		evLocked(s, k, func(db DB) { require.Equal(t, int64(-2), db.TTLMs([]byte(k))) })
+		evLocked(s, k, func(db DB) { require.Nil(t, db.Peek([]byte(k))) })
 	}
 	evLocked(s, "long", func(db DB) {
-		ttl := db.TTLMs([]byte("long"))
-		require.Greater(t, ttl, int64(90_000))
+		require.Greater(t, db.Expiry([]byte("long"))-NowMs(), int64(90_000))
 	})
 	require.Equal(t, 1, evSize(s))
 
@@ -199,7 +198,10 @@ func TestEvictExpiryOfEvictedKey(t *testing.T) {
 	evLocked(s, "long", func(db DB) { require.True(t, db.Persist([]byte("long"))) })
 	require.NoError(t, s.Close())
 	s2 := evOpen(t, dir, 0, false)
-	evLocked(s2, "long", func(db DB) { require.Equal(t, int64(-1), db.TTLMs([]byte("long"))) })
+	evLocked(s2, "long", func(db DB) {
+		require.NotNil(t, db.Peek([]byte("long")))
+		require.Zero(t, db.Expiry([]byte("long")))
+	})
 	require.Equal(t, 1, evSize(s2))
 }
 

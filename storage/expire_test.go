@@ -180,7 +180,8 @@ func TestExpireAbsoluteDeadlinesSurviveRestart(t *testing.T) {
 		require.Equal(t, exp, db.Expiry([]byte("a")))
 		require.Equal(t, exp+2, db.Expiry([]byte("c")))
 		require.Zero(t, db.Expiry([]byte("p")))
-		require.Equal(t, int64(-1), db.TTLMs([]byte("p")))
+		require.Zero(t, db.Expiry([]byte("p")))
+		require.NotNil(t, db.Peek([]byte("p")))
 	})
 	var ls LockSet
 	ls.Add(s2.ShardOf(7, []byte("b")))

@@ -99,9 +99,6 @@ func (db DB) lookup(sh *shard, key []byte, touch bool) *Entry {
 	return e
 }
 
-// Exists reports whether key holds a live value (no LRU or stats effect).
-func (db DB) Exists(key []byte) bool { return db.Peek(key) != nil }
-
 // IsStale reports whether key exists but is past its deadline and not yet
 // reclaimed (used by WATCH: a key already expired when watched does not
 // abort EXEC).
@@ -370,13 +367,6 @@ func (db DB) persistEntry(sh *shard, key []byte, e *Entry, exp int64) {
 // afterwards.
 func (db DB) Put(key []byte, e *Entry, exp int64) { db.putEntry(key, e, exp, "set") }
 
-// AddObject creates a new collection key holding obj (no deadline).
-func (db DB) AddObject(key []byte, obj Object) *Entry {
-	e := &Entry{Obj: obj, Type: obj.Type()}
-	db.Put(key, e, 0)
-	return e
-}
-
 // PutElem durably records one element of a collection key (sub is the
 // element's on-disk sub-key, val its value) and accounts memory delta.
 func (db DB) PutElem(key, sub, val []byte) {
@@ -403,29 +393,16 @@ func (db DB) DelElem(key, sub []byte) {
 	})
 }
 
-// Modified must be called after a collection value was changed in place and
-// its meta payload (MetaPayload) changed: it rewrites the key's meta record,
-// re-accounts memory (memDelta), invalidates WATCHes and fires the event hook.
-// A collection left empty is deleted (with its elements on disk).
-func (db DB) Modified(key []byte, e *Entry, memDelta int64, event string) {
-	db.changed(key, e, memDelta, event, true)
-}
-
-// ModifiedElems is Modified for changes that only touched elements (recorded
-// with PutElem/DelElem) and left the meta payload as it was: no meta rewrite.
+// ModifiedElems must be called after a collection value was changed in place
+// with its element records written (PutElem/DelElem) and its meta payload
+// unchanged: it re-accounts memory (memDelta), invalidates WATCHes and fires
+// the event hook. A collection left empty is deleted (with its elements).
 func (db DB) ModifiedElems(key []byte, e *Entry, memDelta int64, event string) {
-	db.changed(key, e, memDelta, event, false)
-}
-
-func (db DB) changed(key []byte, e *Entry, memDelta int64, event string, meta bool) {
 	sh := db.shard(key)
 	db.account(sh, memDelta)
 	if e.Obj != nil && e.Obj.Len() == 0 {
 		db.deleteKey(sh, string(key), event)
 		return
-	}
-	if meta {
-		db.persistEntry(sh, key, e, sh.expires[string(key)])
 	}
 	db.touch(sh, key, event)
 }
@@ -611,25 +588,6 @@ func (db DB) ForEach(i int, fn func(key string, e *Entry) bool) {
 			return
 		}
 	}
-}
-
-// ShardID returns the lock id of shard i of the database.
-func (db DB) ShardID(i int) ShardID { return ShardID(db.idx*ShardsPerDB + i) }
-
-// TTLMs returns Redis's TTL semantics in ms: -2 missing, -1 no deadline.
-func (db DB) TTLMs(key []byte) int64 {
-	if db.Peek(key) == nil {
-		return -2
-	}
-	exp := db.Expiry(key)
-	if exp == 0 {
-		return -1
-	}
-	ttl := exp - NowMs()
-	if ttl < 0 {
-		ttl = 0
-	}
-	return ttl
 }
 
 // MaxDeadline is the largest deadline accepted (Redis rejects overflowing expire times).

@@ -227,7 +227,7 @@ func TestReviewMemoryAccountingRandomOps(t *testing.T) {
 			}
 		case 7:
 			to := s.DB(1 - db.Index())
-			if !to.Exists(k) {
+			if to.Peek(k) == nil {
 				db.MoveTo(k, to)
 			}
 		case 8:
