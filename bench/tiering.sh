@@ -71,11 +71,11 @@ kill9_lux() { kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || tru
 wait_pong() { # wait_pong PORT: until PING answers PONG (not -LOADING)
 	until [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; do sleep 0.002; done
 }
-ms_now() { date +%s%N | awk '{printf "%d", $1/1000000}'; }
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
 bench() { # bench PORT ARGS... -> "rps,p50,p99"
 	local port=$1; shift
 	redis-benchmark -p "$port" --csv "$@" 2>/dev/null | tail -1 | tr -d '"' |
-		awk -F, '{printf "%.0f,%s,%s", $2, $4, $6}'
+		awk -F, '{printf "%.0f,%s,%s", $2, $5, $7}'
 }
 peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 info_field() { redis-cli -p "$PORT" info all | tr -d '\r' | awk -F: -v k="$1" '$1==k {print $2}'; }
@@ -127,8 +127,9 @@ if [[ " $SECTIONS " == *" writes "* ]]; then
 	echo
 	echo "| s | lux $LIMIT | lux no limit |"
 	echo "|---|---|---|"
-	join -t, -a1 -a2 -e - -o 0,1.2,2.2 "$work/rss-limit.csv" "$work/rss-nolimit.csv" 2>/dev/null |
-		sort -t, -n -k1 | awk -F, 'NR%5==1 {printf "| %s | %s | %s |\n", $1, $2, $3}'
+	awk -F, 'FNR==NR {a[$1]=$2; if ($1>m) m=$1; next} {b[$1]=$2; if ($1>m) m=$1}
+		END {step = m > 60 ? 5 : 1; for (t=0; t<=m; t+=step) printf "| %d | %s | %s |\n", t, (t in a) ? a[t] : "-", (t in b) ? b[t] : "-"}' \
+		"$work/rss-limit.csv" "$work/rss-nolimit.csv"
 	echo
 fi
 
