@@ -352,6 +352,16 @@ func configSet(c *Client, args [][]byte) {
 		c.WriteError(msg)
 		return
 	}
+	// lowering maxmemory evicts at once, as Redis does, not at the next
+	// write; inside EXEC the transaction holds shard locks eviction needs,
+	// so it runs as soon as EXEC releases them
+	if c.srv.store.OverLimit() {
+		if c.inExec {
+			go c.srv.store.EnsureMemory()
+		} else {
+			_ = c.srv.store.EnsureMemory() // noeviction refuses later writes instead
+		}
+	}
 	c.WriteOK()
 }
 

@@ -110,11 +110,8 @@ func newConfigTable(s *Server) *configTable {
 		get: func() string { return *s.password.Load() },
 		set: func(v string) string { s.password.Store(&v); return "" },
 	}
-	// lowering maxmemory evicts at once, as Redis does, not at the next write
-	t.params["maxmemory"] = intParam(s.store.MaxMemory, func(n int64) {
-		s.store.SetMaxMemory(n)
-		_ = s.store.EnsureMemory() // noeviction refuses later writes instead
-	}, 0)
+	// lowering maxmemory evicts at once (configSet), as Redis does
+	t.params["maxmemory"] = intParam(s.store.MaxMemory, s.store.SetMaxMemory, 0)
 	t.params["maxmemory-policy"] = &configParam{
 		get: func() string { return s.store.Policy().String() },
 		set: func(v string) string {

@@ -64,3 +64,25 @@ func TestScanCommandCursor(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, typed, 5000)
 }
+
+// CONFIG SET maxmemory inside MULTI/EXEC does not deadlock on the shard
+// locks EXEC holds; the eviction runs once EXEC has released them.
+func TestConfigSetMaxmemoryInsideExec(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	c := ts.client(t)
+	ctx := context.Background()
+	for i := 0; i < 200; i++ {
+		require.NoError(t, c.Set(ctx, fmt.Sprint("k", i), "some value", 0).Err())
+	}
+	tx := c.TxPipeline()
+	tx.Set(ctx, "k1", "x", 0)
+	tx.ConfigSet(ctx, "maxmemory", "1")
+	_, err := tx.Exec(ctx)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return ts.store.DB(0).Resident() < 200 }, 5e9, 1e7)
+	require.NoError(t, c.ConfigSet(ctx, "maxmemory", "0").Err())
+	v, err := c.Get(ctx, "k1").Result()
+	require.NoError(t, err)
+	require.Equal(t, "x", v)
+	require.Equal(t, int64(200), c.DBSize(ctx).Val())
+}
