@@ -245,6 +245,10 @@ func (db DB) removeKey(sh *shard, key string) bool {
 func (db DB) link(sh *shard, k string, e *Entry) {
 	sh.m[k] = e
 	e.seq = dirtySeq
+	if db.s.dur == nil {
+		e.pos = int32(len(sh.order))
+		sh.order = append(sh.order, orderSlot{key: k, live: true})
+	}
 	db.indexPut(sh, []byte(k), e.Type)
 	if len(sh.tomb) > 0 {
 		if _, ok := sh.tomb[k]; ok {
@@ -261,6 +265,9 @@ func (db DB) link(sh *shard, k string, e *Entry) {
 // the key is deleted or replaced; with persistence a tombstone stands for it
 // until the deletion is committed.
 func (db DB) unlink(sh *shard, k string, size int64) {
+	if e := sh.m[k]; e != nil && db.s.dur == nil {
+		sh.unorder(e)
+	}
 	delete(sh.m, k)
 	delete(sh.expires, k)
 	db.account(sh, -size)
@@ -547,6 +554,8 @@ func (db DB) Flush() error {
 		sh.mem, sh.cdelta = 0, 0
 		sh.ix = keyIndex{}
 		sh.ixReady.Store(db.s.dur != nil && !db.s.ixOff.Load())
+		sh.order, sh.holes = nil, 0
+		sh.epoch++
 		sh.m = make(map[string]*Entry)
 		sh.expires = make(map[string]int64)
 		sh.tomb = make(map[string]uint64)

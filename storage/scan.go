@@ -17,8 +17,8 @@ import (
 // covers keys that are only on disk: the cursor is the hash to resume at,
 // and a full iteration returns every key that exists for its whole duration
 // (all keys sharing a hash come in one call). Without persistence the caller
-// holds every shard of the database and the cursor is a shard index: one
-// call walks whole shards.
+// holds every shard of the database and the cursor is a position in the
+// shards' insertion-order lists.
 func (db DB) Scan(cursor uint64, count int, fn func(key []byte, t Type)) (uint64, error) {
 	if db.s.dur == nil {
 		return db.scanMemory(cursor, count, fn), nil
@@ -72,16 +72,36 @@ func (db DB) diskIter() (*pebble.Iterator, error) {
 	})
 }
 
+// scanMemory walks the shards' scan orders. The cursor packs the shard
+// (bits 48-52), the order's epoch (bits 32-47) and the position (bits 0-31):
+// below 2^53, so it is exact in every client's number type.
 func (db DB) scanMemory(cursor uint64, count int, fn func(key []byte, t Type)) uint64 {
+	i := int(cursor >> 48)
+	pos := int(cursor & 0xffffffff)
+	epoch := uint16(cursor >> 32)
+	now := NowMs()
 	visited := 0
-	for i := cursor; i < ShardsPerDB; i++ {
-		db.ForEach(int(i), func(k string, e *Entry) bool {
+	for ; i < ShardsPerDB; i, pos = i+1, 0 {
+		sh := &db.s.shards[db.idx*ShardsPerDB+i]
+		if cursor != 0 && epoch != sh.epoch {
+			pos = 0 // compacted since: start the shard again
+		}
+		cursor = 1 // only the first shard visited uses the cursor's epoch
+		for ; pos < len(sh.order); pos++ {
+			o := sh.order[pos]
+			if !o.live {
+				continue
+			}
+			if visited >= count {
+				return uint64(i)<<48 | uint64(sh.epoch)<<32 | uint64(pos)
+			}
 			visited++
-			fn([]byte(k), e.Type)
-			return true
-		})
-		if visited >= count && i+1 < ShardsPerDB {
-			return i + 1
+			if exp, ok := sh.expires[o.key]; ok && exp <= now {
+				continue
+			}
+			if e := sh.m[o.key]; e != nil {
+				fn([]byte(o.key), e.Type)
+			}
 		}
 	}
 	return 0
@@ -177,5 +197,36 @@ func (db DB) RandomKey() (string, bool, error) {
 		if wrapped && bytes.Compare(k, seek) >= 0 {
 			return "", false, nil // every key is expired
 		}
+	}
+}
+
+// orderSlot is one position of a shard's scan order.
+type orderSlot struct {
+	key  string
+	live bool
+}
+
+// unorder punches e's hole in the scan order, compacting the order when
+// most of it is holes (positions change: the epoch moves on, and a cursor
+// of the old epoch restarts the shard — SCAN may return a key twice, never
+// miss one present throughout).
+func (sh *shard) unorder(e *Entry) {
+	if int(e.pos) >= len(sh.order) {
+		return
+	}
+	sh.order[e.pos] = orderSlot{}
+	sh.holes++
+	if sh.holes > 64 && sh.holes*2 > len(sh.order) {
+		kept := make([]orderSlot, 0, len(sh.order)-sh.holes)
+		for _, o := range sh.order {
+			if o.live {
+				if x := sh.m[o.key]; x != nil {
+					x.pos = int32(len(kept))
+				}
+				kept = append(kept, o)
+			}
+		}
+		sh.order, sh.holes = kept, 0
+		sh.epoch++
 	}
 }

@@ -85,6 +85,7 @@ type Entry struct {
 	// exactly this value). dirtySeq means "written, not yet stamped".
 	seq  uint64
 	freq uint8 // LFU counter (0 = never counted)
+	pos  int32 // slot in the shard's scan order (without persistence)
 }
 
 // dirtySeq marks an entry or tombstone written since the last time eviction
@@ -130,6 +131,12 @@ type shard struct {
 	db      int
 	ix      keyIndex // every live key of the shard (with persistence), once ixReady
 	ixReady atomic.Bool
+	// order lists the resident keys in insertion order, with holes, for
+	// SCAN without persistence (a position is a stable cursor until the
+	// slice is compacted, which bumps epoch)
+	order []orderSlot
+	holes int
+	epoch uint16
 }
 
 // tombOverhead approximates a tombstone's bytes beyond its key.

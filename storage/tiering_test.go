@@ -128,3 +128,52 @@ func TestWritesPastTheLimitAreNeverRefused(t *testing.T) {
 	require.Equal(t, 6000, s.DB(0).Size())
 	require.LessOrEqual(t, s.UsedMemory(), s.hotLimit(256<<10)+4096)
 }
+
+// Without persistence SCAN is a cursor over the shards' insertion-order
+// lists: about COUNT keys a call, and every key present for the whole
+// iteration comes back even when deletions compact the lists midway.
+func TestScanWithoutPersistence(t *testing.T) {
+	s, err := Open(Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	const n = 20000
+	for i := 0; i < n; i++ {
+		withLocked(s, []string{fmt.Sprint("k", i)}, func(db DB) {
+			db.SetString([]byte(fmt.Sprint("k", i)), []byte("v"), 0, false)
+		})
+	}
+	var all LockSet
+	all.AddDB(0)
+	scan := func(cursor uint64, count int, fn func(k []byte, _ Type)) uint64 {
+		s.Lock(&all)
+		defer s.Unlock(&all)
+		next, err := s.DB(0).Scan(cursor, count, fn)
+		require.NoError(t, err)
+		return next
+	}
+	var got []string
+	next := scan(0, 1, func(k []byte, _ Type) { got = append(got, string(k)) })
+	require.NotZero(t, next)
+	require.Len(t, got, 1, "SCAN 0 COUNT 1")
+
+	seen := map[string]int{}
+	cursor, calls := uint64(0), 0
+	for {
+		cursor = scan(cursor, 10, func(k []byte, _ Type) { seen[string(k)]++ })
+		calls++
+		if calls == 100 {
+			// delete the odd keys: most of every shard's list becomes holes
+			// and is compacted while the iteration is under way
+			for i := 1; i < n; i += 2 {
+				withLocked(s, []string{fmt.Sprint("k", i)}, func(db DB) { db.Delete([]byte(fmt.Sprint("k", i))) })
+			}
+		}
+		if cursor == 0 {
+			break
+		}
+	}
+	for i := 0; i < n; i += 2 {
+		require.GreaterOrEqual(t, seen[fmt.Sprint("k", i)], 1, "k%d present throughout was not returned", i)
+	}
+	require.Less(t, calls, n/10+n/10, "about COUNT keys a call")
+}
