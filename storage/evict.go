@@ -195,8 +195,8 @@ func (s *Store) evictOne(pol Policy) bool {
 	var committed, last uint64
 	if s.dur != nil {
 		committed, last = s.dur.committed.Load(), sh.lastSeq.Load()
-		if len(sh.tomb) > 0 {
-			s.sweepShardTombs(sh)
+		if len(sh.tomb) > 0 || len(sh.dirty) > 256 {
+			s.sweepShard(sh)
 		}
 	}
 	ok := func(k string, e *Entry) bool {
@@ -206,11 +206,20 @@ func (s *Store) evictOne(pol Policy) bool {
 		if s.dur == nil {
 			return true
 		}
-		if e.seq == dirtySeq {
-			// every write of the key was appended while holding this shard
-			e.seq = last
+		seq, dirty := sh.dirty[e]
+		if !dirty {
+			return true
 		}
-		return e.seq <= committed
+		if seq == dirtySeq {
+			// every write of the key was appended while holding this shard
+			seq = last
+			sh.dirty[e] = last
+		}
+		if seq > committed {
+			return false
+		}
+		delete(sh.dirty, e)
+		return true
 	}
 	var victim string
 	var best *Entry

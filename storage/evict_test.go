@@ -218,7 +218,7 @@ func TestEvictRestartWithSmallerMaxMemory(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	s2 := evOpen(t, dir, full/4, false)
-	require.Zero(t, s2.UsedMemory(), "nothing is loaded at start")
+	require.Zero(t, s2.DB(0).Resident(), "nothing is loaded at start")
 	require.Equal(t, n, evSize(s2))
 	for i := 0; i < n; i++ {
 		v, ok := evGet(s2, fmt.Sprint("k", i))

@@ -87,17 +87,27 @@ func (s *Store) sweepTombs() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		if len(sh.tomb) > 0 {
-			s.sweepShardTombs(sh)
+		if len(sh.tomb) > 0 || len(sh.dirty) > 0 {
+			s.sweepShard(sh)
 		}
 		sh.mu.Unlock()
 	}
 }
 
-// sweepShardTombs stamps new tombstones and drops committed ones (shard locked).
-func (s *Store) sweepShardTombs(sh *shard) {
+// sweepShard stamps new tombstones and dirty marks and drops the committed
+// ones (shard locked).
+func (s *Store) sweepShard(sh *shard) {
 	committed := s.dur.committed.Load()
 	last := sh.lastSeq.Load()
+	for e, seq := range sh.dirty {
+		if seq == dirtySeq {
+			sh.dirty[e] = last
+			seq = last
+		}
+		if seq <= committed {
+			delete(sh.dirty, e)
+		}
+	}
 	for k, seq := range sh.tomb {
 		if seq == dirtySeq {
 			sh.tomb[k] = last

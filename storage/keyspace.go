@@ -177,7 +177,7 @@ func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event stri
 	} else {
 		e.Str = append(make([]byte, 0, len(val)), val...)
 	}
-	e.Type, e.Obj, e.lru, e.seq = TypeString, nil, lruClock(), dirtySeq
+	e.Type, e.Obj, e.lru = TypeString, nil, lruClock()
 	e.Raw = event == "append" || event == "setrange"
 	if delta := int64(cap(e.Str)) - old; delta != 0 {
 		sh.mem += delta
@@ -244,10 +244,11 @@ func (db DB) removeKey(sh *shard, key string) bool {
 // its memory. The entry counts as written until eviction stamps it.
 func (db DB) link(sh *shard, k string, e *Entry) {
 	sh.m[k] = e
-	e.seq = dirtySeq
-	if db.s.dur == nil {
-		e.pos = int32(len(sh.order))
-		sh.order = append(sh.order, orderSlot{key: k, live: true})
+	if db.s.dur != nil {
+		sh.dirty[e] = dirtySeq
+	} else {
+		sh.order = append(sh.order, k)
+		sh.reorder()
 	}
 	db.indexPut(sh, []byte(k), e.Type)
 	if len(sh.tomb) > 0 {
@@ -265,10 +266,13 @@ func (db DB) link(sh *shard, k string, e *Entry) {
 // the key is deleted or replaced; with persistence a tombstone stands for it
 // until the deletion is committed.
 func (db DB) unlink(sh *shard, k string, size int64) {
-	if e := sh.m[k]; e != nil && db.s.dur == nil {
-		sh.unorder(e)
+	if e := sh.m[k]; e != nil && db.s.dur != nil {
+		delete(sh.dirty, e)
 	}
 	delete(sh.m, k)
+	if db.s.dur == nil {
+		sh.reorder()
+	}
 	delete(sh.expires, k)
 	db.account(sh, -size)
 	db.tombstone(sh, k)
@@ -431,8 +435,10 @@ func (db DB) Signal(key []byte, event string) { db.touch(db.shard(key), key, eve
 // touch is the single place every mutation reports to: WATCH invalidation and
 // the event hook (pub/sub key events, blocked-client wake-ups).
 func (db DB) touch(sh *shard, key []byte, event string) {
-	if e := sh.m[string(key)]; e != nil {
-		e.seq = dirtySeq
+	if db.s.dur != nil {
+		if e := sh.m[string(key)]; e != nil {
+			sh.dirty[e] = dirtySeq
+		}
 	}
 	if len(sh.watched) > 0 {
 		if regs := sh.watched[string(key)]; len(regs) > 0 {
@@ -554,7 +560,8 @@ func (db DB) Flush() error {
 		sh.mem, sh.cdelta = 0, 0
 		sh.ix = keyIndex{}
 		sh.ixReady.Store(db.s.dur != nil && !db.s.ixOff.Load())
-		sh.order, sh.holes = nil, 0
+		sh.dirty = make(map[*Entry]uint64)
+		sh.order = nil
 		sh.epoch++
 		sh.m = make(map[string]*Entry)
 		sh.expires = make(map[string]int64)

@@ -88,20 +88,19 @@ func (db DB) scanMemory(cursor uint64, count int, fn func(key []byte, t Type)) u
 		}
 		cursor = 1 // only the first shard visited uses the cursor's epoch
 		for ; pos < len(sh.order); pos++ {
-			o := sh.order[pos]
-			if !o.live {
-				continue
+			k := sh.order[pos]
+			e := sh.m[k]
+			if e == nil {
+				continue // deleted since it was listed
 			}
 			if visited >= count {
 				return uint64(i)<<48 | uint64(sh.epoch)<<32 | uint64(pos)
 			}
 			visited++
-			if exp, ok := sh.expires[o.key]; ok && exp <= now {
+			if exp, ok := sh.expires[k]; ok && exp <= now {
 				continue
 			}
-			if e := sh.m[o.key]; e != nil {
-				fn([]byte(o.key), e.Type)
-			}
+			fn([]byte(k), e.Type)
 		}
 	}
 	return 0
@@ -200,33 +199,17 @@ func (db DB) RandomKey() (string, bool, error) {
 	}
 }
 
-// orderSlot is one position of a shard's scan order.
-type orderSlot struct {
-	key  string
-	live bool
-}
-
-// unorder punches e's hole in the scan order, compacting the order when
-// most of it is holes (positions change: the epoch moves on, and a cursor
-// of the old epoch restarts the shard — SCAN may return a key twice, never
-// miss one present throughout).
-func (sh *shard) unorder(e *Entry) {
-	if int(e.pos) >= len(sh.order) {
+// reorder rebuilds the scan order from the resident keys when most of it
+// names keys that are gone (amortized O(1) per insert or delete). Positions
+// change: the epoch moves on, and a cursor of an older epoch restarts the
+// shard (SCAN may return a key twice, never miss one present throughout).
+func (sh *shard) reorder() {
+	if len(sh.order) <= 2*len(sh.m)+64 {
 		return
 	}
-	sh.order[e.pos] = orderSlot{}
-	sh.holes++
-	if sh.holes > 64 && sh.holes*2 > len(sh.order) {
-		kept := make([]orderSlot, 0, len(sh.order)-sh.holes)
-		for _, o := range sh.order {
-			if o.live {
-				if x := sh.m[o.key]; x != nil {
-					x.pos = int32(len(kept))
-				}
-				kept = append(kept, o)
-			}
-		}
-		sh.order, sh.holes = kept, 0
-		sh.epoch++
+	sh.order = sh.order[:0]
+	for k := range sh.m {
+		sh.order = append(sh.order, k)
 	}
+	sh.epoch++
 }

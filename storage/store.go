@@ -78,14 +78,9 @@ type Entry struct {
 	Type Type
 	// Raw marks a string modified in place (APPEND, SETRANGE), which Redis
 	// reports as encoding "raw" whatever its content.
-	Raw bool
-	lru uint32 // seconds clock of the last access, for eviction and OBJECT IDLETIME
-	// seq bounds the durable sequence of the entry's last write: the entry
-	// may leave memory once that write is committed (Pebble then holds
-	// exactly this value). dirtySeq means "written, not yet stamped".
-	seq  uint64
-	freq uint8 // LFU counter (0 = never counted)
-	pos  int32 // slot in the shard's scan order (without persistence)
+	Raw  bool
+	freq uint8  // LFU counter (0 = never counted)
+	lru  uint32 // seconds clock of the last access, for eviction and OBJECT IDLETIME
 }
 
 // dirtySeq marks an entry or tombstone written since the last time eviction
@@ -123,7 +118,11 @@ type shard struct {
 	// tomb holds keys deleted from memory whose deletion may not be in
 	// Pebble yet (value: the sequence bounding it, or dirtySeq): a miss on
 	// them must not read the old value back from disk.
-	tomb    map[string]uint64
+	tomb map[string]uint64
+	// dirty holds the resident entries whose last write may not be in
+	// Pebble yet (value as tomb's): they must not leave memory. Kept out of
+	// Entry so a clean key costs no extra bytes.
+	dirty   map[*Entry]uint64
 	watched map[string][]*watchReg
 	lastSeq atomic.Uint64 // sequence of the last durable write in this shard
 	mem     int64
@@ -131,11 +130,10 @@ type shard struct {
 	db      int
 	ix      keyIndex // every live key of the shard (with persistence), once ixReady
 	ixReady atomic.Bool
-	// order lists the resident keys in insertion order, with holes, for
-	// SCAN without persistence (a position is a stable cursor until the
-	// slice is compacted, which bumps epoch)
-	order []orderSlot
-	holes int
+	// order lists the resident keys in insertion order for SCAN without
+	// persistence; deleted keys stay until the list is rebuilt (then epoch
+	// moves on), so a position is a stable cursor
+	order []string
 	epoch uint16
 }
 
@@ -223,6 +221,7 @@ func Open(opts Options) (*Store, error) {
 		s.shards[i].m = make(map[string]*Entry)
 		s.shards[i].expires = make(map[string]int64)
 		s.shards[i].tomb = make(map[string]uint64)
+		s.shards[i].dirty = make(map[*Entry]uint64)
 		s.shards[i].db = i / ShardsPerDB
 	}
 	s.stats.LastSave.Store(time.Now().Unix())
