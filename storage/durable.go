@@ -175,7 +175,8 @@ type durable struct {
 	waitCond *sync.Cond
 	waiters  int
 
-	failed atomic.Pointer[ErrFailed]
+	failed   atomic.Pointer[ErrFailed]
+	failedCh chan struct{} // closed when failed is set
 
 	kick     chan struct{}
 	stop     chan struct{}
@@ -247,15 +248,31 @@ func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logge
 	// tables are short-lived, compactions into L1 and below compress
 	opts.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	opts.Levels[1].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
-	if logger != nil {
-		el := pebble.MakeLoggingEventListener(logger)
-		// flushes and compactions are routine; errors and stalls are not
-		el.FlushBegin, el.FlushEnd, el.CompactionBegin, el.CompactionEnd = nil, nil, nil, nil
-		el.TableCreated, el.TableDeleted, el.TableIngested, el.TableStatsLoaded = nil, nil, nil, nil
-		el.WALCreated, el.WALDeleted, el.ManifestCreated, el.ManifestDeleted = nil, nil, nil, nil
-		el.ManifestCreated, el.TableValidated, el.DownloadBegin, el.DownloadEnd = nil, nil, nil, nil
-		opts.EventListener = &el
+	var self atomic.Pointer[durable] // set once Pebble is open
+	el := pebble.MakeLoggingEventListener(logger)
+	// flushes and compactions are routine; errors and stalls are not
+	el.FlushBegin, el.FlushEnd, el.CompactionBegin, el.CompactionEnd = nil, nil, nil, nil
+	el.TableCreated, el.TableDeleted, el.TableIngested, el.TableStatsLoaded = nil, nil, nil, nil
+	el.WALCreated, el.WALDeleted, el.ManifestCreated, el.ManifestDeleted = nil, nil, nil, nil
+	el.ManifestCreated, el.TableValidated, el.DownloadBegin, el.DownloadEnd = nil, nil, nil, nil
+	// A memtable that cannot be flushed (no room for its table) is retried
+	// at once and without end, and two of them stall every commit until one
+	// succeeds: writers would hang. The store fails instead (writes are
+	// refused, reads go on, the log still holds everything committed).
+	el.FlushEnd = func(info pebble.FlushInfo) {
+		// (a flush that had nothing to write reports "empty table")
+		if d := self.Load(); d != nil && info.Err != nil && info.Err.Error() != "pebble: empty table" {
+			d.fail(fmt.Errorf("flushing a memtable: %w", info.Err))
+		}
 	}
+	logBackground := el.BackgroundError
+	el.BackgroundError = func(err error) {
+		// once the store failed (and said why), Pebble's retries are not logged
+		if d := self.Load(); d == nil || d.err() == nil {
+			logBackground(err)
+		}
+	}
+	opts.EventListener = &el
 	opts.Cache = pebble.NewCache(cacheSize)
 	defer opts.Cache.Unref()
 	gate := newCompactGate()
@@ -270,7 +287,7 @@ func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logge
 	}
 	gate.Open()
 	d := &durable{db: db, mode: mode, guard: guard, logger: logger, kick: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), failedCh: make(chan struct{})}
 	if err := d.checkFormat(); err != nil {
 		db.Close()
 		return nil, err
@@ -278,6 +295,7 @@ func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logge
 	d.batch, d.spare = newPending(), newPending()
 	d.batch.held, d.spare.held = &d.held, &d.held
 	d.waitCond = sync.NewCond(&d.waitMu)
+	self.Store(d)
 	d.lastSync.Store(time.Now().Unix())
 	go d.run()
 	return d, nil
@@ -471,6 +489,7 @@ func (d *durable) commitPending(sync bool) {
 func (d *durable) fail(err error) {
 	d.syncErrs.Add(1)
 	if d.failed.CompareAndSwap(nil, &ErrFailed{Err: err}) {
+		close(d.failedCh)
 		d.logger.Errorf("lux: writing to the data directory failed: %v; writes are refused until the server is restarted, reads go on", err)
 	}
 	d.waitMu.Lock()
@@ -546,7 +565,18 @@ func (d *durable) checkpoint() error {
 
 func (d *durable) close() error {
 	close(d.stop)
-	<-d.done
+	select {
+	case <-d.done:
+	case <-d.failedCh:
+		select {
+		case <-d.done:
+		case <-time.After(time.Second):
+			// the committer is in a commit stalled behind flushes that
+			// cannot succeed: it never returns, and holds Pebble's commit
+			// pipeline (DB.Close would wait for it)
+			d.guard.wedged.Store(true)
+		}
+	}
 	// a clean stop flushes the memtables so the next start replays no log
 	var ferr error
 	if d.err() == nil {

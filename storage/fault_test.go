@@ -1,10 +1,10 @@
 package storage
 
 // Faults of the data directory under a running store: write and fsync
-// errors, a full disk (also one that takes half a write). Writes must then
-// fail, never be acknowledged; reads go on; and after the disk is repaired
-// and the store restarted, every acknowledged write is there and no write
-// group is half applied.
+// errors, a full disk (also one that takes half a write), a disk that cannot
+// take the flushes. Writes must then fail, never be acknowledged; reads go
+// on; and after the disk is repaired and the store restarted, every
+// acknowledged write is there and no write group is half applied.
 
 import (
 	"fmt"
@@ -159,6 +159,14 @@ var (
 		switch op.Kind {
 		case errorfs.OpCreate, errorfs.OpReuseForWrite, errorfs.OpLink, errorfs.OpFileWrite, errorfs.OpFileWriteAt,
 			errorfs.OpFilePreallocate, errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
+			return enospc(op)
+		}
+		return nil
+	}
+	// the disk is too full for a table file: the WAL (preallocated) still
+	// takes the commits, memtable flushes fail
+	tableWritesFail faultRule = func(op errorfs.Op) error {
+		if strings.HasSuffix(op.Path, ".sst") && op.Kind.ReadOrWrite() == errorfs.OpIsWrite && op.Kind != errorfs.OpRemove {
 			return enospc(op)
 		}
 		return nil
@@ -329,6 +337,63 @@ func TestFaultDiskErrorRefusesWrites(t *testing.T) {
 				require.NoError(t, closeWithin(t, s2, 10*time.Second))
 			}
 		})
+	}
+}
+
+// TestFaultFlushFailureRefusesWrites: the WAL still takes commits (its file
+// is preallocated) but the disk has no room for the table a memtable flush
+// writes. Pebble retries the flush without end and, two memtables later,
+// stalls every commit until one succeeds; the store must report the failure
+// instead: writes fail (never hang), reads go on, Close returns, and a
+// restart has every acknowledged write.
+func TestFaultFlushFailureRefusesWrites(t *testing.T) {
+	disk := newFaultDisk()
+	lg := &faultLog{}
+	s, err := Open(Options{Dir: "data", Sync: SyncAlways, FS: disk.fs, Logger: lg})
+	require.NoError(t, err)
+	st := &faultState{acked: map[string]string{}}
+	for i := 0; i < 20; i++ {
+		k := fmt.Sprint("k", i)
+		withLocked(s, []string{k}, func(db DB) { db.SetString([]byte(k), []byte(faultVal(k, 100)), 0, false) })
+		st.acked[k] = faultVal(k, 100)
+	}
+	require.NoError(t, s.Checkpoint())
+	disk.fail(tableWritesFail)
+	done := make(chan error, 1)
+	go func() {
+		// 1 KiB a round: the first memtable fills after about 2000 rounds
+		for i := 0; i < 20000; i++ {
+			faultGroup(s, i)
+			st.rounds = i + 1
+			if err := s.WaitDurable(s.LastSeq()); err != nil {
+				done <- err
+				return
+			}
+			st.ackedR = i + 1
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		require.Error(t, err, "every write was acknowledged although no memtable could be flushed")
+	case <-time.After(20 * time.Second):
+		t.Fatalf("writes hang: the store never reported the failed flushes (%d injected errors)", disk.hits.Load())
+	}
+	var ef *ErrFailed
+	require.ErrorAs(t, s.Err(), &ef)
+	require.Contains(t, s.Err().Error(), "flush")
+	withDB(s, func(db DB) {
+		for k, v := range st.acked {
+			require.Equal(t, v, string(db.Lookup([]byte(k)).Str))
+		}
+	})
+	require.ErrorAs(t, closeWithin(t, s, 10*time.Second), &ef)
+	require.NotEmpty(t, lg.lines(), "the failure is logged")
+	for _, unsynced := range []bool{false, true} {
+		s2, err := Open(Options{Dir: "data", Sync: SyncAlways, FS: disk.restart(unsynced), Logger: &faultLog{}})
+		require.NoError(t, err)
+		checkFaultState(t, s2, st)
+		require.NoError(t, closeWithin(t, s2, 10*time.Second))
 	}
 }
 
