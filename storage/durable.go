@@ -580,7 +580,15 @@ func (d *durable) close() error {
 	// a clean stop flushes the memtables so the next start replays no log
 	var ferr error
 	if d.err() == nil {
-		ferr = d.guard.run(d.db.Flush)
+		// The flush starts a new WAL, and Pebble does not survive failing
+		// to close the old one (rotateWAL panics, and its caller's deferred
+		// unlock turns that into a fatal runtime error): a synced empty
+		// record first finds a log that cannot be written, as an error.
+		if err := d.guard.run(func() error { return d.db.LogData(nil, pebble.Sync) }); err != nil {
+			d.fail(err)
+		} else {
+			ferr = d.guard.run(d.db.Flush)
+		}
 	}
 	if d.guard.wedged.Load() {
 		// Pebble's commit pipeline may be locked by the failed write:

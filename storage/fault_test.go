@@ -425,3 +425,25 @@ func TestFaultOpenOnFailingDisk(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultCloseOnFailedDisk: the disk fails while the store is idle, then
+// it is closed (a shutdown). Close's final flush starts a new WAL, and
+// Pebble cannot survive failing to close the old one (a panic that its own
+// deferred unlock turns into a fatal runtime error): Close must find the
+// failure first and return it.
+func TestFaultCloseOnFailedDisk(t *testing.T) {
+	for _, rule := range []faultRule{walWriteErrors, walSyncErrors, diskFull} {
+		disk := newFaultDisk()
+		s, err := Open(Options{Dir: "data", Sync: SyncEverySec, FS: disk.fs, Logger: &faultLog{}})
+		require.NoError(t, err)
+		withLocked(s, []string{"k"}, func(db DB) { db.SetString([]byte("k"), []byte("v"), 0, false) })
+		require.NoError(t, s.Checkpoint())
+		disk.fail(rule)
+		var ef *ErrFailed
+		require.ErrorAs(t, closeWithin(t, s, 10*time.Second), &ef)
+		s2, err := Open(Options{Dir: "data", FS: disk.restart(false), Logger: &faultLog{}})
+		require.NoError(t, err)
+		withLocked(s2, []string{"k"}, func(db DB) { require.Equal(t, "v", string(db.Lookup([]byte("k")).Str)) })
+		require.NoError(t, s2.Close())
+	}
+}
