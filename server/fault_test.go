@@ -4,12 +4,15 @@ package server
 // -MISCONF, reads go on, nothing is half applied.
 
 import (
+	"encoding/binary"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/luxdb/lux-go/storage"
@@ -180,4 +183,39 @@ func TestFaultMsetAllOrNothing(t *testing.T) {
 			require.Equal(t, a, b, "half of %s survived: a=%q b=%q", tc.cmd, a, b)
 		})
 	}
+}
+
+// TestCorruptKeyReadAnswersError: one key's meta record on disk is cut
+// short. The store finds it while building its key index after Open and
+// serves the key as absent; the server answers reads of it with the error
+// (never "no such key"), refuses writes with -MISCONF, and serves the
+// other keys.
+func TestCorruptKeyReadAnswersError(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	r := ts.raw(t)
+	for i := 0; i < 100; i++ {
+		require.Equal(t, "+OK\r\n", r.do("SET", fmt.Sprint("k", i), fmt.Sprint("v", i)))
+	}
+	ts.stop()
+	db, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatNewest, Logger: quietLogger{}})
+	require.NoError(t, err)
+	mk := binary.BigEndian.AppendUint64([]byte{'k', 0}, storage.KeyHash([]byte("k7")))
+	require.NoError(t, db.Set(append(mk, "k7"...), []byte{1, 0, 0}, pebble.Sync))
+	require.NoError(t, db.Close())
+
+	ts2 := startServer(t, dir)
+	deadline := time.Now().Add(10 * time.Second)
+	for ts2.store.Err() == nil {
+		require.True(t, time.Now().Before(deadline), "the damaged record was not found")
+		time.Sleep(10 * time.Millisecond)
+	}
+	r2 := ts2.raw(t)
+	const readErr = `-ERR reading key "k7" from the data directory: storage: corrupt record: meta record of 3 bytes` + "\r\n"
+	for _, cmd := range [][]string{{"GET", "k7"}, {"EXISTS", "k7"}, {"TYPE", "k7"}, {"TTL", "k7"}, {"MGET", "k8", "k7"}, {"STRLEN", "k7"}} {
+		require.Equal(t, readErr, r2.do(cmd...), "%v", cmd)
+	}
+	require.Equal(t, "$2\r\nv8\r\n", r2.do("GET", "k8"))
+	rep := r2.do("SET", "k7", "x")
+	require.True(t, strings.HasPrefix(rep, `-MISCONF Errors writing to the data directory, writes are refused until the server is restarted: reading key "k7"`), rep)
 }

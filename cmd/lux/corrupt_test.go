@@ -140,8 +140,8 @@ func TestCorruptDataDirRefused(t *testing.T) {
 
 // TestCorruptKeyRecordRefusesWrites: one key's meta record is cut short. lux
 // starts (the rest of the data is fine), finds the record while it builds
-// its key index, logs it, refuses writes with -MISCONF naming the key, and
-// still serves the other keys.
+// its key index, logs it, refuses writes with -MISCONF naming the key,
+// answers reads of that key with the error, and still serves the others.
 func TestCorruptKeyRecordRefusesWrites(t *testing.T) {
 	dir := luxDataDir(t)
 	rawPebble(t, dir, func(b *pebble.Batch) { b.Set(metaKey("k7"), []byte{1, 0, 0}, nil) })
@@ -159,6 +159,9 @@ func TestCorruptKeyRecordRefusesWrites(t *testing.T) {
 	want := `-MISCONF Errors writing to the data directory, writes are refused until the server is restarted: reading key "k7" from the data directory: storage: corrupt record`
 	if !strings.HasPrefix(rep, want) {
 		t.Fatalf("SET after start: %q, want %q...", rep, want)
+	}
+	if r := c.Do("GET", "k7"); !strings.HasPrefix(r, `-ERR reading key "k7" from the data directory: storage: corrupt record`) {
+		t.Fatalf("GET of the damaged key: %q", r)
 	}
 	if r := c.Do("GET", "k8"); r != "$7\r\nvalue-8\r\n" {
 		t.Fatalf("GET k8: %q", r)
