@@ -325,6 +325,15 @@ func TestFaultDiskErrorRefusesWrites(t *testing.T) {
 					require.Equal(t, v, string(e.Str))
 				}
 			})
+			// INFO persistence still answers (Pebble's metrics), with the error counted
+			info := make(chan PersistenceInfo, 1)
+			go func() { info <- s.Persistence() }()
+			select {
+			case pi := <-info:
+				require.Positive(t, pi.Errors)
+			case <-time.After(10 * time.Second):
+				t.Fatal("Persistence (INFO) hangs after the failure")
+			}
 			require.ErrorAs(t, closeWithin(t, s, 10*time.Second), &ef)
 			require.NotEmpty(t, lg.lines(), "the failure is logged")
 
