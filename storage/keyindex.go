@@ -250,13 +250,21 @@ func (s *Store) buildShardIndex(dbi, i int) bool {
 	return true
 }
 
-// checkMetaHeader reports a meta record too short for its header or of no
-// known type: the index build finds it at start, before a read would.
+// checkMetaHeader reports a meta record too short for its header or of a
+// type without a loader: the index build finds it at start, before a read
+// would.
 func checkMetaHeader(v []byte) error {
 	if len(v) < metaHeader {
 		return fmt.Errorf("%w: meta record of %d bytes", errCorrupt, len(v))
 	}
-	if t := Type(v[0]); t < TypeString || t > TypeZSet {
+	t := Type(v[0])
+	if t == TypeString {
+		return nil
+	}
+	loadersMu.RLock()
+	l := loaders[t]
+	loadersMu.RUnlock()
+	if l == nil {
 		return fmt.Errorf("%w: unknown type %d", errCorrupt, t)
 	}
 	return nil
