@@ -320,9 +320,13 @@ func msetGeneric(c *Client, args [][]byte, name string, nx bool) {
 			}
 		}
 	}
-	for j := 1; j < len(args); j += 2 {
-		db.SetString(args[j], args[j+1], 0, false)
-	}
+	// one write group: after a crash or a disk failure the command is all
+	// there or not at all
+	db.Atomic(func(db storage.DB) {
+		for j := 1; j < len(args); j += 2 {
+			db.SetString(args[j], args[j+1], 0, false)
+		}
+	})
 	if nx {
 		c.WriteInt(1)
 	} else {

@@ -231,6 +231,16 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 			return
 		}
 	}
+	// a key whose record could not be read is served as absent by the
+	// store: its reads answer the error instead
+	if s.store.HasReadErrors() {
+		for _, k := range cmd.keyArgs(args, nil) {
+			if err := s.store.ReadError(k); err != nil {
+				s.reject(c, cmd, "ERR "+sanitizeErr(err.Error()))
+				return
+			}
+		}
+	}
 	// the memory check comes before queueing: Redis refuses a growing
 	// command inside MULTI at queue time, which dooms the transaction
 	// inside MULTI Redis refuses any queued command while over the limit

@@ -306,16 +306,20 @@ func (s *Server) serveConn(c *Client) {
 			}
 		}
 		s.releaseHeld(c)
+		wrote := c.wrote
 		c.wrote = false
 		if s.store.SyncMode() == storage.SyncAlways {
 			// Every reply waits for the fsync of the writes before it, also
 			// a read's: a client must not see a value a crash could undo.
 			// It returns at once when nothing is pending.
-			if err := s.store.WaitDurable(s.store.LastSeq()); err != nil {
+			if err := s.store.WaitDurable(s.store.LastSeq()); err != nil && wrote {
 				// the writes were not made durable: acknowledge nothing
 				c.wmu.Unlock()
 				return
 			}
+			// After a failure a batch that wrote nothing is answered: its
+			// writes were refused (-MISCONF), its reads go on (they may
+			// show a write the failure lost, never acknowledged).
 		}
 		if c.realWriter != nil && c.realWriter != c.Writer {
 			// replies written before CLIENT REPLY OFF/SKIP in this batch

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,12 +91,72 @@ func (e *ErrFailed) Error() string { return "writing to the data directory faile
 
 func (e *ErrFailed) Unwrap() error { return e.Err }
 
+// pebbleGuard turns the ways Pebble ends the process when it cannot write
+// (Logger.Fatalf after a failed WAL write or fsync, "pebble: fatal commit
+// error"; Logger.Fatalf when a new MANIFEST cannot be written; a panic with
+// the error from its WAL writer once the log has failed) into an error
+// returned to the caller, when they happen inside one of our calls into
+// Pebble (run): the store then stops writing and keeps serving reads instead
+// of dying. Outside our calls (Pebble's background flushes and compactions)
+// Fatalf stays fatal.
+type pebbleGuard struct {
+	active atomic.Int32 // calls of run in progress
+	// wedged: a recovered panic came from inside Pebble's commit pipeline,
+	// which may still hold its lock; DB.Close would wait for it forever.
+	wedged atomic.Bool
+}
+
+// pebbleFatal is what fatalLogger.Fatalf panics with inside run.
+type pebbleFatal struct{ msg string }
+
+// run calls fn, returning Pebble's fatal errors during it as errors.
+func (g *pebbleGuard) run(fn func() error) (err error) {
+	g.active.Add(1)
+	defer func() {
+		g.active.Add(-1)
+		r := recover()
+		if r == nil {
+			return
+		}
+		switch v := r.(type) {
+		case pebbleFatal:
+			err = errors.New(v.msg)
+		case runtime.Error:
+			panic(r) // a bug, not a failed write
+		case error:
+			g.wedged.Store(true)
+			err = v
+		default:
+			panic(r)
+		}
+	}()
+	return fn()
+}
+
+// fatalLogger is the logger Pebble gets: the configured one, whose Fatalf
+// panics inside pebbleGuard.run (after logging the message as an error).
+type fatalLogger struct {
+	pebble.Logger
+	g *pebbleGuard
+}
+
+func (l fatalLogger) Fatalf(format string, args ...interface{}) {
+	msg := fmt.Sprintf(format, args...)
+	if l.g.active.Load() > 0 {
+		l.Logger.Errorf("%s", msg)
+		panic(pebbleFatal{msg})
+	}
+	l.Logger.Fatalf("%s", msg)
+}
+
 // durable is the write path to Pebble. Writers append to one pending batch under
 // mu (cheap memcpy), and a single committer goroutine hands batches to Pebble, so
 // many writes from many connections share one commit and, in always mode, one fsync.
 type durable struct {
-	db   *pebble.DB
-	mode SyncMode
+	db     *pebble.DB
+	mode   SyncMode
+	guard  *pebbleGuard
+	logger pebble.Logger
 
 	mu    sync.Mutex
 	batch *Pending // writes not yet handed to Pebble
@@ -114,7 +175,8 @@ type durable struct {
 	waitCond *sync.Cond
 	waiters  int
 
-	failed atomic.Pointer[ErrFailed]
+	failed   atomic.Pointer[ErrFailed]
+	failedCh chan struct{} // closed when failed is set
 
 	kick     chan struct{}
 	stop     chan struct{}
@@ -167,6 +229,8 @@ func clamp(v, lo, hi int64) int64 {
 
 func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logger, fs vfs.FS) (*durable, error) {
 	cacheSize, memtable := pebbleBudget(maxMemory)
+	guard := &pebbleGuard{}
+	logger = fatalLogger{Logger: logger, g: guard}
 	opts := &pebble.Options{
 		FormatMajorVersion:          pebble.FormatNewest,
 		MemTableSize:                uint64(memtable),
@@ -184,26 +248,46 @@ func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logge
 	// tables are short-lived, compactions into L1 and below compress
 	opts.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	opts.Levels[1].Compression = func() *sstable.CompressionProfile { return sstable.SnappyCompression }
-	if logger != nil {
-		el := pebble.MakeLoggingEventListener(logger)
-		// flushes and compactions are routine; errors and stalls are not
-		el.FlushBegin, el.FlushEnd, el.CompactionBegin, el.CompactionEnd = nil, nil, nil, nil
-		el.TableCreated, el.TableDeleted, el.TableIngested, el.TableStatsLoaded = nil, nil, nil, nil
-		el.WALCreated, el.WALDeleted, el.ManifestCreated, el.ManifestDeleted = nil, nil, nil, nil
-		el.ManifestCreated, el.TableValidated, el.DownloadBegin, el.DownloadEnd = nil, nil, nil, nil
-		opts.EventListener = &el
+	var self atomic.Pointer[durable] // set once Pebble is open
+	el := pebble.MakeLoggingEventListener(logger)
+	// flushes and compactions are routine; errors and stalls are not
+	el.FlushBegin, el.FlushEnd, el.CompactionBegin, el.CompactionEnd = nil, nil, nil, nil
+	el.TableCreated, el.TableDeleted, el.TableIngested, el.TableStatsLoaded = nil, nil, nil, nil
+	el.WALCreated, el.WALDeleted, el.ManifestCreated, el.ManifestDeleted = nil, nil, nil, nil
+	el.ManifestCreated, el.TableValidated, el.DownloadBegin, el.DownloadEnd = nil, nil, nil, nil
+	// A memtable that cannot be flushed (no room for its table) is retried
+	// at once and without end, and two of them stall every commit until one
+	// succeeds: writers would hang. The store fails instead (writes are
+	// refused, reads go on, the log still holds everything committed).
+	el.FlushEnd = func(info pebble.FlushInfo) {
+		// (a flush that had nothing to write reports "empty table")
+		if d := self.Load(); d != nil && info.Err != nil && info.Err.Error() != "pebble: empty table" {
+			d.fail(fmt.Errorf("flushing a memtable: %w", info.Err))
+		}
 	}
+	logBackground := el.BackgroundError
+	el.BackgroundError = func(err error) {
+		// once the store failed (and said why), Pebble's retries are not logged
+		if d := self.Load(); d == nil || d.err() == nil {
+			logBackground(err)
+		}
+	}
+	opts.EventListener = &el
 	opts.Cache = pebble.NewCache(cacheSize)
 	defer opts.Cache.Unref()
 	gate := newCompactGate()
 	opts.Experimental.CompactionScheduler = gate
-	db, err := pebble.Open(dir, opts)
+	var db *pebble.DB
+	err := guard.run(func() (err error) {
+		db, err = pebble.Open(dir, opts)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	gate.Open()
-	d := &durable{db: db, mode: mode, kick: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	d := &durable{db: db, mode: mode, guard: guard, logger: logger, kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}), failedCh: make(chan struct{})}
 	if err := d.checkFormat(); err != nil {
 		db.Close()
 		return nil, err
@@ -211,6 +295,7 @@ func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logge
 	d.batch, d.spare = newPending(), newPending()
 	d.batch.held, d.spare.held = &d.held, &d.held
 	d.waitCond = sync.NewCond(&d.waitMu)
+	self.Store(d)
 	d.lastSync.Store(time.Now().Unix())
 	go d.run()
 	return d, nil
@@ -239,7 +324,9 @@ func (d *durable) checkFormat() error {
 		if any {
 			return fmt.Errorf("data directory holds data of an older storage format (before %q); start with an empty --data-dir", formatVersion)
 		}
-		if err := d.db.Set([]byte{nsVersion}, []byte(formatVersion), pebble.Sync); err != nil {
+		if err := d.guard.run(func() error {
+			return d.db.Set([]byte{nsVersion}, []byte(formatVersion), pebble.Sync)
+		}); err != nil {
 			return err
 		}
 		return nil
@@ -369,22 +456,20 @@ func (d *durable) commitPending(sync bool) {
 		d.mu.Lock()
 		d.spare = p
 		d.mu.Unlock()
-		err = b.Commit(opt)
-		b.Close()
+		err = d.guard.run(func() error { return b.Commit(opt) })
+		if err == nil {
+			b.Close() // a failed batch may still be referenced by Pebble
+		}
 		d.commits.Add(1)
 	} else if sync && d.synced.Load() < seq {
-		err = d.db.LogData(nil, pebble.Sync)
+		err = d.guard.run(func() error { return d.db.LogData(nil, pebble.Sync) })
 	}
 	if err != nil {
 		// The batch is gone and acknowledged writes may be in it: carrying
 		// on would report later writes durable without it. Stop writing;
 		// the server refuses writes from now on and keeps serving reads. A
 		// restart recovers everything that reached the log.
-		d.syncErrs.Add(1)
-		d.failed.Store(&ErrFailed{Err: err})
-		d.waitMu.Lock()
-		d.waitCond.Broadcast()
-		d.waitMu.Unlock()
+		d.fail(err)
 		return
 	}
 	d.committed.Store(seq)
@@ -397,6 +482,18 @@ func (d *durable) commitPending(sync bool) {
 	if d.waiters > 0 {
 		d.waitCond.Broadcast()
 	}
+	d.waitMu.Unlock()
+}
+
+// fail stops the durable store: nothing more is committed, waiters get err.
+func (d *durable) fail(err error) {
+	d.syncErrs.Add(1)
+	if d.failed.CompareAndSwap(nil, &ErrFailed{Err: err}) {
+		close(d.failedCh)
+		d.logger.Errorf("lux: writing to the data directory failed: %v; writes are refused until the server is restarted, reads go on", err)
+	}
+	d.waitMu.Lock()
+	d.waitCond.Broadcast()
 	d.waitMu.Unlock()
 }
 
@@ -446,8 +543,17 @@ func (d *durable) checkpoint() error {
 	if err := d.waitCommitted(seq); err != nil {
 		return err
 	}
-	if err := d.db.LogData(nil, pebble.Sync); err != nil {
-		return err
+	d.commitMu.Lock() // no sync after a failure, nor during the one that fails
+	err := d.err()
+	if err == nil {
+		err = d.guard.run(func() error { return d.db.LogData(nil, pebble.Sync) })
+		if err != nil {
+			d.fail(err)
+		}
+	}
+	d.commitMu.Unlock()
+	if err != nil {
+		return d.err()
 	}
 	if d.synced.Load() < seq {
 		d.synced.Store(seq)
@@ -459,11 +565,35 @@ func (d *durable) checkpoint() error {
 
 func (d *durable) close() error {
 	close(d.stop)
-	<-d.done
+	select {
+	case <-d.done:
+	case <-d.failedCh:
+		select {
+		case <-d.done:
+		case <-time.After(time.Second):
+			// the committer is in a commit stalled behind flushes that
+			// cannot succeed: it never returns, and holds Pebble's commit
+			// pipeline (DB.Close would wait for it)
+			d.guard.wedged.Store(true)
+		}
+	}
 	// a clean stop flushes the memtables so the next start replays no log
 	var ferr error
 	if d.err() == nil {
-		ferr = d.db.Flush()
+		// The flush starts a new WAL, and Pebble does not survive failing
+		// to close the old one (rotateWAL panics, and its caller's deferred
+		// unlock turns that into a fatal runtime error): a synced empty
+		// record first finds a log that cannot be written, as an error.
+		if err := d.guard.run(func() error { return d.db.LogData(nil, pebble.Sync) }); err != nil {
+			d.fail(err)
+		} else {
+			ferr = d.guard.run(d.db.Flush)
+		}
+	}
+	if d.guard.wedged.Load() {
+		// Pebble's commit pipeline may be locked by the failed write:
+		// DB.Close would wait forever. The process is stopping anyway.
+		return firstErr(d.err(), ferr)
 	}
 	cerr := d.db.Close()
 	if cerr == nil {
@@ -473,6 +603,15 @@ func (d *durable) close() error {
 		return err
 	}
 	return cerr
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ---- key encoding ----

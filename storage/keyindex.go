@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -217,7 +218,10 @@ func (s *Store) buildShardIndex(dbi, i int) bool {
 				continue
 			}
 			v, err := it.ValueAndErr()
-			if err != nil || len(v) == 0 {
+			if err == nil {
+				err = checkMetaHeader(v)
+			}
+			if err != nil {
 				it.Close()
 				s.readFailed(k[10:], err)
 				return false
@@ -225,6 +229,11 @@ func (s *Store) buildShardIndex(dbi, i int) bool {
 			ix.put(binary.BigEndian.Uint64(k[2:10]), classOf(Type(v[0])))
 		}
 		if err := it.Close(); err != nil {
+			// a block of meta records that cannot be read (a damaged table)
+			rerr := fmt.Errorf("reading the keys of db %d from the data directory: %w", dbi, err)
+			if s.readErr.CompareAndSwap(nil, &rerr) && s.opts.Logger != nil {
+				s.opts.Logger.Errorf("lux: %v; writes are refused until the server is restarted", rerr)
+			}
 			return false
 		}
 	}
@@ -239,6 +248,26 @@ func (s *Store) buildShardIndex(dbi, i int) bool {
 	sh.ixReady.Store(true)
 	db.account(sh, ix.memSize())
 	return true
+}
+
+// checkMetaHeader reports a meta record too short for its header or of a
+// type without a loader: the index build finds it at start, before a read
+// would.
+func checkMetaHeader(v []byte) error {
+	if len(v) < metaHeader {
+		return fmt.Errorf("%w: meta record of %d bytes", errCorrupt, len(v))
+	}
+	t := Type(v[0])
+	if t == TypeString {
+		return nil
+	}
+	loadersMu.RLock()
+	l := loaders[t]
+	loadersMu.RUnlock()
+	if l == nil {
+		return fmt.Errorf("%w: unknown type %d", errCorrupt, t)
+	}
+	return nil
 }
 
 // indexBudget is the most the key indexes may hold: a quarter of the memory

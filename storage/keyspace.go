@@ -164,9 +164,12 @@ func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event stri
 		}
 	} else if e.Type != TypeString {
 		// the collection's elements and the new string reach disk together
-		g := &writeGroup{}
-		db = db.grouped(g)
-		defer g.commit(db.s)
+		// (in the caller's group, when it has one)
+		if db.g == nil {
+			g := &writeGroup{}
+			db = db.grouped(g)
+			defer g.commit(db.s)
+		}
 		db.dropObject(sh, key, e)
 		e.Type = TypeString
 		db.indexPut(sh, key, TypeString)

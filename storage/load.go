@@ -151,6 +151,7 @@ func (db DB) loadFromDisk(sh *shard, key []byte) *Entry {
 // resurrect data), reads go on. It returns the error to report.
 func (s *Store) readFailed(key []byte, err error) error {
 	rerr := fmt.Errorf("reading key %q from the data directory: %w", truncKey(key), err)
+	s.noteReadFailure(key, rerr)
 	if s.readErr.CompareAndSwap(nil, &rerr) && s.opts.Logger != nil {
 		s.opts.Logger.Errorf("lux: %v; writes are refused until the server is restarted", rerr)
 	}

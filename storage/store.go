@@ -183,6 +183,7 @@ type Store struct {
 
 	activeExpireOff atomic.Bool
 	readErr         atomic.Pointer[error] // a failed read: writes are refused
+	rfail           readFailures          // the keys whose read failed
 
 	ixOff      atomic.Bool  // key indexes given up (over their memory budget)
 	ixMem      atomic.Int64 // bytes held by the key indexes
