@@ -102,15 +102,34 @@ func cmdExec(c *Client, args [][]byte) {
 	}
 	c.multi = false
 	c.inExec = true
+	// the queue's writes reach the disk as one batch: a crash leaves all of
+	// the transaction or none of it. Not when a queued command waits for the
+	// durable store itself (whole-keyspace commands, tables, admin).
+	release := func() {}
+	if queueCanHoldCommits(queue) {
+		release = s.store.HoldCommits()
+	}
 	c.WriteArray(len(queue))
 	for _, q := range queue {
 		s.call(c, q.cmd, q.args)
 	}
+	release()
 	c.inExec = false
 	unlockTables()
 	s.store.Unlock(&ls)
 	c.resetMulti()
 	c.unwatchAll()
+}
+
+// queueCanHoldCommits reports whether no queued command may wait for the
+// durable store (which HoldCommits would deadlock).
+func queueCanHoldCommits(queue []queued) bool {
+	for _, q := range queue {
+		if q.cmd.Flags&(FlagTables|FlagLockDB|FlagLockAll|FlagLockDBInMemory|FlagAdmin) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // watchAborted reports whether EXEC must fail: a watched key was modified, or

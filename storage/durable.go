@@ -167,9 +167,13 @@ type durable struct {
 	committed atomic.Uint64 // every write <= committed is in Pebble (readable)
 	synced    atomic.Uint64 // every write <= synced is fsynced
 
-	commitMu sync.Mutex   // one commit at a time, so spare is always free
-	held     atomic.Int64 // bytes the pending buffers hold (part of used memory)
-	counts   [NumDBs]int64
+	commitMu sync.Mutex // one commit at a time, so spare is always free
+	// cutMu keeps the committer from cutting the pending group while a
+	// transaction appends (HoldCommits): its writes land in one batch
+	cutMu  sync.RWMutex
+	holds  atomic.Int32
+	held   atomic.Int64 // bytes the pending buffers hold (part of used memory)
+	counts [NumDBs]int64
 
 	waitMu   sync.Mutex
 	waitCond *sync.Cond
@@ -374,7 +378,7 @@ func (d *durable) append(shards []*shard, fn func(b *Pending)) uint64 {
 	d.mu.Unlock()
 	if n > maxPendingBytes {
 		d.signal()
-		if n > stallPendingBytes {
+		if n > stallPendingBytes && d.holds.Load() == 0 {
 			d.waitCommitted(s - 1)
 		}
 	}
@@ -424,6 +428,7 @@ func (d *durable) commitPending(sync bool) {
 	if d.failed.Load() != nil {
 		return
 	}
+	d.cutMu.Lock()
 	d.mu.Lock()
 	p, seq := d.batch, d.seq
 	pending := !p.Empty()
@@ -431,6 +436,7 @@ func (d *durable) commitPending(sync bool) {
 		d.batch, d.spare = d.spare, nil
 	}
 	d.mu.Unlock()
+	d.cutMu.Unlock()
 	opt := pebble.NoSync
 	if sync {
 		opt = pebble.Sync

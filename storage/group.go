@@ -15,3 +15,22 @@ func (db DB) Atomic(fn func(db DB)) {
 	fn(db.grouped(g))
 	g.commit(db.s)
 }
+
+// HoldCommits keeps every durable write appended until the returned release
+// is called in one Pebble batch, so a transaction (EXEC) is all there after
+// a crash or not at all. The holder must not wait for the durable store
+// (Checkpoint, Flush, Scan, ...) before releasing: the committer waits for
+// it. Without persistence it does nothing.
+func (s *Store) HoldCommits() (release func()) {
+	if s.dur == nil {
+		return func() {}
+	}
+	d := s.dur
+	d.cutMu.RLock()
+	d.holds.Add(1)
+	return func() {
+		d.holds.Add(-1)
+		d.cutMu.RUnlock()
+		d.signal()
+	}
+}
