@@ -134,6 +134,13 @@ func (db *DB) CachedBytes() int64 {
 	return db.cached.Load()
 }
 
+// RowsRead is the number of rows read back from the store since Open.
+func (db *DB) RowsRead() int64 { return db.reads.Load() }
+
+// RowBytes is the memory of the resident rows (which cannot leave memory
+// without persistence).
+func (db *DB) RowBytes() int64 { return db.cached.Load() }
+
 // MemoryBytes is all the memory the engine is counted for: slots, indexes
 // and resident rows.
 func (db *DB) MemoryBytes() int64 { return db.mem.Load() }
@@ -237,6 +244,7 @@ func (db *DB) row(t *table, id int64) (string, bool, error) {
 		return b.data, true, nil
 	}
 	var kb [16]byte
+	db.reads.Add(1)
 	v, ok, err := db.store.TableGet(rowKey(kb[:0], t.tid, id))
 	if err == nil && !ok {
 		err = fmt.Errorf("row missing")
@@ -347,6 +355,7 @@ func (db *DB) scanRows(t *table, transient bool, fn func(id int64, data string) 
 				return errRead(t, id, err)
 			}
 		}
+		db.reads.Add(1)
 		data, err := db.storedRow(t, id, v)
 		if err != nil {
 			return err

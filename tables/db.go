@@ -66,9 +66,10 @@ type DB struct {
 	written []*rowBody // bodies the running write command published
 	mem     atomic.Int64
 	cached  atomic.Int64
-	cmu     sync.Mutex // the evictor's lock: the ring, db.all, slot arrays, dropped flags
-	all     []*table   // every table, for the evictor (under cmu)
-	ring    []ringEnt  // resident rows in the order they became resident (circular)
+	reads   atomic.Int64 // rows read back from the store
+	cmu     sync.Mutex   // the evictor's lock: the ring, db.all, slot arrays, dropped flags
+	all     []*table     // every table, for the evictor (under cmu)
+	ring    []ringEnt    // resident rows in the order they became resident (circular)
 	rhead   int
 	rn      int
 	ringOn  bool // the ring is kept (the store asked for eviction once)
