@@ -52,7 +52,8 @@ func (s *Server) tablesHandle() *tablesHandle {
 		start := time.Now()
 		h.db = tables.OpenBackground(s.store, func(db *tables.DB, err error) {
 			if s.store.Persistent() {
-				logf("tables: loaded in %s: %s", time.Since(start).Round(time.Millisecond), db)
+				// (not "tables: ...", the prefix of what loading repaired)
+				logf("loaded the tables in %s: %s", time.Since(start).Round(time.Millisecond), db)
 			}
 			for _, r := range db.Repairs() {
 				logf("tables: %s", r)
