@@ -231,7 +231,9 @@ func (s *Store) HotLimit() int64 {
 
 // evictTableRows asks the row cache to free its share of what the hot tier
 // is over limit by: the excess split between cached rows and resident keys
-// in proportion to their memory. It reports whether anything was freed.
+// in proportion to their memory. It reports whether that is progress
+// towards the limit: not when table indexes alone are over it (the rows'
+// share was the whole excess, another round frees nothing more).
 func (s *Store) evictTableRows(limit int64) bool {
 	p := s.tab.cache.Load()
 	if p == nil {
@@ -248,7 +250,7 @@ func (s *Store) evictTableRows(limit int64) bool {
 	if keys := mem - s.tab.bytes.Load(); keys > 0 {
 		need = int64(float64(excess) * float64(cached) / float64(cached+keys))
 	}
-	return c.Evict(max(need, 1)) > 0
+	return c.Evict(max(need, 1)) > 0 && !s.tablesPinnedOver(limit)
 }
 
 // tablesPinnedOver reports whether the table memory that cannot leave

@@ -439,8 +439,8 @@ func (db *DB) ringCompact() {
 // from memory and returns the bytes freed (storage.TableCache: the store's
 // EnsureMemory calls it when over its memory limit). Rows leave in the
 // order they became resident, with a second chance for those read since
-// the evictor last passed them (CLOCK); rows not committed yet stay. It
-// takes cmu only, never the engine's lock.
+// the evictor last passed them (CLOCK); it stops at the first row whose
+// write is not committed yet. It takes cmu only, never the engine's lock.
 func (db *DB) Evict(need int64) int64 {
 	if !db.persist || need <= 0 {
 		return 0
@@ -460,13 +460,21 @@ func (db *DB) Evict(need int64) int64 {
 	}
 	var freed int64
 	for n := db.rn; n > 0 && freed < need; n-- {
-		e := db.ringPop()
+		e := db.ring[db.rhead]
 		if !e.live() {
+			db.ringPop()
 			continue
 		}
 		s := &e.t.rows[e.id]
 		b := s.Load()
-		if b.seq.Load() > committed || b.ref.Load() {
+		if b.seq.Load() > committed {
+			// written after everything behind it was read or
+			// written before it: the rest of the ring is about as
+			// new, and waits for the committer too
+			break
+		}
+		db.ringPop()
+		if b.ref.Load() {
 			b.ref.Store(false)
 			db.ringPush(e)
 			continue
