@@ -51,7 +51,7 @@ func (s *Server) tablesHandle() *tablesHandle {
 		// server answers at once, table commands wait for the load
 		start := time.Now()
 		h.db = tables.OpenBackground(s.store, func(db *tables.DB, err error) {
-			if s.store.Persistent() {
+			if err == nil && s.store.Persistent() {
 				// (not "tables: ...", the prefix of what loading repaired)
 				logf("loaded the tables in %s: %s", time.Since(start).Round(time.Millisecond), db)
 			}
