@@ -87,6 +87,33 @@ func TestRowCacheBounded(t *testing.T) {
 	require.Zero(t, db.CachedBytes(), "no row is loaded at start")
 	require.Equal(t, db.MemoryBytes(), st.TableMemory())
 	check(db, st)
+	require.Equal(t, recount(db), db.MemoryBytes())
+	require.NoError(t, db.Drop([]byte("docs")))
+	require.Equal(t, int64(len(db.ring))*16, db.MemoryBytes(), "a dropped table leaves nothing counted")
+	require.Equal(t, db.MemoryBytes(), st.TableMemory())
+}
+
+// recount is the memory db should be counted for, added up from scratch:
+// the accounting must not drift.
+func recount(db *DB) int64 {
+	n := int64(len(db.ring)) * 16
+	for _, t := range db.tables {
+		n += int64(cap(t.rows)) * slotBytes
+		for id := range t.rows {
+			if b := t.rows[id].Load(); b != nil && b != coldRow {
+				n += rowBytes(b.data)
+			}
+		}
+		for _, f := range t.fields {
+			if f.idx != nil {
+				n += f.idx.bytes()
+			}
+		}
+		for _, c := range t.comps {
+			n += int64(c.len()) * compEntBytes
+		}
+	}
+	return n
 }
 
 // coldPair runs the same table commands on an engine whose store has a
@@ -298,6 +325,11 @@ func TestColdRowsSameAnswers(t *testing.T) {
 	}
 	sameDB(t, p.hot, p.cold)
 	checkDB(t, p.cold, true)
+	for _, db := range []*DB{p.hot, p.cold} {
+		require.Equal(t, recount(db), db.MemoryBytes())
+	}
+	require.Equal(t, p.cold.MemoryBytes(), p.cst.TableMemory())
+	require.Equal(t, p.hot.MemoryBytes(), p.hst.TableMemory())
 	t.Logf("%d commands, %d errors, %d bytes of replies; cold store's table memory %d (rows %d)",
 		p.steps, p.errs, p.bytes, p.cst.TableMemory(), p.cold.CachedBytes())
 	require.Greater(t, p.errs, p.steps/20)
