@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/luxdb/lux-go/storage"
@@ -415,5 +416,105 @@ func TestColdRowReadError(t *testing.T) {
 	specs, err := db.Schema([]byte("msgs"))
 	require.NoError(t, err)
 	require.Equal(t, []string{"user:ref(users)", "body:str", "ts:int"}, specs, "the failed TALTER changed nothing")
+	checkDB(t, db, true)
+}
+
+// TestRowCacheConcurrent: readers loading cold rows into the cache, a
+// writer, and the store's eviction from other goroutines run at once (run
+// with -race); every read sees a row as one of its writes left it.
+func TestRowCacheConcurrent(t *testing.T) {
+	st := openLimited(t, t.TempDir(), 128<<10, nil)
+	defer st.Close()
+	db, err := Open(st)
+	require.NoError(t, err)
+	require.NoError(t, db.Create([]byte("u"), bs("name:str:unique")))
+	require.NoError(t, db.Create([]byte("m"), bs("u:ref(u)", "body:str", "v:int")))
+	for i := 1; i <= 50; i++ {
+		_, err := db.Insert([]byte("u"), bs("name", "n"+strconv.Itoa(i)))
+		require.NoError(t, err)
+	}
+	body := func(id int64) string { return strings.Repeat(strconv.FormatInt(id, 10), 40) }
+	var stop atomic.Bool
+	var n atomic.Int64 // rows inserted
+	errc := make(chan error, 8)
+	done := make(chan struct{})
+	var readers, evictors atomic.Int32
+	for r := 0; r < 3; r++ {
+		readers.Add(1)
+		go func(r int) {
+			defer readers.Add(-1)
+			rng := rand.New(rand.NewPCG(uint64(r), 1))
+			for !stop.Load() {
+				max := n.Load()
+				if max == 0 {
+					continue
+				}
+				id := 1 + rng.Int64N(max)
+				db.RLock()
+				var rr replyRec
+				err := db.Get([]byte("m"), []byte(strconv.FormatInt(id, 10)), &rr)
+				var qr replyRec
+				qerr := db.Query(bs("m", "WHERE", "u", "=", strconv.Itoa(1+int(id%50)), "ORDER", "BY", "v", "DESC", "LIMIT", "3", "JOIN", "u"), &qr)
+				db.RUnlock()
+				if err == nil && !strings.Contains(rr.b.String(), fmt.Sprintf("%q", body(id))) {
+					err = fmt.Errorf("row %d: %s", id, rr.b.String())
+				}
+				if err == nil {
+					err = qerr
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
+			}
+		}(r)
+	}
+	for e := 0; e < 2; e++ {
+		evictors.Add(1)
+		go func() {
+			defer evictors.Add(-1)
+			for !stop.Load() {
+				if err := st.EnsureMemory(); err != nil {
+					errc <- err
+					return
+				}
+				db.Evict(1 << 12)
+			}
+		}()
+	}
+	go func() {
+		defer close(done)
+		rng := rand.New(rand.NewPCG(9, 9))
+		for i := int64(1); i <= 3000; i++ {
+			db.Lock()
+			_, err := db.Insert([]byte("m"), bs("u", strconv.Itoa(1+int(i%50)), "body", body(i), "v", strconv.FormatInt(i, 10)))
+			if err == nil && i%3 == 0 {
+				id := 1 + rng.Int64N(i)
+				err = db.Update([]byte("m"), []byte(strconv.FormatInt(id, 10)), bs("v", strconv.FormatInt(-id, 10)))
+			}
+			db.Unlock()
+			if err != nil {
+				errc <- err
+				return
+			}
+			n.Store(i)
+		}
+	}()
+	select {
+	case <-done:
+	case err := <-errc:
+		stop.Store(true)
+		t.Fatal(err)
+	}
+	stop.Store(true)
+	for readers.Load() > 0 || evictors.Load() > 0 {
+		select {
+		case err := <-errc:
+			t.Fatal(err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	require.Positive(t, db.RowsRead())
+	require.Equal(t, recount(db), db.MemoryBytes())
 	checkDB(t, db, true)
 }
