@@ -2,7 +2,7 @@ package server
 
 import (
 	"sync"
-	"sync/atomic"
+	"time"
 
 	"github.com/luxdb/lux-go/tables"
 )
@@ -42,27 +42,32 @@ func init() {
 type tablesHandle struct {
 	once sync.Once
 	db   *tables.DB
-	err  atomic.Pointer[error] // load error; cleared by a flush
 }
 
 func (s *Server) tablesHandle() *tablesHandle {
 	h := &s.tablesH
 	h.once.Do(func() {
-		db, err := tables.Open(s.store)
-		h.db = db
-		for _, r := range db.Repairs() {
-			logf("tables: %s", r)
-		}
-		if err != nil {
-			logf("tables: loading failed, table commands will answer with the error: %v", err)
-			h.err.Store(&err)
-		}
+		// loading runs in the background holding the engine's lock: the
+		// server answers at once, table commands wait for the load
+		start := time.Now()
+		h.db = tables.OpenBackground(s.store, func(db *tables.DB, err error) {
+			if err == nil && s.store.Persistent() {
+				// (not "tables: ...", the prefix of what loading repaired)
+				logf("loaded the tables in %s: %s", time.Since(start).Round(time.Millisecond), db)
+			}
+			for _, r := range db.Repairs() {
+				logf("tables: %s", r)
+			}
+			if err != nil {
+				logf("tables: loading failed, table commands will answer with the error: %v", err)
+			}
+		})
 	})
 	return h
 }
 
-// tables returns the server's table engine, loading every stored table on
-// first use (server.New calls it so loading happens at start-up).
+// tables returns the server's table engine, opened on first use
+// (server.New calls it so loading starts at start-up).
 func (s *Server) tables() *tables.DB { return s.tablesHandle().db }
 
 // tablesWriteLock takes the engine's write lock for a whole EXEC whose queue
@@ -82,8 +87,7 @@ func (s *Server) flushTables(c *Client) {
 		h.db.Lock()
 		defer h.db.Unlock()
 	}
-	h.db.Flush()
-	h.err.Store(nil) // whatever failed to load is gone from disk too
+	h.db.Flush() // whatever failed to load is gone from disk too
 }
 
 func queueHasTables(c *Client) bool {
@@ -96,20 +100,21 @@ func queueHasTables(c *Client) bool {
 }
 
 // lockTables returns the engine with its lock taken for the command (none
-// inside EXEC), or nil after writing the load error.
+// inside EXEC), or nil after writing the load error. The lock waits for a
+// load still running.
 func lockTables(c *Client, write bool) *tables.DB {
-	h := c.srv.tablesHandle()
-	if p := h.err.Load(); p != nil {
-		c.WriteError("ERR tables failed to load: " + sanitizeErr((*p).Error()))
-		return nil
-	}
-	db := h.db
+	db := c.srv.tablesHandle().db
 	if !c.inExec {
 		if write {
 			db.Lock()
 		} else {
 			db.RLock()
 		}
+	}
+	if err := db.Err(); err != nil {
+		unlockTables(c, db, write)
+		c.WriteError("ERR tables failed to load: " + sanitizeErr(err.Error()))
+		return nil
 	}
 	return db
 }

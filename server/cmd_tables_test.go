@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/luxdb/lux-go/storage"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -930,6 +931,72 @@ func TestTablesPersistence(t *testing.T) {
 	})
 }
 
+// TestTablesMemoryAndLoading: table rows and indexes count in used_memory;
+// after a restart the server answers before the tables are loaded, table
+// commands wait for the load, rows are read on access only; a load that
+// fails makes every table command answer with its error until a flush.
+func TestTablesMemoryAndLoading(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	r := ts.raw(t)
+	for _, c := range chatSchema {
+		require.Equal(t, tOK, r.do(c...))
+	}
+	require.Equal(t, tInt(1), r.do("TINSERT", "channels", "name", "general"))
+	require.Equal(t, tInt(1), r.do("TINSERT", "users", "username", "ann"))
+	for i := 1; i <= 2000; i++ {
+		require.Equal(t, tInt(int64(i)), r.do("TINSERT", "messages", "channel_id", "1", "user_id", "1",
+			"content", strings.Repeat("x", 100), "timestamp", strconv.Itoa(i)))
+	}
+	mem := func() map[string]string {
+		_, f := infoFields(t, r.do("INFO", "memory"))
+		return f
+	}
+	num := func(f map[string]string, k string) int64 {
+		n, err := strconv.ParseInt(f[k], 10, 64)
+		require.NoError(t, err, k)
+		return n
+	}
+	f := mem()
+	// 2000 rows of ~110 bytes, 2 composite entries each
+	require.Greater(t, num(f, "lux_tables_memory"), int64(2000*(110+2*compEntBytesForTest)))
+	require.GreaterOrEqual(t, num(f, "used_memory"), num(f, "lux_tables_memory"))
+	require.Greater(t, num(f, "lux_tables_rows_memory"), int64(2000*110))
+	ts.stop()
+
+	ts = startServer(t, dir)
+	r = ts.raw(t)
+	require.Equal(t, "+PONG\r\n", r.do("PING"))
+	require.Equal(t, tInt(2000), r.do("TCOUNT", "messages"))
+	f = mem()
+	require.Zero(t, num(f, "lux_tables_rows_memory"), "no row is loaded at start")
+	require.Greater(t, num(f, "lux_tables_memory"), int64(2000*2*compEntBytesForTest), "indexes are")
+	require.Equal(t, tBulks("channel_id", "1", "content", strings.Repeat("x", 100), "timestamp", "1500", "user_id", "1"),
+		r.do("TGET", "messages", "1500"))
+	f = mem()
+	require.Positive(t, num(f, "lux_tables_rows_memory"))
+	require.Equal(t, "1", f["lux_tables_rows_read"])
+
+	// damage: a stored row that does not decode
+	ts.store.TableWrite(func(w storage.TableWriter) {
+		w.Set([]byte("T\x00\x00\x00\x03\x03\x00\x00\x00\x00\x00\x00\x00\x07"), []byte("\x01\x01\xff"))
+	})
+	ts.stop()
+	ts = startServer(t, dir)
+	r = ts.raw(t)
+	require.Equal(t, "+PONG\r\n", r.do("PING"))
+	got := r.do("TGET", "users", "1")
+	require.True(t, strings.HasPrefix(got, "-ERR tables failed to load: tables: table \"messages\": corrupt row 7"), got)
+	require.Equal(t, got, r.do("TLIST"))
+	require.Equal(t, tOK, r.do("FLUSHALL"))
+	require.Equal(t, tArr(), r.do("TLIST"))
+	require.Equal(t, tOK, r.do(chatSchema[0]...))
+}
+
+// compEntBytesForTest is a lower bound of what a composite index entry is
+// counted for (tables.compEntBytes).
+const compEntBytesForTest = 24
+
 // ---- randomized model test ----
 
 // mField and mTable are the model's schema and rows: the simplest possible
@@ -1325,7 +1392,15 @@ func (m *tablesModel) query(tname string, preds []mPred, order string, desc bool
 // TestTablesModel runs thousands of random table commands against the
 // server and the model, comparing every reply, with restarts in between
 // (each restart also compares the full state).
-func TestTablesModel(t *testing.T) {
+func TestTablesModel(t *testing.T) { testTablesModel(t, "") }
+
+// TestTablesModelMaxmemory: the model again with a memory limit far below
+// what the rows take, so that most rows answer from the store (the
+// server makes room before each command, and rows leave memory as soon as
+// their writes are committed).
+func TestTablesModelMaxmemory(t *testing.T) { testTablesModel(t, "100kb") }
+
+func testTablesModel(t *testing.T, maxmemory string) {
 	seed := uint64(time.Now().UnixNano())
 	if s := testSeed(); s != 0 {
 		seed = s
@@ -1333,9 +1408,16 @@ func TestTablesModel(t *testing.T) {
 	t.Logf("seed %d (rerun with LUX_TABLES_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 99))
 	dir := t.TempDir()
+	ctx := context.Background()
 	ts := startServer(t, dir)
 	c := ts.client(t)
-	ctx := context.Background()
+	limit := func() {
+		if maxmemory != "" {
+			require.NoError(t, c.ConfigSet(ctx, "maxmemory", maxmemory).Err())
+		}
+	}
+	limit()
+	var reads int64 // rows read back from the store
 	m := &tablesModel{tables: map[string]*mTable{}}
 	create := func(name string, specs ...string) {
 		var fs []mField
@@ -1527,22 +1609,31 @@ func TestTablesModel(t *testing.T) {
 		default: // restart
 			restarts++
 			fullCheck(step)
+			reads += ts.srv.tables().RowsRead()
 			ts.stop()
 			ts = startServer(t, dir)
 			c = ts.client(t)
+			limit()
 			fullCheck(step)
 		}
 		if step%500 == 499 {
 			restarts++
 			fullCheck(step)
+			reads += ts.srv.tables().RowsRead()
 			ts.stop()
 			ts = startServer(t, dir)
 			c = ts.client(t)
+			limit()
 			fullCheck(step)
 		}
 	}
 	// the random mix must exercise both outcomes, or the test proves little
 	t.Logf("%d replies ok, %d errors, %d rows compared, %d restarts", nOK, nErr, nRows, restarts)
+	if maxmemory != "" {
+		reads += ts.srv.tables().RowsRead()
+		t.Logf("%d rows read back from the store", reads)
+		require.Greater(t, reads, int64(steps))
+	}
 	require.Greater(t, nErr, steps/10)
 	require.Greater(t, nOK, steps/2)
 	require.Greater(t, nRows, steps)

@@ -257,6 +257,7 @@ func (s *Server) Close() error {
 		logf("shutdown: still waiting for %d client connection(s) to finish", n)
 		<-done
 	}
+	s.tables().Close() // a table load still running stops
 	return nil
 }
 

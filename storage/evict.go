@@ -148,7 +148,7 @@ func (s *Store) EnsureMemory() error {
 		return ErrOOM
 	}
 	for round := 0; s.mem.Load() > limit; round++ {
-		progress := false
+		progress := s.evictTableRows(limit) // the table rows' share (tablekv.go)
 		for tries := 0; tries < 128 && s.mem.Load() > limit; tries++ {
 			if s.evictOne(pol) {
 				progress = true
@@ -161,8 +161,10 @@ func (s *Store) EnsureMemory() error {
 		if s.dur == nil {
 			return ErrOOM
 		}
-		if round >= 4 {
-			return nil // only watched keys or tombstones left: never refuse
+		if round >= 4 || s.tablesPinnedOver(limit) {
+			// only watched keys or tombstones left, or table indexes
+			// alone over the limit: never refuse
+			return nil
 		}
 		// what is resident was written but not committed yet
 		if err := s.dur.waitCommitted(s.dur.appended.Load()); err != nil {

@@ -179,6 +179,8 @@ type Store struct {
 
 	hook atomic.Pointer[func(Event)]
 
+	tab tableState // the tables engine's memory and row cache (tablekv.go)
+
 	stats Stats
 
 	activeExpireOff atomic.Bool

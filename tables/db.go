@@ -2,22 +2,28 @@
 // unique and ref() integrity checks, in-memory indexes and the TQUERY
 // parser, planner and executor.
 //
-// Everything is kept in memory (rows as compact encoded strings, indexes as
-// B-trees) and every change is also written through storage.TableWrite, one
-// crash-atomic batch per command, so a restart loads exactly the state the
-// acknowledged commands left (Open). The engine is not safe for concurrent
-// use by itself: the caller holds the DB's lock for the whole command
-// (RLock for reads, Lock for writes), which makes every check and the write
-// it guards atomic.
+// Every change is written through storage.TableWrite, one crash-atomic
+// batch per command. Schemas and indexes (B-trees) are held in memory; rows
+// (compact encoded strings) are a cache over the store with persistence:
+// a row whose write is committed may leave memory when the store is over
+// its memory limit and is read back on access (cache.go). Opening loads
+// schemas and indexes and checks the indexes against the stored rows
+// without keeping the rows (load.go). The engine is not safe for
+// concurrent use by itself: the caller holds the DB's lock for the whole
+// command (RLock for reads, Lock for writes), which makes every check and
+// the write it guards atomic; only the row cache is shared with the
+// store's eviction, under its own mutex.
 package tables
 
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/luxdb/lux-go/storage"
@@ -52,6 +58,21 @@ type DB struct {
 	stamp   uint64
 
 	repairs []string // what loading found damaged and rebuilt
+	loadErr error    // why loading failed (commands answer with it until a flush)
+	loaded  chan struct{}
+	stop    atomic.Bool // Close: stop loading
+
+	// the row cache (cache.go)
+	written []*rowBody // bodies the running write command published
+	mem     atomic.Int64
+	cached  atomic.Int64
+	reads   atomic.Int64 // rows read back from the store
+	cmu     sync.Mutex   // the evictor's lock: the ring, db.all, slot arrays, dropped flags
+	all     []*table     // every table, for the evictor (under cmu)
+	ring    []ringEnt    // resident rows in the order they became resident (circular)
+	rhead   int
+	rn      int
+	ringOn  bool // the ring is kept (the store asked for eviction once)
 }
 
 type wop struct {
@@ -72,19 +93,70 @@ type pval struct {
 	k     tv
 }
 
-// Open loads every table from store. The returned DB is usable even when
-// err is non-nil (it then holds whatever loaded before the error); the
-// caller decides whether to serve it.
-func Open(store *storage.Store) (*DB, error) {
+func newDB(store *storage.Store) *DB {
 	db := &DB{store: store, persist: store != nil && store.Persistent(), tables: map[string]*table{}, nextTid: 1,
-		Now: func() int64 { return time.Now().UnixMilli() }}
+		Now: func() int64 { return time.Now().UnixMilli() }, loaded: make(chan struct{})}
 	db.writeFn = db.flushOps
-	if !db.persist {
-		return db, nil
-	}
-	err := db.load(store.TableScan)
-	db.refreshNames()
+	return db
+}
+
+// Open loads every table from store (schemas, indexes, which rows exist;
+// not the rows). The returned DB is usable even when err is non-nil (it
+// then holds whatever loaded before the error); the caller decides whether
+// to serve it.
+func Open(store *storage.Store) (*DB, error) {
+	db := newDB(store)
+	err := db.loadAll()
+	db.loadErr = err
+	close(db.loaded)
 	return db, err
+}
+
+// OpenBackground is Open with the loading done by a goroutine, so that the
+// server answers at once: the engine's write lock is held until loading is
+// done, so every table command waits for it (check Err under the lock).
+// done, if not nil, is called when loading ends.
+func OpenBackground(store *storage.Store, done func(db *DB, err error)) *DB {
+	db := newDB(store)
+	db.mu.Lock()
+	go func() {
+		err := db.loadAll()
+		db.loadErr = err
+		db.mu.Unlock()
+		close(db.loaded)
+		if done != nil {
+			done(db, err)
+		}
+	}()
+	return db
+}
+
+// loadAll loads the stored tables and hooks the row cache into the store's
+// memory management.
+func (db *DB) loadAll() error {
+	var err error
+	if db.persist {
+		err = db.load(db.store.TableScan)
+		db.refreshNames()
+	}
+	if db.store != nil {
+		db.store.SetTableCache(db)
+	}
+	return err
+}
+
+// Err is why loading failed, or nil (caller holds the lock): the tables
+// are then not served until a flush removes them.
+func (db *DB) Err() error { return db.loadErr }
+
+// Close stops a background load and waits for it; the store may then be
+// closed.
+func (db *DB) Close() {
+	db.stop.Store(true)
+	<-db.loaded
+	if db.store != nil {
+		db.store.SetTableCache(nil)
+	}
 }
 
 // Lock takes the engine's write lock (write commands, EXEC).
@@ -201,9 +273,12 @@ func (db *DB) delPrefix(p []byte) {
 }
 
 // commit hands the command's writes to storage as one crash-atomic group.
+// The rows the command wrote may leave memory once the batch is committed.
 func (db *DB) commit() {
 	if len(db.wops) > 0 {
-		db.store.TableWrite(db.writeFn)
+		db.stampWritten(db.store.TableWrite(db.writeFn))
+	} else if len(db.written) > 0 {
+		db.stampWritten(db.store.LastSeq())
 	}
 	db.wops = db.wops[:0]
 	if cap(db.wb) > 1<<20 {
@@ -263,6 +338,8 @@ func (db *DB) Create(name []byte, specs [][]byte) error {
 	t.initIndexes()
 	db.nextTid++
 	db.tables[t.name] = t
+	db.register(t)
+	db.syncPinned(t)
 	db.refreshNames()
 	db.putNextTid()
 	db.putSchema(t)
@@ -311,7 +388,7 @@ func (db *DB) checkRefs(t *table, selfID int64) error {
 		target := db.tables[v.f.ref]
 		ok := target != nil && (target == t && id == selfID)
 		if !ok && target != nil {
-			_, ok = target.row(id)
+			ok = target.exists(id)
 		}
 		if !ok {
 			return errFK(v.f.name, v.canon, v.f.ref)
@@ -355,7 +432,7 @@ func (db *DB) Insert(name []byte, pairs [][]byte) (int64, error) {
 	sortByFid(db.ents)
 	data := string(encodeRow(nil, db.ents))
 	t.seq = id
-	t.setRow(id, data)
+	db.setRow(t, id, data)
 	t.count++
 	for _, v := range db.vals {
 		if v.f.idx != nil {
@@ -371,6 +448,7 @@ func (db *DB) Insert(name []byte, pairs [][]byte) (int64, error) {
 	}
 	db.putSeq(t)
 	db.putRow(t, id, data)
+	db.syncPinned(t)
 	db.commit()
 	return id, nil
 }
@@ -435,7 +513,10 @@ func (db *DB) Get(name, idArg []byte, w Writer) error {
 	if err != nil {
 		return err
 	}
-	data, ok := t.row(id)
+	data, ok, err := db.row(t, id)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return errRowNotFound(id, t.name)
 	}
@@ -486,8 +567,7 @@ func (db *DB) Update(name, idArg []byte, pairs [][]byte) error {
 	if err != nil {
 		return err
 	}
-	old, ok := t.row(id)
-	if !ok {
+	if !t.exists(id) {
 		return errRowNotFound(id, t.name)
 	}
 	if err := db.parsePairs(t, pairs); err != nil {
@@ -497,6 +577,10 @@ func (db *DB) Update(name, idArg []byte, pairs [][]byte) error {
 		return err
 	}
 	if err := db.checkUnique(id); err != nil {
+		return err
+	}
+	old, _, err := db.row(t, id)
+	if err != nil {
 		return err
 	}
 	// the new row: old fields (in fid order), overwritten by the new values
@@ -528,6 +612,7 @@ func (db *DB) Update(name, idArg []byte, pairs [][]byte) error {
 		changed = true
 	}
 	if !changed {
+		db.syncPinned(t)
 		db.commit()
 		return nil
 	}
@@ -548,8 +633,9 @@ func (db *DB) Update(name, idArg []byte, pairs [][]byte) error {
 			db.compOp(wSet, t, c, ne)
 		}
 	}
-	t.rows[id] = data
+	db.setRow(t, id, data)
 	db.putRow(t, id, data)
+	db.syncPinned(t)
 	db.commit()
 	return nil
 }
@@ -564,8 +650,7 @@ func (db *DB) Delete(name, idArg []byte) error {
 	if err != nil {
 		return err
 	}
-	data, ok := t.row(id)
-	if !ok {
+	if !t.exists(id) {
 		return errRowNotFound(id, t.name)
 	}
 	for _, un := range db.names {
@@ -578,10 +663,18 @@ func (db *DB) Delete(name, idArg []byte) error {
 			if u == t {
 				exclude = id // a row referencing itself does not hold itself
 			}
-			if u.references(f, id, exclude) {
+			held, err := db.references(u, f, id, exclude)
+			if err != nil {
+				return err
+			}
+			if held {
 				return errReferenced(id, u.name)
 			}
 		}
+	}
+	data, _, err := db.row(t, id)
+	if err != nil {
+		return err
 	}
 	var eb [16]rowEnt
 	ents, _ := decodeRow(data, eb[:0])
@@ -601,19 +694,21 @@ func (db *DB) Delete(name, idArg []byte) error {
 			db.compOp(wDel, t, c, e)
 		}
 	}
-	t.rows[id] = ""
+	db.clearRow(t, id)
 	t.count--
 	db.delRow(t, id)
+	db.syncPinned(t)
 	db.commit()
 	return nil
 }
 
-// references reports whether a row other than exclude has ref field f = id.
-func (t *table) references(f *field, id, exclude int64) bool {
+// references reports whether a row of t other than exclude has ref field
+// f = id.
+func (db *DB) references(t *table, f *field, id, exclude int64) (bool, error) {
 	key := tv{n: intKey(id)}
 	if f.idx != nil {
 		_, held := f.idx.other(key, exclude)
-		return held
+		return held, nil
 	}
 	if c := t.compOf(f); c != nil {
 		held := false
@@ -621,18 +716,20 @@ func (t *table) references(f *field, id, exclude int64) bool {
 			held = rid != exclude
 			return !held
 		})
-		return held
+		return held, nil
 	}
 	// every ref field has an index; this is only a safety net
-	for rid, data := range t.rows {
-		if data == "" || int64(rid) == exclude {
-			continue
+	want := strconv.FormatInt(id, 10)
+	held := false
+	err := db.scanRows(t, true, func(rid int64, data string) bool {
+		if rid != exclude {
+			if v, ok := rowValue(data, f.fid); ok && v == want {
+				held = true
+			}
 		}
-		if v, ok := rowValue(data, f.fid); ok && v == strconv.FormatInt(id, 10) {
-			return true
-		}
-	}
-	return false
+		return !held
+	})
+	return held, err
 }
 
 // Drop is TDROP: it removes a table no other table references.
@@ -653,6 +750,7 @@ func (db *DB) Drop(name []byte) error {
 		}
 	}
 	delete(db.tables, t.name)
+	db.forget(t)
 	db.refreshNames()
 	db.delPrefix(tablePrefix(nil, t.tid))
 	db.commit()
@@ -690,6 +788,8 @@ func (db *DB) Alter(name, action, arg []byte) error {
 	if err != nil {
 		return err
 	}
+	var add, drop *field
+	var fields []*field // the schema after the change
 	switch {
 	case eqFoldASCII(action, "add"):
 		f, err := parseSpec(arg)
@@ -699,72 +799,84 @@ func (db *DB) Alter(name, action, arg []byte) error {
 		if t.byName[f.name] != nil {
 			return errFieldExists([]byte(f.name))
 		}
-		t.addField(f)
-		t.rerank()
+		f.fid = t.nextFid // what addField gives it
+		add = f
+		fields = append(slices.Clone(t.fields), f)
 	case eqFoldASCII(action, "drop"):
 		f := t.byName[string(arg)]
 		if f == nil {
 			return errFieldMissing(arg)
 		}
-		if f.idx != nil {
-			db.delPrefix(singlePrefix(nil, t.tid, f.fid))
-		}
-		t.removeField(f)
-		t.rerank()
-		// the values go from memory now; stored rows keep them until the
-		// row is next written (loading skips fields the schema lacks)
-		for id, data := range t.rows {
-			if data == "" {
-				continue
-			}
-			if _, has := rowValue(data, f.fid); !has {
-				continue
-			}
-			db.ents, _ = decodeRow(data, db.ents[:0])
-			keep := db.ents[:0]
-			for _, e := range db.ents {
-				if e.fid != f.fid {
-					keep = append(keep, e)
-				}
-			}
-			t.rows[id] = string(encodeRow(nil, keep))
-		}
+		drop = f
+		fields = slices.DeleteFunc(slices.Clone(t.fields), func(g *field) bool { return g == f })
 	default:
 		return errAlterAction(action)
 	}
-	db.reconcileIndexes(t)
-	db.putSchema(t)
-	db.commit()
-	return nil
-}
-
-// reconcileIndexes makes t's indexes match its schema after a TALTER:
-// indexes no longer wanted are dropped, new ones are built from the rows.
-func (db *DB) reconcileIndexes(t *table) {
-	want := t.wantedComps()
+	// The indexes the new schema calls for that do not exist yet are built
+	// from the rows before anything changes: reading cold rows may fail,
+	// and the command then fails whole.
+	want := wantedComps(fields)
+	var builds []*compIndex
+	for _, rn := range want {
+		if t.compFor(rn[0], rn[1]) == nil {
+			builds = append(builds, newCompIndex(rn[0], rn[1]))
+		}
+	}
+	singles := map[*field]singleIndex{}
+	for _, f := range fields {
+		if singleWanted(f, want) && f.idx == nil {
+			singles[f] = newSingleIndex(f.typ)
+		}
+	}
+	if len(builds) > 0 || len(singles) > 0 {
+		// transient rows will do: index keys are copied
+		err := db.scanRows(t, true, func(id int64, data string) bool {
+			for _, c := range builds {
+				if e, ok := rowCompEntry(c, data, id); ok {
+					c.add(e)
+				}
+			}
+			for f, x := range singles {
+				if v, ok := rowValue(data, f.fid); ok {
+					if k, ok := canonKey(f.typ, v); ok {
+						x.add(k, id)
+					}
+				}
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if drop != nil {
+		if drop.idx != nil {
+			db.delPrefix(singlePrefix(nil, t.tid, drop.fid))
+		}
+		t.removeField(drop)
+		db.dropValues(t, drop.fid)
+	} else {
+		t.addField(add)
+	}
+	t.rerank()
 	var next []*compIndex
 	for _, rn := range want {
 		c := t.compFor(rn[0], rn[1])
 		if c == nil {
-			c = newCompIndex(rn[0], rn[1])
-			for id, data := range t.rows {
-				if data == "" {
-					continue
-				}
-				if e, ok := rowCompEntry(c, data, int64(id)); ok {
-					c.add(e)
-					db.compOp(wSet, t, c, e)
+			for _, b := range builds {
+				if b.r == rn[0] && b.n == rn[1] {
+					c = b
 				}
 			}
+			c.t.Ascend(func(e compEnt) bool {
+				db.compOp(wSet, t, c, e)
+				return true
+			})
 		}
 		next = append(next, c)
 	}
 	for _, c := range t.comps {
-		kept := false
-		for _, n := range next {
-			kept = kept || n == c
-		}
-		if !kept {
+		if !slices.Contains(next, c) {
 			db.delPrefix(compPrefix(nil, t.tid, c.r.fid, c.n.fid))
 		}
 	}
@@ -772,269 +884,58 @@ func (db *DB) reconcileIndexes(t *table) {
 	for _, f := range t.fields {
 		switch wanted := singleWanted(f, want); {
 		case wanted && f.idx == nil:
-			f.idx = newSingleIndex(f.typ)
-			db.rebuildSingle(t, f)
+			f.idx = singles[f]
+			db.delPrefix(singlePrefix(nil, t.tid, f.fid))
+			f.idx.scan(krange{}, false, func(k tv, id int64) bool {
+				db.singleOp(wSet, t, f, k, id)
+				return true
+			})
 		case !wanted && f.idx != nil:
 			f.idx = nil
 			db.delPrefix(singlePrefix(nil, t.tid, f.fid))
 		}
+	}
+	db.syncPinned(t)
+	db.putSchema(t)
+	db.commit()
+	return nil
+}
+
+// dropValues removes field fid's values from the resident rows of t. The
+// stored rows keep them until each row is next written: reading a row
+// skips fields the schema lacks.
+func (db *DB) dropValues(t *table, fid uint32) {
+	for id := range t.rows {
+		b := t.rows[id].Load()
+		if b == nil || b == coldRow {
+			continue
+		}
+		if _, has := rowValue(b.data, fid); !has {
+			continue
+		}
+		db.ents, _ = decodeRow(b.data, db.ents[:0])
+		keep := db.ents[:0]
+		for _, e := range db.ents {
+			if e.fid != fid {
+				keep = append(keep, e)
+			}
+		}
+		db.replaceRow(t, int64(id), b, string(encodeRow(nil, keep)))
 	}
 }
 
 // Flush removes every table (FLUSHDB, FLUSHALL). Table ids keep counting so
 // that no stored key of a flushed table can be mistaken for a new one's.
 func (db *DB) Flush() {
+	for _, t := range db.tables {
+		db.forget(t)
+	}
+	db.loadErr = nil // whatever failed to load is gone from disk too
 	db.tables = map[string]*table{}
 	db.refreshNames()
 	db.delPrefix([]byte{kTable})
 	db.putNextTid()
 	db.commit()
-}
-
-// ---- loading ----
-
-// load reads every stored table. Rows are checked as they load; index
-// entries are loaded into the in-memory indexes and verified against the
-// rows (value and count), and an index that does not match is rebuilt from
-// the rows and rewritten, so a damaged index can never answer a query
-// wrongly.
-//
-// scan is storage's TableScan (a parameter so that tests can load any key
-// set).
-func (db *DB) load(scan func(prefix []byte, fn func(k, v []byte) bool) error) error {
-	var (
-		cur     *table
-		counts  map[uint32]int // rows holding each fid, of cur
-		badIdx  = map[any]bool{}
-		loadErr error
-		stale   [][]byte
-		staleT  = map[uint32]bool{}
-	)
-	type tableCounts struct {
-		t      *table
-		counts map[uint32]int
-	}
-	var all []tableCounts
-	err := scan(nil, func(k, v []byte) bool {
-		switch {
-		case len(k) == 1 && k[0] == kNextTable:
-			if len(v) == 8 {
-				n := binary.BigEndian.Uint64(v)
-				if n > maxTableID {
-					loadErr = fmt.Errorf("tables: next table id %d out of range", n)
-					return false
-				}
-				if uint32(n) > db.nextTid {
-					db.nextTid = uint32(n)
-				}
-			}
-			return true
-		case len(k) >= 6 && k[0] == kTable:
-		default:
-			stale = append(stale, append([]byte(nil), k...))
-			return true
-		}
-		tid := binary.BigEndian.Uint32(k[1:5])
-		if tid >= maxTableID {
-			loadErr = fmt.Errorf("tables: table id %d out of range", tid)
-			return false
-		}
-		if tid >= db.nextTid {
-			db.nextTid = tid + 1
-		}
-		if cur == nil || cur.tid != tid {
-			cur = nil
-			if k[5] != kSchema {
-				// keys of a table without a schema: leftovers, removed below
-				if !staleT[tid] {
-					staleT[tid] = true
-					stale = append(stale, tablePrefix(nil, tid))
-				}
-				return true
-			}
-			t, err := decodeSchema(tid, string(v))
-			if err != nil {
-				loadErr = fmt.Errorf("tables: table id %d: %w", tid, err)
-				return false
-			}
-			if db.tables[t.name] != nil {
-				loadErr = fmt.Errorf("tables: table %q stored twice", t.name)
-				return false
-			}
-			cur, counts = t, map[uint32]int{}
-			db.tables[t.name] = t
-			all = append(all, tableCounts{t, counts})
-			return true
-		}
-		switch k[5] {
-		case kSeq:
-			// the sequence sorts before the rows, which it bounds
-			s := int64(-1)
-			if len(v) == 8 {
-				s = int64(binary.BigEndian.Uint64(v))
-			}
-			if len(k) != 6 || s < 0 || s > maxRowID {
-				loadErr = fmt.Errorf("tables: table %q: corrupt id sequence", cur.name)
-				return false
-			}
-			cur.seq = s
-		case kRow:
-			if len(k) != 14 {
-				loadErr = fmt.Errorf("tables: table %q: bad row key", cur.name)
-				return false
-			}
-			id := int64(binary.BigEndian.Uint64(k[6:]))
-			if id <= 0 || id > cur.seq {
-				// TINSERT writes the sequence in the row's batch: a row
-				// past it is damage, and must not size cur.rows
-				loadErr = fmt.Errorf("tables: table %q: row %d beyond the id sequence (%d)", cur.name, id, cur.seq)
-				return false
-			}
-			data := string(v)
-			ents, ok := decodeRow(data, db.ents[:0])
-			if !ok {
-				loadErr = fmt.Errorf("tables: table %q: corrupt row %d", cur.name, id)
-				return false
-			}
-			keep := ents[:0]
-			for _, e := range ents {
-				f := cur.fieldOf(e.fid)
-				if f == nil {
-					continue // a dropped field's value
-				}
-				if _, ok := canonKey(f.typ, e.val); !ok {
-					loadErr = fmt.Errorf("tables: table %q: corrupt value in row %d", cur.name, id)
-					return false
-				}
-				keep = append(keep, e)
-				counts[e.fid]++
-			}
-			if len(keep) != len(ents) {
-				data = string(encodeRow(nil, keep))
-			}
-			db.ents = ents[:0]
-			cur.setRow(id, data)
-			cur.count++
-		case kIndex:
-			db.loadIndexEntry(cur, k, badIdx, &stale)
-		default:
-			stale = append(stale, append([]byte(nil), k...))
-		}
-		return true
-	})
-	if err == nil {
-		err = loadErr
-	}
-	if err != nil {
-		return err
-	}
-	// verify every index's size against the rows and rebuild what differs
-	for _, tc := range all {
-		t := tc.t
-		for _, f := range t.fields {
-			if f.idx != nil && (badIdx[f] || f.idx.len() != tc.counts[f.fid]) {
-				db.repairs = append(db.repairs, fmt.Sprintf("index %s(%s) did not match the rows (%d entries, %d rows with the field): rebuilt",
-					t.name, f.name, f.idx.len(), tc.counts[f.fid]))
-				db.rebuildSingle(t, f)
-			}
-		}
-		for _, c := range t.comps {
-			if badIdx[c] || c.len() != tc.counts[c.r.fid] {
-				db.repairs = append(db.repairs, fmt.Sprintf("index %s(%s, %s) did not match the rows (%d entries, %d rows with %s): rebuilt",
-					t.name, c.r.name, c.n.name, c.len(), tc.counts[c.r.fid], c.r.name))
-				db.rebuildComp(t, c)
-			}
-		}
-	}
-	if len(stale) > 0 {
-		db.repairs = append(db.repairs, fmt.Sprintf("removed %d stored key ranges no table owns", len(stale)))
-	}
-	for _, p := range stale {
-		db.delPrefix(p)
-	}
-	db.commit()
-	return nil
-}
-
-// loadIndexEntry adds one stored index entry to its in-memory index after
-// checking it against the row; an entry that does not match marks the index
-// for a rebuild, an entry of an index the schema lacks is deleted.
-func (db *DB) loadIndexEntry(t *table, k []byte, bad map[any]bool, stale *[][]byte) {
-	rest := k[6:]
-	switch {
-	case len(rest) >= 5 && rest[0] == kSingle:
-		f := t.fieldOf(binary.BigEndian.Uint32(rest[1:5]))
-		if f == nil || f.idx == nil {
-			*stale = append(*stale, append([]byte(nil), k[:11]...))
-			return
-		}
-		kv, id, ok := decodeSingleEntry(f.typ, rest[5:])
-		if ok {
-			data, exists := t.row(id)
-			val, has := rowValue(data, f.fid)
-			rk, _ := canonKey(f.typ, val)
-			ok = exists && has && cmpTV(f.typ, rk, kv) == 0
-		}
-		if !ok {
-			bad[f] = true
-			return
-		}
-		f.idx.add(kv, id)
-	case len(rest) >= 9 && rest[0] == kComp:
-		r := t.fieldOf(binary.BigEndian.Uint32(rest[1:5]))
-		n := t.fieldOf(binary.BigEndian.Uint32(rest[5:9]))
-		var c *compIndex
-		if r != nil && n != nil {
-			c = t.compFor(r, n)
-		}
-		if c == nil {
-			*stale = append(*stale, append([]byte(nil), k[:15]...))
-			return
-		}
-		e, ok := decodeCompEntry(rest[9:])
-		if ok {
-			id := int64(e.idp &^ hasB)
-			data, exists := t.row(id)
-			want, has := rowCompEntry(c, data, id)
-			ok = exists && has && want == e
-		}
-		if !ok {
-			bad[c] = true
-			return
-		}
-		c.add(e)
-	default:
-		*stale = append(*stale, append([]byte(nil), k...))
-	}
-}
-
-func (db *DB) rebuildSingle(t *table, f *field) {
-	f.idx.clear()
-	db.delPrefix(singlePrefix(nil, t.tid, f.fid))
-	for id, data := range t.rows {
-		if data == "" {
-			continue
-		}
-		if v, ok := rowValue(data, f.fid); ok {
-			k, _ := canonKey(f.typ, v)
-			f.idx.add(k, int64(id))
-			db.singleOp(wSet, t, f, k, int64(id))
-		}
-	}
-}
-
-func (db *DB) rebuildComp(t *table, c *compIndex) {
-	c.t.Clear(false)
-	db.delPrefix(compPrefix(nil, t.tid, c.r.fid, c.n.fid))
-	for id, data := range t.rows {
-		if data == "" {
-			continue
-		}
-		if e, ok := rowCompEntry(c, data, int64(id)); ok {
-			c.add(e)
-			db.compOp(wSet, t, c, e)
-		}
-	}
 }
 
 // Repairs describes what loading found damaged and rebuilt (nothing, after

@@ -61,7 +61,7 @@ func TestLoadRowBeyondSequence(t *testing.T) {
 			}
 			tb := db.tables["t"]
 			st.TableWrite(func(w storage.TableWriter) {
-				w.Set(rowKey(nil, tb.tid, c.id), []byte(tb.rows[1]))
+				w.Set(rowKey(nil, tb.tid, c.id), []byte(tb.rows[1].Load().data))
 				if c.seq != nil {
 					w.Set(seqKey(nil, tb.tid), c.seq)
 				}
@@ -157,10 +157,8 @@ func dump(db *DB) []kv {
 		tb := db.tables[name]
 		set(schemaKey(nil, tb.tid), encodeSchema(nil, tb))
 		set(seqKey(nil, tb.tid), binary.BigEndian.AppendUint64(nil, uint64(tb.seq)))
-		for id, data := range tb.rows {
-			if data == "" {
-				continue
-			}
+		for _, r := range rowList(nil, db, tb) {
+			id, data := r.id, r.data
 			set(rowKey(nil, tb.tid, int64(id)), []byte(data))
 			for _, f := range tb.fields {
 				if v, ok := rowValue(data, f.fid); ok && f.idx != nil {

@@ -121,10 +121,8 @@ func checkDB(t *testing.T, db *DB, canonical bool) {
 		require.LessOrEqual(t, len(tb.comps), maxComps)
 		count := 0
 		withField := map[uint32]int{}
-		for id, data := range tb.rows {
-			if data == "" {
-				continue
-			}
+		for _, r := range rowList(t, db, tb) {
+			id, data := r.id, r.data
 			require.NotZero(t, id)
 			count++
 			ents, ok := decodeRow(data, nil)
@@ -170,6 +168,31 @@ func checkDB(t *testing.T, db *DB, canonical bool) {
 	}
 }
 
+// idRow is one row of a table.
+type idRow struct {
+	id   int64
+	data string
+}
+
+// rowList is every row of tb in id order, read through db (from memory or
+// from the store).
+// (t nil: a read error panics).
+func rowList(t testing.TB, db *DB, tb *table) []idRow {
+	var out []idRow
+	err := db.forEachRow(tb, func(id int64, data string) bool {
+		out = append(out, idRow{id, data})
+		return true
+	})
+	if t == nil && err != nil {
+		panic(err)
+	}
+	if t != nil {
+		t.Helper()
+		require.NoError(t, err)
+	}
+	return out
+}
+
 // sameDB requires b to hold a's tables exactly.
 func sameDB(t *testing.T, a, b *DB) {
 	t.Helper()
@@ -181,16 +204,14 @@ func sameDB(t *testing.T, a, b *DB) {
 		require.Equal(t, ta.tid, tb.tid)
 		require.Equal(t, ta.seq, tb.seq)
 		require.Equal(t, ta.count, tb.count)
-		rowsOf := func(tt *table) map[int]string {
-			m := map[int]string{}
-			for id, d := range tt.rows {
-				if d != "" {
-					m[id] = d
-				}
+		rowsOf := func(d *DB, tt *table) map[int64]string {
+			m := map[int64]string{}
+			for _, r := range rowList(t, d, tt) {
+				m[r.id] = r.data
 			}
 			return m
 		}
-		require.Equal(t, rowsOf(ta), rowsOf(tb), name)
+		require.Equal(t, rowsOf(a, ta), rowsOf(b, tb), name)
 	}
 }
 

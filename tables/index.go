@@ -3,6 +3,7 @@ package tables
 import (
 	"cmp"
 	"math"
+	"strings"
 
 	"github.com/google/btree"
 )
@@ -13,6 +14,15 @@ import (
 // come out in id order, which is TQUERY's default order.
 
 const btreeDegree = 32
+
+// Memory an index entry is counted for (the store's used memory): the
+// entry's bytes twice over, as B-tree nodes filled by appends at the end
+// of each value's run are half full (measured: 52, 36 and 53 + len bytes).
+const (
+	compEntBytes = 52 // composite entry
+	numEntBytes  = 36 // single-field entry of a numeric key
+	strEntBytes  = 48 // single-field entry of a string key, plus its length
+)
 
 // bound is one end of a key range.
 type bound struct {
@@ -57,6 +67,8 @@ type singleIndex interface {
 	// other returns a row other than exclude holding key k.
 	other(k tv, exclude int64) (int64, bool)
 	clear()
+	// bytes is the memory the entries are counted for.
+	bytes() int64
 }
 
 type ordEnt[K cmp.Ordered] struct {
@@ -75,6 +87,7 @@ func ordLess[K cmp.Ordered](a, b ordEnt[K]) bool {
 type sidx[K cmp.Ordered] struct {
 	t   *btree.BTreeG[ordEnt[K]]
 	typ Type
+	mem int64
 }
 
 func newSingleIndex(t Type) singleIndex {
@@ -105,10 +118,34 @@ func tvOf[K cmp.Ordered](v K) tv {
 	return tv{}
 }
 
-func (x *sidx[K]) add(k tv, id int64) { x.t.ReplaceOrInsert(ordEnt[K]{kOf[K](k), id}) }
-func (x *sidx[K]) del(k tv, id int64) { x.t.Delete(ordEnt[K]{kOf[K](k), id}) }
-func (x *sidx[K]) len() int           { return x.t.Len() }
-func (x *sidx[K]) clear()             { x.t.Clear(false) }
+func entBytes[K cmp.Ordered](v K) int64 {
+	if s, ok := any(v).(string); ok {
+		return strEntBytes + int64(len(s))
+	}
+	return numEntBytes
+}
+
+func (x *sidx[K]) add(k tv, id int64) {
+	if x.typ == TypeStr {
+		// a key cut from a row's data would keep the whole row in memory
+		// after the row leaves the cache
+		k.s = strings.Clone(k.s)
+	}
+	e := ordEnt[K]{kOf[K](k), id}
+	if _, replaced := x.t.ReplaceOrInsert(e); !replaced {
+		x.mem += entBytes(e.v)
+	}
+}
+
+func (x *sidx[K]) del(k tv, id int64) {
+	if e, ok := x.t.Delete(ordEnt[K]{kOf[K](k), id}); ok {
+		x.mem -= entBytes(e.v)
+	}
+}
+
+func (x *sidx[K]) len() int     { return x.t.Len() }
+func (x *sidx[K]) bytes() int64 { return x.mem }
+func (x *sidx[K]) clear()       { x.t.Clear(false); x.mem = 0 }
 
 func (x *sidx[K]) scan(r krange, desc bool, fn func(k tv, id int64) bool) {
 	if !desc {
@@ -207,6 +244,8 @@ func compEntry(a uint64, b tv, present bool, id int64) compEnt {
 func (x *compIndex) add(e compEnt) { x.t.ReplaceOrInsert(e) }
 func (x *compIndex) del(e compEnt) { x.t.Delete(e) }
 func (x *compIndex) len() int      { return x.t.Len() }
+func (x *compIndex) bytes() int64  { return int64(x.t.Len()) * compEntBytes }
+func (x *compIndex) clear()        { x.t.Clear(false) }
 
 // scan visits the entries with ref value a whose numeric value is in r (rows
 // without the numeric value only when r is unbounded: they match no range),

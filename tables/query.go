@@ -369,16 +369,18 @@ func (q *query) cmpOrder(a, b *hit) int {
 	return c
 }
 
-// run executes the query and returns the matching rows in reply order.
-func (q *query) run(p plan, st *execStats) []hit {
+// run executes the query and returns the matching rows in reply order, or
+// the error of reading a row from the store.
+func (q *query) run(db *DB, p plan, st *execStats) ([]hit, error) {
 	t := q.t
 	if q.limit == 0 {
-		return nil
+		return nil, nil
 	}
 	var hits []hit
 	if p.ordered && q.limit > 0 && q.limit <= 1000 {
 		hits = make([]hit, 0, q.limit)
 	}
+	var rerr error
 	// visit examines one candidate row; it returns false to stop the scan.
 	// Ordered scans stop after LIMIT rows; a descending scan reads on to the
 	// end of the last key's tie group, which is then put in id order.
@@ -392,7 +394,11 @@ func (q *query) run(p plan, st *execStats) []hit {
 				return false
 			}
 		}
-		data, ok := t.row(id)
+		data, ok, err := db.row(t, id)
+		if err != nil {
+			rerr = err
+			return false
+		}
 		if !ok {
 			return true
 		}
@@ -415,14 +421,21 @@ func (q *query) run(p plan, st *execStats) []hit {
 	case accIndexOrder:
 		p.f.idx.scan(krange{}, p.desc, func(k tv, id int64) bool { return visit(id, k, true) })
 	default:
-		for id := 1; id < len(t.rows); id++ {
-			if t.rows[id] == "" {
-				continue
+		// every row in id order; cold rows are read in one pass and not
+		// kept in memory, and only the matching ones are copied
+		rerr = db.scanRows(t, true, func(id int64, data string) bool {
+			if p.ordered && q.limit > 0 && int64(len(hits)) >= q.limit {
+				return false
 			}
-			if !visit(int64(id), tv{}, false) {
-				break
+			st.examined++
+			if q.match(data, p.covered) {
+				hits = append(hits, hit{id: id, data: strings.Clone(data)})
 			}
-		}
+			return true
+		})
+	}
+	if rerr != nil {
+		return nil, rerr
 	}
 	switch {
 	case p.ordered && p.desc:
@@ -454,7 +467,7 @@ func (q *query) run(p plan, st *execStats) []hit {
 	if q.limit >= 0 && int64(len(hits)) > q.limit {
 		hits = hits[:q.limit]
 	}
-	return hits
+	return hits, nil
 }
 
 func (q *query) orderType() Type {
@@ -471,9 +484,11 @@ func (db *DB) Query(args [][]byte, w Writer) error {
 		return err
 	}
 	var st execStats
-	hits := q.run(q.plan(), &st)
-	db.writeRows(q, hits, w)
-	return nil
+	hits, err := q.run(db, q.plan(), &st)
+	if err != nil {
+		return err
+	}
+	return db.writeRows(q, hits, w)
 }
 
 // joined is the referenced table of a JOIN and its prefixed field names.
@@ -483,38 +498,61 @@ type joined struct {
 	names []string // by rank: "<table>.<field>"
 }
 
-func (db *DB) writeRows(q *query, hits []hit, w Writer) {
+// writeRows writes the reply of a query. The joined rows are all read
+// first: reading a cold one may fail, and then the reply is that error.
+func (db *DB) writeRows(q *query, hits []hit, w Writer) error {
 	js := make([]joined, len(q.joins))
 	for i, f := range q.joins {
 		js[i] = joined{f: f, t: db.tables[f.ref]}
 	}
+	// jdata[h*len(js)+i]: the row hit h joins through js[i] ("": none)
+	var jdata []string
+	if len(js) > 0 {
+		jdata = make([]string, len(hits)*len(js))
+		for h := range hits {
+			for i := range js {
+				if js[i].t == nil {
+					continue
+				}
+				v, ok := rowValue(hits[h].data, js[i].f.fid)
+				if !ok {
+					continue
+				}
+				id, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					continue
+				}
+				rd, ok, err := db.row(js[i].t, id)
+				if err != nil {
+					return err
+				}
+				if ok {
+					jdata[h*len(js)+i] = rd
+				}
+			}
+		}
+	}
 	w.WriteArray(len(hits))
 	var pb [16]pair
 	var jb [16]pair
-	for _, h := range hits {
-		ps := q.t.pairs(h.data, pb[:0])
+	for h, hit := range hits {
+		ps := q.t.pairs(hit.data, pb[:0])
 		n := 1 + 2*len(ps)
 		var jp [][]pair
 		for i := range js {
 			var rp []pair
-			if js[i].t != nil {
-				if v, ok := rowValue(h.data, js[i].f.fid); ok {
-					if id, err := strconv.ParseInt(v, 10, 64); err == nil {
-						if rd, ok := js[i].t.row(id); ok {
-							if len(js) == 1 {
-								rp = js[i].t.pairs(rd, jb[:0])
-							} else {
-								rp = js[i].t.pairs(rd, nil)
-							}
-						}
-					}
+			if rd := jdata[h*len(js)+i]; rd != "" {
+				if len(js) == 1 {
+					rp = js[i].t.pairs(rd, jb[:0])
+				} else {
+					rp = js[i].t.pairs(rd, nil)
 				}
 			}
 			jp = append(jp, rp)
 			n += 2 * len(rp)
 		}
 		w.WriteArray(n)
-		w.WriteInt64(h.id)
+		w.WriteInt64(hit.id)
 		for _, p := range ps {
 			w.WriteBulkString(p.f.name)
 			w.WriteBulkString(p.val)
@@ -533,6 +571,7 @@ func (db *DB) writeRows(q *query, hits []hit, w Writer) {
 			}
 		}
 	}
+	return nil
 }
 
 // Explain is TEXPLAIN: it runs the query like TQUERY and describes how,
@@ -544,7 +583,10 @@ func (db *DB) Explain(args [][]byte) ([]string, error) {
 	}
 	p := q.plan()
 	var st execStats
-	hits := q.run(p, &st)
+	hits, err := q.run(db, p, &st)
+	if err != nil {
+		return nil, err
+	}
 	t := q.t
 	dir := func(desc bool) string {
 		if desc {

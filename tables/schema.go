@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"sort"
+	"sync/atomic"
 )
 
 // field is one column of a table.
@@ -86,7 +87,7 @@ var maxRowID int64 = 1 << 48
 // keys of old ones. Loading refuses larger ids as damage.
 const maxTableID = 1 << 31
 
-// table is one table: schema, rows by id, indexes.
+// table is one table: schema, row slots by id, indexes.
 type table struct {
 	tid     uint32 // internal id, the prefix of every stored key of the table
 	name    string
@@ -96,30 +97,21 @@ type table struct {
 	farFid  map[uint32]*field // fields numbered denseFids and up
 	byRank  []*field          // name order
 	nextFid uint32
-	seq     int64    // last id handed out
-	rows    []string // by id; "" = no such row
-	count   int
-	comps   []*compIndex // one per (ref field, int/float/timestamp field)
+	seq     int64 // last id handed out
+	// rows are the row slots by id (cache.go): nil = no such row, coldRow =
+	// stored but not in memory, else the row's body. The slice grows under
+	// the engine's write lock and DB.cmu; slots change atomically.
+	rows  []atomic.Pointer[rowBody]
+	count int
+	comps []*compIndex // one per (ref field, int/float/timestamp field)
+
+	pinned  int64        // bytes counted for the slots and indexes (write lock)
+	cached  atomic.Int64 // bytes counted for the resident rows
+	dropped bool         // removed by TDROP or a flush (under DB.cmu)
 }
 
 func newTable(tid uint32, name string) *table {
-	return &table{tid: tid, name: name, byName: map[string]*field{}, nextFid: 1, rows: []string{""}}
-}
-
-// row returns row id's data.
-func (t *table) row(id int64) (string, bool) {
-	if id <= 0 || id >= int64(len(t.rows)) {
-		return "", false
-	}
-	d := t.rows[id]
-	return d, d != ""
-}
-
-func (t *table) setRow(id int64, data string) {
-	for int64(len(t.rows)) <= id {
-		t.rows = append(t.rows, "")
-	}
-	t.rows[id] = data
+	return &table{tid: tid, name: name, byName: map[string]*field{}, nextFid: 1, rows: make([]atomic.Pointer[rowBody], 1)}
 }
 
 // addField appends f to the schema (it gets the next fid); indexes are the
@@ -202,13 +194,16 @@ const maxComps = 32
 
 // wantedComps lists the composite indexes the schema calls for: (ref field,
 // int/float/timestamp field) pairs in declaration order, at most maxComps.
-func (t *table) wantedComps() [][2]*field {
+func (t *table) wantedComps() [][2]*field { return wantedComps(t.fields) }
+
+// wantedComps is the composite indexes of a schema of these fields.
+func wantedComps(fields []*field) [][2]*field {
 	var out [][2]*field
-	for _, r := range t.fields {
+	for _, r := range fields {
 		if r.typ != TypeRef {
 			continue
 		}
-		for _, n := range t.fields {
+		for _, n := range fields {
 			if n.typ.ordered() {
 				if len(out) == maxComps {
 					return out

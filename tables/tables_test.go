@@ -368,7 +368,7 @@ func TestLoadRepairsDamagedIndexes(t *testing.T) {
 	// damage: drop one composite entry, add a bogus unique entry and a
 	// stray key of a table that does not exist
 	st.TableWrite(func(w storage.TableWriter) {
-		e, _ := rowCompEntry(mt.comps[0], mt.rows[3], 3)
+		e, _ := rowCompEntry(mt.comps[0], mt.rows[3].Load().data, 3)
 		w.Delete(appendCompEntry(compPrefix(nil, mt.tid, mt.comps[0].r.fid, mt.comps[0].n.fid), e))
 		ct := db.tables["c"]
 		w.Set(appendSingleEntry(singlePrefix(nil, ct.tid, ct.byName["name"].fid), TypeStr, tv{s: "ghost"}, 1), nil)

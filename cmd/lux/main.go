@@ -136,6 +136,7 @@ func run(o *options) error {
 	cfg.AllowUnprotected = strings.EqualFold(o.protectedMode, "no")
 	srv := server.New(cfg, store)
 	if err := srv.Listen(); err != nil {
+		srv.Close() // stops the table load, which reads the store
 		store.Close()
 		return err
 	}

@@ -199,9 +199,9 @@ func tcQueryIDs(t *testing.T, c *redis.Client, args ...interface{}) []int64 {
 
 // runTablesCrash runs the workload, kills lux, restarts it and checks the
 // recovered tables. minPrefix gives, per worker, how many of its commands
-// must have survived.
-func runTablesCrash(t *testing.T, mode string, minPrefix func(wk *tcWorker, killAt time.Time) int) {
-	p := startLux(t, "--appendfsync", mode)
+// must have survived. extra are more lux arguments.
+func runTablesCrash(t *testing.T, mode string, minPrefix func(wk *tcWorker, killAt time.Time) int, extra ...string) {
+	p := startLux(t, append([]string{"--appendfsync", mode}, extra...)...)
 	ctx := context.Background()
 	const workers = 6
 	setup := crashClient(t, p.Addr, 0)
@@ -247,6 +247,19 @@ func runTablesCrash(t *testing.T, mode string, minPrefix func(wk *tcWorker, kill
 		// keep writing past the loss window so the check below has
 		// commands old enough to be guaranteed
 		time.Sleep(1600 * time.Millisecond)
+	}
+	if len(extra) > 0 {
+		// the limit must have made the workload read rows back
+		info, err := setup.Info(ctx, "memory").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, _ := strings.Cut(info, "lux_tables_rows_read:")
+		reads, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(rest, "\n", 2)[0]))
+		t.Logf("rows read back from the store during the workload: %d", reads)
+		if reads < 100 {
+			t.Fatalf("the workload read %d rows back: the memory limit did not make rows leave memory", reads)
+		}
 	}
 	time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
 	killAt := time.Now()
@@ -462,13 +475,23 @@ const tablesEverysecMargin = 1500 * time.Millisecond
 // consistent prefix that includes everything acknowledged before the loss
 // window.
 func TestTablesCrashEverysec(t *testing.T) {
-	runTablesCrash(t, "everysec", func(wk *tcWorker, killAt time.Time) int {
-		n := 0
-		for i, op := range wk.ops {
-			if op.acked && op.at.Before(killAt.Add(-tablesEverysecMargin)) {
-				n = i + 1
-			}
+	runTablesCrash(t, "everysec", everysecPrefix)
+}
+
+func everysecPrefix(wk *tcWorker, killAt time.Time) int {
+	n := 0
+	for i, op := range wk.ops {
+		if op.acked && op.at.Before(killAt.Add(-tablesEverysecMargin)) {
+			n = i + 1
 		}
-		return n
-	})
+	}
+	return n
+}
+
+// TestTablesCrashEverysecMaxmemory: the same with a memory limit the
+// indexes alone exceed, so that rows leave memory as soon as their writes
+// are committed and TUPDATE and TDEL mostly read their rows back from the
+// store.
+func TestTablesCrashEverysecMaxmemory(t *testing.T) {
+	runTablesCrash(t, "everysec", everysecPrefix, "--maxmemory", "2mb")
 }
