@@ -397,6 +397,11 @@ type ListChange struct {
 // from a list to itself); its records are written once.
 func (db DB) CommitLists(changes ...ListChange) []*Entry {
 	entries := make([]*Entry, len(changes))
+	// The durable append is made after the loop below has counted the keys
+	// created and deleted: the key-count change rides on the shard's next
+	// append, which must be this one (crash-atomic with the records).
+	var shards []*shard
+	var write func(b *Pending)
 	if db.s.dur != nil {
 		type rec struct {
 			key     []byte
@@ -423,11 +428,11 @@ func (db DB) CommitLists(changes ...ListChange) []*Entry {
 			ch.List.ops = nil
 			recs[i] = r
 		}
-		shards := make([]*shard, 0, len(changes))
+		shards = make([]*shard, 0, len(changes))
 		for _, ch := range changes {
 			shards = append(shards, db.shard(ch.Key))
 		}
-		db.s.appendDurableMulti(shards, func(b *Pending) {
+		write = func(b *Pending) {
 			for _, r := range recs {
 				if r.skip {
 					continue
@@ -453,7 +458,7 @@ func (db DB) CommitLists(changes ...ListChange) []*Entry {
 				}
 				writeMeta(b, db.idx, r.key, TypeList, r.exp, r.payload)
 			}
-		})
+		}
 	} else {
 		db.s.stats.Changes.Add(1)
 		for _, ch := range changes {
@@ -496,6 +501,9 @@ func (db DB) CommitLists(changes ...ListChange) []*Entry {
 			db.touch(sh, ch.Key, ch.Event)
 		}
 		entries[i] = e
+	}
+	if write != nil {
+		db.s.appendDurableMulti(shards, write)
 	}
 	return entries
 }
