@@ -249,7 +249,7 @@ func (db DB) link(sh *shard, k string, e *Entry) {
 	sh.m[k] = e
 	if db.s.dur != nil {
 		sh.dirty[e] = dirtySeq
-	} else {
+	} else if sh.ordered {
 		sh.order = append(sh.order, k)
 		sh.reorder()
 	}
@@ -273,7 +273,7 @@ func (db DB) unlink(sh *shard, k string, size int64) {
 		delete(sh.dirty, e)
 	}
 	delete(sh.m, k)
-	if db.s.dur == nil {
+	if sh.ordered {
 		sh.reorder()
 	}
 	delete(sh.expires, k)
@@ -564,7 +564,7 @@ func (db DB) Flush() error {
 		sh.ix = keyIndex{}
 		sh.ixReady.Store(db.s.dur != nil && !db.s.ixOff.Load())
 		sh.dirty = make(map[*Entry]uint64)
-		sh.order = nil
+		sh.order, sh.ordered = nil, false
 		sh.epoch++
 		sh.m = make(map[string]*Entry)
 		sh.expires = make(map[string]int64)

@@ -83,6 +83,16 @@ func (db DB) scanMemory(cursor uint64, count int, fn func(key []byte, t Type)) u
 	visited := 0
 	for ; i < ShardsPerDB; i, pos = i+1, 0 {
 		sh := &db.s.shards[db.idx*ShardsPerDB+i]
+		if !sh.ordered {
+			// the list is only kept once SCAN is used: a server that
+			// never scans pays nothing for it
+			sh.ordered = true
+			sh.order = sh.order[:0]
+			for k := range sh.m {
+				sh.order = append(sh.order, k)
+			}
+			sh.epoch++
+		}
 		if cursor != 0 && epoch != sh.epoch {
 			pos = 0 // compacted since: start the shard again
 		}
@@ -205,6 +215,11 @@ func (db DB) RandomKey() (string, bool, error) {
 // shard (SCAN may return a key twice, never miss one present throughout).
 func (sh *shard) reorder() {
 	if len(sh.order) <= 2*len(sh.m)+64 {
+		return
+	}
+	if len(sh.m) == 0 {
+		sh.order, sh.ordered = nil, false
+		sh.epoch++
 		return
 	}
 	sh.order = sh.order[:0]

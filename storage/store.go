@@ -133,8 +133,9 @@ type shard struct {
 	// order lists the resident keys in insertion order for SCAN without
 	// persistence; deleted keys stay until the list is rebuilt (then epoch
 	// moves on), so a position is a stable cursor
-	order []string
-	epoch uint16
+	order   []string
+	ordered bool // order is kept (from the first SCAN of the shard on)
+	epoch   uint16
 }
 
 // tombOverhead approximates a tombstone's bytes beyond its key.
