@@ -99,25 +99,26 @@ func (s *Store) sweepTombs() {
 func (s *Store) sweepShard(sh *shard) {
 	committed := s.dur.committed.Load()
 	last := sh.lastSeq.Load()
-	for e, seq := range sh.dirty {
+	sweepMarks(sh.dirty, last, committed, func(*Entry) {})
+	sweepMarks(sh.tomb, last, committed, func(k string) {
+		size := int64(len(k) + tombOverhead)
+		sh.mem -= size
+		s.mem.Add(-size)
+	})
+}
+
+// sweepMarks stamps the unstamped marks of m with last (every write they
+// stand for was appended while the shard was held, so last bounds it) and
+// drops those committed, calling dropped for each.
+func sweepMarks[K comparable](m map[K]uint64, last, committed uint64, dropped func(K)) {
+	for k, seq := range m {
 		if seq == dirtySeq {
-			sh.dirty[e] = last
+			m[k] = last
 			seq = last
 		}
 		if seq <= committed {
-			delete(sh.dirty, e)
-		}
-	}
-	for k, seq := range sh.tomb {
-		if seq == dirtySeq {
-			sh.tomb[k] = last
-			seq = last
-		}
-		if seq <= committed {
-			delete(sh.tomb, k)
-			size := int64(len(k) + tombOverhead)
-			sh.mem -= size
-			s.mem.Add(-size)
+			delete(m, k)
+			dropped(k)
 		}
 	}
 }
