@@ -115,18 +115,20 @@ func Open(store *storage.Store) (*DB, error) {
 // OpenBackground is Open with the loading done by a goroutine, so that the
 // server answers at once: the engine's write lock is held until loading is
 // done, so every table command waits for it (check Err under the lock).
-// done, if not nil, is called when loading ends.
+// done, if not nil, is called when loading ends, still under the lock (so
+// it may read the engine, e.g. String, but must not call a method that
+// locks it).
 func OpenBackground(store *storage.Store, done func(db *DB, err error)) *DB {
 	db := newDB(store)
 	db.mu.Lock()
 	go func() {
 		err := db.loadAll()
 		db.loadErr = err
-		db.mu.Unlock()
-		close(db.loaded)
 		if done != nil {
 			done(db, err)
 		}
+		db.mu.Unlock()
+		close(db.loaded)
 	}()
 	return db
 }
