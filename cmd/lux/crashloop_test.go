@@ -741,8 +741,11 @@ func checkCrashLoop(t *testing.T, p *luxProc, mode string, cycle int, killAt tim
 		for _, k := range badKeys[:min(10, len(badKeys))] {
 			c := crashClient(t, p.Addr, k.db)
 			canon, _, err := readCanonKeys(ctx, c, []string{k.key})
+			// KEYS reads the meta records in Pebble directly, past the
+			// key index and the cache
+			keys, kerr := c.Keys(ctx, k.key).Result()
 			if err == nil {
-				lines = append(lines, fmt.Sprintf("%v = %s", k, short(canon[0])))
+				lines = append(lines, fmt.Sprintf("%v = %s (KEYS %q: %v %v)", k, short(canon[0]), k.key, keys, kerr))
 			}
 			c.Close()
 		}
