@@ -678,6 +678,7 @@ func TestModelMaxmemory(t *testing.T) {
 		}
 	})
 	t.Logf("phase 2: %d MB in total, %d writes in %v", r.written>>20, r.ops-ops0, time.Since(phaseStart).Round(time.Millisecond))
+	r.awaitExpiry("phase 2", admin, expired0) // if the writes ended first
 	r.verify("phase 2")
 
 	// A checkpoint, then a crash: everything is there. The volatile keys
