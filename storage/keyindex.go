@@ -136,10 +136,6 @@ func (ix *keyIndex) del(h uint64) {
 
 // ---- the shard's view ----
 
-// indexed reports whether the shard's key index is complete (built, and not
-// given up for memory).
-func (sh *shard) indexed() bool { return sh.ixReady.Load() }
-
 func (db DB) indexPut(sh *shard, key []byte, t Type) {
 	if sh.ixReady.Load() {
 		if grown := sh.ix.put(KeyHash(key), classOf(t)); grown != 0 {
