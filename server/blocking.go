@@ -377,7 +377,7 @@ func (s *Server) serveBlocked(c *Client, cmd *Command, args [][]byte) {
 			c.locks.Reset()
 			c.keys = s.addLocks(cmd, c.db, args, &c.locks, c.keys)
 			s.store.Lock(&c.locks)
-			cmd.Handler(c, args)
+			s.runHeld(c, cmd, args)
 			s.store.Unlock(&c.locks)
 			if req.again {
 				r.finish(w, t)

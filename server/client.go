@@ -46,9 +46,11 @@ type Client struct {
 	multi    bool
 	multiErr bool
 	inExec   bool
-	queue    []queued
-	watch    storage.Watch
-	watched  []watchedKey
+	// execHolds: the running EXEC holds the committer for its whole queue
+	execHolds bool
+	queue     []queued
+	watch     storage.Watch
+	watched   []watchedKey
 
 	sub        *pubsub.Subscriber
 	subscribed atomic.Bool // in subscribe mode; read by other clients' CLIENT LIST/KILL

@@ -327,10 +327,7 @@ func cmdCopy(c *Client, args [][]byte) {
 		c.WriteInt(0)
 		return
 	}
-	if _, err := db.CopyTo(src, to, dst); err != nil {
-		c.WriteError("ERR " + err.Error())
-		return
-	}
+	db.CopyTo(src, to, dst)
 	c.WriteInt(1)
 }
 

@@ -546,10 +546,7 @@ func TestKeysConcurrent(t *testing.T) {
 
 // ---- a fake collection type, to test RENAME/COPY/MOVE of collections ----
 
-const (
-	fakeType      storage.Type = 99 // implements ElemWriter and Cloner
-	fakePlainType storage.Type = 98 // implements neither: disk fallback
-)
+const fakeType storage.Type = 99
 
 // fakeObj is a minimal collection: a map of elements persisted one record
 // per element.
@@ -562,28 +559,26 @@ func (f *fakeObj) Type() storage.Type  { return f.t }
 func (f *fakeObj) Len() int            { return len(f.m) }
 func (f *fakeObj) Encoding() string    { return "fake" }
 func (f *fakeObj) MetaPayload() []byte { return []byte(strconv.Itoa(len(f.m))) }
+func (f *fakeObj) ForEachElem(fn func(sub, val []byte)) {
+	for k, v := range f.m {
+		fn([]byte(k), []byte(v))
+	}
+}
+
+func (f *fakeObj) Clone() storage.Object {
+	m := make(map[string]string, len(f.m))
+	for k, v := range f.m {
+		m[k] = v
+	}
+	return &fakeObj{t: f.t, m: m}
+}
+
 func (f *fakeObj) MemSize() int {
 	n := 0
 	for k, v := range f.m {
 		n += len(k) + len(v)
 	}
 	return n
-}
-
-type fakeWriter struct{ fakeObj }
-
-func (f *fakeWriter) ForEachElem(fn func(sub, val []byte)) {
-	for k, v := range f.m {
-		fn([]byte(k), []byte(v))
-	}
-}
-
-func (f *fakeWriter) Clone() storage.Object {
-	m := make(map[string]string, len(f.m))
-	for k, v := range f.m {
-		m[k] = v
-	}
-	return &fakeWriter{fakeObj{t: f.t, m: m}}
 }
 
 func init() {
@@ -596,14 +591,10 @@ func init() {
 			if strconv.Itoa(len(m)) != string(meta) {
 				return nil, fmt.Errorf("fake: meta says %s elements, found %d", meta, len(m))
 			}
-			if t == fakeType {
-				return &fakeWriter{fakeObj{t: t, m: m}}, nil
-			}
 			return &fakeObj{t: t, m: m}, nil
 		}
 	}
 	storage.RegisterLoader(fakeType, load(fakeType))
-	storage.RegisterLoader(fakePlainType, load(fakePlainType))
 }
 
 // withKey runs fn holding the shard lock of key in database dbi.
@@ -627,9 +618,6 @@ func addFakeOf(t testing.TB, ts *testServer, typ storage.Type, dbi int, key stri
 		m[k] = v
 	}
 	var obj storage.Object = &fakeObj{t: typ, m: m}
-	if typ == fakeType {
-		obj = &fakeWriter{fakeObj{t: typ, m: m}}
-	}
 	withKey(ts, dbi, key, func(db storage.DB) {
 		db.Put([]byte(key), &storage.Entry{Obj: obj, Type: obj.Type()}, 0)
 		for k, v := range elems {
@@ -646,13 +634,8 @@ func fakeElems(ts *testServer, dbi int, key string) map[string]string {
 		if e == nil {
 			return
 		}
-		var f *fakeObj
-		switch o := e.Obj.(type) {
-		case *fakeWriter:
-			f = &o.fakeObj
-		case *fakeObj:
-			f = o
-		default:
+		f, ok := e.Obj.(*fakeObj)
+		if !ok {
 			return
 		}
 		out = map[string]string{}
@@ -664,14 +647,14 @@ func fakeElems(ts *testServer, dbi int, key string) map[string]string {
 }
 
 // TestKeysCollections renames, copies and moves collection values, with and
-// without the optional ElemWriter/Cloner interfaces, and checks that every
+// and checks that every
 // element survives a restart under its new key.
 func TestKeysCollections(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServer(t, dir)
 	r := ts.raw(t)
 	elems := map[string]string{"a": "1", "b": "2", "c": "3"}
-	for _, typ := range []storage.Type{fakeType, fakePlainType} {
+	for _, typ := range []storage.Type{fakeType} {
 		p := fmt.Sprintf("t%d:", typ)
 		addFakeOf(t, ts, typ, 0, p+"src", elems)
 		addFakeOf(t, ts, typ, 0, p+"victim", map[string]string{"zzz": "gone"})
@@ -691,12 +674,7 @@ func TestKeysCollections(t *testing.T) {
 		// the copy is independent of its source
 		withKey(ts, 0, p+"copy", func(db storage.DB) {
 			e := db.Peek([]byte(p + "copy"))
-			switch o := e.Obj.(type) {
-			case *fakeWriter:
-				o.m["a"] = "changed"
-			case *fakeObj:
-				o.m["a"] = "changed"
-			}
+			e.Obj.(*fakeObj).m["a"] = "changed"
 		})
 		require.Equal(t, elems, fakeElems(ts, 0, p+"renamed"))
 		require.Equal(t, rZero, r.do("EXISTS", p+"src"))
@@ -705,7 +683,7 @@ func TestKeysCollections(t *testing.T) {
 
 	ts2 := startServer(t, dir)
 	r2 := ts2.raw(t)
-	for _, typ := range []storage.Type{fakeType, fakePlainType} {
+	for _, typ := range []storage.Type{fakeType} {
 		p := fmt.Sprintf("t%d:", typ)
 		require.Equal(t, rZero, r2.do("EXISTS", p+"src"), p)
 		for _, k := range []string{"renamed", "copy", "victim", "copy2"} {

@@ -56,11 +56,13 @@ func sRange(a0, a1, b0, b1, n int64) string {
 // strTestList is a minimal non-string value for the WRONGTYPE paths.
 type strTestList struct{}
 
-func (strTestList) Type() storage.Type  { return storage.TypeList }
-func (strTestList) Len() int            { return 1 }
-func (strTestList) MemSize() int        { return 16 }
-func (strTestList) Encoding() string    { return "quicklist" }
-func (strTestList) MetaPayload() []byte { return nil }
+func (strTestList) Type() storage.Type                { return storage.TypeList }
+func (strTestList) Len() int                          { return 1 }
+func (strTestList) MemSize() int                      { return 16 }
+func (strTestList) Encoding() string                  { return "quicklist" }
+func (strTestList) MetaPayload() []byte               { return nil }
+func (strTestList) ForEachElem(func(sub, val []byte)) {}
+func (strTestList) Clone() storage.Object             { return strTestList{} }
 
 func addStrTestList(ts *testServer, key string) {
 	var ls storage.LockSet

@@ -105,15 +105,18 @@ func cmdExec(c *Client, args [][]byte) {
 	// the queue's writes reach the disk as one batch: a crash leaves all of
 	// the transaction or none of it. Not when a queued command waits for the
 	// durable store itself (whole-keyspace commands, tables, admin).
-	release := func() {}
-	if queueCanHoldCommits(queue) {
-		release = s.store.HoldCommits()
+	c.execHolds = queueCanHoldCommits(queue)
+	if c.execHolds {
+		s.store.Hold()
 	}
 	c.WriteArray(len(queue))
 	for _, q := range queue {
 		s.call(c, q.cmd, q.args)
 	}
-	release()
+	if c.execHolds {
+		c.execHolds = false
+		s.store.Release()
+	}
 	c.inExec = false
 	unlockTables()
 	s.store.Unlock(&ls)
@@ -125,7 +128,7 @@ func cmdExec(c *Client, args [][]byte) {
 // durable store (which HoldCommits would deadlock).
 func queueCanHoldCommits(queue []queued) bool {
 	for _, q := range queue {
-		if q.cmd.Flags&(FlagTables|FlagLockDB|FlagLockAll|FlagLockDBInMemory|FlagAdmin) != 0 {
+		if q.cmd.Flags&noHoldFlags != 0 {
 			return false
 		}
 	}

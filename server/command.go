@@ -303,7 +303,13 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	}
 	errs := c.errs
 	if c.inExec {
-		cmd.Handler(c, args)
+		if !c.execHolds && holdsCommits(cmd) {
+			s.store.Hold()
+			cmd.Handler(c, args)
+			s.store.Release()
+		} else {
+			cmd.Handler(c, args)
+		}
 	} else {
 		c.locks.Reset()
 		c.keys = s.addLocks(cmd, c.db, args, &c.locks, c.keys)
@@ -316,7 +322,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 			s.releaseHeld(c)
 			s.store.Lock(&c.locks)
 		}
-		cmd.Handler(c, args)
+		s.runHeld(c, cmd, args)
 		if c.block == nil && s.blocking.nready.Load() == 0 && c.locks.Len() > 0 && c.locks.Len() <= 4 {
 			c.held.CopyFrom(&c.locks)
 			c.holding = true
@@ -335,6 +341,30 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	if timed {
 		st.usec.Add(16 * time.Since(start).Microseconds())
 	}
+}
+
+// noHoldFlags mark the commands that may wait for the durable store while
+// they run (whole-keyspace and admin commands, tables, which commit their own
+// batch): holding the committer around them would deadlock.
+const noHoldFlags = FlagTables | FlagLockDB | FlagLockAll | FlagLockDBInMemory | FlagAdmin
+
+// holdsCommits reports whether cmd's durable writes are held into one batch
+// (Store.Hold) while it runs: every write command but noHoldFlags ones.
+func holdsCommits(cmd *Command) bool {
+	return cmd.Flags&FlagWrite != 0 && cmd.Flags&noHoldFlags == 0
+}
+
+// runHeld runs a handler outside EXEC (its locks taken); a write command's
+// durable writes reach the disk in one batch, so a command that changes
+// several keys (DEL a b, SMOVE, LMOVE, ...) is crash-atomic as a whole.
+func (s *Server) runHeld(c *Client, cmd *Command, args [][]byte) {
+	if !holdsCommits(cmd) {
+		cmd.Handler(c, args)
+		return
+	}
+	s.store.Hold()
+	cmd.Handler(c, args)
+	s.store.Release()
 }
 
 // releaseHeld unlocks the shards a pipeline kept locked from its previous command.

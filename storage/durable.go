@@ -172,6 +172,7 @@ type durable struct {
 	// transaction appends (HoldCommits): its writes land in one batch
 	cutMu  sync.RWMutex
 	holds  atomic.Int32
+	stall  atomic.Bool  // the pending batch passed stallPendingBytes while held
 	held   atomic.Int64 // bytes the pending buffers hold (part of used memory)
 	counts [NumDBs]int64
 
@@ -378,11 +379,35 @@ func (d *durable) append(shards []*shard, fn func(b *Pending)) uint64 {
 	d.mu.Unlock()
 	if n > maxPendingBytes {
 		d.signal()
-		if n > stallPendingBytes && d.holds.Load() == 0 {
-			d.waitCommitted(s - 1)
+		if n > stallPendingBytes {
+			if d.holds.Load() == 0 {
+				d.waitCommitted(s - 1)
+			} else {
+				// a holder cannot wait here (the committer waits for
+				// it): it waits when it releases
+				d.stall.Store(true)
+			}
 		}
 	}
 	return s
+}
+
+// hold keeps the committer from cutting the pending batch until release, so
+// every write appended in between lands in one Pebble batch.
+func (d *durable) hold() {
+	d.cutMu.RLock()
+	d.holds.Add(1)
+}
+
+// release ends a hold; a writer that found the pending batch past
+// stallPendingBytes while holding waits for the committer here.
+func (d *durable) release() {
+	d.holds.Add(-1)
+	d.cutMu.RUnlock()
+	if d.stall.Load() {
+		d.signal()
+		d.waitCommitted(d.appended.Load())
+	}
 }
 
 func (d *durable) signal() {
@@ -435,6 +460,7 @@ func (d *durable) commitPending(sync bool) {
 	if pending {
 		d.batch, d.spare = d.spare, nil
 	}
+	d.stall.Store(false)
 	d.mu.Unlock()
 	d.cutMu.Unlock()
 	opt := pebble.NoSync

@@ -61,7 +61,7 @@ func fuzzMeta(t Type, exp int64, payload []byte) []byte {
 // objElems is what ForEachElem writes for o, copied.
 func objElems(o Object) []elemRec {
 	var out []elemRec
-	o.(ElemWriter).ForEachElem(func(sub, val []byte) {
+	o.ForEachElem(func(sub, val []byte) {
 		out = append(out, elemRec{sub: slices.Clone(sub), val: slices.Clone(val)})
 	})
 	return out

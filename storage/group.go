@@ -25,12 +25,24 @@ func (s *Store) HoldCommits() (release func()) {
 	if s.dur == nil {
 		return func() {}
 	}
-	d := s.dur
-	d.cutMu.RLock()
-	d.holds.Add(1)
-	return func() {
-		d.holds.Add(-1)
-		d.cutMu.RUnlock()
-		d.signal()
+	s.dur.hold()
+	return s.dur.release
+}
+
+// Hold is HoldCommits for one command: every durable write the command
+// appends until Release lands in the same Pebble batch, so a command that
+// writes several keys (DEL k1 k2, SMOVE, LMOVE, SINTERSTORE, ...) is
+// crash-atomic whichever storage calls it makes. Holds do not nest: a
+// holder must not call Hold again (a waiting committer would deadlock it).
+func (s *Store) Hold() {
+	if s.dur != nil {
+		s.dur.hold()
+	}
+}
+
+// Release ends Hold.
+func (s *Store) Release() {
+	if s.dur != nil {
+		s.dur.release()
 	}
 }

@@ -408,6 +408,9 @@ func TestHashLoaderRecomputesEncoding(t *testing.T) {
 	require.Equal(t, "listpack", o.Encoding())
 }
 
+// elemRec is one element record.
+type elemRec struct{ sub, val []byte }
+
 type sliceIter struct {
 	recs []elemRec
 	i    int

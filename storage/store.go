@@ -69,6 +69,14 @@ type Object interface {
 	Encoding() string
 	// MetaPayload is persisted in the key's meta record after the type and deadline.
 	MetaPayload() []byte
+	// ForEachElem calls fn once for every element with exactly the sub-key
+	// and value of its element record (RENAME, COPY and MOVE write them
+	// again under the destination key without reading them back from
+	// disk). fn must not retain sub or val, and ForEachElem must not call
+	// back into the store (it runs while the durable batch is being filled).
+	ForEachElem(fn func(sub, val []byte))
+	// Clone returns a deep copy sharing no mutable state with the receiver (COPY).
+	Clone() Object
 }
 
 // Entry is one key's value. Str holds a string's bytes; Obj a collection.
