@@ -46,7 +46,7 @@ func TestTablesTieredIndexes(t *testing.T) {
 	}
 	type msg struct {
 		ch, user, ts int64
-		content   string
+		content      string
 	}
 	model := map[int64]*msg{}
 	seq := int64(0)

@@ -70,15 +70,15 @@ type DB struct {
 	ph   int
 
 	// the row cache (cache.go)
-	mem     atomic.Int64
-	cached  atomic.Int64
-	reads   atomic.Int64 // rows read back from the store
-	cmu     sync.Mutex   // the evictor's lock: the ring, db.all, row maps, dropped flags
-	all     []*table     // every table, for the evictor (under cmu)
-	ring    []ringEnt    // resident rows in the order they became resident (circular)
-	rhead   int
-	rn      int
-	ringOn  bool // the ring is kept (the store asked for eviction once)
+	mem    atomic.Int64
+	cached atomic.Int64
+	reads  atomic.Int64 // rows read back from the store
+	cmu    sync.Mutex   // the evictor's lock: the ring, db.all, row maps, dropped flags
+	all    []*table     // every table, for the evictor (under cmu)
+	ring   []ringEnt    // resident rows in the order they became resident (circular)
+	rhead  int
+	rn     int
+	ringOn bool // the ring is kept (the store asked for eviction once)
 }
 
 type wop struct {

@@ -104,7 +104,7 @@ type table struct {
 	rows    map[int64]*rowBody
 	evicted int // rows evicted since rows was last copied (under DB.cmu)
 	count   int
-	comps []*compIndex // one per (ref field, int/float/timestamp field)
+	comps   []*compIndex // one per (ref field, int/float/timestamp field)
 
 	pinned  int64        // bytes counted for in-memory indexes (write lock)
 	ovMem   int64        // bytes counted for the overlays of stored indexes (write lock)
