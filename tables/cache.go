@@ -1,60 +1,50 @@
 package tables
 
 import (
-	"bytes"
+	"encoding/binary"
 	"fmt"
-	"math"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unsafe"
-
-	"github.com/luxdb/lux-go/storage"
 )
 
 // Rows in memory are a cache over the store (with persistence).
 //
-// Each table has a dense array of row slots indexed by id. A slot is nil (no
-// such row), coldRow (the row is stored but not in memory) or the row's
-// body. A write publishes a new body; the body may leave memory (its slot
-// becomes coldRow) once the store has committed the write that made it, as
-// Pebble then holds exactly that row, and it is read back from Pebble on the
-// next access. Which rows exist is always known from the slots, so a
-// missing row or a foreign key to one costs no disk read.
+// Each table has a map of resident rows by id. A write publishes a new body
+// (stamped with its command's durable sequence, stored.go); the body may
+// leave memory once the store has committed that write, as Pebble then holds
+// exactly that row, and it is read back from Pebble on the next access. A
+// deletion leaves a tombstone until it is committed. So a resident body or a
+// tombstone is authoritative, and a row that is neither is exactly what
+// Pebble's committed state holds: whether a row exists is a map lookup or a
+// Pebble Get (bloom filters answer most misses). Without persistence every
+// row is resident and the map is all there is.
 //
-// Concurrency: writes hold the engine's write lock, reads its read lock
-// (and load cold rows into their slots with compare-and-swap, so readers
-// never block each other), and the evictor (Evict, called by the store's
-// EnsureMemory from any goroutine) holds only cmu: slots change atomically,
-// and what the evictor reads besides them (the slot array, the ring, a
-// table's dropped flag) changes under cmu.
+// Concurrency: writes hold the engine's write lock, reads its read lock, and
+// the evictor (Evict, called by the store's EnsureMemory from any
+// goroutine) holds only cmu; the maps, the ring and a table's dropped flag
+// change under cmu. A reader that reads a cold row from Pebble adds it to
+// the map under cmu: no write can run meanwhile, so what it read is current.
 //
-// Memory: every resident body, every slot and every index entry is counted
-// in the store's used memory (AddTableMemory), so the store's memory limit
-// covers tables, and EnsureMemory makes room by calling Evict for the rows'
-// share of the excess. Indexes stay in memory.
+// Memory: every resident body and tombstone, every overlay entry of a
+// stored index and every entry of an in-memory index is counted in the
+// store's used memory (AddTableMemory), so the store's memory limit covers
+// tables, and EnsureMemory makes room by calling Evict for the rows' share
+// of the excess.
 
-// rowBody is a row held in memory. data never changes once the body is
-// published; seq and ref do.
+// rowBody is a row held in memory, or a tombstone (dead). data never changes
+// once the body is published; ref does.
 type rowBody struct {
 	data string
-	// seq is the durable sequence of the write that made this body
-	// (pendingSeq until its command's batch is appended, 0 for a body read
-	// from the store): the body may leave memory once it is committed.
-	seq atomic.Uint64
-	ref atomic.Bool // read since the evictor last passed it: a second chance
+	st   *stamp      // the command that wrote it (storedStamp: read from the store)
+	ref  atomic.Bool // read since the evictor last passed it: a second chance
+	dead bool        // a deletion not known to be committed
 }
 
-const pendingSeq = math.MaxUint64
-
-// coldRow is the slot of a row that is stored but not in memory.
-var coldRow = &rowBody{}
-
 // rowOverhead is what a resident row is counted for beyond its data: the
-// body, the string's allocation rounding, its ring entry.
-const rowOverhead = 72
-
-// slotBytes is what a row slot is counted for.
-const slotBytes = 8
+// body, the string's allocation rounding, its map slot and ring entry.
+const rowOverhead = 112
 
 func rowBytes(data string) int64 { return int64(len(data)) + rowOverhead }
 
@@ -77,10 +67,10 @@ func (db *DB) addMem(delta int64) {
 	}
 }
 
-// syncPinned counts t's slots and indexes at their current size (called
+// syncPinned counts t's in-memory indexes at their current size (called
 // after anything that changes them, under the write lock).
 func (db *DB) syncPinned(t *table) {
-	n := int64(cap(t.rows)) * slotBytes
+	var n int64
 	for _, f := range t.fields {
 		if f.idx != nil {
 			n += f.idx.bytes()
@@ -116,7 +106,7 @@ func (db *DB) forget(t *table) {
 	c := t.cached.Load()
 	db.cmu.Unlock()
 	db.cached.Add(-c)
-	db.addMem(-c - t.pinned)
+	db.addMem(-c - t.pinned - t.ovMem)
 }
 
 // register makes t known to the evictor.
@@ -141,127 +131,121 @@ func (db *DB) RowsRead() int64 { return db.reads.Load() }
 // without persistence).
 func (db *DB) RowBytes() int64 { return db.cached.Load() }
 
-// MemoryBytes is all the memory the engine is counted for: slots, indexes
-// and resident rows.
+// MemoryBytes is all the memory the engine is counted for: resident rows,
+// in-memory indexes, overlays of stored indexes.
 func (db *DB) MemoryBytes() int64 { return db.mem.Load() }
 
-// ---- slots ----
-
-// growRows makes t's slot array hold id (write lock).
-func (db *DB) growRows(t *table, id int64) {
-	if id < int64(len(t.rows)) {
-		return
-	}
-	db.cmu.Lock()
-	defer db.cmu.Unlock()
-	if id < int64(cap(t.rows)) {
-		t.rows = t.rows[:id+1]
-		return
-	}
-	n := int64(cap(t.rows))
-	if n < 16 {
-		n = 16
-	}
-	for n <= id {
-		n *= 2
-	}
-	rows := make([]atomic.Pointer[rowBody], id+1, n)
-	for i := range t.rows {
-		rows[i].Store(t.rows[i].Load())
-	}
-	t.rows = rows
-}
+// ---- rows ----
 
 // setRow publishes row id = data as written by the running command (write
 // lock); the command's commit stamps it with its durable sequence.
 func (db *DB) setRow(t *table, id int64, data string) {
-	db.growRows(t, id)
-	nb := &rowBody{data: data}
+	nb := &rowBody{data: data, st: storedStamp}
 	if db.persist {
-		nb.seq.Store(pendingSeq)
-		db.written = append(db.written, nb)
+		nb.st = db.curStamp()
+		db.pend = append(db.pend, pendEnt{st: nb.st, t: t, id: id, body: nb})
 	}
-	old := t.rows[id].Swap(nb)
 	d := rowBytes(data)
-	if old != nil && old != coldRow {
+	db.cmu.Lock()
+	old := t.rows[id]
+	t.rows[id] = nb
+	if old != nil && old.dead {
+		t.ovMem -= rowOverhead
+		db.addMem(-rowOverhead)
+	} else if old != nil {
 		d -= rowBytes(old.data)
-	} else {
-		db.ringAdd(t, id)
 	}
+	if old == nil || old.dead {
+		db.ringAddLocked(t, id)
+	}
+	db.cmu.Unlock()
 	db.cachedDelta(t, d)
 }
 
 // replaceRow swaps a resident body for one with other data but the same
-// write (TALTER DROP removing a value in memory only); a cold row is left
-// alone (reading it drops the value again).
+// write (TALTER DROP removing a value in memory only; cmu held).
 func (db *DB) replaceRow(t *table, id int64, old *rowBody, data string) {
-	nb := &rowBody{data: data}
-	nb.seq.Store(old.seq.Load())
-	if t.rows[id].CompareAndSwap(old, nb) {
-		db.cachedDelta(t, rowBytes(data)-rowBytes(old.data))
-	}
+	nb := &rowBody{data: data, st: old.st}
+	t.rows[id] = nb
+	db.cachedDelta(t, rowBytes(data)-rowBytes(old.data))
 }
 
-// clearRow empties slot id (TDEL, write lock).
+// clearRow removes row id (TDEL, write lock): with persistence it leaves a
+// tombstone until the deletion is committed.
 func (db *DB) clearRow(t *table, id int64) {
-	old := t.rows[id].Swap(nil)
-	if old != nil && old != coldRow {
-		db.cachedDelta(t, -rowBytes(old.data))
+	var nb *rowBody
+	if db.persist {
+		nb = &rowBody{st: db.curStamp(), dead: true}
+		db.pend = append(db.pend, pendEnt{st: nb.st, t: t, id: id, body: nb})
 	}
-}
-
-// markStored records that row id exists in the store only (loading).
-func (db *DB) markStored(t *table, id int64) {
-	db.growRows(t, id)
-	t.rows[id].Store(coldRow)
-}
-
-// stampWritten gives the bodies the running command published the
-// sequence of its durable batch.
-func (db *DB) stampWritten(seq uint64) {
-	for i, b := range db.written {
-		b.seq.Store(seq)
-		db.written[i] = nil
+	d := int64(0)
+	db.cmu.Lock()
+	old := t.rows[id]
+	if old != nil && !old.dead {
+		d -= rowBytes(old.data)
 	}
-	db.written = db.written[:0]
+	if nb != nil {
+		t.rows[id] = nb
+	} else {
+		delete(t.rows, id)
+	}
+	db.cmu.Unlock()
+	db.cachedDelta(t, d)
+	if nb != nil && (old == nil || !old.dead) {
+		// a tombstone is counted with the overlays: prune drops it
+		t.ovMem += rowOverhead
+		db.addMem(rowOverhead)
+	}
 }
 
 // row returns row id of t: its data, whether it exists, and the error of
 // reading it from the store. A cold row read is kept in memory.
 func (db *DB) row(t *table, id int64) (string, bool, error) {
-	if id <= 0 || id >= int64(len(t.rows)) {
-		return "", false, nil
-	}
-	s := &t.rows[id]
-	b := s.Load()
-	if b == nil {
-		return "", false, nil
-	}
-	if b != coldRow {
+	db.cmu.Lock()
+	b := t.rows[id]
+	db.cmu.Unlock()
+	if b != nil {
+		if b.dead {
+			return "", false, nil
+		}
 		if !b.ref.Load() {
 			b.ref.Store(true)
 		}
 		return b.data, true, nil
 	}
-	var kb [16]byte
-	db.reads.Add(1)
-	v, ok, err := db.store.TableGet(rowKey(kb[:0], t.tid, id))
-	if err == nil && !ok {
-		err = fmt.Errorf("row missing")
+	if !db.persist || id <= 0 || id > t.seq {
+		return "", false, nil
 	}
+	var kb [16]byte
+	v, ok, err := db.store.TableGet(rowKey(kb[:0], t.tid, id))
 	if err != nil {
 		return "", false, errRead(t, id, err)
 	}
+	if !ok {
+		return "", false, nil
+	}
+	db.reads.Add(1)
 	data, err := db.storedRow(t, id, v)
 	if err != nil {
 		return "", false, err
 	}
-	nb := &rowBody{data: data}
-	if s.CompareAndSwap(coldRow, nb) {
-		db.ringAdd(t, id)
-		db.cachedDelta(t, rowBytes(data))
+	nb := &rowBody{data: data, st: storedStamp}
+	db.cmu.Lock()
+	if cur := t.rows[id]; cur != nil {
+		db.cmu.Unlock() // another reader was first
+		return cur.data, true, nil
 	}
+	t.rows[id] = nb
+	db.ringAddLocked(t, id)
+	db.cmu.Unlock()
+	db.cachedDelta(t, rowBytes(data))
 	return data, true, nil
+}
+
+// exists reports whether row id of t exists (a Get when it is not resident).
+func (db *DB) exists(t *table, id int64) (bool, error) {
+	_, ok, err := db.row(t, id)
+	return ok, err
 }
 
 // storedRow checks a row read from the store and drops the values of
@@ -295,6 +279,15 @@ func errRead(t *table, id int64, err error) error {
 	return Error(fmt.Sprintf("ERR reading row %d of table '%s' from the data directory failed: %s", id, qs(t.name), msg))
 }
 
+// errIndexRead is the error reply for an index of t that could not be read.
+func errIndexRead(t *table, err error) error {
+	if _, ok := err.(Error); ok {
+		return err
+	}
+	msg := strings.NewReplacer("\r", " ", "\n", " ").Replace(err.Error())
+	return Error(fmt.Sprintf("ERR reading an index of table '%s' from the data directory failed: %s", qs(t.name), msg))
+}
+
 // forEachRow calls fn for every row of t in id order until fn returns
 // false: resident rows from memory, cold ones from the store (one pass of
 // an iterator; they are not kept in memory, so a full scan does not push
@@ -306,84 +299,115 @@ func (db *DB) forEachRow(t *table, fn func(id int64, data string) bool) error {
 // scanRows is forEachRow; with transient, the data of a cold row is only
 // valid during the call (no copy is made).
 func (db *DB) scanRows(t *table, transient bool, fn func(id int64, data string) bool) error {
-	var it *storage.TableIterator
-	valid := false
-	defer func() {
-		if it != nil {
-			it.Close()
+	if !db.persist {
+		db.cmu.Lock()
+		ids := make([]int64, 0, len(t.rows))
+		for id := range t.rows {
+			ids = append(ids, id)
 		}
-	}()
-	var kb [16]byte
-	for id := int64(1); id < int64(len(t.rows)); id++ {
-		b := t.rows[id].Load()
-		if b == nil {
-			continue
+		db.cmu.Unlock()
+		slices.Sort(ids)
+		for _, id := range ids {
+			db.cmu.Lock()
+			b := t.rows[id]
+			db.cmu.Unlock()
+			if b != nil && !fn(id, b.data) {
+				return nil
+			}
 		}
-		if b != coldRow {
-			if !fn(id, b.data) {
+		return nil
+	}
+	// The rows written by commands not known to be committed (queued) are
+	// read through row, which finds them resident or, once committed and
+	// evicted meanwhile, in Pebble's current state; every other row's last
+	// write was committed before this scan began, so the iterator (made
+	// after) holds it, unless a resident body or tombstone says otherwise.
+	var pend []int64
+	for _, e := range db.pend[db.ph:] {
+		if e.t == t && e.ov == nil {
+			pend = append(pend, e.id)
+		}
+	}
+	slices.Sort(pend)
+	pend = slices.Compact(pend)
+	it, err := db.store.TableIter(rowKey(nil, t.tid, 1), rowKey(nil, t.tid, t.seq+1))
+	if err != nil {
+		return errRead(t, 0, err)
+	}
+	defer it.Close()
+	ok := it.First()
+	i := 0
+	for {
+		pid := int64(-1)
+		if ok {
+			k := it.Key()
+			if len(k) != 14 {
+				return errRead(t, 0, errCorrupt)
+			}
+			pid = int64(binary.BigEndian.Uint64(k[6:]))
+		}
+		if i < len(pend) && (!ok || pend[i] <= pid) {
+			id := pend[i]
+			i++
+			if ok && pid == id {
+				ok = it.Next()
+			}
+			data, has, err := db.row(t, id)
+			if err != nil {
+				return err
+			}
+			if has && !fn(id, data) {
 				return nil
 			}
 			continue
 		}
-		want := rowKey(kb[:0], t.tid, id)
-		if it == nil {
-			var err error
-			if it, err = db.store.TableIter(rowKey(nil, t.tid, 1), rowKey(nil, t.tid, int64(len(t.rows)))); err != nil {
-				return errRead(t, id, err)
-			}
-			valid = it.SeekGE(want)
+		if !ok {
+			break
 		}
-		// resident and deleted rows leave stored keys to step over; a
-		// long run of them is skipped with a seek
-		for steps := 0; valid && bytes.Compare(it.Key(), want) < 0; steps++ {
-			if steps == 8 {
-				valid = it.SeekGE(want)
-				continue
+		db.cmu.Lock()
+		b := t.rows[pid]
+		db.cmu.Unlock()
+		if b != nil {
+			if !b.dead && !fn(pid, b.data) {
+				return nil
 			}
-			valid = it.Next()
-		}
-		if !valid || !bytes.Equal(it.Key(), want) {
-			err := it.Err()
-			if err == nil {
-				err = fmt.Errorf("row missing")
-			}
-			return errRead(t, id, err)
+			ok = it.Next()
+			continue
 		}
 		v := it.Value()
 		if v == nil {
 			if err := it.Err(); err != nil {
-				return errRead(t, id, err)
+				return errRead(t, pid, err)
 			}
 		}
 		db.reads.Add(1)
-		data, err := db.storedRow(t, id, v)
+		data, err := db.storedRow(t, pid, v)
 		if err != nil {
 			return err
 		}
-		if !transient && len(data) > 0 && unsafe.StringData(data) == &v[0] {
+		if !transient && len(data) > 0 && len(v) > 0 && unsafe.StringData(data) == &v[0] {
 			data = strings.Clone(data)
 		}
-		if !fn(id, data) {
+		if !fn(pid, data) {
 			return nil
 		}
+		ok = it.Next()
+	}
+	if err := it.Err(); err != nil {
+		return errRead(t, 0, err)
 	}
 	return nil
 }
 
 // ---- eviction ----
 
-// ringAdd queues a row that became resident for eviction. The ring is kept
-// only once the store has asked for eviction (ringOn); until then Evict
-// fills it from the slots.
-func (db *DB) ringAdd(t *table, id int64) {
-	if !db.persist {
-		return
-	}
-	db.cmu.Lock()
-	if db.ringOn {
+// ringAddLocked queues a row that became resident for eviction (cmu
+// held). The ring is kept only once the store has asked for eviction
+// (ringOn); until then Evict fills it from the maps.
+func (db *DB) ringAddLocked(t *table, id int64) {
+	if db.persist && db.ringOn {
 		db.ringPush(ringEnt{t, id})
 	}
-	db.cmu.Unlock()
 }
 
 func (db *DB) ringPush(e ringEnt) {
@@ -402,13 +426,13 @@ func (db *DB) ringPop() ringEnt {
 	return e
 }
 
-// live reports whether a ring entry still names a resident row.
+// live reports whether a ring entry still names a resident row (cmu held).
 func (e ringEnt) live() bool {
-	if e.t.dropped || e.id >= int64(len(e.t.rows)) {
+	if e.t.dropped {
 		return false
 	}
-	b := e.t.rows[e.id].Load()
-	return b != nil && b != coldRow
+	b := e.t.rows[e.id]
+	return b != nil && !b.dead
 }
 
 // ringCompact drops the entries of rows no longer resident from a full
@@ -428,7 +452,6 @@ func (db *DB) ringCompact() {
 		n *= 2
 	}
 	if n != len(db.ring) {
-		db.addMem(int64(n-len(db.ring)) * 16)
 		db.ring = make([]ringEnt, n)
 	}
 	db.rhead = 0
@@ -451,9 +474,9 @@ func (db *DB) Evict(need int64) int64 {
 	if !db.ringOn {
 		db.ringOn = true
 		for _, t := range db.all {
-			for id := range t.rows {
-				if b := t.rows[id].Load(); b != nil && b != coldRow {
-					db.ringPush(ringEnt{t, int64(id)})
+			for id, b := range t.rows {
+				if !b.dead {
+					db.ringPush(ringEnt{t, id})
 				}
 			}
 		}
@@ -465,9 +488,8 @@ func (db *DB) Evict(need int64) int64 {
 			db.ringPop()
 			continue
 		}
-		s := &e.t.rows[e.id]
-		b := s.Load()
-		if b.seq.Load() > committed {
+		b := e.t.rows[e.id]
+		if b.st.seq.Load() > committed {
 			// written after everything behind it was read or
 			// written before it: the rest of the ring is about as
 			// new, and waits for the committer too
@@ -479,13 +501,21 @@ func (db *DB) Evict(need int64) int64 {
 			db.ringPush(e)
 			continue
 		}
-		if !s.CompareAndSwap(b, coldRow) {
-			db.ringPush(e) // written again meanwhile: still resident
-			continue
-		}
+		delete(e.t.rows, e.id)
 		sz := rowBytes(b.data)
 		e.t.cached.Add(-sz)
 		freed += sz
+		e.t.evicted++
+		if e.t.evicted >= 1<<16 && e.t.evicted > 2*len(e.t.rows) {
+			// Go maps keep their size after deletions: copy a map that
+			// has lost most of its rows since it was last copied
+			m := make(map[int64]*rowBody, len(e.t.rows))
+			for id, b := range e.t.rows {
+				m[id] = b
+			}
+			e.t.rows = m
+			e.t.evicted = 0
+		}
 	}
 	db.cached.Add(-freed)
 	db.addMem(-freed)
@@ -499,9 +529,4 @@ func unsafeString(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
-}
-
-// exists reports whether row id of t exists (no disk read).
-func (t *table) exists(id int64) bool {
-	return id > 0 && id < int64(len(t.rows)) && t.rows[id].Load() != nil
 }

@@ -1,14 +1,16 @@
 // Package tables is Lux's relational table engine: typed schemas, rows,
-// unique and ref() integrity checks, in-memory indexes and the TQUERY
-// parser, planner and executor.
+// unique and ref() integrity checks, indexes and the TQUERY parser, planner
+// and executor.
 //
 // Every change is written through storage.TableWrite, one crash-atomic
-// batch per command. Schemas and indexes (B-trees) are held in memory; rows
-// (compact encoded strings) are a cache over the store with persistence:
-// a row whose write is committed may leave memory when the store is over
-// its memory limit and is read back on access (cache.go). Opening loads
-// schemas and indexes and checks the indexes against the stored rows
-// without keeping the rows (load.go). The engine is not safe for
+// batch per command. Schemas are held in memory. With persistence, the
+// stored index entries are the indexes (read with Pebble iterators, the
+// writes not committed yet merged in: stored.go), and rows (compact encoded
+// strings) are a cache over the store: a row whose write is committed may
+// leave memory when the store is over its memory limit and is read back on
+// access (cache.go). Opening reads schemas, id sequences and counts only
+// (load.go). Without persistence rows and indexes (B-trees) live in memory.
+// The engine is not safe for
 // concurrent use by itself: the caller holds the DB's lock for the whole
 // command (RLock for reads, Lock for writes), which makes every check and
 // the write it guards atomic; only the row cache is shared with the
@@ -57,22 +59,26 @@ type DB struct {
 	ents    []rowEnt
 	stamp   uint64
 
-	repairs []string // what loading found damaged and rebuilt
+	repairs []string // what loading found damaged and repaired
 	loadErr error    // why loading failed (commands answer with it until a flush)
 	loaded  chan struct{}
 	stop    atomic.Bool // Close: stop loading
 
+	// writes not known to be committed (stored.go; write lock)
+	cur  *stamp    // the running write command's stamp
+	pend []pendEnt // queued writes, oldest first from ph
+	ph   int
+
 	// the row cache (cache.go)
-	written []*rowBody // bodies the running write command published
-	mem     atomic.Int64
-	cached  atomic.Int64
-	reads   atomic.Int64 // rows read back from the store
-	cmu     sync.Mutex   // the evictor's lock: the ring, db.all, slot arrays, dropped flags
-	all     []*table     // every table, for the evictor (under cmu)
-	ring    []ringEnt    // resident rows in the order they became resident (circular)
-	rhead   int
-	rn      int
-	ringOn  bool // the ring is kept (the store asked for eviction once)
+	mem    atomic.Int64
+	cached atomic.Int64
+	reads  atomic.Int64 // rows read back from the store
+	cmu    sync.Mutex   // the evictor's lock: the ring, db.all, row maps, dropped flags
+	all    []*table     // every table, for the evictor (under cmu)
+	ring   []ringEnt    // resident rows in the order they became resident (circular)
+	rhead  int
+	rn     int
+	ringOn bool // the ring is kept (the store asked for eviction once)
 }
 
 type wop struct {
@@ -100,8 +106,8 @@ func newDB(store *storage.Store) *DB {
 	return db
 }
 
-// Open loads every table from store (schemas, indexes, which rows exist;
-// not the rows). The returned DB is usable even when err is non-nil (it
+// Open loads every table from store (schemas, id sequences, counts; not the
+// rows nor the indexes). The returned DB is usable even when err is non-nil (it
 // then holds whatever loaded before the error); the caller decides whether
 // to serve it.
 func Open(store *storage.Store) (*DB, error) {
@@ -138,7 +144,7 @@ func OpenBackground(store *storage.Store, done func(db *DB, err error)) *DB {
 func (db *DB) loadAll() error {
 	var err error
 	if db.persist {
-		err = db.load(db.store.TableScan)
+		err = db.load()
 		db.refreshNames()
 	}
 	if db.store != nil {
@@ -274,20 +280,29 @@ func (db *DB) delPrefix(p []byte) {
 	db.addOp(wDelPrefix, k0, len(db.wb))
 }
 
-// commit hands the command's writes to storage as one crash-atomic group.
-// The rows the command wrote may leave memory once the batch is committed.
-func (db *DB) commit() {
+// commit hands the command's writes to storage as one crash-atomic group
+// and returns its durable sequence. What the command wrote in memory (rows,
+// overlay entries, tombstones) may leave once the batch is committed; what
+// earlier commands wrote and is committed by now leaves the overlays.
+func (db *DB) commit() uint64 {
+	var seq uint64
 	if len(db.wops) > 0 {
-		db.stampWritten(db.store.TableWrite(db.writeFn))
-	} else if len(db.written) > 0 {
-		db.stampWritten(db.store.LastSeq())
+		seq = db.store.TableWrite(db.writeFn)
+	} else if db.cur != nil {
+		seq = db.store.LastSeq()
 	}
+	if db.cur != nil {
+		db.cur.seq.Store(seq)
+		db.cur = nil
+	}
+	db.prune()
 	db.wops = db.wops[:0]
 	if cap(db.wb) > 1<<20 {
 		db.wb = nil // don't pin a huge buffer after a TALTER or a bulk repair
 	} else {
 		db.wb = db.wb[:0]
 	}
+	return seq
 }
 
 func (db *DB) flushOps(w storage.TableWriter) {
@@ -337,7 +352,7 @@ func (db *DB) Create(name []byte, specs [][]byte) error {
 		t.addField(f)
 	}
 	t.rerank()
-	t.initIndexes()
+	t.initIndexes(db)
 	db.nextTid++
 	db.tables[t.name] = t
 	db.register(t)
@@ -346,6 +361,7 @@ func (db *DB) Create(name []byte, specs [][]byte) error {
 	db.putNextTid()
 	db.putSchema(t)
 	db.putSeq(t)
+	db.putCount(t)
 	db.commit()
 	return nil
 }
@@ -390,7 +406,10 @@ func (db *DB) checkRefs(t *table, selfID int64) error {
 		target := db.tables[v.f.ref]
 		ok := target != nil && (target == t && id == selfID)
 		if !ok && target != nil {
-			ok = target.exists(id)
+			var err error
+			if ok, err = db.exists(target, id); err != nil {
+				return err
+			}
 		}
 		if !ok {
 			return errFK(v.f.name, v.canon, v.f.ref)
@@ -400,10 +419,14 @@ func (db *DB) checkRefs(t *table, selfID int64) error {
 }
 
 // checkUnique checks the unique values of db.vals against rows other than selfID.
-func (db *DB) checkUnique(selfID int64) error {
+func (db *DB) checkUnique(t *table, selfID int64) error {
 	for _, v := range db.vals {
 		if v.f.unique {
-			if _, taken := v.f.idx.other(v.k, selfID); taken {
+			_, taken, err := v.f.idx.other(v.k, selfID)
+			if err != nil {
+				return errIndexRead(t, err)
+			}
+			if taken {
 				return errUnique(v.f.name)
 			}
 		}
@@ -424,7 +447,7 @@ func (db *DB) Insert(name []byte, pairs [][]byte) (int64, error) {
 	if err := db.checkRefs(t, id); err != nil {
 		return 0, err
 	}
-	if err := db.checkUnique(0); err != nil {
+	if err := db.checkUnique(t, 0); err != nil {
 		return 0, err
 	}
 	db.ents = db.ents[:0]
@@ -450,6 +473,7 @@ func (db *DB) Insert(name []byte, pairs [][]byte) (int64, error) {
 	}
 	db.putSeq(t)
 	db.putRow(t, id, data)
+	db.putCount(t)
 	db.syncPinned(t)
 	db.commit()
 	return id, nil
@@ -569,7 +593,11 @@ func (db *DB) Update(name, idArg []byte, pairs [][]byte) error {
 	if err != nil {
 		return err
 	}
-	if !t.exists(id) {
+	old, ok, err := db.row(t, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return errRowNotFound(id, t.name)
 	}
 	if err := db.parsePairs(t, pairs); err != nil {
@@ -578,11 +606,7 @@ func (db *DB) Update(name, idArg []byte, pairs [][]byte) error {
 	if err := db.checkRefs(t, id); err != nil {
 		return err
 	}
-	if err := db.checkUnique(id); err != nil {
-		return err
-	}
-	old, _, err := db.row(t, id)
-	if err != nil {
+	if err := db.checkUnique(t, id); err != nil {
 		return err
 	}
 	// the new row: old fields (in fid order), overwritten by the new values
@@ -637,6 +661,7 @@ func (db *DB) Update(name, idArg []byte, pairs [][]byte) error {
 	}
 	db.setRow(t, id, data)
 	db.putRow(t, id, data)
+	db.putCount(t)
 	db.syncPinned(t)
 	db.commit()
 	return nil
@@ -652,7 +677,11 @@ func (db *DB) Delete(name, idArg []byte) error {
 	if err != nil {
 		return err
 	}
-	if !t.exists(id) {
+	data, ok, err := db.row(t, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return errRowNotFound(id, t.name)
 	}
 	for _, un := range db.names {
@@ -667,16 +696,12 @@ func (db *DB) Delete(name, idArg []byte) error {
 			}
 			held, err := db.references(u, f, id, exclude)
 			if err != nil {
-				return err
+				return errIndexRead(u, err)
 			}
 			if held {
 				return errReferenced(id, u.name)
 			}
 		}
-	}
-	data, _, err := db.row(t, id)
-	if err != nil {
-		return err
 	}
 	var eb [16]rowEnt
 	ents, _ := decodeRow(data, eb[:0])
@@ -699,6 +724,7 @@ func (db *DB) Delete(name, idArg []byte) error {
 	db.clearRow(t, id)
 	t.count--
 	db.delRow(t, id)
+	db.putCount(t)
 	db.syncPinned(t)
 	db.commit()
 	return nil
@@ -709,16 +735,16 @@ func (db *DB) Delete(name, idArg []byte) error {
 func (db *DB) references(t *table, f *field, id, exclude int64) (bool, error) {
 	key := tv{n: intKey(id)}
 	if f.idx != nil {
-		_, held := f.idx.other(key, exclude)
-		return held, nil
+		_, held, err := f.idx.other(key, exclude)
+		return held, err
 	}
 	if c := t.compOf(f); c != nil {
 		held := false
-		c.scan(key.n, krange{}, false, func(_ tv, _ bool, rid int64) bool {
+		err := c.scan(key.n, krange{}, false, func(_ tv, _ bool, rid int64) bool {
 			held = rid != exclude
 			return !held
 		})
-		return held, nil
+		return held, err
 	}
 	// every ref field has an index; this is only a safety net
 	want := strconv.FormatInt(id, 10)
@@ -816,38 +842,61 @@ func (db *DB) Alter(name, action, arg []byte) error {
 	}
 	// The indexes the new schema calls for that do not exist yet are built
 	// from the rows before anything changes: reading cold rows may fail,
-	// and the command then fails whole.
+	// and the command then fails whole. A stored index is built by writing
+	// its entries into the command's batch (after a deletion of whatever
+	// its key range held), an in-memory one in memory.
 	want := wantedComps(fields)
 	var builds []*compIndex
 	for _, rn := range want {
 		if t.compFor(rn[0], rn[1]) == nil {
-			builds = append(builds, newCompIndex(rn[0], rn[1]))
+			builds = append(builds, newCompIndex(db, t, rn[0], rn[1]))
 		}
 	}
 	singles := map[*field]singleIndex{}
 	for _, f := range fields {
 		if singleWanted(f, want) && f.idx == nil {
-			singles[f] = newSingleIndex(f.typ)
+			singles[f] = newSingleIndex(db, t, f)
 		}
 	}
+	nops, nwb := len(db.wops), len(db.wb)
 	if len(builds) > 0 || len(singles) > 0 {
+		for _, c := range builds {
+			if c.s != nil {
+				db.delPrefix(c.s.prefix)
+			}
+		}
+		for f, x := range singles {
+			if _, ok := x.(*storedSingle); ok {
+				db.delPrefix(singlePrefix(nil, t.tid, f.fid))
+			}
+		}
 		// transient rows will do: index keys are copied
 		err := db.scanRows(t, true, func(id int64, data string) bool {
 			for _, c := range builds {
 				if e, ok := rowCompEntry(c, data, id); ok {
-					c.add(e)
+					if c.s != nil {
+						db.compOp(wSet, t, c, e)
+					} else {
+						c.add(e)
+					}
 				}
 			}
 			for f, x := range singles {
 				if v, ok := rowValue(data, f.fid); ok {
 					if k, ok := canonKey(f.typ, v); ok {
-						x.add(k, id)
+						if s, ok := x.(*storedSingle); ok {
+							db.singleOp(wSet, t, f, k, id)
+							s.n++
+						} else {
+							x.add(k, id)
+						}
 					}
 				}
 			}
 			return true
 		})
 		if err != nil {
+			db.wops, db.wb = db.wops[:nops], db.wb[:nwb]
 			return err
 		}
 	}
@@ -870,10 +919,12 @@ func (db *DB) Alter(name, action, arg []byte) error {
 					c = b
 				}
 			}
-			c.t.Ascend(func(e compEnt) bool {
-				db.compOp(wSet, t, c, e)
-				return true
-			})
+			if c.t != nil {
+				c.t.Ascend(func(e compEnt) bool {
+					db.compOp(wSet, t, c, e)
+					return true
+				})
+			}
 		}
 		next = append(next, c)
 	}
@@ -887,11 +938,13 @@ func (db *DB) Alter(name, action, arg []byte) error {
 		switch wanted := singleWanted(f, want); {
 		case wanted && f.idx == nil:
 			f.idx = singles[f]
-			db.delPrefix(singlePrefix(nil, t.tid, f.fid))
-			f.idx.scan(krange{}, false, func(k tv, id int64) bool {
-				db.singleOp(wSet, t, f, k, id)
-				return true
-			})
+			if _, stored := f.idx.(*storedSingle); !stored {
+				db.delPrefix(singlePrefix(nil, t.tid, f.fid))
+				_ = f.idx.scan(krange{}, false, func(k tv, id int64) bool {
+					db.singleOp(wSet, t, f, k, id)
+					return true
+				})
+			}
 		case !wanted && f.idx != nil:
 			f.idx = nil
 			db.delPrefix(singlePrefix(nil, t.tid, f.fid))
@@ -899,7 +952,15 @@ func (db *DB) Alter(name, action, arg []byte) error {
 	}
 	db.syncPinned(t)
 	db.putSchema(t)
-	db.commit()
+	db.putCount(t)
+	seq := db.commit()
+	if db.persist && (len(builds) > 0 || len(singles) > 0) {
+		// the new stored indexes were written without an overlay: they
+		// are read from Pebble, so wait until it holds them
+		if err := db.store.TableWaitCommitted(seq); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -907,9 +968,10 @@ func (db *DB) Alter(name, action, arg []byte) error {
 // stored rows keep them until each row is next written: reading a row
 // skips fields the schema lacks.
 func (db *DB) dropValues(t *table, fid uint32) {
-	for id := range t.rows {
-		b := t.rows[id].Load()
-		if b == nil || b == coldRow {
+	db.cmu.Lock()
+	defer db.cmu.Unlock()
+	for id, b := range t.rows {
+		if b.dead {
 			continue
 		}
 		if _, has := rowValue(b.data, fid); !has {
@@ -922,7 +984,7 @@ func (db *DB) dropValues(t *table, fid uint32) {
 				keep = append(keep, e)
 			}
 		}
-		db.replaceRow(t, int64(id), b, string(encodeRow(nil, keep)))
+		db.replaceRow(t, id, b, string(encodeRow(nil, keep)))
 	}
 }
 

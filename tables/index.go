@@ -8,10 +8,12 @@ import (
 	"github.com/google/btree"
 )
 
-// Indexes live in memory as B-trees of fixed-size entries (no per-entry heap
-// allocation for numeric keys) and are mirrored on disk entry by entry (see
-// keys.go). Entries are ordered by (value, id), so the rows holding one value
-// come out in id order, which is TQUERY's default order.
+// Without persistence indexes live in memory as B-trees of fixed-size entries
+// (no per-entry heap allocation for numeric keys). With persistence the
+// stored entries (keys.go) are the index, read from Pebble with the writes
+// not committed yet merged in (stored.go). Entries are ordered by (value,
+// id), so the rows holding one value come out in id order, which is TQUERY's
+// default order.
 
 const btreeDegree = 32
 
@@ -62,10 +64,11 @@ type singleIndex interface {
 	del(k tv, id int64)
 	len() int
 	// scan visits the entries with keys in r, ascending by (key, id) or
-	// descending by (key, id), until fn returns false.
-	scan(r krange, desc bool, fn func(k tv, id int64) bool)
+	// descending by (key, id), until fn returns false; a stored index
+	// returns the error of reading it.
+	scan(r krange, desc bool, fn func(k tv, id int64) bool) error
 	// other returns a row other than exclude holding key k.
-	other(k tv, exclude int64) (int64, bool)
+	other(k tv, exclude int64) (int64, bool, error)
 	clear()
 	// bytes is the memory the entries are counted for.
 	bytes() int64
@@ -90,7 +93,15 @@ type sidx[K cmp.Ordered] struct {
 	mem int64
 }
 
-func newSingleIndex(t Type) singleIndex {
+// newSingleIndex makes f's index: stored with persistence, else in memory.
+func newSingleIndex(db *DB, t *table, f *field) singleIndex {
+	if db != nil && db.persist {
+		return &storedSingle{db: db, t: t, typ: f.typ, prefix: singlePrefix(nil, t.tid, f.fid)}
+	}
+	return newMemIndex(f.typ)
+}
+
+func newMemIndex(t Type) singleIndex {
 	if t == TypeStr {
 		return &sidx[string]{t: btree.NewG(btreeDegree, ordLess[string]), typ: t}
 	}
@@ -147,7 +158,7 @@ func (x *sidx[K]) len() int     { return x.t.Len() }
 func (x *sidx[K]) bytes() int64 { return x.mem }
 func (x *sidx[K]) clear()       { x.t.Clear(false); x.mem = 0 }
 
-func (x *sidx[K]) scan(r krange, desc bool, fn func(k tv, id int64) bool) {
+func (x *sidx[K]) scan(r krange, desc bool, fn func(k tv, id int64) bool) error {
 	if !desc {
 		visit := func(e ordEnt[K]) bool {
 			k := tvOf(e.v)
@@ -164,7 +175,7 @@ func (x *sidx[K]) scan(r krange, desc bool, fn func(k tv, id int64) bool) {
 		} else {
 			x.t.Ascend(visit)
 		}
-		return
+		return nil
 	}
 	visit := func(e ordEnt[K]) bool {
 		k := tvOf(e.v)
@@ -181,9 +192,10 @@ func (x *sidx[K]) scan(r krange, desc bool, fn func(k tv, id int64) bool) {
 	} else {
 		x.t.Descend(visit)
 	}
+	return nil
 }
 
-func (x *sidx[K]) other(k tv, exclude int64) (found int64, ok bool) {
+func (x *sidx[K]) other(k tv, exclude int64) (found int64, ok bool, err error) {
 	v := kOf[K](k)
 	x.t.AscendGreaterOrEqual(ordEnt[K]{v, math.MinInt64}, func(e ordEnt[K]) bool {
 		if e.v != v {
@@ -195,7 +207,7 @@ func (x *sidx[K]) other(k tv, exclude int64) (found int64, ok bool) {
 		found, ok = e.id, true
 		return false
 	})
-	return found, ok
+	return found, ok, nil
 }
 
 // compEnt is one entry of a composite (ref, numeric) index. idp is the row
@@ -223,13 +235,20 @@ func compLess(x, y compEnt) bool {
 
 // compIndex indexes (ref field, numeric field, id) for every row that has the
 // ref field: `WHERE ref = X ORDER BY num [DESC] LIMIT k` reads about k
-// entries, however many rows have ref = X.
+// entries, however many rows have ref = X. In memory (t) without
+// persistence, stored (s) with it.
 type compIndex struct {
 	r, n *field
 	t    *btree.BTreeG[compEnt]
+	s    *storedComp
 }
 
-func newCompIndex(r, n *field) *compIndex {
+// newCompIndex makes table t's (r, n) index: stored with persistence, else
+// in memory.
+func newCompIndex(db *DB, t *table, r, n *field) *compIndex {
+	if db != nil && db.persist {
+		return &compIndex{r: r, n: n, s: &storedComp{db: db, t: t, prefix: compPrefix(nil, t.tid, r.fid, n.fid)}}
+	}
 	return &compIndex{r: r, n: n, t: btree.NewG(btreeDegree, compLess)}
 }
 
@@ -241,66 +260,99 @@ func compEntry(a uint64, b tv, present bool, id int64) compEnt {
 	return e
 }
 
-func (x *compIndex) add(e compEnt) { x.t.ReplaceOrInsert(e) }
-func (x *compIndex) del(e compEnt) { x.t.Delete(e) }
-func (x *compIndex) len() int      { return x.t.Len() }
-func (x *compIndex) bytes() int64  { return int64(x.t.Len()) * compEntBytes }
-func (x *compIndex) clear()        { x.t.Clear(false) }
-
-// scan visits the entries with ref value a whose numeric value is in r (rows
-// without the numeric value only when r is unbounded: they match no range),
-// ascending or descending, until fn returns false.
-func (x *compIndex) scan(a uint64, r krange, desc bool, fn func(b tv, present bool, id int64) bool) {
-	t := x.n.typ
-	if !desc {
-		start := compEnt{a: a}
-		if r.lo.set {
-			start = compEnt{a: a, b: r.lo.k.n, idp: hasB}
-		}
-		x.t.AscendGreaterOrEqual(start, func(e compEnt) bool {
-			if e.a != a {
-				return false
-			}
-			id := int64(e.idp &^ hasB)
-			if e.idp&hasB == 0 {
-				if r.bounded() {
-					return true
-				}
-				return fn(tv{}, false, id)
-			}
-			k := tv{n: e.b}
-			if r.below(t, k) {
-				return true
-			}
-			if r.above(t, k) {
-				return false
-			}
-			return fn(k, true, id)
-		})
+func (x *compIndex) add(e compEnt) {
+	if x.s != nil {
+		x.s.set(e, false)
 		return
 	}
-	start := compEnt{a: a, b: math.MaxUint64, idp: math.MaxUint64}
-	if r.hi.set {
-		start = compEnt{a: a, b: r.hi.k.n, idp: math.MaxUint64}
+	x.t.ReplaceOrInsert(e)
+}
+
+func (x *compIndex) del(e compEnt) {
+	if x.s != nil {
+		x.s.set(e, true)
+		return
 	}
-	x.t.DescendLessOrEqual(start, func(e compEnt) bool {
-		if e.a != a {
+	x.t.Delete(e)
+}
+
+// len is the number of entries of an in-memory index (tests).
+func (x *compIndex) len() int {
+	if x.t == nil {
+		return 0
+	}
+	return x.t.Len()
+}
+
+// bytes is the memory an in-memory index is counted for (a stored index's
+// overlay is counted as it changes).
+func (x *compIndex) bytes() int64 {
+	if x.t == nil {
+		return 0
+	}
+	return int64(x.t.Len()) * compEntBytes
+}
+
+func (x *compIndex) clear() {
+	if x.t != nil {
+		x.t.Clear(false)
+	}
+}
+
+// visit filters one entry of a scan of ref value a over range r in the
+// given direction: it calls fn for an entry in range and reports whether
+// the scan goes on.
+func (x *compIndex) visit(e compEnt, a uint64, r krange, desc bool, fn func(b tv, present bool, id int64) bool) bool {
+	if e.a != a {
+		return false
+	}
+	t := x.n.typ
+	id := int64(e.idp &^ hasB)
+	if e.idp&hasB == 0 {
+		if r.bounded() {
+			return !desc // missing values sort first: ascending, the range is ahead
+		}
+		return fn(tv{}, false, id)
+	}
+	k := tv{n: e.b}
+	if !desc {
+		if r.below(t, k) {
+			return true
+		}
+		if r.above(t, k) {
 			return false
 		}
-		id := int64(e.idp &^ hasB)
-		if e.idp&hasB == 0 {
-			if r.bounded() {
-				return false
-			}
-			return fn(tv{}, false, id)
-		}
-		k := tv{n: e.b}
+	} else {
 		if r.above(t, k) {
 			return true
 		}
 		if r.below(t, k) {
 			return false
 		}
-		return fn(k, true, id)
-	})
+	}
+	return fn(k, true, id)
+}
+
+// scan visits the entries with ref value a whose numeric value is in r (rows
+// without the numeric value only when r is unbounded: they match no range),
+// ascending or descending, until fn returns false.
+func (x *compIndex) scan(a uint64, r krange, desc bool, fn func(b tv, present bool, id int64) bool) error {
+	if x.s != nil {
+		return x.s.scan(x, a, r, desc, fn)
+	}
+	visit := func(e compEnt) bool { return x.visit(e, a, r, desc, fn) }
+	if !desc {
+		start := compEnt{a: a}
+		if r.lo.set {
+			start = compEnt{a: a, b: r.lo.k.n, idp: hasB}
+		}
+		x.t.AscendGreaterOrEqual(start, visit)
+		return nil
+	}
+	start := compEnt{a: a, b: math.MaxUint64, idp: math.MaxUint64}
+	if r.hi.set {
+		start = compEnt{a: a, b: r.hi.k.n, idp: math.MaxUint64}
+	}
+	x.t.DescendLessOrEqual(start, visit)
+	return nil
 }

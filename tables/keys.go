@@ -5,7 +5,8 @@ import "encoding/binary"
 // Stored key layout, under storage's table namespace. Every key of a table
 // starts with 'T' and the table's internal id, so TDROP is one range
 // deletion; within a table the schema sorts first, then the sequence, the
-// rows and the index entries, which is the order loading needs them in.
+// rows, the index entries and the counts. Loading reads the schema, the
+// sequence and the counts of each table (three keys), nothing else.
 //
 //	'N'                                      -> next table id (8 bytes, big endian)
 //	'T' tid(4) 0x01                          -> schema (encodeSchema)
@@ -13,6 +14,9 @@ import "encoding/binary"
 //	'T' tid(4) 0x03 id(8)                    -> row (row.go)
 //	'T' tid(4) 0x04 'u' fid(4) entry         -> "" single-field index entry
 //	'T' tid(4) 0x04 'c' rfid(4) nfid(4) entry -> "" composite index entry
+//	'T' tid(4) 0x05                          -> counts: uvarint rows, then
+//	                                            (uvarint fid, uvarint entries)
+//	                                            per single-field index
 //
 // Index entries are order-preserving (memcomparable) encodings of the
 // in-memory entries: numeric value (8 bytes, big endian, the order-preserving
@@ -28,6 +32,7 @@ const (
 	kSeq    = 0x02
 	kRow    = 0x03
 	kIndex  = 0x04
+	kCount  = 0x05
 
 	kSingle = 'u'
 	kComp   = 'c'
@@ -40,6 +45,8 @@ func tablePrefix(dst []byte, tid uint32) []byte {
 
 func schemaKey(dst []byte, tid uint32) []byte { return append(tablePrefix(dst, tid), kSchema) }
 func seqKey(dst []byte, tid uint32) []byte    { return append(tablePrefix(dst, tid), kSeq) }
+
+func countKey(dst []byte, tid uint32) []byte { return append(tablePrefix(dst, tid), kCount) }
 
 func rowKey(dst []byte, tid uint32, id int64) []byte {
 	dst = append(tablePrefix(dst, tid), kRow)

@@ -408,18 +408,19 @@ func (q *query) run(db *DB, p plan, st *execStats) ([]hit, error) {
 		}
 		return true
 	}
+	var serr error
 	switch p.kind {
 	case accUnique, accIndexEq:
-		p.f.idx.scan(krange{lo: bound{k: p.eq.k, set: true, incl: true}, hi: bound{k: p.eq.k, set: true, incl: true}}, false,
+		serr = p.f.idx.scan(krange{lo: bound{k: p.eq.k, set: true, incl: true}, hi: bound{k: p.eq.k, set: true, incl: true}}, false,
 			func(_ tv, id int64) bool { return visit(id, tv{}, false) })
 	case accComp:
-		p.comp.scan(p.eq.k.n, p.rng, p.desc, func(b tv, present bool, id int64) bool { return visit(id, b, present) })
+		serr = p.comp.scan(p.eq.k.n, p.rng, p.desc, func(b tv, present bool, id int64) bool { return visit(id, b, present) })
 	case accCompEq:
-		p.comp.scan(p.eq.k.n, krange{}, false, func(_ tv, _ bool, id int64) bool { return visit(id, tv{}, false) })
+		serr = p.comp.scan(p.eq.k.n, krange{}, false, func(_ tv, _ bool, id int64) bool { return visit(id, tv{}, false) })
 	case accIndexRange:
-		p.f.idx.scan(p.rng, p.desc, func(k tv, id int64) bool { return visit(id, k, true) })
+		serr = p.f.idx.scan(p.rng, p.desc, func(k tv, id int64) bool { return visit(id, k, true) })
 	case accIndexOrder:
-		p.f.idx.scan(krange{}, p.desc, func(k tv, id int64) bool { return visit(id, k, true) })
+		serr = p.f.idx.scan(krange{}, p.desc, func(k tv, id int64) bool { return visit(id, k, true) })
 	default:
 		// every row in id order; cold rows are read in one pass and not
 		// kept in memory, and only the matching ones are copied
@@ -436,6 +437,9 @@ func (q *query) run(db *DB, p plan, st *execStats) ([]hit, error) {
 	}
 	if rerr != nil {
 		return nil, rerr
+	}
+	if serr != nil {
+		return nil, errIndexRead(t, serr)
 	}
 	switch {
 	case p.ordered && p.desc:

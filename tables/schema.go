@@ -64,21 +64,21 @@ func (t *table) compOf(f *field) *compIndex {
 }
 
 // initIndexes creates the (empty) indexes of a new or loaded schema.
-func (t *table) initIndexes() {
+// db (nil: in memory) decides whether they are stored or in memory.
+func (t *table) initIndexes(db *DB) {
 	want := t.wantedComps()
 	for _, rn := range want {
-		t.comps = append(t.comps, newCompIndex(rn[0], rn[1]))
+		t.comps = append(t.comps, newCompIndex(db, t, rn[0], rn[1]))
 	}
 	for _, f := range t.fields {
 		if singleWanted(f, want) {
-			f.idx = newSingleIndex(f.typ)
+			f.idx = newSingleIndex(db, t, f)
 		}
 	}
 }
 
-// maxRowID bounds a table's id sequence as loaded from disk. Rows are a
-// dense slice indexed by id, so the sequence is what a table's row slots
-// cost; 2^48 inserts are out of reach, a larger stored sequence is damage.
+// maxRowID bounds a table's id sequence as loaded from disk: 2^48 inserts
+// are out of reach, a larger stored sequence is damage.
 // (A variable so that tests can load with a small limit.)
 var maxRowID int64 = 1 << 48
 
@@ -87,7 +87,7 @@ var maxRowID int64 = 1 << 48
 // keys of old ones. Loading refuses larger ids as damage.
 const maxTableID = 1 << 31
 
-// table is one table: schema, row slots by id, indexes.
+// table is one table: schema, resident rows, indexes.
 type table struct {
 	tid     uint32 // internal id, the prefix of every stored key of the table
 	name    string
@@ -98,20 +98,22 @@ type table struct {
 	byRank  []*field          // name order
 	nextFid uint32
 	seq     int64 // last id handed out
-	// rows are the row slots by id (cache.go): nil = no such row, coldRow =
-	// stored but not in memory, else the row's body. The slice grows under
-	// the engine's write lock and DB.cmu; slots change atomically.
-	rows  []atomic.Pointer[rowBody]
-	count int
-	comps []*compIndex // one per (ref field, int/float/timestamp field)
+	// rows are the resident rows by id and, with persistence, tombstones
+	// of deletions not committed yet (cache.go), under DB.cmu. Without
+	// persistence every row is resident.
+	rows    map[int64]*rowBody
+	evicted int // rows evicted since rows was last copied (under DB.cmu)
+	count   int
+	comps   []*compIndex // one per (ref field, int/float/timestamp field)
 
-	pinned  int64        // bytes counted for the slots and indexes (write lock)
-	cached  atomic.Int64 // bytes counted for the resident rows
-	dropped bool         // removed by TDROP or a flush (under DB.cmu)
+	pinned  int64        // bytes counted for in-memory indexes (write lock)
+	ovMem   int64        // bytes counted for the overlays of stored indexes (write lock)
+	cached  atomic.Int64 // bytes counted for the resident rows and tombstones
+	dropped bool         // removed by TDROP or a flush (under DB.cmu and the write lock)
 }
 
 func newTable(tid uint32, name string) *table {
-	return &table{tid: tid, name: name, byName: map[string]*field{}, nextFid: 1, rows: make([]atomic.Pointer[rowBody], 1)}
+	return &table{tid: tid, name: name, byName: map[string]*field{}, nextFid: 1, rows: map[int64]*rowBody{}}
 }
 
 // addField appends f to the schema (it gets the next fid); indexes are the
@@ -324,7 +326,9 @@ func (r *schemaReader) byte() byte {
 	return b
 }
 
-func decodeSchema(tid uint32, v string) (*table, error) {
+// decodeSchema decodes a stored schema; db (nil: in memory) decides whether
+// its indexes are stored or in memory.
+func decodeSchema(db *DB, tid uint32, v string) (*table, error) {
 	r := &schemaReader{s: v}
 	if r.byte() != schemaFormat {
 		return nil, errCorrupt
@@ -349,6 +353,6 @@ func decodeSchema(tid uint32, v string) (*table, error) {
 		return nil, errCorrupt
 	}
 	t.rerank()
-	t.initIndexes()
+	t.initIndexes(db)
 	return t, nil
 }

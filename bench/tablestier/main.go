@@ -1,0 +1,281 @@
+// Command tablestier measures tables tiered to disk (docs/TABLES.md,
+// "Memory"), side by side in one run; see bench/tables-tiering.sh.
+//
+//	writes   -n chat messages inserted by -c clients (pipelines of 64) into
+//	         lux with --maxmemory -limit and into lux without a limit:
+//	         throughput, ratio, refused writes, peak RSS (VmHWM)
+//	history  -hist-n messages into lux with --maxmemory -hist-limit, then
+//	         TQUERY messages WHERE channel_id = X ORDER BY timestamp DESC
+//	         LIMIT 50 (one client): p50/p99 for -hot channels queried over
+//	         and over, and for cold channels (never read since a restart)
+//	restart  kill -9, start, time to the first PONG and to the first
+//	         TQUERY reply; TCOUNT checked against the acknowledged inserts
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	luxBin    = flag.String("lux", "", "lux binary")
+	port      = flag.Int("port", 7620, "port")
+	n         = flag.Int("n", 2_000_000, "messages for the writes section")
+	limit     = flag.String("limit", "64mb", "maxmemory of the writes section")
+	histN     = flag.Int("hist-n", 5_000_000, "messages for the history section")
+	histLimit = flag.String("hist-limit", "128mb", "maxmemory of the history section")
+	channels  = flag.Int("channels", 1000, "channels")
+	users     = flag.Int("users", 1000, "users")
+	hot       = flag.Int("hot", 20, "hot channels")
+	queries   = flag.Int("queries", 2000, "history queries per measurement")
+	conc      = flag.Int("c", 16, "clients inserting")
+	sections  = flag.String("sections", "writes,history", "sections to run")
+	work      = flag.String("workdir", "", "data directory root (default: a temp dir)")
+)
+
+type server struct {
+	cmd *exec.Cmd
+	dir string
+	c   *redis.Client
+}
+
+func start(dir string, args ...string) *server {
+	a := append([]string{"--port", strconv.Itoa(*port), "--data-dir", dir, "--appendfsync", "everysec"}, args...)
+	cmd := exec.Command(*luxBin, a...)
+	cmd.Stderr, _ = os.Create(filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".log"))
+	must(cmd.Start())
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(*port), PoolSize: *conc + 4, MaxRetries: -1})
+	return &server{cmd: cmd, dir: dir, c: c}
+}
+
+// waitReply polls until f succeeds; it returns the time since t0.
+func waitReply(t0 time.Time, f func() error) time.Duration {
+	for {
+		if f() == nil {
+			return time.Since(t0)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (s *server) stop(kill bool) {
+	if kill {
+		s.cmd.Process.Signal(syscall.SIGKILL)
+	} else {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	s.cmd.Wait()
+	s.c.Close()
+}
+
+func (s *server) hwm() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			kb, _ := strconv.ParseInt(f[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func (s *server) info(field string) string {
+	for _, l := range strings.Split(s.c.Info(context.Background(), "memory").Val(), "\r\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tablestier:", err)
+		os.Exit(1)
+	}
+}
+
+// load creates the chat schema and inserts count messages; it returns the
+// insert throughput and the number of refused inserts.
+func load(s *server, count int) (float64, int64) {
+	ctx := context.Background()
+	waitReply(time.Now(), func() error { return s.c.Ping(ctx).Err() })
+	for _, c := range [][]any{
+		{"TCREATE", "users", "username:str:unique", "color:str", "last_seen:int"},
+		{"TCREATE", "channels", "name:str:unique", "topic:str"},
+		{"TCREATE", "messages", "channel_id:ref(channels)", "user_id:ref(users)", "content:str", "timestamp:int"},
+	} {
+		must(s.c.Do(ctx, c...).Err())
+	}
+	p := s.c.Pipeline()
+	for i := 1; i <= *users; i++ {
+		p.Do(ctx, "TINSERT", "users", "username", fmt.Sprintf("user%d", i), "color", "red", "last_seen", 1)
+	}
+	for i := 1; i <= *channels; i++ {
+		p.Do(ctx, "TINSERT", "channels", "name", fmt.Sprintf("channel%d", i), "topic", "t")
+	}
+	_, err := p.Exec(ctx)
+	must(err)
+	var next, refused atomic.Int64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for w := 0; w < *conc; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			for {
+				base := next.Add(64) - 64
+				if base >= int64(count) {
+					return
+				}
+				p := s.c.Pipeline()
+				for i := base; i < min(base+64, int64(count)); i++ {
+					p.Do(ctx, "TINSERT", "messages", "channel_id", 1+rng.IntN(*channels), "user_id", 1+rng.IntN(*users),
+						"content", fmt.Sprintf("message %d: the quick brown fox jumps over the lazy dog", i), "timestamp", 1732550000000+i)
+				}
+				cmds, _ := p.Exec(ctx)
+				for _, c := range cmds {
+					if c.Err() != nil {
+						refused.Add(1)
+					}
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	return float64(count) / time.Since(t0).Seconds(), refused.Load()
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
+
+func limitBytes(s string) int64 {
+	s = strings.ToLower(s)
+	for suf, m := range map[string]int64{"gb": 1 << 30, "mb": 1 << 20, "kb": 1 << 10} {
+		if v, ok := strings.CutSuffix(s, suf); ok {
+			x, _ := strconv.ParseInt(v, 10, 64)
+			return x * m
+		}
+	}
+	x, _ := strconv.ParseInt(s, 10, 64)
+	return x
+}
+
+func writes(root string) {
+	fmt.Printf("\n### %d TINSERTs (chat messages, %d clients × pipelines of 64), --maxmemory %s vs no limit\n\n", *n, *conc, *limit)
+	fmt.Println("| server | inserts/s | refused | peak RSS (VmHWM) | used_memory after | RSS bound (limit × 1.2 + 64 MB) |")
+	fmt.Println("|---|---|---|---|---|---|")
+	var rates [2]float64
+	for i, args := range [][]string{{"--maxmemory", *limit}, nil} {
+		s := start(filepath.Join(root, fmt.Sprintf("writes%d", i)), args...)
+		rate, refused := load(s, *n)
+		rates[i] = rate
+		name, bound := "no limit", "-"
+		if args != nil {
+			name = "--maxmemory " + *limit
+			bound = mb(limitBytes(*limit)*12/10 + 64<<20)
+		}
+		used, _ := strconv.ParseInt(s.info("used_memory"), 10, 64)
+		fmt.Printf("| %s | %.0f | %d | %s | %s | %s |\n", name, rate, refused, mb(s.hwm()), mb(used), bound)
+		s.stop(false)
+		fmt.Fprintf(os.Stderr, "tablestier: writes %s: %.0f/s\n", name, rate)
+	}
+	fmt.Printf("\nratio limit / no limit: **%.2f**\n", rates[0]/rates[1])
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	slices.Sort(d)
+	return d[min(len(d)-1, int(float64(len(d))*p))]
+}
+
+func history(root string) {
+	ctx := context.Background()
+	dir := filepath.Join(root, "history")
+	s := start(dir, "--maxmemory", *histLimit)
+	t0 := time.Now()
+	rate, refused := load(s, *histN)
+	fmt.Fprintf(os.Stderr, "tablestier: loaded %d messages in %s\n", *histN, time.Since(t0).Round(time.Second))
+	fmt.Printf("\n### History query on %d messages (%d channels), --maxmemory %s\n\n", *histN, *channels, *histLimit)
+	fmt.Printf("Loaded at %.0f inserts/s, %d refused; peak RSS %s.\n\n", rate, refused, mb(s.hwm()))
+	q := func(ch int) time.Duration {
+		t := time.Now()
+		res, err := s.c.Do(ctx, "TQUERY", "messages", "WHERE", "channel_id", "=", ch, "ORDER", "BY", "timestamp", "DESC", "LIMIT", 50).Slice()
+		d := time.Since(t)
+		must(err)
+		if len(res) != 50 {
+			must(fmt.Errorf("history of channel %d: %d rows", ch, len(res)))
+		}
+		return d
+	}
+	// restart (kill -9): nothing is resident, every channel is cold
+	s.stop(true)
+	t0 = time.Now()
+	s = start(dir, "--maxmemory", *histLimit)
+	pong := waitReply(t0, func() error { return s.c.Ping(ctx).Err() })
+	first := waitReply(t0, func() error {
+		return s.c.Do(ctx, "TQUERY", "messages", "WHERE", "channel_id", "=", 1, "ORDER", "BY", "timestamp", "DESC", "LIMIT", 50).Err()
+	})
+	cnt, err := s.c.Do(ctx, "TCOUNT", "messages").Int64()
+	must(err)
+	var cold, hotd []time.Duration
+	for i := 0; i < *queries && i+*hot+2 <= *channels; i++ {
+		cold = append(cold, q(*hot+2+i)) // each cold channel read once
+	}
+	for i := 0; i < *hot; i++ {
+		q(2 + i) // warm up
+	}
+	for i := 0; i < *queries; i++ {
+		hotd = append(hotd, q(2+i%*hot))
+	}
+	used, _ := strconv.ParseInt(s.info("used_memory"), 10, 64)
+	fmt.Println("| channels | queries | p50 | p99 |")
+	fmt.Println("|---|---|---|---|")
+	fmt.Printf("| hot (%d channels, read before) | %d | %s | %s |\n", *hot, len(hotd), pct(hotd, .5), pct(hotd, .99))
+	fmt.Printf("| cold (first read since the restart) | %d | %s | %s |\n", len(cold), pct(cold, .5), pct(cold, .99))
+	fmt.Printf("\nRestart after kill -9 with %d messages: first PONG after %s, first TQUERY reply after %s; TCOUNT %d (%d inserted, %d refused). After the queries: used_memory %s, peak RSS %s.\n",
+		*histN, pong.Round(time.Millisecond), first.Round(time.Millisecond), cnt, *histN, refused, mb(used), mb(s.hwm()))
+	s.stop(false)
+}
+
+func main() {
+	flag.Parse()
+	root := *work
+	if root == "" {
+		var err error
+		root, err = os.MkdirTemp("", "lux-tablestier")
+		must(err)
+		defer os.RemoveAll(root)
+	}
+	if *luxBin == "" {
+		*luxBin = filepath.Join(root, "lux")
+		cmd := exec.Command("go", "build", "-o", *luxBin, "./cmd/lux")
+		cmd.Stderr = os.Stderr
+		must(cmd.Run())
+	}
+	for _, sec := range strings.Split(*sections, ",") {
+		switch sec {
+		case "writes":
+			writes(root)
+		case "history":
+			history(root)
+		}
+	}
+}
