@@ -50,6 +50,8 @@ cleanup() {
 trap cleanup EXIT
 LUX=${LUX_BIN:-$work/lux}
 [ -n "${LUX_BIN:-}" ] || go build -o "$LUX" ./cmd/lux
+FIRSTREPLY=$work/firstreply
+go build -o "$FIRSTREPLY" ./bench/firstreply
 log() { echo "tiering: $*" >&2; }
 
 limit_bytes() {
@@ -66,12 +68,15 @@ start_lux() { # start_lux DIR ARGS...
 	pid=$!
 	wait_pong "$PORT"
 }
-stop_lux() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
-kill9_lux() { kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+gone() { # gone PID: wait until the process is gone (a child or not)
+	wait "$1" 2>/dev/null || true
+	while kill -0 "$1" 2>/dev/null; do sleep 0.01; done
+}
+stop_lux() { kill "$pid" 2>/dev/null || true; gone "$pid"; }
+kill9_lux() { kill -9 "$pid" 2>/dev/null || true; gone "$pid"; }
 wait_pong() { # wait_pong PORT: until PING answers PONG (not -LOADING)
 	until [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; do sleep 0.002; done
 }
-ms_now() { echo $(($(date +%s%N) / 1000000)); }
 bench() { # bench PORT ARGS... -> "rps,p50,p99"
 	local port=$1; shift
 	redis-benchmark -p "$port" --csv "$@" 2>/dev/null | tail -1 | tr -d '"' |
@@ -174,7 +179,8 @@ if [[ " $SECTIONS " == *" restart "* ]]; then
 	echo
 	echo "Keys of $VALUE_SIZE B written with redis-benchmark (-P 64), then the server is killed"
 	echo "(lux: kill -9; Redis: the AOF is rewritten with its RDB preamble and the server stopped),"
-	echo "started again, and the time to the first PONG is measured (Redis answers -LOADING until loaded)."
+	echo "started again, and the time from exec to the first PONG is measured by bench/firstreply (a raw"
+	echo "TCP PING every 0.5 ms; Redis answers -LOADING until loaded)."
 	echo
 	echo "| keys | lux after kill -9 ms | lux after clean stop ms | redis-server AOF+RDB preamble ms |"
 	echo "|---|---|---|---|"
@@ -184,9 +190,9 @@ if [[ " $SECTIONS " == *" restart "* ]]; then
 		start_lux "$work/rs"
 		bench "$PORT" -c 50 -P 64 -t set -n "$n" -r "$n" -d "$VALUE_SIZE" >/dev/null
 		kill9_lux
-		t0=$(ms_now); start_lux "$work/rs"; t1=$(ms_now)
+		read -r lux_kill pid < <("$FIRSTREPLY" "$PORT" "$LUX" --port "$PORT" --data-dir "$work/rs" 2>>"$work/lux.log")
 		stop_lux
-		t2=$(ms_now); start_lux "$work/rs"; t3=$(ms_now)
+		read -r lux_clean pid < <("$FIRSTREPLY" "$PORT" "$LUX" --port "$PORT" --data-dir "$work/rs" 2>>"$work/lux.log")
 		stop_lux
 		rm -rf "$work/rs"
 		mkdir -p "$work/redis"
@@ -199,14 +205,11 @@ if [[ " $SECTIONS " == *" restart "* ]]; then
 		while [ "$(redis-cli -p "$REDIS_PORT" info persistence | tr -d '\r' | awk -F: '$1=="aof_rewrite_in_progress" {print $2}')" != 0 ]; do sleep 0.1; done
 		redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
 		sleep 0.5
-		t4=$(ms_now)
-		redis-server --port "$REDIS_PORT" --dir "$work/redis" --save '' --appendonly yes \
-			--aof-use-rdb-preamble yes --daemonize yes --logfile "$work/redis.log" >/dev/null
-		wait_pong "$REDIS_PORT"
-		t5=$(ms_now)
+		read -r redis_ms _ < <("$FIRSTREPLY" "$REDIS_PORT" redis-server --port "$REDIS_PORT" --dir "$work/redis" --save '' \
+			--appendonly yes --aof-use-rdb-preamble yes --logfile "$work/redis.log")
 		redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
 		rm -rf "$work/redis"
-		echo "| $n | $((t1 - t0)) | $((t3 - t2)) | $((t5 - t4)) |"
+		echo "| $n | $lux_kill | $lux_clean | $redis_ms |"
 	done
 	echo
 fi

@@ -1096,6 +1096,10 @@ func infoStats(s *Server, b *infoBuilder) {
 	}
 	b.num("lux_hot_keys", int64(hot))
 	b.num("lux_cold_keys", int64(max(0, all-hot)))
+	hotRows, rows := s.tables().RowCounts()
+	b.num("lux_tables_rows", rows)
+	b.num("lux_tables_rows_hot", hotRows)
+	b.num("lux_tables_rows_cold", max(0, rows-hotRows))
 	mi := s.store.Memory()
 	b.num("lux_key_index_shards_ready", int64(mi.IndexShards))
 	b.num("lux_key_index_shards", int64(storage.NumDBs*storage.ShardsPerDB))

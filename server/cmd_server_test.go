@@ -436,3 +436,36 @@ func TestServerConfigResetStat(t *testing.T) {
 	// the INFO call itself is the one command counted since the reset
 	require.Equal(t, "1", f["total_commands_processed"])
 }
+
+// TestServerInfoRowCounts: INFO stats counts every row, and after a restart
+// with persistence none is resident until read.
+func TestServerInfoRowCounts(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	r := ts.raw(t)
+	r.do("TCREATE", "users", "name:str")
+	for _, n := range []string{"a", "b", "c"} {
+		require.Equal(t, ":", r.do("TINSERT", "users", "name", n)[:1])
+	}
+	r.do("SET", "k", "v")
+	_, f := infoFields(t, r.do("INFO", "stats"))
+	require.Equal(t, "3", f["lux_tables_rows"])
+	require.Equal(t, "3", f["lux_tables_rows_hot"])
+	require.Equal(t, "0", f["lux_tables_rows_cold"])
+	ts.stop()
+
+	ts = startServer(t, dir)
+	r = ts.raw(t)
+	_, f = infoFields(t, r.do("INFO", "stats"))
+	require.Equal(t, "3", f["lux_tables_rows"])
+	require.Equal(t, "0", f["lux_tables_rows_hot"])
+	require.Equal(t, "3", f["lux_tables_rows_cold"])
+	require.Equal(t, "0", f["lux_hot_keys"])
+	require.Equal(t, "1", f["lux_cold_keys"])
+	require.Contains(t, r.do("TGET", "users", "2"), "b")
+	r.do("GET", "k")
+	_, f = infoFields(t, r.do("INFO", "stats"))
+	require.Equal(t, "1", f["lux_tables_rows_hot"])
+	require.Equal(t, "2", f["lux_tables_rows_cold"])
+	require.Equal(t, "1", f["lux_hot_keys"])
+}
