@@ -33,7 +33,7 @@ func init() {
 		&Command{Name: "tcount", Arity: 2, Flags: tablesRead | FlagFast, Handler: cmdTcount, Group: "tables", Summary: "Returns the number of rows of a table."},
 		&Command{Name: "tschema", Arity: 2, Flags: tablesRead, Handler: cmdTschema, Group: "tables", Summary: "Returns a table's field specs."},
 		&Command{Name: "tlist", Arity: 1, Flags: tablesRead, Handler: cmdTlist, Group: "tables", Summary: "Returns the table names."},
-		&Command{Name: "talter", Arity: 4, Flags: tablesWrite, Handler: cmdTalter, Group: "tables", Summary: "Adds or drops a field of a table."},
+		&Command{Name: "talter", Arity: 4, Flags: tablesWrite | FlagWaitsCommit, Handler: cmdTalter, Group: "tables", Summary: "Adds or drops a field of a table."},
 	)
 }
 

@@ -32,6 +32,7 @@ const (
 	FlagNoLock                          // touches no keyspace shard
 	FlagLockDBInMemory                  // locks every shard of the current database without persistence (with it, the command reads Pebble)
 	FlagTables                          // a table command: EXEC holds the tables write lock around the transaction
+	FlagWaitsCommit                     // waits for the durable store while it runs (TALTER): never run under Store.Hold
 )
 
 var flagNames = []struct {
@@ -344,14 +345,15 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 }
 
 // noHoldFlags mark the commands that may wait for the durable store while
-// they run (whole-keyspace and admin commands, tables, which commit their own
-// batch): holding the committer around them would deadlock.
-const noHoldFlags = FlagTables | FlagLockDB | FlagLockAll | FlagLockDBInMemory | FlagAdmin
+// they run (whole-keyspace and admin commands, TALTER): holding the
+// committer around them would deadlock.
+const noHoldFlags = FlagWaitsCommit | FlagLockDB | FlagLockAll | FlagLockDBInMemory | FlagAdmin
 
 // holdsCommits reports whether cmd's durable writes are held into one batch
-// (Store.Hold) while it runs: every write command but noHoldFlags ones.
+// (Store.Hold) while it runs: every write command but noHoldFlags ones and
+// table commands, which write one batch each already.
 func holdsCommits(cmd *Command) bool {
-	return cmd.Flags&FlagWrite != 0 && cmd.Flags&noHoldFlags == 0
+	return cmd.Flags&FlagWrite != 0 && cmd.Flags&(noHoldFlags|FlagTables) == 0
 }
 
 // runHeld runs a handler outside EXEC (its locks taken); a write command's

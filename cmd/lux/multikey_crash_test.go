@@ -13,9 +13,9 @@ import (
 )
 
 // TestCrashMultiKeyCommandsAreAtomic: commands that change several keys in
-// different shards (DEL and UNLINK of 40 keys, SMOVE, LMOVE, SUNIONSTORE
-// over an existing destination) must be all there after a kill -9 or not at
-// all, whether or not they were acknowledged. Each group of keys is written
+// different shards (DEL and UNLINK of 40 keys, SMOVE, LMOVE) and
+// transactions mixing a table command with a key write must be all there
+// after a kill -9 or not at all, whether or not they were acknowledged. Each group of keys is written
 // in a state where any half-applied command is visible: the group's keys
 // are created together (MSET / one MULTI) and changed by one multi-key
 // command, so after the crash each group must be wholly in its "before" or
@@ -31,6 +31,11 @@ func TestCrashMultiKeyCommandsAreAtomic(t *testing.T) {
 func crashMultiKey(t *testing.T, mode string) {
 	p := startLux(t, "--appendfsync", mode)
 	ctx := context.Background()
+	setup := crashClient(t, p.Addr, 0)
+	if err := setup.Do(ctx, "TCREATE", "txrows", "name:str:unique").Err(); err != nil {
+		t.Fatal(err)
+	}
+	setup.Close()
 	cycles := 8
 	if testing.Short() {
 		cycles = 3
@@ -80,6 +85,23 @@ func crashMultiKey(t *testing.T, mode string) {
 			// command split across batches would show
 			wait += time.Second
 		}
+		// a writer of transactions mixing a table row and a key (of
+		// database 2): after the crash there are as many rows as keys
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := crashClient(t, p.Addr, 2)
+			defer c.Close()
+			for i := 0; !stop.Load(); i++ {
+				g := fmt.Sprintf("tx%d:%d", cycle, i)
+				pipe := c.TxPipeline()
+				pipe.Do(ctx, "TINSERT", "txrows", "name", g)
+				pipe.Set(ctx, g, "1", 0)
+				if _, err := pipe.Exec(ctx); err != nil {
+					return
+				}
+			}
+		}()
 		time.Sleep(wait)
 		p.Kill9()
 		stop.Store(true)
@@ -87,6 +109,19 @@ func crashMultiKey(t *testing.T, mode string) {
 		p.Restart()
 
 		c := crashClient(t, p.Addr, 0)
+		rows, err := c.Do(ctx, "TCOUNT", "txrows").Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2 := crashClient(t, p.Addr, 2)
+		keys, err := c2.DBSize(ctx).Result()
+		c2.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows != keys {
+			t.Fatalf("cycle %d: MULTI/EXEC of TINSERT and SET half applied: %d rows, %d keys", cycle, rows, keys)
+		}
 		checked := 0
 		for w := 0; w < 4; w++ {
 			n := int(sent[w].Load())
