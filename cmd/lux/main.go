@@ -128,9 +128,8 @@ func run(o *options) error {
 			goLimit -= storage.PebbleMemory(maxmem)
 		}
 		debug.SetMemoryLimit(goLimit)
-	} else {
-		go gcTuner(stopGC)
 	}
+	go gcTuner(stopGC)
 	cfg := server.DefaultConfig()
 	cfg.Bind, cfg.Port, cfg.Password = o.bind, o.port, o.password
 	cfg.AllowUnprotected = strings.EqualFold(o.protectedMode, "no")
