@@ -128,8 +128,10 @@ func run(o *options) error {
 			goLimit -= storage.PebbleMemory(maxmem)
 		}
 		debug.SetMemoryLimit(goLimit)
+		go gcTuner(stopGC, 100)
+	} else {
+		go gcTuner(stopGC, minGCPercent)
 	}
-	go gcTuner(stopGC)
 	cfg := server.DefaultConfig()
 	cfg.Bind, cfg.Port, cfg.Password = o.bind, o.port, o.password
 	cfg.AllowUnprotected = strings.EqualFold(o.protectedMode, "no")
