@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // TQUERY: parsing, planning and execution.
@@ -74,6 +75,32 @@ type query struct {
 	desc  bool
 	limit int64 // -1: none
 	joins []*field
+
+	// scratch reused by the pooled queries of Query (nil: allocate)
+	covered []bool
+	hits    []hit
+	pb, jb  [16]pair // a reply row's pairs and its joined row's
+}
+
+// queryPool recycles TQUERY's parsed query, predicate flags and result
+// rows: the history query then allocates next to nothing, and a server
+// whose live heap is small collects less often.
+var queryPool = sync.Pool{New: func() any { return &query{} }}
+
+// maxPooledHits bounds the result slice a pooled query keeps.
+const maxPooledHits = 1024
+
+func putQuery(q *query) {
+	clear(q.preds)
+	clear(q.joins)
+	if cap(q.hits) > maxPooledHits {
+		q.hits = nil
+	}
+	clear(q.hits[:cap(q.hits)]) // row data must not outlive the reply
+	clear(q.pb[:])
+	clear(q.jb[:])
+	*q = query{preds: q.preds[:0], joins: q.joins[:0], covered: q.covered[:0], hits: q.hits[:0]}
+	queryPool.Put(q)
 }
 
 func isKeyword(b []byte, kw string) bool { return eqFoldASCII(b, strings.ToLower(kw)) }
@@ -82,11 +109,17 @@ func isKeyword(b []byte, kw string) bool { return eqFoldASCII(b, strings.ToLower
 // (clauses in any order; WHERE and JOIN may repeat, a later ORDER BY or LIMIT
 // replaces an earlier one).
 func (db *DB) parseQuery(args [][]byte) (*query, error) {
+	return db.parseQueryInto(&query{}, args)
+}
+
+// parseQueryInto is parseQuery into q, whose preds, joins and scratch
+// buffers it reuses.
+func (db *DB) parseQueryInto(q *query, args [][]byte) (*query, error) {
 	t, err := db.table(args[0])
 	if err != nil {
 		return nil, err
 	}
-	q := &query{t: t, limit: -1}
+	q.t, q.preds, q.order, q.desc, q.limit, q.joins = t, q.preds[:0], nil, false, -1, q.joins[:0]
 	now := int64(0)
 	for i := 1; i < len(args); {
 		tok := args[i]
@@ -227,7 +260,13 @@ func (q *query) plan() plan {
 	p := q.choosePlan()
 	// predicates the access path guarantees need no check per row: the
 	// equality it looks up, and the conditions its key range was built from
-	p.covered = make([]bool, len(q.preds))
+	if cap(q.covered) >= len(q.preds) {
+		p.covered = q.covered[:len(q.preds)]
+		clear(p.covered)
+	} else {
+		p.covered = make([]bool, len(q.preds))
+		q.covered = p.covered
+	}
 	for i, pr := range q.preds {
 		switch p.kind {
 		case accUnique, accIndexEq:
@@ -378,7 +417,11 @@ func (q *query) run(db *DB, p plan, st *execStats) ([]hit, error) {
 	}
 	var hits []hit
 	if p.ordered && q.limit > 0 && q.limit <= 1000 {
-		hits = make([]hit, 0, q.limit)
+		if int64(cap(q.hits)) >= q.limit {
+			hits = q.hits[:0]
+		} else {
+			hits = make([]hit, 0, q.limit)
+		}
 	}
 	var rerr error
 	// visit examines one candidate row; it returns false to stop the scan.
@@ -483,16 +526,22 @@ func (q *query) orderType() Type {
 
 // Query is TQUERY; args are the command's arguments after its name.
 func (db *DB) Query(args [][]byte, w Writer) error {
-	q, err := db.parseQuery(args)
+	pq := queryPool.Get().(*query)
+	q, err := db.parseQueryInto(pq, args)
 	if err != nil {
+		putQuery(pq)
 		return err
 	}
 	var st execStats
 	hits, err := q.run(db, q.plan(), &st)
-	if err != nil {
-		return err
+	if err == nil {
+		if cap(hits) > cap(q.hits) {
+			q.hits = hits[:0] // reused by the next query
+		}
+		err = db.writeRows(q, hits, w)
 	}
-	return db.writeRows(q, hits, w)
+	putQuery(pq)
+	return err
 }
 
 // joined is the referenced table of a JOIN and its prefixed field names.
@@ -537,17 +586,16 @@ func (db *DB) writeRows(q *query, hits []hit, w Writer) error {
 		}
 	}
 	w.WriteArray(len(hits))
-	var pb [16]pair
-	var jb [16]pair
+	pb, jb := q.pb[:0], q.jb[:0]
 	for h, hit := range hits {
-		ps := q.t.pairs(hit.data, pb[:0])
+		ps := q.t.pairs(hit.data, pb)
 		n := 1 + 2*len(ps)
 		var jp [][]pair
 		for i := range js {
 			var rp []pair
 			if rd := jdata[h*len(js)+i]; rd != "" {
 				if len(js) == 1 {
-					rp = js[i].t.pairs(rd, jb[:0])
+					rp = js[i].t.pairs(rd, jb)
 				} else {
 					rp = js[i].t.pairs(rd, nil)
 				}

@@ -165,10 +165,11 @@ func (db *DB) scanStored(ov *overlay, prefix, lo, hi []byte, desc bool, fn func(
 			ov.t.Ascend(collect)
 		}
 	}
-	lower := append(append([]byte(nil), prefix...), lo...)
+	var lb, ub [64]byte
+	lower := append(append(lb[:0], prefix...), lo...)
 	var upper []byte
 	if hi != nil {
-		upper = append(append([]byte(nil), prefix...), hi...)
+		upper = append(append(ub[:0], prefix...), hi...)
 	} else {
 		upper = prefixEnd(prefix)
 	}
@@ -348,17 +349,16 @@ func (x *storedComp) set(e compEnt, del bool) {
 }
 
 func (x *storedComp) scan(c *compIndex, a uint64, r krange, desc bool, fn func(b tv, present bool, id int64) bool) error {
-	var lo, hi []byte
-	var ab [8]byte
-	base := appendU64(ab[:0], a)
-	lo = append([]byte(nil), base...)
+	var lb, hb [32]byte
+	lo := appendU64(lb[:0], a)
 	if !desc && r.lo.set {
 		lo = appendU64(append(lo, 1), r.lo.k.n)
 	}
+	hi := appendU64(hb[:0], a)
 	if desc && r.hi.set {
-		hi = append(appendU64(append(append([]byte(nil), base...), 1), r.hi.k.n), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)
+		hi = append(appendU64(append(hi, 1), r.hi.k.n), 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)
 	} else {
-		hi = append(append([]byte(nil), base...), 0xFF)
+		hi = append(hi, 0xFF)
 	}
 	var derr error
 	err := x.db.scanStored(&x.ov, x.prefix, lo, hi, desc, func(b []byte) bool {

@@ -6,17 +6,28 @@
 //	         throughput, ratio, refused writes, peak RSS (VmHWM)
 //	history  -hist-n messages into lux with --maxmemory -hist-limit, then
 //	         TQUERY messages WHERE channel_id = X ORDER BY timestamp DESC
-//	         LIMIT 50 (one client): p50/p99 for -hot channels queried over
-//	         and over, and for cold channels (never read since a restart)
+//	         LIMIT 50 (one connection): p50/p99 for cold channels (never
+//	         read since a restart) and for -hot channels queried over and
+//	         over, first right after the cold ones (while the server still
+//	         compacts what the load left), then once the server is idle,
+//	         then from -hist-c connections at once; and the app's next
+//	         step, one pipeline of TGET users for the page's distinct
+//	         authors. Latencies are taken with a raw RESP client that reads
+//	         the reply without building Go values (the server's latency);
+//	         the first hot row is also given as go-redis measures it
+//	         (Do().Slice(): decoding 451 values into interfaces and the
+//	         client's own collections included), as earlier runs reported
 //	restart  kill -9, start, time to the first PONG and to the first
 //	         TQUERY reply; TCOUNT checked against the acknowledged inserts
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,14 +54,16 @@ var (
 	hot       = flag.Int("hot", 20, "hot channels")
 	queries   = flag.Int("queries", 2000, "history queries per measurement")
 	conc      = flag.Int("c", 16, "clients inserting")
+	histConc  = flag.Int("hist-c", 4, "connections querying hot channels at once (last hot row)")
 	sections  = flag.String("sections", "writes,history", "sections to run")
 	work      = flag.String("workdir", "", "data directory root (default: a temp dir)")
 )
 
 type server struct {
-	cmd *exec.Cmd
-	dir string
-	c   *redis.Client
+	cmd     *exec.Cmd
+	dir     string
+	c       *redis.Client
+	started time.Time
 }
 
 func start(dir string, args ...string) *server {
@@ -59,7 +72,7 @@ func start(dir string, args ...string) *server {
 	cmd.Stderr, _ = os.Create(filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".log"))
 	must(cmd.Start())
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(*port), PoolSize: *conc + 4, MaxRetries: -1})
-	return &server{cmd: cmd, dir: dir, c: c}
+	return &server{cmd: cmd, dir: dir, c: c, started: time.Now()}
 }
 
 // waitReply polls until f succeeds; it returns the time since t0.
@@ -104,6 +117,138 @@ func (s *server) info(field string) string {
 		}
 	}
 	return ""
+}
+
+// cpu is the server's user + system time in clock ticks (1/100 s).
+func (s *server) cpu() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + k
+}
+
+// waitIdle waits until the server used under 5% of a core for a second
+// (at most two minutes); it returns the time since the server started.
+func (s *server) waitIdle() time.Duration {
+	for prev := s.cpu(); time.Since(s.started) < 2*time.Minute; {
+		time.Sleep(time.Second)
+		c := s.cpu()
+		if c-prev < 5 {
+			break
+		}
+		prev = c
+	}
+	return time.Since(s.started) - time.Second
+}
+
+// raw is a connection that sends the history query and reads its reply as
+// RESP without building Go values, so what it times is the server's
+// latency, not the client's decoding and collections.
+type raw struct {
+	nc    net.Conn
+	r     *bufio.Reader
+	users map[string]bool // the last history page's authors
+	buf   []byte
+}
+
+func dialRaw() *raw {
+	nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(*port))
+	must(err)
+	return &raw{nc: nc, r: bufio.NewReaderSize(nc, 1<<16), users: map[string]bool{}}
+}
+
+func (c *raw) send(args ...string) {
+	c.buf = append(c.buf, '*')
+	c.buf = strconv.AppendInt(c.buf, int64(len(args)), 10)
+	c.buf = append(c.buf, "\r\n"...)
+	for _, a := range args {
+		c.buf = append(c.buf, '$')
+		c.buf = strconv.AppendInt(c.buf, int64(len(a)), 10)
+		c.buf = append(c.buf, "\r\n"...)
+		c.buf = append(append(c.buf, a...), "\r\n"...)
+	}
+}
+
+func (c *raw) flush() {
+	_, err := c.nc.Write(c.buf)
+	must(err)
+	c.buf = c.buf[:0]
+}
+
+// read reads one reply and returns the number of elements of a top-level
+// array; the value of each bulk string after a "user_id" one is recorded.
+func (c *raw) read() int {
+	line, err := c.r.ReadSlice('\n')
+	must(err)
+	n, _ := strconv.Atoi(string(line[1 : len(line)-2]))
+	switch line[0] {
+	case '*':
+		prevUser := false
+		for i := 0; i < n; i++ {
+			c.skip(&prevUser)
+		}
+	case '$':
+		c.r.Discard(n + 2)
+	case '-':
+		must(fmt.Errorf("%s", line))
+	}
+	return n
+}
+
+func (c *raw) skip(prevUser *bool) {
+	line, err := c.r.ReadSlice('\n')
+	must(err)
+	n, _ := strconv.Atoi(string(line[1 : len(line)-2]))
+	switch line[0] {
+	case '*':
+		for i := 0; i < n; i++ {
+			c.skip(prevUser)
+		}
+	case '$':
+		b, err := c.r.Peek(n)
+		must(err)
+		if *prevUser {
+			c.users[string(b)] = true
+		}
+		*prevUser = string(b) == "user_id"
+		c.r.Discard(n + 2)
+	case '-':
+		must(fmt.Errorf("%s", line))
+	}
+}
+
+// history times the history query of channel ch.
+func (c *raw) history(ch int) time.Duration {
+	clear(c.users)
+	t := time.Now()
+	c.send("TQUERY", "messages", "WHERE", "channel_id", "=", strconv.Itoa(ch), "ORDER", "BY", "timestamp", "DESC", "LIMIT", "50")
+	c.flush()
+	n := c.read()
+	d := time.Since(t)
+	if n != 50 {
+		must(fmt.Errorf("history of channel %d: %d rows", ch, n))
+	}
+	return d
+}
+
+// authors times one pipeline of TGET users for the last page's authors.
+func (c *raw) authors() time.Duration {
+	t := time.Now()
+	n := len(c.users)
+	for u := range c.users {
+		c.send("TGET", "users", u)
+	}
+	c.flush()
+	for range n {
+		if c.read() != 6 {
+			must(fmt.Errorf("TGET users: not a user"))
+		}
+	}
+	return time.Since(t)
 }
 
 func must(err error) {
@@ -215,16 +360,6 @@ func history(root string) {
 	fmt.Fprintf(os.Stderr, "tablestier: loaded %d messages in %s\n", *histN, time.Since(t0).Round(time.Second))
 	fmt.Printf("\n### History query on %d messages (%d channels), --maxmemory %s\n\n", *histN, *channels, *histLimit)
 	fmt.Printf("Loaded at %.0f inserts/s, %d refused; peak RSS %s.\n\n", rate, refused, mb(s.hwm()))
-	q := func(ch int) time.Duration {
-		t := time.Now()
-		res, err := s.c.Do(ctx, "TQUERY", "messages", "WHERE", "channel_id", "=", ch, "ORDER", "BY", "timestamp", "DESC", "LIMIT", 50).Slice()
-		d := time.Since(t)
-		must(err)
-		if len(res) != 50 {
-			must(fmt.Errorf("history of channel %d: %d rows", ch, len(res)))
-		}
-		return d
-	}
 	// restart (kill -9): nothing is resident, every channel is cold
 	s.stop(true)
 	t0 = time.Now()
@@ -235,21 +370,71 @@ func history(root string) {
 	})
 	cnt, err := s.c.Do(ctx, "TCOUNT", "messages").Int64()
 	must(err)
-	var cold, hotd []time.Duration
+	rc := dialRaw()
+	var cold []time.Duration
 	for i := 0; i < *queries && i+*hot+2 <= *channels; i++ {
-		cold = append(cold, q(*hot+2+i)) // each cold channel read once
+		cold = append(cold, rc.history(*hot+2+i)) // each cold channel read once
 	}
 	for i := 0; i < *hot; i++ {
-		q(2 + i) // warm up
+		rc.history(2 + i) // warm up
+	}
+	var hotBusy, hotGo, hotIdle, hotConc, authors []time.Duration
+	cpu0 := s.cpu()
+	for i := 0; i < *queries; i++ {
+		hotBusy = append(hotBusy, rc.history(2+i%*hot))
 	}
 	for i := 0; i < *queries; i++ {
-		hotd = append(hotd, q(2+i%*hot))
+		t := time.Now()
+		res, err := s.c.Do(ctx, "TQUERY", "messages", "WHERE", "channel_id", "=", 2+i%*hot, "ORDER", "BY", "timestamp", "DESC", "LIMIT", 50).Slice()
+		d := time.Since(t)
+		must(err)
+		if len(res) != 50 {
+			must(fmt.Errorf("history of channel %d: %d rows", 2+i%*hot, len(res)))
+		}
+		hotGo = append(hotGo, d)
 	}
+	busy := time.Since(t0)
+	busyCPU := float64(s.cpu()-cpu0) / 100 / busy.Seconds()
+	// the load left compactions to finish: wait until the server is idle
+	idle := s.waitIdle()
+	for i := 0; i < *hot; i++ {
+		rc.history(2 + i)
+		rc.authors() // warm up: the users become resident
+	}
+	for i := 0; i < *queries; i++ {
+		hotIdle = append(hotIdle, rc.history(2+i%*hot))
+		authors = append(authors, rc.authors())
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for c := 0; c < *histConc; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			r := dialRaw()
+			defer r.nc.Close()
+			var d []time.Duration
+			for i := 0; i < *queries / *histConc; i++ {
+				d = append(d, r.history(2+(i+c*7)%*hot))
+			}
+			mu.Lock()
+			hotConc = append(hotConc, d...)
+			mu.Unlock()
+		}(c)
+	}
+	wg.Wait()
+	rc.nc.Close()
 	used, _ := strconv.ParseInt(s.info("used_memory"), 10, 64)
 	fmt.Println("| channels | queries | p50 | p99 |")
 	fmt.Println("|---|---|---|---|")
-	fmt.Printf("| hot (%d channels, read before) | %d | %s | %s |\n", *hot, len(hotd), pct(hotd, .5), pct(hotd, .99))
 	fmt.Printf("| cold (first read since the restart) | %d | %s | %s |\n", len(cold), pct(cold, .5), pct(cold, .99))
+	fmt.Printf("| hot (%d channels, read before), right after the cold ones | %d | %s | %s |\n", *hot, len(hotBusy), pct(hotBusy, .5), pct(hotBusy, .99))
+	fmt.Printf("| the same, measured by go-redis (`Do().Slice()`) | %d | %s | %s |\n", len(hotGo), pct(hotGo, .5), pct(hotGo, .99))
+	fmt.Printf("| hot, once the server is idle | %d | %s | %s |\n", len(hotIdle), pct(hotIdle, .5), pct(hotIdle, .99))
+	fmt.Printf("| hot, %d connections at once | %d | %s | %s |\n", *histConc, len(hotConc), pct(hotConc, .5), pct(hotConc, .99))
+	fmt.Printf("| then one pipeline of `TGET users` for the page's distinct authors | %d | %s | %s |\n", len(authors), pct(authors, .5), pct(authors, .99))
+	fmt.Printf("\nThe cold and the first hot rows ran in the %s after the restart, while the server used %.0f%% of a core (the queries included: the rest is Pebble compacting what the load left); it used under 5%% of a core from %s after the restart.\n",
+		busy.Round(time.Millisecond), busyCPU*100, idle.Round(100*time.Millisecond))
 	fmt.Printf("\nRestart after kill -9 with %d messages: first PONG after %s, first TQUERY reply after %s; TCOUNT %d (%d inserted, %d refused). After the queries: used_memory %s, peak RSS %s.\n",
 		*histN, pong.Round(time.Millisecond), first.Round(time.Millisecond), cnt, *histN, refused, mb(used), mb(s.hwm()))
 	s.stop(false)

@@ -128,8 +128,9 @@ func run(o *options) error {
 			goLimit -= storage.PebbleMemory(maxmem)
 		}
 		debug.SetMemoryLimit(goLimit)
+		go gcTuner(stopGC, 100)
 	} else {
-		go gcTuner(stopGC)
+		go gcTuner(stopGC, minGCPercent)
 	}
 	cfg := server.DefaultConfig()
 	cfg.Bind, cfg.Port, cfg.Password = o.bind, o.port, o.password
