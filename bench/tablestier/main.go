@@ -64,6 +64,66 @@ type server struct {
 	dir     string
 	c       *redis.Client
 	started time.Time
+	// rss is VmRSS in MB, sampled once a second from start to stop
+	rssMu   sync.Mutex
+	rss     []float64
+	rssStop chan struct{}
+}
+
+// sampleRSS records VmRSS once a second until stop.
+func (s *server) sampleRSS() {
+	s.rssStop = make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			s.rssMu.Lock()
+			s.rss = append(s.rss, float64(s.vm("VmRSS:"))/(1<<20))
+			s.rssMu.Unlock()
+			select {
+			case <-s.rssStop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// rssSeries returns the samples so far.
+func (s *server) rssSeries() []float64 {
+	s.rssMu.Lock()
+	defer s.rssMu.Unlock()
+	return append([]float64(nil), s.rss...)
+}
+
+// rssTable prints RSS over time of several runs side by side, at most about
+// 30 rows (every k-th second for long runs).
+func rssTable(names []string, series [][]float64) {
+	n := 0
+	for _, r := range series {
+		n = max(n, len(r))
+	}
+	step := max(1, (n+29)/30)
+	fmt.Printf("\nRSS over time (MB, sampled every second; every %d s shown):\n\n| s |", step)
+	for _, name := range names {
+		fmt.Printf(" %s |", name)
+	}
+	fmt.Print("\n|---|")
+	for range names {
+		fmt.Print("---|")
+	}
+	fmt.Println()
+	for i := 0; i < n; i += step {
+		fmt.Printf("| %d |", i)
+		for _, r := range series {
+			if i < len(r) {
+				fmt.Printf(" %.1f |", r[i])
+			} else {
+				fmt.Print(" - |")
+			}
+		}
+		fmt.Println()
+	}
 }
 
 func start(dir string, args ...string) *server {
@@ -72,7 +132,9 @@ func start(dir string, args ...string) *server {
 	cmd.Stderr, _ = os.Create(filepath.Join(filepath.Dir(dir), filepath.Base(dir)+".log"))
 	must(cmd.Start())
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(*port), PoolSize: *conc + 4, MaxRetries: -1})
-	return &server{cmd: cmd, dir: dir, c: c, started: time.Now()}
+	srv := &server{cmd: cmd, dir: dir, c: c, started: time.Now()}
+	srv.sampleRSS()
+	return srv
 }
 
 // waitReply polls until f succeeds; it returns the time since t0.
@@ -86,6 +148,7 @@ func waitReply(t0 time.Time, f func() error) time.Duration {
 }
 
 func (s *server) stop(kill bool) {
+	close(s.rssStop)
 	if kill {
 		s.cmd.Process.Signal(syscall.SIGKILL)
 	} else {
@@ -95,13 +158,16 @@ func (s *server) stop(kill bool) {
 	s.c.Close()
 }
 
-func (s *server) hwm() int64 {
+func (s *server) hwm() int64 { return s.vm("VmHWM:") }
+
+// vm returns a /proc/PID/status memory field in bytes.
+func (s *server) vm(field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, field); ok {
 			f := strings.Fields(v)
 			kb, _ := strconv.ParseInt(f[0], 10, 64)
 			return kb << 10
@@ -143,6 +209,38 @@ func (s *server) waitIdle() time.Duration {
 		prev = c
 	}
 	return time.Since(s.started) - time.Second
+}
+
+// firstReplies polls the restarted server over raw TCP every half
+// millisecond (a client library's dial backoff would be in the figure) and
+// returns the times since t0 of its first PONG and of its first TQUERY reply
+// that is not an error.
+func firstReplies(t0 time.Time) (pong, first time.Duration) {
+	addr := "127.0.0.1:" + strconv.Itoa(*port)
+	try := func(cmd string, ok byte) bool {
+		nc, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			return false
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := nc.Write([]byte(cmd)); err != nil {
+			return false
+		}
+		b, err := bufio.NewReader(nc).ReadByte()
+		return err == nil && b == ok
+	}
+	var q raw
+	q.send("TQUERY", "messages", "WHERE", "channel_id", "=", "1", "ORDER", "BY", "timestamp", "DESC", "LIMIT", "50")
+	query := string(q.buf)
+	for !try("PING\r\n", '+') {
+		time.Sleep(500 * time.Microsecond)
+	}
+	pong = time.Since(t0)
+	for !try(query, '*') {
+		time.Sleep(500 * time.Microsecond)
+	}
+	return pong, time.Since(t0)
 }
 
 // raw is a connection that sends the history query and reads its reply as
@@ -329,6 +427,7 @@ func writes(root string) {
 	fmt.Println("| server | inserts/s | refused | peak RSS (VmHWM) | used_memory after | RSS bound (limit × 1.2 + 64 MB) |")
 	fmt.Println("|---|---|---|---|---|---|")
 	var rates [2]float64
+	var rss [][]float64
 	for i, args := range [][]string{{"--maxmemory", *limit}, nil} {
 		s := start(filepath.Join(root, fmt.Sprintf("writes%d", i)), args...)
 		rate, refused := load(s, *n)
@@ -340,10 +439,12 @@ func writes(root string) {
 		}
 		used, _ := strconv.ParseInt(s.info("used_memory"), 10, 64)
 		fmt.Printf("| %s | %.0f | %d | %s | %s | %s |\n", name, rate, refused, mb(s.hwm()), mb(used), bound)
+		rss = append(rss, s.rssSeries())
 		s.stop(false)
 		fmt.Fprintf(os.Stderr, "tablestier: writes %s: %.0f/s\n", name, rate)
 	}
 	fmt.Printf("\nratio limit / no limit: **%.2f**\n", rates[0]/rates[1])
+	rssTable([]string{"--maxmemory " + *limit, "no limit"}, rss)
 }
 
 func pct(d []time.Duration, p float64) time.Duration {
@@ -359,15 +460,14 @@ func history(root string) {
 	rate, refused := load(s, *histN)
 	fmt.Fprintf(os.Stderr, "tablestier: loaded %d messages in %s\n", *histN, time.Since(t0).Round(time.Second))
 	fmt.Printf("\n### History query on %d messages (%d channels), --maxmemory %s\n\n", *histN, *channels, *histLimit)
-	fmt.Printf("Loaded at %.0f inserts/s, %d refused; peak RSS %s.\n\n", rate, refused, mb(s.hwm()))
+	fmt.Printf("Loaded at %.0f inserts/s, %d refused; peak RSS %s.\n", rate, refused, mb(s.hwm()))
+	rssTable([]string{"load, --maxmemory " + *histLimit}, [][]float64{s.rssSeries()})
+	fmt.Println()
 	// restart (kill -9): nothing is resident, every channel is cold
 	s.stop(true)
 	t0 = time.Now()
 	s = start(dir, "--maxmemory", *histLimit)
-	pong := waitReply(t0, func() error { return s.c.Ping(ctx).Err() })
-	first := waitReply(t0, func() error {
-		return s.c.Do(ctx, "TQUERY", "messages", "WHERE", "channel_id", "=", 1, "ORDER", "BY", "timestamp", "DESC", "LIMIT", 50).Err()
-	})
+	pong, first := firstReplies(t0)
 	cnt, err := s.c.Do(ctx, "TCOUNT", "messages").Int64()
 	must(err)
 	rc := dialRaw()
