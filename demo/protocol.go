@@ -46,21 +46,21 @@ const (
 
 // Error codes of error frames.
 const (
-	errBadJSON        = "bad_json"
-	errUnknownType    = "unknown_type"
-	errBadRequest     = "bad_request"
-	errNotLoggedIn    = "not_logged_in"
-	errNameTaken      = "name_taken"
-	errInvalidName    = "invalid_name"
-	errInvalidColor   = "invalid_color"
-	errEmpty          = "empty"
-	errTooLong        = "too_long"
-	errRateLimited    = "rate_limited"
-	errFlood          = "flood"
-	errNoSuchChannel  = "no_such_channel"
-	errChannelExists  = "channel_exists"
-	errTooManyJoined  = "too_many_channels"
-	errUnavailable    = "unavailable"
+	errBadJSON         = "bad_json"
+	errUnknownType     = "unknown_type"
+	errBadRequest      = "bad_request"
+	errNotLoggedIn     = "not_logged_in"
+	errNameTaken       = "name_taken"
+	errInvalidName     = "invalid_name"
+	errInvalidColor    = "invalid_color"
+	errEmpty           = "empty"
+	errTooLong         = "too_long"
+	errRateLimited     = "rate_limited"
+	errFlood           = "flood"
+	errNoSuchChannel   = "no_such_channel"
+	errChannelExists   = "channel_exists"
+	errTooManyJoined   = "too_many_channels"
+	errUnavailable     = "unavailable"
 	errAlreadyLoggedIn = "already_logged_in"
 )
 
@@ -134,8 +134,8 @@ type (
 	historyFrame struct {
 		Type     string    `json:"type"` // "history"
 		Channel  int64     `json:"channel"`
-		Messages []Message `json:"messages"` // oldest first
-		More     bool      `json:"more"`     // older messages exist
+		Messages []Message `json:"messages"`        // oldest first
+		More     bool      `json:"more"`            // older messages exist
 		Older    bool      `json:"older,omitempty"` // an answer to "history"
 		After    int64     `json:"after,omitempty"` // the join's "after", echoed
 		Reset    bool      `json:"reset,omitempty"` // "after" missed more than a page: replace, don't merge

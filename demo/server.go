@@ -318,4 +318,3 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
-
