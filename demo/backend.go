@@ -50,7 +50,7 @@ const (
 	pubChannels     = "chat:channels"   // new channels
 	presenceTTL     = 60 * time.Second
 	defaultChannel  = "general"
-	defaultTopic    = "Say hello 👋"
+	defaultTopic    = "Say hello to everyone"
 )
 
 func newBackend(rdb *redis.Client) *backend {

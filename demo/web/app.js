@@ -575,6 +575,21 @@ function setup() {
   });
   $("open-sidebar").addEventListener("click", () => $("app").classList.add("menu-open"));
   $("close-sidebar").addEventListener("click", () => $("app").classList.remove("menu-open"));
+  // leaving the page closes the socket at once (so others see us go),
+  // also when the page is kept in the back/forward cache; coming back
+  // from that cache connects again
+  window.addEventListener("pagehide", () => {
+    const ws = state.ws;
+    if (!ws) return;
+    if (state.me) state.loginWanted = { name: state.me.name, color: state.me.color };
+    state.me = null;
+    state.ws = null;
+    clearTimeout(state.retryTimer);
+    ws.close(1000, "page closed");
+  });
+  window.addEventListener("pageshow", (e) => {
+    if (e.persisted && !state.ws) connect();
+  });
   setInterval(renderTyping, 1000);
   setInterval(() => { if (state.me) send({ type: "who" }); }, 30000);
 
