@@ -136,6 +136,9 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string, width, heig
 	}
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// chromedp's Enter leaves a stray newline in the composer after the
+	// page has sent and cleared it (a real keyboard does not)
+	evalJS[bool](t, ctx, `(() => { const i = document.querySelector('#input'); i.value = ''; i.dispatchEvent(new Event('input')); return true })()`)
 	err := chromedp.Do(tctx,
 		chromedp.EmulateViewport(width, height),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -210,12 +213,27 @@ func TestBrowserChat(t *testing.T) {
 	)
 	waitJS(t, mallory, "name taken shown", `document.querySelector('#login-error').textContent.includes('taken') && !document.querySelector('#login').hidden`)
 
+	// channels: alice makes one with a topic; bob sees it appear, and an
+	// unread badge when alice writes there
+	do(t, alice, "alice creates #random",
+		chromedp.SetValue(chromedp.CSS("#new-channel-name"), "random"),
+		chromedp.SetValue(chromedp.CSS("#new-channel-topic"), "anything goes"),
+		chromedp.Click(chromedp.CSS(`#new-channel button[type="submit"]`)),
+	)
+	waitJS(t, alice, "alice is in #random", `document.querySelector('#channel-name').textContent === '#random' && document.querySelector('#channel-topic').textContent === 'anything goes'`)
+	waitJS(t, bob, "bob sees #random", `[...document.querySelectorAll('#channels .name')].some(e => e.textContent === 'random')`)
+	say(t, alice, "over here")
+	waitJS(t, bob, "bob has one unread", `document.querySelector('#channels .badge')?.textContent === '1'`)
+	evalJS[bool](t, alice, `([...document.querySelectorAll('#channels button')].find(b => b.textContent.includes('general')).click(), true)`)
+	waitJS(t, alice, "alice back in #general", `document.querySelector('#channel-name').textContent === '#general' && `+listHas("hello from alice"))
+
 	// screenshots, desktop and phone width, light and dark
 	dir := artifactsDir(t)
 	screenshot(t, alice, dir, "desktop.png", 1280, 800, false)
 	screenshot(t, alice, dir, "desktop-dark.png", 1280, 800, true)
 	screenshot(t, alice, dir, "phone.png", 390, 844, false)
 	screenshot(t, alice, dir, "phone-dark.png", 390, 844, true)
+	screenshot(t, bob, dir, "desktop-unread.png", 1280, 800, false)
 	do(t, alice, "back to desktop", chromedp.EmulateViewport(1280, 800))
 
 	// history survives a reload (the page logs in again by itself)

@@ -508,10 +508,11 @@ function render() {
   renderMe();
 }
 
+// autosize grows the composer with the lines typed (up to 6).
 function autosize() {
   const i = $("input");
-  i.style.height = "auto";
-  i.style.height = `${Math.min(i.scrollHeight, 140)}px`;
+  const lines = Math.min(6, i.value.split("\n").length);
+  i.style.height = lines > 1 ? `${44 + 21 * (lines - 1)}px` : "";
 }
 
 // ---- wiring ----
