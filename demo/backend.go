@@ -27,7 +27,16 @@ type backend struct {
 	schemaOK bool
 
 	profanity *goaway.ProfanityDetector
+
+	// the online list, cached briefly: after a burst of presence changes
+	// every socket asks for it at once
+	onlineMu   sync.Mutex
+	onlineAt   time.Time
+	onlineList []User
 }
+
+// onlineCacheFor is how long an online list is reused.
+const onlineCacheFor = 2 * time.Second
 
 // schema is created on first use, so a demo nobody opens leaves the
 // database untouched; "already exists" is the normal case after a restart
@@ -461,8 +470,22 @@ func (b *backend) setOffline(ctx context.Context, u User) error {
 }
 
 // online lists users with a presence key (SCAN MATCH presence:*, then one
-// pipeline of TGETs).
+// pipeline of TGETs), at most onlineCacheFor old.
 func (b *backend) online(ctx context.Context) ([]User, error) {
+	b.onlineMu.Lock()
+	defer b.onlineMu.Unlock()
+	if b.onlineList != nil && time.Since(b.onlineAt) < onlineCacheFor {
+		return b.onlineList, nil
+	}
+	users, err := b.scanOnline(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.onlineList, b.onlineAt = users, time.Now()
+	return users, nil
+}
+
+func (b *backend) scanOnline(ctx context.Context) ([]User, error) {
 	var ids []int64
 	seen := map[int64]bool{}
 	var cursor uint64

@@ -20,6 +20,7 @@ type hub struct {
 	s *Server
 
 	mu        sync.Mutex
+	presence  [][]byte // presence frames waiting for the next flush
 	clients   map[*client]struct{}
 	byChannel map[int64]map[*client]struct{}
 	userConns map[int64]int // logged-in sockets per user id
@@ -148,8 +149,39 @@ func (h *hub) route(channel string, payload []byte) {
 		if id, err := strconv.ParseInt(channel[len(pubTypingPrefix):], 10, 64); err == nil {
 			h.toChannel(id, payload)
 		}
-	case channel == pubPresence, channel == pubChannels:
+	case channel == pubPresence:
+		h.mu.Lock()
+		h.presence = append(h.presence, payload)
+		h.mu.Unlock()
+	case channel == pubChannels:
 		h.toLoggedIn(payload)
+	}
+}
+
+// maxPresenceBurst is how many presence changes a flush forwards one by
+// one; beyond it the sockets get one "online_changed" frame and ask for
+// the list themselves (answered from a short cache), so a login storm of
+// n users costs n frames per flush instead of n² frames.
+const maxPresenceBurst = 20
+
+// flushPresence forwards the presence changes gathered since the last
+// flush (every presenceEvery).
+func (h *hub) flushPresence() {
+	h.mu.Lock()
+	frames := h.presence
+	h.presence = nil
+	h.mu.Unlock()
+	if len(frames) == 0 {
+		return
+	}
+	if len(frames) > maxPresenceBurst {
+		h.toLoggedIn(encode(struct {
+			Type string `json:"type"`
+		}{"online_changed"}))
+		return
+	}
+	for _, f := range frames {
+		h.toLoggedIn(f)
 	}
 }
 
@@ -197,15 +229,24 @@ func (h *hub) subscribe(ctx context.Context, rdb *redis.Client) {
 	}
 }
 
-// heartbeat refreshes the presence keys of every user logged in here,
+// presenceEvery is how often presence changes are forwarded to sockets.
+const presenceEvery = 250 * time.Millisecond
+
+// heartbeat forwards presence changes (flushPresence) and refreshes the
+// presence keys of every user logged in here,
 // in one pipeline, well within their 60 s expiry.
 func (h *hub) heartbeat(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	flush := time.NewTicker(presenceEvery)
+	defer flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-flush.C:
+			h.flushPresence()
+			continue
 		case <-t.C:
 		}
 		users := h.onlineUsers()

@@ -169,6 +169,11 @@ function handle(f) {
       else state.online.delete(f.user.id);
       renderOnline();
       break;
+    case "online_changed":
+      // many people came or went at once: ask for the list, spread out
+      clearTimeout(state.whoTimer);
+      state.whoTimer = setTimeout(() => { if (state.me) send({ type: "who" }); }, Math.random() * 3000);
+      break;
     case "resync":
       joinAll();
       break;
