@@ -162,7 +162,8 @@ type redisProc struct{ proc }
 // startLux starts the built lux binary on a free loopback port with its own
 // temporary data directory and waits until it answers PING. Extra args are
 // appended after the defaults and so override them (Go's flag package keeps
-// the last value): pass "--persistence=false" for an in-memory server, or
+// the last value; the defaults disable the chat demo, "--demo", addr turns it
+// on): pass "--persistence=false" for an in-memory server, or
 // "--data-dir", dir to use a directory of your own (Dir reports it). The
 // process is killed when the test ends.
 func startLux(t testing.TB, args ...string) *luxProc {
@@ -182,7 +183,9 @@ func startLux(t testing.TB, args ...string) *luxProc {
 	extra := append([]string(nil), args...)
 	p := &luxProc{proc{t: t, name: "lux", bin: bin, Dir: dir}}
 	p.argv = func(port int) []string {
-		a := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--data-dir", dir}
+		// --demo= : no chat demo unless a test asks for one with
+		// "--demo", addr (tests run in parallel; 8080 is the user's)
+		a := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--data-dir", dir, "--demo="}
 		return append(a, extra...)
 	}
 	p.start(0)

@@ -25,6 +25,10 @@ type options struct {
 	port                                                                   int
 	persistence                                                            bool
 	pprof                                                                  string
+	// demo is the chat demo's HTTP address (empty: none); demoSet says
+	// the user chose it (flag or LUX_DEMO) rather than the default.
+	demo    string
+	demoSet bool
 }
 
 func envOr(name, def string) string {
@@ -55,16 +59,33 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.policy, "maxmemory-policy", envOr("LUX_MAXMEMORY_POLICY", ""), "over --maxmemory: allkeys-lru (drop cold keys from memory; with persistence they stay on disk) or noeviction (refuse writes); default allkeys-lru with persistence, noeviction without, as Redis (env LUX_MAXMEMORY_POLICY)")
 	fs.StringVar(&o.protectedMode, "protected-mode", envOr("LUX_PROTECTED_MODE", "yes"), "no = allow a non-loopback bind without a password (env LUX_PROTECTED_MODE)")
 	fs.StringVar(&o.pprof, "pprof", envOr("LUX_PPROF", ""), "serve Go's net/http/pprof profiles on this address, e.g. 127.0.0.1:6060; empty = off (env LUX_PPROF)")
+	fs.StringVar(&o.demo, "demo", envOr("LUX_DEMO", defaultDemoAddr), "serve the chat demo on this HTTP address; empty = off (env LUX_DEMO)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, fmt.Errorf("unexpected argument %q (subcommand: lux demo --db URL)", fs.Arg(0))
 	}
+	_, o.demoSet = os.LookupEnv("LUX_DEMO")
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "demo" {
+			o.demoSet = true
+		}
+	})
 	return o, nil
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "demo" {
+		if err := runDemoCommand(os.Args[2:]); err != nil {
+			if err == flag.ErrHelp {
+				os.Exit(0)
+			}
+			fmt.Fprintln(os.Stderr, "lux:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {
 		if err == flag.ErrHelp {
@@ -154,6 +175,12 @@ func run(o *options) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
+	web, err := startDemo(o, srv.Addr().String())
+	if err != nil {
+		srv.Close()
+		store.Close()
+		return err
+	}
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
@@ -166,6 +193,9 @@ func run(o *options) error {
 			fmt.Fprintln(os.Stderr, "lux: serve:", err)
 		}
 	}
+	// The demo is a client of the server: its sockets close (1001) and
+	// clear their presence while the server still answers.
+	stopDemo(web)
 	// Close returns once no connection, blocked client or background task
 	// of the server can touch the store any more; only then is it closed.
 	srv.Close()
