@@ -210,6 +210,9 @@ func run(o *options) error {
 type stderrLogger struct{}
 
 func (stderrLogger) Infof(format string, args ...interface{}) {
+	if strings.HasPrefix(format, "upgraded to format version") {
+		return // a new data directory steps through every format: routine, a dozen lines
+	}
 	fmt.Fprintf(os.Stderr, "lux: pebble: "+format+"\n", args...)
 }
 
