@@ -101,7 +101,7 @@ func cmdHSet(c *Client, args [][]byte) {
 			created++
 		}
 	}
-	tx := c.DB().BeginColl()
+	tx := c.DB().Begin()
 	if e == nil {
 		e = tx.Create(key, h)
 		before = h.MemSize()
@@ -177,13 +177,13 @@ func cmdHDel(c *Client, args [][]byte) {
 		c.WriteInt(0)
 		return
 	}
-	var tx *storage.CollTx
+	var tx *storage.Tx
 	before := h.MemSize()
 	n := 0
 	for _, f := range args[2:] {
 		if h.Delete(f) {
 			if tx == nil {
-				tx = c.DB().BeginColl()
+				tx = c.DB().Begin()
 			}
 			n++
 			tx.Del(key, f)
@@ -306,7 +306,7 @@ func cmdHIncrBy(c *Client, args [][]byte) {
 func hsSetHashField(c *Client, key []byte, e *storage.Entry, h *storage.Hash, field, val []byte, event string) {
 	before := h.MemSize()
 	h.Set(field, val)
-	tx := c.DB().BeginColl()
+	tx := c.DB().Begin()
 	if e == nil {
 		e = tx.Create(key, h)
 		before = h.MemSize()

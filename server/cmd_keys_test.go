@@ -619,10 +619,9 @@ func addFakeOf(t testing.TB, ts *testServer, typ storage.Type, dbi int, key stri
 	}
 	var obj storage.Object = &fakeObj{t: typ, m: m}
 	withKey(ts, dbi, key, func(db storage.DB) {
-		db.Put([]byte(key), &storage.Entry{Obj: obj, Type: obj.Type()}, 0)
-		for k, v := range elems {
-			db.PutElem([]byte(key), []byte(k), []byte(v))
-		}
+		tx := db.Begin()
+		tx.Store([]byte(key), obj, "set")
+		tx.Commit()
 	})
 }
 

@@ -88,6 +88,13 @@ func lookupList(c *Client, key []byte, write bool) (*storage.Entry, *storage.Lis
 	return e, l, true
 }
 
+// commitList records a command's change of one list (Tx.List).
+func commitList(db storage.DB, ch storage.ListChange) {
+	tx := db.Begin()
+	tx.List(ch)
+	tx.Commit()
+}
+
 // parseWhere parses LEFT|RIGHT; true means left (the head).
 func parseWhere(b []byte) (left bool, ok bool) {
 	switch {
@@ -133,7 +140,7 @@ func pushGeneric(c *Client, args [][]byte, left, onlyExisting bool) {
 	for _, v := range args[2:] {
 		l.Push(v, left)
 	}
-	c.DB().CommitLists(storage.ListChange{Key: args[1], Entry: e, List: l, Event: pushEvent(left)})
+	commitList(c.DB(), storage.ListChange{Key: args[1], Entry: e, List: l, Event: pushEvent(left)})
 	c.WriteInt(l.Len())
 }
 
@@ -172,7 +179,7 @@ func popGeneric(c *Client, args [][]byte, left bool) {
 	}
 	if count < 0 {
 		v := l.Pop(left)
-		c.DB().CommitLists(storage.ListChange{Key: args[1], Entry: e, List: l, Event: popEvent(left)})
+		commitList(c.DB(), storage.ListChange{Key: args[1], Entry: e, List: l, Event: popEvent(left)})
 		c.WriteBulkString(v)
 		return
 	}
@@ -189,7 +196,7 @@ func popCountReply(c *Client, key []byte, e *storage.Entry, l *storage.List, lef
 	for i := int64(0); i < count; i++ {
 		c.WriteBulkString(l.Pop(left))
 	}
-	c.DB().CommitLists(storage.ListChange{Key: key, Entry: e, List: l, Event: popEvent(left)})
+	commitList(c.DB(), storage.ListChange{Key: key, Entry: e, List: l, Event: popEvent(left)})
 }
 
 func cmdLlen(c *Client, args [][]byte) {
@@ -279,7 +286,7 @@ func cmdLset(c *Client, args [][]byte) {
 		return
 	}
 	l.Set(int(idx), args[3])
-	c.DB().CommitLists(storage.ListChange{Key: args[1], Entry: e, List: l, Event: "lset"})
+	commitList(c.DB(), storage.ListChange{Key: args[1], Entry: e, List: l, Event: "lset"})
 	c.WriteOK()
 }
 
@@ -318,7 +325,7 @@ func cmdLinsert(c *Client, args [][]byte) {
 		at++
 	}
 	l.Insert(at, args[4])
-	c.DB().CommitLists(storage.ListChange{Key: args[1], Entry: e, List: l, Event: "linsert"})
+	commitList(c.DB(), storage.ListChange{Key: args[1], Entry: e, List: l, Event: "linsert"})
 	c.WriteInt(l.Len())
 }
 
@@ -365,7 +372,7 @@ func cmdLrem(c *Client, args [][]byte) {
 		return
 	}
 	removed := l.RemoveWhere(func(i int, _ string) bool { return drop[i] })
-	c.DB().CommitLists(storage.ListChange{Key: args[1], Entry: e, List: l, Event: "lrem"})
+	commitList(c.DB(), storage.ListChange{Key: args[1], Entry: e, List: l, Event: "lrem"})
 	c.WriteInt(removed)
 }
 
@@ -394,7 +401,7 @@ func cmdLtrim(c *Client, args [][]byte) {
 		db.Signal(args[1], "ltrim") // nothing removed: no durable write
 	} else {
 		l.Trim(int(lo), int(hi))
-		db.CommitLists(storage.ListChange{Key: args[1], Entry: e, List: l, Event: "ltrim"})
+		commitList(db, storage.ListChange{Key: args[1], Entry: e, List: l, Event: "ltrim"})
 	}
 	c.WriteOK()
 }
@@ -541,10 +548,10 @@ func moveFrom(c *Client, src []byte, se *storage.Entry, sl *storage.List, dst []
 	}
 	v := sl.Pop(from)
 	dl.Push([]byte(v), to)
-	c.DB().CommitLists(
-		storage.ListChange{Key: dst, Entry: de, List: dl, Event: pushEvent(to)},
-		storage.ListChange{Key: src, Entry: se, List: sl, Event: popEvent(from)},
-	)
+	tx := c.DB().Begin()
+	tx.List(storage.ListChange{Key: dst, Entry: de, List: dl, Event: pushEvent(to)})
+	tx.List(storage.ListChange{Key: src, Entry: se, List: sl, Event: popEvent(from)})
+	tx.Commit()
 	c.WriteBulkString(v)
 	return true
 }
@@ -626,7 +633,7 @@ func mpopFirst(c *Client, keys [][]byte, left bool, count int64, retry bool) boo
 		c.WriteBulk(k)
 		if count < 0 {
 			v := l.Pop(left)
-			db.CommitLists(storage.ListChange{Key: k, Entry: e, List: l, Event: popEvent(left)})
+			commitList(db, storage.ListChange{Key: k, Entry: e, List: l, Event: popEvent(left)})
 			c.WriteBulkString(v)
 		} else {
 			popCountReply(c, k, e, l, left, count)

@@ -76,7 +76,7 @@ func cmdSAdd(c *Client, args [][]byte) {
 		}
 	}
 	if len(added) > 0 {
-		tx := c.DB().BeginColl()
+		tx := c.DB().Begin()
 		if e == nil {
 			e = tx.Create(key, s)
 			before = s.MemSize()
@@ -100,13 +100,13 @@ func cmdSRem(c *Client, args [][]byte) {
 		c.WriteInt(0)
 		return
 	}
-	var tx *storage.CollTx
+	var tx *storage.Tx
 	before := s.MemSize()
 	n := 0
 	for _, m := range args[2:] {
 		if s.Remove(m) {
 			if tx == nil {
-				tx = c.DB().BeginColl()
+				tx = c.DB().Begin()
 			}
 			n++
 			tx.Del(key, m)
@@ -200,7 +200,7 @@ func cmdSPop(c *Client, args [][]byte) {
 		m := append([]byte(nil), s.Random()...)
 		before := s.MemSize()
 		s.Remove(m)
-		tx := c.DB().BeginColl()
+		tx := c.DB().Begin()
 		tx.Del(key, m)
 		tx.Changed(key, e, int64(s.MemSize()-before), "spop")
 		tx.Commit()
@@ -221,7 +221,7 @@ func cmdSPop(c *Client, args [][]byte) {
 		c.WriteArray(0)
 		return
 	}
-	tx := c.DB().BeginColl()
+	tx := c.DB().Begin()
 	defer tx.Commit()
 	if n >= int64(s.Len()) {
 		// the whole set: reply with it and drop the key (Redis: "spop" then "del")
@@ -326,7 +326,7 @@ func cmdSMove(c *Client, args [][]byte) {
 		return
 	}
 	// one durable write for both keys: a crash cannot lose the member
-	tx := db.BeginColl()
+	tx := db.Begin()
 	tx.Del(src, m)
 	tx.Changed(src, se, int64(ss.MemSize()-before), "srem")
 	if ds == nil {
@@ -440,7 +440,7 @@ func hsDiffSets(sets []*storage.Set) *storage.Set {
 // replies with the cardinality (SINTERSTORE, SUNIONSTORE, SDIFFSTORE), in
 // one durable write.
 func hsStoreSet(c *Client, dst []byte, res *storage.Set, event string) {
-	tx := c.DB().BeginColl()
+	tx := c.DB().Begin()
 	defer tx.Commit()
 	if res.Len() == 0 {
 		tx.Delete(dst)

@@ -320,13 +320,13 @@ func msetGeneric(c *Client, args [][]byte, name string, nx bool) {
 			}
 		}
 	}
-	// one write group: after a crash or a disk failure the command is all
+	// one change set: after a crash or a disk failure the command is all
 	// there or not at all
-	db.Atomic(func(db storage.DB) {
-		for j := 1; j < len(args); j += 2 {
-			db.SetString(args[j], args[j+1], 0, false)
-		}
-	})
+	tx := db.Begin()
+	for j := 1; j < len(args); j += 2 {
+		tx.SetString(args[j], args[j+1], 0, false, "set")
+	}
+	tx.Commit()
 	if nx {
 		c.WriteInt(1)
 	} else {

@@ -69,7 +69,9 @@ func addStrTestList(ts *testServer, key string) {
 	ls.Add(ts.store.ShardOf(0, []byte(key)))
 	ts.store.Lock(&ls)
 	defer ts.store.Unlock(&ls)
-	ts.store.DB(0).Put([]byte(key), &storage.Entry{Obj: strTestList{}, Type: strTestList{}.Type()}, 0)
+	tx := ts.store.DB(0).Begin()
+	tx.Store([]byte(key), strTestList{}, "set")
+	tx.Commit()
 }
 
 // strRefConn connects to the real redis-server named by LUX_REDIS_REF (e.g.

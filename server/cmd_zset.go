@@ -132,39 +132,29 @@ func lookupZSet(c *Client, key []byte, write bool) (e *storage.Entry, z *storage
 	return e, z, true
 }
 
-// zCommit finishes a command's in-place change of key's set: memory delta,
-// WATCH, the keyspace event and, for a set left empty, the key's deletion
-// with Redis's extra "del" event.
-func zCommit(db storage.DB, key []byte, e *storage.Entry, z *storage.ZSet, before int, event string) {
-	delta := int64(z.MemSize() - before)
-	if z.Len() == 0 {
-		db.Signal(key, event)
-		db.ModifiedElems(key, e, delta, "del")
-		return
-	}
-	db.ModifiedElems(key, e, delta, event)
-}
-
-// zDelElems records the removal of members from key's set z. A set left
-// empty records nothing here: deleting the key removes every element in the
-// same durable group as its meta record, so no crash can leave an empty key.
-func zDelElems(db storage.DB, key []byte, z *storage.ZSet, members [][]byte) {
-	if z.Len() == 0 || len(members) == 0 {
-		return
-	}
-	db.ZElems(key, func(_ func([]byte, float64), del func([]byte)) {
+// zRemoved records the removal of members from key's set z (already removed
+// in memory) and finishes the command's change: memory delta, WATCH, the
+// keyspace event and, for a set left empty, the key's deletion with Redis's
+// extra "del" event. A set left empty records no element deletions: the
+// key's deletion removes every element in the same batch as its meta record.
+func zRemoved(db storage.DB, key []byte, e *storage.Entry, z *storage.ZSet, before int, members [][]byte, event string) {
+	tx := db.Begin()
+	if z.Len() > 0 {
 		for _, m := range members {
-			del(m)
+			tx.Del(key, m)
 		}
-	})
+	}
+	tx.Changed(key, e, int64(z.MemSize()-before), event)
+	tx.Commit()
 }
 
 // zStore replaces dst with res (non-empty), its encoding chosen from its
-// contents, durably in one group: the *STORE commands.
+// contents, in one change: the *STORE commands.
 func zStore(db storage.DB, dst []byte, res *storage.ZSet, event string) {
 	res.FitEncoding()
-	e := db.StoreZSet(dst, res)
-	db.ModifiedElems(dst, e, 0, event)
+	tx := db.Begin()
+	tx.Store(dst, res, event)
+	tx.Commit()
 }
 
 // zWriteMember writes a member, and its score when withScores is set.
@@ -555,20 +545,19 @@ parsed:
 		if incr {
 			ev = "zincr"
 		}
+		tx := db.Begin()
 		if e == nil {
-			e = db.StoreZSet(key, z)
-			db.ModifiedElems(key, e, 0, ev)
+			tx.Store(key, z, ev)
 		} else {
-			db.ZElems(key, func(put func([]byte, float64), _ func([]byte)) {
-				for _, j := range touched {
-					// the stored score: a listpack keeps -0 as 0
-					m := args[si+2*j+1]
-					s, _ := z.Score(m)
-					put(m, s)
-				}
-			})
-			db.ModifiedElems(key, e, int64(z.MemSize()-before), ev)
+			for _, j := range touched {
+				// the stored score: a listpack keeps -0 as 0
+				m := args[si+2*j+1]
+				s, _ := z.Score(m)
+				tx.PutScore(key, m, s)
+			}
+			tx.Changed(key, e, int64(z.MemSize()-before), ev)
 		}
+		tx.Commit()
 	}
 	switch {
 	case nanErr:
@@ -606,8 +595,7 @@ func cmdZrem(c *Client, args [][]byte) {
 		}
 	}
 	if len(removed) > 0 {
-		zDelElems(db, key, z, removed)
-		zCommit(db, key, e, z, before, "zrem")
+		zRemoved(db, key, e, z, before, removed, "zrem")
 	}
 	c.WriteInt(len(removed))
 }
@@ -1008,8 +996,7 @@ func zRemoveRanks(c *Client, key []byte, e *storage.Entry, z *storage.ZSet, lo, 
 	for _, m := range victims {
 		z.Remove(m)
 	}
-	zDelElems(db, key, z, victims)
-	zCommit(db, key, e, z, before, event)
+	zRemoved(db, key, e, z, before, victims, event)
 	c.WriteInt(len(victims))
 }
 
@@ -1075,12 +1062,11 @@ func zpopFrom(c *Client, key []byte, e *storage.Entry, z *storage.ZSet, max bool
 		c.WriteFloat(s)
 		z.Remove(m)
 	}
-	zDelElems(db, key, z, popped)
 	ev := "zpopmin"
 	if max {
 		ev = "zpopmax"
 	}
-	zCommit(db, key, e, z, before, ev)
+	zRemoved(db, key, e, z, before, popped, ev)
 }
 
 func cmdZpopmin(c *Client, args [][]byte) { zpopMinMax(c, args, false) }

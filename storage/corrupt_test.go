@@ -35,7 +35,7 @@ func corruptFixture(t *testing.T) (string, map[string]string) {
 			}
 			if run == 0 {
 				h := NewHash()
-				tx := db.BeginColl()
+				tx := db.Begin()
 				e := tx.Create([]byte("h"), h)
 				for i := 0; i < 50; i++ {
 					f, v := []byte(fmt.Sprint("f", i)), []byte(fmt.Sprint("v", i))

@@ -157,9 +157,12 @@ func TestEvictOverwriteEvictedKey(t *testing.T) {
 	})
 	require.Positive(t, exp)
 
-	// evicted again, then a whole-entry replace (RENAME/COPY's Put)
+	// evicted again, then a whole-entry replace (RENAME over the cold key)
 	evEvictAll(t, s)
-	evLocked(s, "a", func(db DB) { db.Put([]byte("a"), &Entry{Str: []byte("put"), Type: TypeString}, 0) })
+	withDB(s, func(db DB) {
+		db.SetString([]byte("tmp"), []byte("put"), 0, false)
+		require.True(t, db.Rename([]byte("tmp"), []byte("a")))
+	})
 	require.Equal(t, 2, evSize(s))
 	require.NoError(t, s.Close())
 
@@ -315,9 +318,15 @@ func TestEvictMemoryAccountingNoDrift(t *testing.T) {
 		db.SetExpiry(k, NowMs()+200000)
 		db.Persist(k)
 		db.SetString(k, []byte("yy"), 0, true)
-		db.Put([]byte("put"), &Entry{Str: []byte("entry value"), Type: TypeString}, NowMs()+100000)
-		db.Put([]byte("put"), &Entry{Str: make([]byte, 5000), Type: TypeString}, 0)
-		db.Put(k, &Entry{Str: []byte("z"), Type: TypeString}, 0)
+		tmp := []byte("tmp")
+		db.SetString(tmp, []byte("entry value"), NowMs()+100000, false)
+		db.Rename(tmp, []byte("put"))
+		db.SetString(tmp, make([]byte, 5000), 0, false)
+		db.Rename(tmp, []byte("put"))
+		db.SetString(tmp, []byte("z"), 0, false)
+		db.CopyTo(tmp, db, k)
+		db.MoveTo(tmp, s.DB(1))
+		db.Delete(tmp)
 		db.SetString([]byte("gone"), []byte("v"), 0, false)
 		db.SetExpiry([]byte("gone"), NowMs()-1) // past deadline: deleted
 		s.DB(1).SetString(k, make([]byte, 300), 0, false)

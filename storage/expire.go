@@ -192,10 +192,9 @@ func (db DB) expireHint(sh *shard, key []byte, exp, now int64) {
 // expireOnDisk deletes a key that is not in memory because its deadline
 // passed (shard locked).
 func (db DB) expireOnDisk(sh *shard, key []byte, t Type) {
-	db.removed(sh, key)
-	db.tombstone(sh, string(key))
-	db.persistDelete(sh, key, t != TypeString)
-	db.touch(sh, key, "expired")
+	tx := db.Begin()
+	tx.expireCold(sh, key, t)
+	tx.Commit()
 	db.s.stats.ExpiredKeys.Add(1)
 }
 

@@ -129,9 +129,9 @@ func TestExpireRemovedAtLoad(t *testing.T) {
 	withDB(s, func(db DB) {
 		h := NewHash()
 		h.Set([]byte("f"), []byte("v"))
-		db.CreateObject([]byte("hash"), h)
-		db.PutElem([]byte("hash"), []byte("f"), []byte("v"))
-		db.ModifiedElems([]byte("hash"), db.LookupWrite([]byte("hash")), 0, "hset")
+		tx := db.Begin()
+		tx.Store([]byte("hash"), h, "hset")
+		tx.Commit()
 		require.True(t, db.SetExpiry([]byte("hash"), NowMs()+30))
 	})
 	require.NoError(t, s.Close())

@@ -184,13 +184,13 @@ type faultState struct {
 func faultVal(key string, n int) string { return key + ":" + strings.Repeat("x", n) }
 
 // faultGroup writes round i of the failing phase: a string and one write
-// group of two sets (a CollTx, as SMOVE or SINTERSTORE make).
+// group of two sets (a Tx, as SMOVE or SINTERSTORE make).
 func faultGroup(s *Store, i int) {
 	late := fmt.Sprint("late", i)
 	pa, pb := fmt.Sprint("pa", i), fmt.Sprint("pb", i)
 	withLocked(s, []string{late, pa, pb}, func(db DB) {
 		db.SetString([]byte(late), []byte(faultVal(late, 1000)), 0, false)
-		tx := db.BeginColl()
+		tx := db.Begin()
 		for _, k := range []string{pa, pb} {
 			st := NewSet()
 			for m := 0; m < 5; m++ {

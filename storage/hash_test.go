@@ -330,15 +330,17 @@ func TestHashPersistsAtElementGranularity(t *testing.T) {
 	withDB(s, func(db DB) {
 		h := NewHash()
 		h.Set([]byte("f0"), []byte("v0"))
-		e := db.CreateObject(key, h)
-		db.PutElem(key, []byte("f0"), []byte("v0"))
+		tx := db.Begin()
+		e := tx.Create(key, h)
+		tx.Put(key, []byte("f0"), []byte("v0"))
 		before := h.MemSize()
 		for i := 1; i < n; i++ {
 			f, v := []byte(fmt.Sprintf("f%d", i)), []byte(fmt.Sprintf("v%d", i))
 			h.Set(f, v)
-			db.PutElem(key, f, v)
+			tx.Put(key, f, v)
 		}
-		db.ModifiedElems(key, e, int64(h.MemSize()-before), "hset")
+		tx.Changed(key, e, int64(h.MemSize()-before), "hset")
+		tx.Commit()
 	})
 	changes := s.StatsRef().Changes.Load()
 	withDB(s, func(db DB) {
@@ -346,8 +348,10 @@ func TestHashPersistsAtElementGranularity(t *testing.T) {
 		h := e.Obj.(*Hash)
 		before := h.MemSize()
 		h.Set([]byte("f7"), []byte("new"))
-		db.PutElem(key, []byte("f7"), []byte("new"))
-		db.ModifiedElems(key, e, int64(h.MemSize()-before), "hset")
+		tx := db.Begin()
+		tx.Put(key, []byte("f7"), []byte("new"))
+		tx.Changed(key, e, int64(h.MemSize()-before), "hset")
+		tx.Commit()
 	})
 	// one HSET on a 20000-field hash is one durable element write, no meta rewrite
 	require.Equal(t, changes+1, s.StatsRef().Changes.Load())
@@ -369,7 +373,7 @@ func TestHashPersistsAtElementGranularity(t *testing.T) {
 	})
 }
 
-func TestHashSetCreateObjectReplacesWithoutEvent(t *testing.T) {
+func TestTxCreateReplacesWithoutEvent(t *testing.T) {
 	s, err := Open(Options{})
 	require.NoError(t, err)
 	defer s.Close()
@@ -380,10 +384,13 @@ func TestHashSetCreateObjectReplacesWithoutEvent(t *testing.T) {
 		events = nil
 		st := NewSet()
 		st.Add([]byte("a"))
-		e := db.CreateObject([]byte("k"), st)
+		tx := db.Begin()
+		e := tx.Create([]byte("k"), st)
 		require.Empty(t, events)
 		require.Zero(t, db.Expiry([]byte("k")), "the old deadline goes with the old value")
-		db.ModifiedElems([]byte("k"), e, 0, "sinterstore")
+		tx.Put([]byte("k"), []byte("a"), nil)
+		tx.Changed([]byte("k"), e, 0, "sinterstore")
+		tx.Commit()
 		require.Equal(t, []string{"sinterstore"}, events)
 		require.Equal(t, TypeSet, db.Lookup([]byte("k")).Type)
 	})

@@ -9,41 +9,6 @@ import (
 type DB struct {
 	s   *Store
 	idx int
-	g   *writeGroup // when set, durable writes are collected for one append
-}
-
-// writeGroup collects the durable writes of one multi-step operation (RENAME,
-// MOVE, COPY, SET over a collection) so they reach Pebble in one batch: after
-// a crash either all of them are there or none.
-type writeGroup struct {
-	fns    []func(b *Pending)
-	shards []*shard
-}
-
-// grouped returns db collecting its durable writes into g.
-func (db DB) grouped(g *writeGroup) DB { db.g = g; return db }
-
-// appendDurable records a write of shard sh, or collects it into the group.
-func (db DB) appendDurable(sh *shard, fn func(b *Pending)) {
-	if db.g == nil {
-		db.s.appendDurable(sh, fn)
-		return
-	}
-	db.g.fns = append(db.g.fns, fn)
-	db.g.shards = append(db.g.shards, sh)
-}
-
-// commit appends the group's writes as one crash-atomic batch.
-func (g *writeGroup) commit(s *Store) {
-	if len(g.fns) == 0 {
-		return
-	}
-	fns := g.fns
-	s.appendDurableMulti(g.shards, func(b *Pending) {
-		for _, fn := range fns {
-			fn(b)
-		}
-	})
 }
 
 // Index returns the database number.
@@ -131,64 +96,17 @@ func (db DB) Expiry(key []byte) int64 {
 	return sh.expires[string(key)]
 }
 
-// SetString stores a string value. exp is an absolute unix-ms deadline; 0
-// clears any TTL unless keepTTL is set.
+// SetString stores a string value (a Tx of one change: Tx.SetString with
+// event "set").
 func (db DB) SetString(key, val []byte, exp int64, keepTTL bool) {
 	db.SetStringEvent(key, val, exp, keepTTL, "set")
 }
 
-// SetStringEvent is SetString reporting the given event name (Redis's
-// keyspace events: "append", "incrby", "incrbyfloat", "setrange").
+// SetStringEvent is Tx.SetString as a change of its own.
 func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event string) {
-	sh := db.shard(key)
-	e := sh.m[string(key)]
-	blind := false
-	if e == nil {
-		if class, ok := db.indexClass(sh, key); ok && !keepTTL && class != classColl {
-			// absent, or a string that is only on disk: its old value is
-			// not needed, so it is not read (a SET stays one write)
-			blind = class == classString
-		} else {
-			e = db.loadFromDisk(sh, key)
-		}
-	}
-	if keepTTL {
-		exp = sh.expires[string(key)]
-	}
-	if e == nil {
-		e = &Entry{Type: TypeString}
-		db.link(sh, string(key), e)
-		if !blind {
-			db.created(sh)
-			db.fire(key, "new")
-		}
-	} else if e.Type != TypeString {
-		// the collection's elements and the new string reach disk together
-		// (in the caller's group, when it has one)
-		if db.g == nil {
-			g := &writeGroup{}
-			db = db.grouped(g)
-			defer g.commit(db.s)
-		}
-		db.dropObject(sh, key, e)
-		e.Type = TypeString
-		db.indexPut(sh, key, TypeString)
-	}
-	old := int64(cap(e.Str))
-	if cap(e.Str) >= len(val) && cap(e.Str) <= 2*len(val)+16 {
-		e.Str = append(e.Str[:0], val...)
-	} else {
-		e.Str = append(make([]byte, 0, len(val)), val...)
-	}
-	e.Type, e.Obj, e.lru = TypeString, nil, lruClock()
-	e.Raw = event == "append" || event == "setrange"
-	if delta := int64(cap(e.Str)) - old; delta != 0 {
-		sh.mem += delta
-		db.s.mem.Add(delta)
-	}
-	db.setExpiry(sh, key, exp)
-	db.persistString(sh, key, val, exp)
-	db.touch(sh, key, event)
+	tx := db.Begin()
+	tx.SetString(key, val, exp, keepTTL, event)
+	tx.Commit()
 }
 
 func (db DB) setExpiry(sh *shard, key []byte, exp int64) {
@@ -199,48 +117,21 @@ func (db DB) setExpiry(sh *shard, key []byte, exp int64) {
 	}
 }
 
-func (db DB) persistString(sh *shard, key, val []byte, exp int64) {
-	db.appendDurable(sh, func(b *Pending) {
-		writeMeta(b, db.idx, key, TypeString, exp, val)
-	})
-}
-
-// persistMeta rewrites the meta record of a collection key.
-func (db DB) persistMeta(sh *shard, key []byte, e *Entry, exp int64) {
-	payload := e.Obj.MetaPayload()
-	db.appendDurable(sh, func(b *Pending) {
-		writeMeta(b, db.idx, key, e.Type, exp, payload)
-	})
-}
-
-// Delete removes key; it reports whether a live key was removed.
+// Delete removes key (Tx.Delete as a change of its own); it reports whether
+// a live key was removed.
 func (db DB) Delete(key []byte) bool {
-	sh := db.shard(key)
-	if db.lookup(sh, key, false) == nil {
-		return false
-	}
-	db.deleteKey(sh, string(key), "del")
-	return true
+	tx := db.Begin()
+	ok := tx.Delete(key)
+	tx.Commit()
+	return ok
 }
 
-// deleteKey removes a key that is in memory (live or expired).
+// deleteKey removes a key that is in memory, live or past its deadline
+// (lazy and active expiry, eviction without persistence).
 func (db DB) deleteKey(sh *shard, key string, event string) {
-	if db.removeKey(sh, key) {
-		db.touch(sh, []byte(key), event)
-	}
-}
-
-// removeKey deletes an in-memory key and its records without reporting an
-// event (a key replaced by RENAME/COPY/MOVE reports only the command's event).
-func (db DB) removeKey(sh *shard, key string) bool {
-	e := sh.m[key]
-	if e == nil {
-		return false
-	}
-	db.unlink(sh, key, e.memSize(len(key)))
-	db.removed(sh, []byte(key))
-	db.persistDelete(sh, []byte(key), e.Type != TypeString)
-	return true
+	tx := db.Begin()
+	tx.remove(db, sh, []byte(key), event)
+	tx.Commit()
 }
 
 // link makes e the resident entry of key (it was not resident) and accounts
@@ -315,110 +206,20 @@ func (db DB) removed(sh *shard, key []byte) {
 	}
 }
 
-func (db DB) persistDelete(sh *shard, key []byte, elems bool) {
-	db.appendDurable(sh, func(b *Pending) {
-		deleteMeta(b, db.idx, key, elems)
-	})
-}
-
-// dropObject discards the collection elements of e on disk when a key changes type.
-func (db DB) dropObject(sh *shard, key []byte, e *Entry) {
-	if e.Obj != nil {
-		db.account(sh, -int64(e.Obj.MemSize()))
-		db.appendDurable(sh, func(b *Pending) {
-			p := elemPrefix(nil, db.idx, key)
-			b.DeleteRange(p, prefixEnd(p), nil)
-		})
-	}
-}
-
-// SetExpiry sets key's absolute deadline (unix ms); a deadline in the past
-// deletes the key (event "del" as Redis does for EXPIRE with a past time).
-// It reports whether the key exists.
+// SetExpiry is Tx.SetExpiry as a change of its own.
 func (db DB) SetExpiry(key []byte, exp int64) bool {
-	sh := db.shard(key)
-	e := db.lookup(sh, key, false)
-	if e == nil {
-		return false
-	}
-	if exp <= NowMs() {
-		db.deleteKey(sh, string(key), "del")
-		return true
-	}
-	sh.expires[string(key)] = exp
-	db.persistEntry(sh, key, e, exp)
-	db.touch(sh, key, "expire")
-	return true
+	tx := db.Begin()
+	ok := tx.SetExpiry(key, exp)
+	tx.Commit()
+	return ok
 }
 
-// Persist removes key's deadline; it reports whether one was removed.
+// Persist is Tx.Persist as a change of its own.
 func (db DB) Persist(key []byte) bool {
-	sh := db.shard(key)
-	e := db.lookup(sh, key, false)
-	if e == nil {
-		return false
-	}
-	if _, ok := sh.expires[string(key)]; !ok {
-		return false
-	}
-	delete(sh.expires, string(key))
-	db.persistEntry(sh, key, e, 0)
-	db.touch(sh, key, "persist")
-	return true
-}
-
-func (db DB) persistEntry(sh *shard, key []byte, e *Entry, exp int64) {
-	if e.Type == TypeString {
-		db.persistString(sh, key, e.Str, exp)
-	} else {
-		db.persistMeta(sh, key, e, exp)
-	}
-}
-
-// Put stores a whole entry under key, replacing any value silently (as
-// RESTORE REPLACE does) and reporting "set". The entry must not be shared with
-// another key. For collections the caller persists the elements with PutElem
-// afterwards.
-func (db DB) Put(key []byte, e *Entry, exp int64) { db.putEntry(key, e, exp, "set") }
-
-// PutElem durably records one element of a collection key (sub is the
-// element's on-disk sub-key, val its value) and accounts memory delta.
-func (db DB) PutElem(key, sub, val []byte) {
-	sh := db.shard(key)
-	db.appendDurable(sh, func(b *Pending) {
-		p := elemPrefix(nil, db.idx, key)
-		op := b.SetDeferred(len(p)+len(sub), len(val))
-		copy(op.Key, p)
-		copy(op.Key[len(p):], sub)
-		copy(op.Value, val)
-		op.Finish()
-	})
-}
-
-// DelElem durably removes one element of a collection key.
-func (db DB) DelElem(key, sub []byte) {
-	sh := db.shard(key)
-	db.appendDurable(sh, func(b *Pending) {
-		p := elemPrefix(nil, db.idx, key)
-		op := b.DeleteDeferred(len(p) + len(sub))
-		copy(op.Key, p)
-		copy(op.Key[len(p):], sub)
-		op.Finish()
-	})
-}
-
-// ModifiedElems must be called after a collection value was changed in place
-// with its element records written (PutElem/DelElem) and its meta payload
-// unchanged: it re-accounts memory (memDelta), invalidates WATCHes and fires
-// the event hook. A collection left empty is deleted (with its elements).
-func (db DB) ModifiedElems(key []byte, e *Entry, memDelta int64, event string) {
-	sh := db.shard(key)
-	db.account(sh, memDelta)
-	if e.Obj != nil && e.Obj.Len() == 0 {
-		db.deleteKey(sh, string(key), event)
-		return
-	}
-	db.touch(sh, key, event)
+	tx := db.Begin()
+	ok := tx.Persist(key)
+	tx.Commit()
+	return ok
 }
 
 // fire reports an event to the hook without invalidating WATCHes: "new"
@@ -432,7 +233,7 @@ func (db DB) fire(key []byte, event string) {
 
 // Signal invalidates WATCHes and fires the event hook for key without
 // changing it (Redis's signalModifiedKey for commands that change nothing
-// durable).
+// durable): Tx.Signal outside a change set, as it records nothing.
 func (db DB) Signal(key []byte, event string) { db.touch(db.shard(key), key, event) }
 
 // touch is the single place every mutation reports to: WATCH invalidation and

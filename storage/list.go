@@ -12,9 +12,10 @@ import (
 // head(8)+tail(8), the positions of the first and last element.
 //
 // A command mutates the in-memory List (which remembers the element records
-// it changed) and then calls DB.CommitLists once: every element record and
-// meta record of the command, across all its keys (LMOVE), goes into one
-// durable append, so a crash never leaves half a command on disk.
+// it changed) and then records it with Tx.List: every element record and
+// meta record of the command, across all its keys (LMOVE), goes into the
+// command's one durable append, so a crash never leaves half a command on
+// disk.
 
 // listOrigin is the position of the first element of a new list.
 const listOrigin = uint64(1) << 63
@@ -42,7 +43,7 @@ type listOp struct {
 	del bool
 }
 
-// NewList returns an empty list (it must get elements before CommitLists).
+// NewList returns an empty list (it must get elements before Tx.List).
 func NewList() *List { return &List{pos: listOrigin} }
 
 func init() { RegisterLoader(TypeList, loadList) }
@@ -378,132 +379,4 @@ func (l *List) Trim(lo, hi int) {
 	for i := 0; i < lo; i++ {
 		l.PopLeft()
 	}
-}
-
-// ListChange is one key's list mutation, for DB.CommitLists.
-type ListChange struct {
-	Key   []byte
-	Entry *Entry // nil: the key did not exist and List is a new list
-	List  *List
-	Event string // keyspace event name: "lpush", "rpop", "linsert", ...
-}
-
-// CommitLists records the list mutations of one command: the element records
-// changed since the last commit and the meta records, all in one durable
-// append (crash-atomic). It then accounts memory, creates new keys (Entry
-// nil), deletes lists left empty and reports each change to WATCH and the
-// event hook. It returns the entry of each change's key (nil once deleted).
-// The caller holds the shard of every key. A key may appear twice (LMOVE
-// from a list to itself); its records are written once.
-func (db DB) CommitLists(changes ...ListChange) []*Entry {
-	entries := make([]*Entry, len(changes))
-	// The durable append is made after the loop below has counted the keys
-	// created and deleted: the key-count change rides on the shard's next
-	// append, which must be this one (crash-atomic with the records).
-	var shards []*shard
-	var write func(b *Pending)
-	if db.s.dur != nil {
-		type rec struct {
-			key     []byte
-			ops     []listOp
-			payload []byte
-			exp     int64
-			drop    bool // the list is empty: delete the key with its elements
-			skip    bool // empty new list: nothing was ever written
-		}
-		recs := make([]rec, len(changes))
-		for i, ch := range changes {
-			r := rec{key: ch.Key, ops: ch.List.ops}
-			switch {
-			case ch.List.n == 0 && ch.Entry == nil:
-				r.skip = true
-			case ch.List.n == 0:
-				r.drop = true
-			default:
-				r.payload = ch.List.MetaPayload()
-				if ch.Entry != nil {
-					r.exp = db.shard(ch.Key).expires[string(ch.Key)]
-				}
-			}
-			ch.List.ops = nil
-			recs[i] = r
-		}
-		shards = make([]*shard, 0, len(changes))
-		for _, ch := range changes {
-			shards = append(shards, db.shard(ch.Key))
-		}
-		write = func(b *Pending) {
-			for _, r := range recs {
-				if r.skip {
-					continue
-				}
-				p := elemPrefix(nil, db.idx, r.key)
-				if r.drop {
-					deleteMeta(b, db.idx, r.key, true)
-					continue
-				}
-				for _, o := range r.ops {
-					if o.del {
-						op := b.DeleteDeferred(len(p) + 8)
-						copy(op.Key, p)
-						binary.BigEndian.PutUint64(op.Key[len(p):], o.pos)
-						op.Finish()
-						continue
-					}
-					op := b.SetDeferred(len(p)+8, len(o.val))
-					copy(op.Key, p)
-					binary.BigEndian.PutUint64(op.Key[len(p):], o.pos)
-					copy(op.Value, o.val)
-					op.Finish()
-				}
-				writeMeta(b, db.idx, r.key, TypeList, r.exp, r.payload)
-			}
-		}
-	} else {
-		db.s.stats.Changes.Add(1)
-		for _, ch := range changes {
-			ch.List.ops = nil
-		}
-	}
-	for i, ch := range changes {
-		sh := db.shard(ch.Key)
-		l := ch.List
-		e := ch.Entry
-		if e == nil {
-			// the same new list may appear twice (LMOVE onto itself)
-			e = sh.m[string(ch.Key)]
-			if e != nil && e.Obj != Object(l) {
-				e = nil
-			}
-		}
-		switch {
-		case e == nil && l.n == 0:
-		case e == nil:
-			e = &Entry{Obj: l, Type: TypeList, lru: lruClock()}
-			l.accounted = l.MemSize()
-			db.link(sh, string(ch.Key), e)
-			db.created(sh)
-			db.fire(ch.Key, "new")
-			db.touch(sh, ch.Key, ch.Event)
-		case l.n == 0:
-			if sh.m[string(ch.Key)] == e {
-				db.unlink(sh, string(ch.Key), int64(len(ch.Key)+cap(e.Str)+entryOverhead+l.accounted))
-				db.removed(sh, ch.Key)
-				db.touch(sh, ch.Key, ch.Event)
-				db.touch(sh, ch.Key, "del")
-			}
-			e = nil
-		default:
-			delta := int64(l.MemSize() - l.accounted)
-			l.accounted = l.MemSize()
-			db.account(sh, delta)
-			e.lru = lruClock()
-			db.touch(sh, ch.Key, ch.Event)
-		}
-		entries[i] = e
-	}
-	if write != nil {
-		db.s.appendDurableMulti(shards, write)
-	}
-	return entries
 }

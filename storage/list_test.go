@@ -10,7 +10,7 @@ import (
 )
 
 // drainOps applies the list's pending element records to a simulated disk,
-// as CommitLists does to Pebble.
+// as Tx.List does to Pebble.
 func drainOps(disk map[uint64]string, l *List) {
 	for _, o := range l.ops {
 		if o.del {
@@ -192,13 +192,13 @@ func TestListCommitSurvivesRestart(t *testing.T) {
 				dl.PushLeft([]byte(v))
 				models[dst] = append([]string{v}, models[dst]...)
 				m = m[:len(m)-1]
-				db.CommitLists(ListChange{Key: []byte(dst), Entry: de, List: dl, Event: "lpush"},
+				commitLists(db, ListChange{Key: []byte(dst), Entry: de, List: dl, Event: "lpush"},
 					ListChange{Key: []byte(k), Entry: e, List: l, Event: "rpop"})
 				models[k] = m
 				return
 			}
 			models[k] = m
-			db.CommitLists(ListChange{Key: []byte(k), Entry: e, List: l, Event: "x"})
+			commitLists(db, ListChange{Key: []byte(k), Entry: e, List: l, Event: "x"})
 		})
 	}
 	for _, k := range keys {
@@ -212,6 +212,17 @@ func TestListCommitSurvivesRestart(t *testing.T) {
 	for _, k := range keys {
 		require.Equal(t, models[k], listContents(t, s, k), "after restart: %s", k)
 	}
+}
+
+// commitLists records list changes in one change set, as a command does.
+func commitLists(db DB, changes ...ListChange) []*Entry {
+	tx := db.Begin()
+	defer tx.Commit()
+	entries := make([]*Entry, len(changes))
+	for i, ch := range changes {
+		entries[i] = tx.List(ch)
+	}
+	return entries
 }
 
 func indexOf(xs []string, x string) int {
@@ -233,17 +244,17 @@ func TestListMemoryAccounting(t *testing.T) {
 		for i := 0; i < 1000; i++ {
 			l.PushRight([]byte("some element value"))
 		}
-		db.CommitLists(ListChange{Key: []byte("k"), List: l, Event: "rpush"})
+		commitLists(db, ListChange{Key: []byte("k"), List: l, Event: "rpush"})
 	})
 	require.Greater(t, s.UsedMemory(), base+18000)
 	withLocked(s, []string{"k"}, func(db DB) {
 		e := db.LookupWrite([]byte("k"))
 		l := e.Obj.(*List)
 		l.Trim(0, 10)
-		db.CommitLists(ListChange{Key: []byte("k"), Entry: e, List: l, Event: "ltrim"})
+		commitLists(db, ListChange{Key: []byte("k"), Entry: e, List: l, Event: "ltrim"})
 		require.Equal(t, int64(l.MemSize()+len("k")+entryOverhead), s.UsedMemory()-base)
 		l.Trim(0, 0)
-		entries := db.CommitLists(ListChange{Key: []byte("k"), Entry: e, List: l, Event: "ltrim"})
+		entries := commitLists(db, ListChange{Key: []byte("k"), Entry: e, List: l, Event: "ltrim"})
 		require.Nil(t, entries[0])
 		require.Nil(t, db.Lookup([]byte("k")))
 	})

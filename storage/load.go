@@ -26,6 +26,13 @@ var (
 	loaders   = map[Type]Loader{}
 )
 
+// errNoElems is a loader's answer to a collection meta record without any
+// element record: the keyspace never holds an empty collection (commands
+// rely on it, e.g. LPOP pops without checking), and a meta record and its
+// elements are always written and deleted in one atomic group, so only
+// damage can leave one behind.
+var errNoElems = fmt.Errorf("%w: collection without elements", errCorrupt)
+
 // RegisterLoader installs the loader of a collection type (called from init
 // functions of the type's file).
 func RegisterLoader(t Type, l Loader) {

@@ -201,20 +201,23 @@ func TestReviewMemoryAccountingRandomOps(t *testing.T) {
 			if e == nil {
 				h := NewHash()
 				h.Set([]byte("f"), []byte("v"))
-				db.CreateObject(k, h)
-				db.PutElem(k, []byte("f"), []byte("v"))
-				db.ModifiedElems(k, db.LookupWrite(k), 0, "hset")
+				tx := db.Begin()
+				tx.Store(k, h, "hset")
+				tx.Commit()
 			} else if h, ok := e.Obj.(*Hash); ok {
 				before := int64(h.MemSize())
 				f := []byte(fmt.Sprint("f", r.IntN(20)))
+				tx := db.Begin()
 				if r.IntN(3) == 0 {
 					h.Delete(f)
-					db.DelElem(k, f)
+					tx.Del(k, f)
 				} else {
-					h.Set(f, make([]byte, r.IntN(50)))
-					db.PutElem(k, f, nil)
+					v := make([]byte, r.IntN(50))
+					h.Set(f, v)
+					tx.Put(k, f, v)
 				}
-				db.ModifiedElems(k, e, int64(h.MemSize())-before, "hset")
+				tx.Changed(k, e, int64(h.MemSize())-before, "hset")
+				tx.Commit()
 			}
 		case 5:
 			if string(k) != string(k2) {

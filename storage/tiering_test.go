@@ -181,18 +181,18 @@ func TestScanWithoutPersistence(t *testing.T) {
 	require.Less(t, calls, n/10+n/10, "about COUNT keys a call")
 }
 
-// HoldCommits keeps a transaction's writes out of Pebble until it ends, so
-// a crash in its middle (the committer runs every 5 ms) cannot leave half.
-func TestHoldCommitsKeepsATransactionInOneBatch(t *testing.T) {
+// Hold keeps a transaction's writes out of Pebble until Release, so a crash
+// in its middle (the committer runs every 5 ms) cannot leave half.
+func TestHoldKeepsATransactionInOneBatch(t *testing.T) {
 	s := evOpen(t, t.TempDir(), 0, false)
-	release := s.HoldCommits()
+	s.Hold()
 	withLocked(s, []string{"a"}, func(db DB) { db.SetString([]byte("a"), []byte("1"), 0, false) })
 	first := s.LastSeq()
 	s.dur.signal()
 	time.Sleep(30 * time.Millisecond) // several commit intervals
 	require.Less(t, s.dur.committed.Load(), first, "a write of the transaction was committed before its end")
 	withLocked(s, []string{"b"}, func(db DB) { db.SetString([]byte("b"), []byte("1"), 0, false) })
-	release()
+	s.Release()
 	require.NoError(t, s.dur.waitCommitted(s.LastSeq()))
 	require.GreaterOrEqual(t, s.dur.committed.Load(), first+1)
 }

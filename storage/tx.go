@@ -1,64 +1,94 @@
 package storage
 
-import "sync"
+import (
+	"encoding/binary"
+	"math"
+	"sync"
+)
 
-// CollTx is the change set of one collection command (HSET, SMOVE,
-// SINTERSTORE, ...): its in-memory changes apply at once, its durable
-// records are buffered and reach the durable store in one append by Commit,
-// so a crash never leaves half a command on disk (an SMOVE that removed the
-// member from the source but not yet added it to the destination, a
-// SINTERSTORE destination with part of its members). Events and WATCH
-// invalidation are reported by Commit, in order.
+// Tx is the change set of one command, and the only way a key's value
+// changes: every mutation — a string written (SET, APPEND, INCR...), a
+// collection's elements changed (HSET, SADD, ZADD, LPUSH...), a key created,
+// replaced, renamed, moved, copied, deleted, given or stripped of a deadline
+// — is one call of a Tx method. That call applies the change to the cache
+// (resident entry, tombstone, memory accounting, key count, key index),
+// reports it through DB.touch (WATCH invalidation, keyspace notifications,
+// blocked-client wake-ups: the events reach the hook in call order) and
+// buffers its durable records; Commit hands every record of the command to
+// the durable store in one append, so a crash never leaves half a command on
+// disk (an SMOVE that removed the member from the source but not yet added
+// it to the destination, a SINTERSTORE destination with part of its members).
 //
-// Use: tx := db.BeginColl(); ... tx.Create/Put/Del/Changed/Delete ...;
-// tx.Commit(). The caller holds the shard of every key it names and must
-// call Commit before releasing them. Byte slices passed in are copied.
-type CollTx struct {
-	db      DB
-	dur     bool
-	arena   []byte
-	ops     []collOp
-	shards  []*shard
-	touches []collTouch
+// Use: tx := db.Begin(); ... tx.SetString/Create/Put/Del/Changed/List/
+// Delete/Rename/... ; tx.Commit(). The caller holds the shard of every key
+// it names and must call Commit before releasing them. Byte slices passed in
+// are copied. The DB methods that change one key (SetString, Delete,
+// SetExpiry, Persist, Rename, MoveTo, CopyTo, Signal) are a Tx of that one
+// change.
+//
+// A Tx is recycled through a pool: a command that writes one key allocates
+// nothing for its change set.
+type Tx struct {
+	db     DB
+	dur    bool
+	arena  []byte
+	ops    []txOp
+	objs   []Object // collections whose every element is written by an opElems
+	shards []*shard
+	lastK  [2]int // span of the last key recorded, reused by the next record of that key
+	// touched: a change was reported (counted in Stats.Changes without
+	// persistence, where there are no records)
+	touched bool
 }
 
-type collOp struct {
-	kind           uint8
-	typ            Type
-	k0, k1, s0, s1 int // key and sub-key spans in arena
-	v0, v1         int // value (element value or meta payload) span
+type txOp struct {
+	kind   uint8
+	typ    Type
+	db     uint8
+	k0, k1 int   // key span in arena
+	s0, s1 int   // sub-key span (opElems: index in objs)
+	v0, v1 int   // value (element value or meta payload) span
+	exp    int64 // opMeta: the key's deadline
 }
 
 const (
-	collPut  uint8 = iota // element record
-	collDel               // element deletion
-	collMeta              // meta record of a new key (no deadline)
-	collDrop              // meta record and every element of a key
+	opPut      uint8 = iota // element record
+	opDel                   // element deletion
+	opMeta                  // meta record (with its deadline hint)
+	opDrop                  // meta record and, for a collection, every element
+	opDropElem              // every element (the key stays, as a string)
+	opElems                 // every element of objs[s0], read when the batch is filled
 )
 
-type collTouch struct {
-	sh     *shard
-	k0, k1 int
-	event  string
-}
+var txPool = sync.Pool{New: func() any { return new(Tx) }}
 
-var collTxPool = sync.Pool{New: func() any { return new(CollTx) }}
-
-// BeginColl starts a collection command's change set.
-func (db DB) BeginColl() *CollTx {
-	tx := collTxPool.Get().(*CollTx)
+// Begin starts a command's change set.
+func (db DB) Begin() *Tx {
+	tx := txPool.Get().(*Tx)
 	tx.db = db
 	tx.dur = db.s.dur != nil
+	tx.lastK = [2]int{-1, -1}
 	return tx
 }
 
-func (tx *CollTx) span(b []byte) (int, int) {
+// keySpan copies key into the arena, or reuses the copy the previous record
+// made of the same key.
+func (tx *Tx) keySpan(key []byte) (int, int) {
+	if k0, k1 := tx.lastK[0], tx.lastK[1]; k0 >= 0 && string(tx.arena[k0:k1]) == string(key) {
+		return k0, k1
+	}
+	k0, k1 := tx.span(key)
+	tx.lastK = [2]int{k0, k1}
+	return k0, k1
+}
+
+func (tx *Tx) span(b []byte) (int, int) {
 	start := len(tx.arena)
 	tx.arena = append(tx.arena, b...)
 	return start, len(tx.arena)
 }
 
-func (tx *CollTx) addShard(sh *shard) {
+func (tx *Tx) addShard(sh *shard) {
 	for _, x := range tx.shards {
 		if x == sh {
 			return
@@ -67,122 +97,427 @@ func (tx *CollTx) addShard(sh *shard) {
 	tx.shards = append(tx.shards, sh)
 }
 
-func (tx *CollTx) op(kind uint8, key, sub, val []byte, t Type) {
+// rec buffers one durable record of key in database db (shard sh).
+func (tx *Tx) rec(kind uint8, db DB, sh *shard, key, sub, val []byte, t Type, exp int64) {
 	if !tx.dur {
 		return
 	}
-	o := collOp{kind: kind, typ: t}
-	o.k0, o.k1 = tx.span(key)
+	o := txOp{kind: kind, typ: t, db: uint8(db.idx), exp: exp}
+	o.k0, o.k1 = tx.keySpan(key)
 	o.s0, o.s1 = tx.span(sub)
 	o.v0, o.v1 = tx.span(val)
 	tx.ops = append(tx.ops, o)
-	tx.addShard(tx.db.shard(key))
+	tx.addShard(sh)
 }
 
-func (tx *CollTx) touch(sh *shard, key []byte, event string) {
-	t := collTouch{sh: sh, event: event}
-	t.k0, t.k1 = tx.span(key)
-	tx.touches = append(tx.touches, t)
+// recElems buffers the records of every element of obj under key, read from
+// obj when the durable batch is filled (no copy: RENAME, COPY, *STORE).
+func (tx *Tx) recElems(db DB, sh *shard, key []byte, obj Object) {
+	if !tx.dur {
+		return
+	}
+	o := txOp{kind: opElems, db: uint8(db.idx), s0: len(tx.objs)}
+	o.k0, o.k1 = tx.keySpan(key)
+	tx.objs = append(tx.objs, obj)
+	tx.ops = append(tx.ops, o)
+	tx.addShard(sh)
 }
 
-// dropMem removes key's entry from memory (accounting included) and records
-// the deletion of its meta record and elements.
-func (tx *CollTx) dropMem(sh *shard, key []byte) {
+// payload is the meta payload of e after its type and deadline.
+func payload(e *Entry) []byte {
+	if e.Obj != nil {
+		return e.Obj.MetaPayload()
+	}
+	return e.Str
+}
+
+// ---- the cache side of every change ----
+
+// remove deletes key's resident entry (live or past its deadline) with its
+// records and reports event; it reports whether there was an entry.
+func (tx *Tx) remove(db DB, sh *shard, key []byte, event string) bool {
 	k := string(key)
 	e := sh.m[k]
 	if e == nil {
-		return
+		return false
 	}
-	tx.db.unlink(sh, k, e.memSize(len(k)))
-	tx.db.removed(sh, key)
-	tx.op(collDrop, key, nil, nil, e.Type)
+	db.unlink(sh, k, e.memSize(len(k)))
+	db.removed(sh, key)
+	tx.rec(opDrop, db, sh, key, nil, nil, e.Type, 0)
+	if event != "" {
+		tx.touch(db, sh, key, event)
+	}
+	return true
 }
 
-// Create stores obj under key, replacing any value the key holds (and its
-// deadline), and records the new key's meta record. No event: the command
-// reports the key once with Changed.
-func (tx *CollTx) Create(key []byte, obj Object) *Entry {
+// install makes e the value of key in db with deadline exp, replacing any
+// live value silently (as Redis does: only the command's event is
+// reported) or counting a new key ("new"), and records its meta record and,
+// with elems, every element of its collection. It reports no event.
+func (tx *Tx) install(db DB, sh *shard, key []byte, e *Entry, exp int64, elems bool) {
+	if old := db.lookup(sh, key, false); old != nil {
+		k := string(key)
+		db.unlink(sh, k, old.memSize(len(k)))
+		tx.rec(opDrop, db, sh, key, nil, nil, old.Type, 0)
+		e.lru = lruClock()
+		db.link(sh, k, e)
+	} else {
+		tx.create(db, sh, key, e)
+	}
+	db.setExpiry(sh, key, exp)
+	tx.rec(opMeta, db, sh, key, nil, payload(e), e.Type, exp)
+	if elems && e.Obj != nil {
+		tx.recElems(db, sh, key, e.Obj)
+	}
+}
+
+// create makes e the value of key, which does not exist (no record: the
+// caller records the meta record).
+func (tx *Tx) create(db DB, sh *shard, key []byte, e *Entry) {
+	db.created(sh)
+	db.fire(key, "new")
+	e.lru = lruClock()
+	db.link(sh, string(key), e)
+}
+
+// touch reports a change of key (DB.touch) and counts it.
+func (tx *Tx) touch(db DB, sh *shard, key []byte, event string) {
+	tx.touched = true
+	db.touch(sh, key, event)
+}
+
+// expireCold deletes key, which is not resident, because its deadline
+// passed (lazy and active expiry of keys only on disk).
+func (tx *Tx) expireCold(sh *shard, key []byte, t Type) {
+	db := tx.db
+	db.removed(sh, key)
+	db.tombstone(sh, string(key))
+	tx.rec(opDrop, db, sh, key, nil, nil, t, 0)
+	tx.touch(db, sh, key, "expired")
+}
+
+// ---- strings ----
+
+// SetString stores the string val under key, replacing any value, and
+// reports event ("set", "append", "incrby", "incrbyfloat", "setrange"). exp
+// is an absolute unix-ms deadline; 0 clears any deadline unless keepTTL is
+// set. The key's entry is updated in place (its buffer reused when it fits).
+func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) {
 	db := tx.db
 	sh := db.shard(key)
-	if db.lookup(sh, key, false) != nil {
-		tx.dropMem(sh, key)
-	} else {
-		db.fire(key, "new")
+	e := sh.m[string(key)]
+	blind := false
+	if e == nil {
+		if class, ok := db.indexClass(sh, key); ok && !keepTTL && class != classColl {
+			// absent, or a string that is only on disk: its old value is
+			// not needed, so it is not read (a SET stays one write)
+			blind = class == classString
+		} else {
+			e = db.loadFromDisk(sh, key)
+		}
 	}
-	e := &Entry{Obj: obj, Type: obj.Type(), lru: lruClock()}
-	db.link(sh, string(key), e)
-	db.created(sh)
-	tx.op(collMeta, key, nil, obj.MetaPayload(), e.Type)
+	if keepTTL {
+		exp = sh.expires[string(key)]
+	}
+	if e == nil {
+		e = &Entry{Type: TypeString}
+		db.link(sh, string(key), e)
+		if !blind {
+			db.created(sh)
+			db.fire(key, "new")
+		}
+	} else if e.Type != TypeString {
+		// a string over a collection: its elements go, in the same batch
+		if e.Obj != nil {
+			db.account(sh, -int64(e.Obj.MemSize()))
+			tx.rec(opDropElem, db, sh, key, nil, nil, e.Type, 0)
+		}
+		e.Type = TypeString
+		db.indexPut(sh, key, TypeString)
+	}
+	old := int64(cap(e.Str))
+	if cap(e.Str) >= len(val) && cap(e.Str) <= 2*len(val)+16 {
+		e.Str = append(e.Str[:0], val...)
+	} else {
+		e.Str = append(make([]byte, 0, len(val)), val...)
+	}
+	e.Type, e.Obj, e.lru = TypeString, nil, lruClock()
+	e.Raw = event == "append" || event == "setrange"
+	if delta := int64(cap(e.Str)) - old; delta != 0 {
+		db.account(sh, delta)
+	}
+	db.setExpiry(sh, key, exp)
+	tx.rec(opMeta, db, sh, key, nil, val, TypeString, exp)
+	tx.touch(db, sh, key, event)
+}
+
+// ---- key-level changes ----
+
+// Delete deletes key (any type) and reports whether it existed (event "del").
+func (tx *Tx) Delete(key []byte) bool {
+	db := tx.db
+	sh := db.shard(key)
+	if db.lookup(sh, key, false) == nil {
+		return false
+	}
+	return tx.remove(db, sh, key, "del")
+}
+
+// SetExpiry sets key's absolute deadline (unix ms); a deadline in the past
+// deletes the key (event "del" as Redis does for EXPIRE with a past time).
+// It reports whether the key exists.
+func (tx *Tx) SetExpiry(key []byte, exp int64) bool {
+	db := tx.db
+	sh := db.shard(key)
+	e := db.lookup(sh, key, false)
+	if e == nil {
+		return false
+	}
+	if exp <= NowMs() {
+		return tx.remove(db, sh, key, "del")
+	}
+	sh.expires[string(key)] = exp
+	tx.rec(opMeta, db, sh, key, nil, payload(e), e.Type, exp)
+	tx.touch(db, sh, key, "expire")
+	return true
+}
+
+// Persist removes key's deadline; it reports whether one was removed.
+func (tx *Tx) Persist(key []byte) bool {
+	db := tx.db
+	sh := db.shard(key)
+	e := db.lookup(sh, key, false)
+	if e == nil {
+		return false
+	}
+	if _, ok := sh.expires[string(key)]; !ok {
+		return false
+	}
+	delete(sh.expires, string(key))
+	tx.rec(opMeta, db, sh, key, nil, payload(e), e.Type, 0)
+	tx.touch(db, sh, key, "persist")
+	return true
+}
+
+// Rename moves src's value and deadline to dst in the same database,
+// replacing any value dst holds (RENAME, RENAMENX). It reports whether src
+// existed. src and dst differ.
+func (tx *Tx) Rename(src, dst []byte) bool {
+	db := tx.db
+	sh := db.shard(src)
+	e := db.lookup(sh, src, false)
+	if e == nil {
+		return false
+	}
+	exp := sh.expires[string(src)]
+	tx.remove(db, sh, src, "rename_from")
+	tx.install(db, db.shard(dst), dst, e, exp, true)
+	tx.touch(db, db.shard(dst), dst, "rename_to")
+	return true
+}
+
+// MoveTo moves key with its deadline to database to under the same name
+// (MOVE), replacing any value it holds there. It reports whether key existed.
+func (tx *Tx) MoveTo(key []byte, to DB) bool {
+	db := tx.db
+	sh := db.shard(key)
+	e := db.lookup(sh, key, false)
+	if e == nil {
+		return false
+	}
+	exp := sh.expires[string(key)]
+	tx.remove(db, sh, key, "move_from")
+	tsh := to.shard(key)
+	tx.install(to, tsh, key, e, exp, true)
+	tx.touch(to, tsh, key, "move_to")
+	return true
+}
+
+// CopyTo stores an independent copy of src's value and deadline under dst in
+// database to (COPY), replacing any value dst holds. It returns false when
+// src does not exist. (tx's database, src) and (to, dst) differ.
+func (tx *Tx) CopyTo(src []byte, to DB, dst []byte) bool {
+	db := tx.db
+	sh := db.shard(src)
+	e := db.lookup(sh, src, false)
+	if e == nil {
+		return false
+	}
+	exp := sh.expires[string(src)]
+	ne := &Entry{Str: append([]byte(nil), e.Str...), Type: e.Type}
+	if e.Obj != nil {
+		ne = &Entry{Obj: e.Obj.Clone(), Type: e.Type}
+	}
+	tsh := to.shard(dst)
+	tx.install(to, tsh, dst, ne, exp, true)
+	tx.touch(to, tsh, dst, "copy_to")
+	return true
+}
+
+// Signal reports event for key without changing it (Redis's
+// signalModifiedKey for commands that change nothing durable).
+func (tx *Tx) Signal(key []byte, event string) {
+	tx.touch(tx.db, tx.db.shard(key), key, event)
+}
+
+// ---- collections ----
+
+// Create stores the empty or partial collection obj under key, replacing
+// any value the key holds (and its deadline), and records the new key's
+// meta record: the caller records the elements with Put and ends with
+// Changed, whose event is the only one the key reports (as in Redis).
+func (tx *Tx) Create(key []byte, obj Object) *Entry {
+	e := &Entry{Obj: obj, Type: obj.Type()}
+	tx.install(tx.db, tx.db.shard(key), key, e, 0, false)
 	return e
 }
 
-// Put records element sub = val of key.
-func (tx *CollTx) Put(key, sub, val []byte) { tx.op(collPut, key, sub, val, 0) }
+// Store stores the complete, non-empty collection obj under key, replacing
+// any value the key holds (and its deadline), records every element and
+// reports event (SINTERSTORE, ZUNIONSTORE, a ZADD creating its key, ...).
+func (tx *Tx) Store(key []byte, obj Object, event string) *Entry {
+	db := tx.db
+	sh := db.shard(key)
+	e := &Entry{Obj: obj, Type: obj.Type()}
+	tx.install(db, sh, key, e, 0, true)
+	tx.touch(db, sh, key, event)
+	return e
+}
 
-// Del records the removal of element sub of key.
-func (tx *CollTx) Del(key, sub []byte) { tx.op(collDel, key, sub, nil, 0) }
+// Put records element sub = val of key's collection.
+func (tx *Tx) Put(key, sub, val []byte) {
+	tx.rec(opPut, tx.db, tx.db.shard(key), key, sub, val, 0, 0)
+}
+
+// PutScore records member m of key's sorted set with its score.
+func (tx *Tx) PutScore(key, m []byte, score float64) {
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], math.Float64bits(score))
+	tx.Put(key, m, v[:])
+}
+
+// Del records the removal of element sub of key's collection.
+func (tx *Tx) Del(key, sub []byte) {
+	tx.rec(opDel, tx.db, tx.db.shard(key), key, sub, nil, 0, 0)
+}
 
 // Changed ends the changes to key's collection (elements only; the meta
 // payload must be unchanged): memDelta is MemSize after minus before. A
 // collection left empty is deleted with its elements; the events are event,
 // then "del" for a deleted key, as Redis notifies.
-func (tx *CollTx) Changed(key []byte, e *Entry, memDelta int64, event string) {
-	sh := tx.db.shard(key)
-	tx.db.account(sh, memDelta)
-	tx.touch(sh, key, event)
-	if e.Obj != nil && e.Obj.Len() == 0 && sh.m[string(key)] == e {
-		tx.dropMem(sh, key)
-		tx.touch(sh, key, "del")
-	}
-}
-
-// Delete deletes key (any type) and reports whether it existed (event "del").
-func (tx *CollTx) Delete(key []byte) bool {
-	sh := tx.db.shard(key)
-	if tx.db.lookup(sh, key, false) == nil {
-		return false
-	}
-	tx.dropMem(sh, key)
-	tx.touch(sh, key, "del")
-	return true
-}
-
-// Signal reports event for key without changing it.
-func (tx *CollTx) Signal(key []byte, event string) {
-	tx.touch(tx.db.shard(key), key, event)
-}
-
-// Commit appends the buffered records in one durable write, reports the
-// events and recycles tx (which must not be used afterwards).
-func (tx *CollTx) Commit() {
+func (tx *Tx) Changed(key []byte, e *Entry, memDelta int64, event string) {
 	db := tx.db
-	if len(tx.ops) > 0 || (!tx.dur && len(tx.touches) > 0) {
+	sh := db.shard(key)
+	db.account(sh, memDelta)
+	tx.touch(db, sh, key, event)
+	if e.Obj != nil && e.Obj.Len() == 0 && sh.m[string(key)] == e {
+		tx.remove(db, sh, key, "del")
+	}
+}
+
+// ListChange is one key's list mutation, for Tx.List.
+type ListChange struct {
+	Key   []byte
+	Entry *Entry // nil: the key did not exist and List is a new list
+	List  *List
+	Event string // keyspace event name: "lpush", "rpop", "linsert", ...
+}
+
+// List records a list mutation: the element records the List changed since
+// the last one and its meta record. It accounts memory, creates a new key
+// (Entry nil), deletes a list left empty (events: Event, then "del") and
+// reports Event. It returns the key's entry (nil once deleted). A key may
+// be recorded twice in one Tx (LMOVE from a list to itself); its element
+// records are written once.
+func (tx *Tx) List(ch ListChange) *Entry {
+	db := tx.db
+	sh := db.shard(ch.Key)
+	l, e := ch.List, ch.Entry
+	if e == nil {
+		// the same new list may come twice (LMOVE onto itself)
+		if e = sh.m[string(ch.Key)]; e != nil && e.Obj != Object(l) {
+			e = nil
+		}
+	}
+	ops := l.ops
+	l.ops = nil
+	switch {
+	case e == nil && l.n == 0:
+		return nil
+	case e == nil:
+		e = &Entry{Obj: l, Type: TypeList}
+		l.accounted = l.MemSize()
+		tx.create(db, sh, ch.Key, e)
+		tx.listOps(sh, ch.Key, ops)
+		tx.rec(opMeta, db, sh, ch.Key, nil, l.MetaPayload(), TypeList, 0)
+	case l.n == 0:
+		if sh.m[string(ch.Key)] == e {
+			// the meta record's deletion takes every element with it
+			db.account(sh, int64(e.Obj.MemSize()-l.accounted))
+			tx.touch(db, sh, ch.Key, ch.Event)
+			tx.remove(db, sh, ch.Key, "del")
+		}
+		return nil
+	default:
+		db.account(sh, int64(l.MemSize()-l.accounted))
+		l.accounted = l.MemSize()
+		e.lru = lruClock()
+		tx.listOps(sh, ch.Key, ops)
+		tx.rec(opMeta, db, sh, ch.Key, nil, l.MetaPayload(), TypeList, sh.expires[string(ch.Key)])
+	}
+	tx.touch(db, sh, ch.Key, ch.Event)
+	return e
+}
+
+// listOps records a list's changed element records.
+func (tx *Tx) listOps(sh *shard, key []byte, ops []listOp) {
+	var sub [8]byte
+	for _, o := range ops {
+		binary.BigEndian.PutUint64(sub[:], o.pos)
+		if o.del {
+			tx.rec(opDel, tx.db, sh, key, sub[:], nil, 0, 0)
+		} else {
+			tx.rec(opPut, tx.db, sh, key, sub[:], []byte(o.val), 0, 0)
+		}
+	}
+}
+
+// ---- commit ----
+
+// Commit appends the buffered records in one durable write and recycles tx
+// (which must not be used afterwards).
+func (tx *Tx) Commit() {
+	db := tx.db
+	if len(tx.ops) > 0 {
 		db.s.appendDurableMulti(tx.shards, tx.write)
+	} else if !tx.dur && tx.touched {
+		db.s.stats.Changes.Add(1)
 	}
-	for _, t := range tx.touches {
-		db.touch(t.sh, tx.arena[t.k0:t.k1], t.event)
-	}
+	tx.touched = false
 	tx.arena = tx.arena[:0]
 	tx.ops = tx.ops[:0]
+	if len(tx.objs) > 0 {
+		clear(tx.objs)
+		tx.objs = tx.objs[:0]
+	}
 	tx.shards = tx.shards[:0]
-	tx.touches = tx.touches[:0]
 	tx.db = DB{}
-	if cap(tx.arena) <= 64<<10 {
-		collTxPool.Put(tx)
+	if cap(tx.arena) <= 64<<10 && cap(tx.ops) <= 4096 {
+		txPool.Put(tx)
 	}
 }
 
 // write fills the durable batch (under the durable store's lock).
-func (tx *CollTx) write(b *Pending) {
-	db := tx.db
+func (tx *Tx) write(b *Pending) {
 	var prefix []byte
 	for _, o := range tx.ops {
 		key := tx.arena[o.k0:o.k1]
+		dbi := int(o.db)
 		switch o.kind {
-		case collPut, collDel:
-			prefix = elemPrefix(prefix[:0], db.idx, key)
+		case opPut, opDel:
+			prefix = elemPrefix(prefix[:0], dbi, key)
 			sub := tx.arena[o.s0:o.s1]
-			if o.kind == collDel {
+			if o.kind == opDel {
 				op := b.DeleteDeferred(len(prefix) + len(sub))
 				copy(op.Key, prefix)
 				copy(op.Key[len(prefix):], sub)
@@ -195,11 +530,23 @@ func (tx *CollTx) write(b *Pending) {
 			copy(op.Key[len(prefix):], sub)
 			copy(op.Value, val)
 			op.Finish()
-		case collMeta:
-			payload := tx.arena[o.v0:o.v1]
-			writeMeta(b, db.idx, key, o.typ, 0, payload)
-		case collDrop:
-			deleteMeta(b, db.idx, key, o.typ != TypeString)
+		case opMeta:
+			writeMeta(b, dbi, key, o.typ, o.exp, tx.arena[o.v0:o.v1])
+		case opDrop:
+			deleteMeta(b, dbi, key, o.typ != TypeString)
+		case opDropElem:
+			p := elemPrefix(nil, dbi, key)
+			b.DeleteRange(p, prefixEnd(p), nil)
+		case opElems:
+			prefix = elemPrefix(prefix[:0], dbi, key)
+			p := prefix
+			tx.objs[o.s0].ForEachElem(func(sub, val []byte) {
+				op := b.SetDeferred(len(p)+len(sub), len(val))
+				copy(op.Key, p)
+				copy(op.Key[len(p):], sub)
+				copy(op.Value, val)
+				op.Finish()
+			})
 		}
 	}
 }

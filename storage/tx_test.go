@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestHashSetCollTxOneAppendPerCommand(t *testing.T) {
+func TestHashSetTxOneAppendPerCommand(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir})
 	require.NoError(t, err)
@@ -20,7 +20,7 @@ func TestHashSetCollTxOneAppendPerCommand(t *testing.T) {
 	src, dst := []byte("src"), []byte("dst")
 	withDB(s, func(db DB) {
 		st := NewSet()
-		tx := db.BeginColl()
+		tx := db.Begin()
 		for i := 0; i < 100; i++ {
 			st.Add([]byte(fmt.Sprint(i)))
 		}
@@ -38,7 +38,7 @@ func TestHashSetCollTxOneAppendPerCommand(t *testing.T) {
 		st := se.Obj.(*Set)
 		before := st.MemSize()
 		st.Remove([]byte("7"))
-		tx := db.BeginColl()
+		tx := db.Begin()
 		tx.Del(src, []byte("7"))
 		tx.Changed(src, se, int64(st.MemSize()-before), "srem")
 		ds := NewSet()
@@ -62,7 +62,7 @@ func TestHashSetCollTxOneAppendPerCommand(t *testing.T) {
 	})
 }
 
-func TestHashSetCollTxEmptiedKeyIsDeleted(t *testing.T) {
+func TestHashSetTxEmptiedKeyIsDeleted(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir})
 	require.NoError(t, err)
@@ -77,7 +77,7 @@ func TestHashSetCollTxEmptiedKeyIsDeleted(t *testing.T) {
 		db.SetString(k, []byte("old"), NowMs()+100000, false)
 		h := NewHash()
 		h.Set([]byte("f"), []byte("v"))
-		tx := db.BeginColl()
+		tx := db.Begin()
 		e := tx.Create(k, h)
 		tx.Put(k, []byte("f"), []byte("v"))
 		tx.Changed(k, e, 0, "hset")
@@ -87,7 +87,7 @@ func TestHashSetCollTxEmptiedKeyIsDeleted(t *testing.T) {
 		memBefore := s.UsedMemory()
 		before := h.MemSize()
 		h.Delete([]byte("f"))
-		tx = db.BeginColl()
+		tx = db.Begin()
 		tx.Del(k, []byte("f"))
 		tx.Changed(k, e, int64(h.MemSize()-before), "hdel")
 		tx.Commit()
@@ -96,7 +96,7 @@ func TestHashSetCollTxEmptiedKeyIsDeleted(t *testing.T) {
 		require.Less(t, s.UsedMemory(), memBefore)
 		// Delete of a missing key is a no-op without events
 		events = nil
-		tx = db.BeginColl()
+		tx = db.Begin()
 		require.False(t, tx.Delete(k))
 		tx.Commit()
 		require.Empty(t, events)

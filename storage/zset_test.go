@@ -328,16 +328,22 @@ func TestZSetPersistAndLoad(t *testing.T) {
 	ls.Add(s.ShardOf(0, key))
 	s.Lock(&ls)
 	z := NewZSet()
-	e := db.CreateObject(key, z)
+	tx := db.Begin()
+	e := tx.Create(key, z)
+	before := z.MemSize()
 	for i := 0; i < 500; i++ {
 		m := []byte(fmt.Sprintf("m%d", i))
 		z.Set(m, float64(i)/3)
-		db.PutElem(key, m, EncodeZScore(nil, float64(i)/3))
+		tx.PutScore(key, m, float64(i)/3)
 	}
-	db.ModifiedElems(key, e, 0, "zadd")
+	tx.Changed(key, e, int64(z.MemSize()-before), "zadd")
+	tx.Commit()
+	before = z.MemSize()
 	z.Remove([]byte("m7"))
-	db.DelElem(key, []byte("m7"))
-	db.ModifiedElems(key, e, 0, "zrem")
+	tx = db.Begin()
+	tx.Del(key, []byte("m7"))
+	tx.Changed(key, e, int64(z.MemSize()-before), "zrem")
+	tx.Commit()
 	s.Unlock(&ls)
 	require.NoError(t, s.Close())
 
@@ -362,9 +368,9 @@ func TestZSetPersistAndLoad(t *testing.T) {
 	require.Equal(t, "skiplist", z2.Encoding())
 }
 
-// TestZSetStoreAndElemsGroups checks the one-group durable writers: a stored
-// set replaces a key of another type with its deadline, and ZElems puts and
-// deletes members.
+// TestZSetStoreAndElemsGroups checks a sorted set's change sets: a stored
+// set replaces a key of another type with its deadline, and one Tx puts and
+// deletes members, each in one durable append.
 func TestZSetStoreAndElemsGroups(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir, Sync: SyncAlways})
@@ -380,21 +386,22 @@ func TestZSetStoreAndElemsGroups(t *testing.T) {
 		z.Set([]byte(fmt.Sprintf("m%d", i)), float64(i))
 	}
 	changes := s.StatsRef().Changes.Load()
-	e := db.StoreZSet(key, z)
+	tx := db.Begin()
+	e := tx.Store(key, z, "zunionstore")
+	tx.Commit()
 	require.Equal(t, changes+1, s.StatsRef().Changes.Load(), "one durable group")
 	require.Zero(t, db.Expiry(key))
-	db.ModifiedElems(key, e, 0, "zunionstore")
 	before := z.MemSize()
 	z.Set([]byte("m1"), -1)
 	z.Remove([]byte("m2"))
 	z.Set([]byte("new"), 0.5)
-	db.ZElems(key, func(put func([]byte, float64), del func([]byte)) {
-		put([]byte("m1"), -1)
-		del([]byte("m2"))
-		put([]byte("new"), 0.5)
-	})
+	tx = db.Begin()
+	tx.PutScore(key, []byte("m1"), -1)
+	tx.Del(key, []byte("m2"))
+	tx.PutScore(key, []byte("new"), 0.5)
+	tx.Changed(key, e, int64(z.MemSize()-before), "zadd")
+	tx.Commit()
 	require.Equal(t, changes+2, s.StatsRef().Changes.Load(), "one durable group")
-	db.ModifiedElems(key, e, int64(z.MemSize()-before), "zadd")
 	s.Unlock(&ls)
 	require.NoError(t, s.Close())
 
