@@ -3,9 +3,10 @@
 // holding the locks of the shards their keys live in (see LockSet).
 //
 // Invariants:
-//   - Every mutation of a key goes through one of DB's mutating methods, which
-//     update memory, append the durable record, invalidate WATCHes and fire the
-//     key-event hook in one place.
+//   - Every mutation of a key goes through a change set, Tx (tx.go), whose
+//     methods update memory, report to WATCH and the key-event hook (DB.touch)
+//     and buffer the durable records that Commit appends in one call. DB's
+//     one-key mutators (SetString, Delete, ...) are a Tx of one change.
 //   - The caller holds the shard lock of every key it passes to DB's methods and
 //     does not retain byte slices obtained from an Entry after unlocking.
 package storage

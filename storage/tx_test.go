@@ -107,3 +107,59 @@ func TestHashSetTxEmptiedKeyIsDeleted(t *testing.T) {
 	defer s2.Close()
 	withDB(s2, func(db DB) { require.Nil(t, db.Lookup(k)) })
 }
+
+// TestTxEventsInCallOrderOneAppend: a change set reports each change when it
+// is made (so "new" comes between the command's other events, as in Redis)
+// and appends the records of every key, across databases, once.
+func TestTxEventsInCallOrderOneAppend(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
+	var events []string
+	s.SetEventHook(func(ev Event) {
+		if ev.Name != "keymiss" {
+			events = append(events, fmt.Sprint(ev.DB, ":", string(ev.Key), ":", ev.Name))
+		}
+	})
+	var ls LockSet
+	ls.AddDB(0)
+	ls.AddDB(1)
+	s.Lock(&ls)
+	db, db1 := s.DB(0), s.DB(1)
+	changes := s.StatsRef().Changes.Load()
+	tx := db.Begin()
+	tx.SetString([]byte("a"), []byte("1"), 0, false, "set")
+	tx.SetString([]byte("b"), []byte("2"), NowMs()+100000, false, "set")
+	require.True(t, tx.Rename([]byte("b"), []byte("c")))
+	require.True(t, tx.CopyTo([]byte("c"), db1, []byte("c")))
+	require.True(t, tx.MoveTo([]byte("a"), db1))
+	l := NewList()
+	l.PushRight([]byte("x"))
+	tx.List(ListChange{Key: []byte("l"), List: l, Event: "rpush"})
+	tx.Commit()
+	require.Equal(t, changes+1, s.StatsRef().Changes.Load(), "one durable append")
+	require.Equal(t, []string{"0:a:new", "0:a:set", "0:b:new", "0:b:set",
+		"0:b:rename_from", "0:c:new", "0:c:rename_to", "1:c:new", "1:c:copy_to",
+		"0:a:move_from", "1:a:new", "1:a:move_to", "0:l:new", "0:l:rpush"}, events)
+	require.Equal(t, 2, db.Size())
+	require.Equal(t, 2, db1.Size())
+	s.Unlock(&ls)
+	require.NoError(t, s.Close())
+
+	s, err = Open(Options{Dir: dir})
+	require.NoError(t, err)
+	defer s.Close()
+	s.Lock(&ls)
+	defer s.Unlock(&ls)
+	db, db1 = s.DB(0), s.DB(1)
+	require.Equal(t, 2, db.Size())
+	require.Equal(t, 2, db1.Size())
+	require.Nil(t, db.Lookup([]byte("a")))
+	require.Nil(t, db.Lookup([]byte("b")))
+	require.Equal(t, "2", string(db.Lookup([]byte("c")).Str))
+	require.Positive(t, db.Expiry([]byte("c")))
+	require.Equal(t, "2", string(db1.Lookup([]byte("c")).Str))
+	require.Positive(t, db1.Expiry([]byte("c")))
+	require.Equal(t, "1", string(db1.Lookup([]byte("a")).Str))
+	require.Equal(t, "x", db.Lookup([]byte("l")).Obj.(*List).At(0))
+}
