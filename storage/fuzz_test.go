@@ -111,7 +111,7 @@ func fuzzLoad(t *testing.T, typ Type, meta, elems []byte) Object {
 // fuzzSeedElems are element records shaped like each type's (seeds).
 func fuzzSeedElems() [][]byte {
 	pos := func(p uint64) []byte { return binary.BigEndian.AppendUint64(nil, p) }
-	score := func(f float64) []byte { return EncodeZScore(nil, f) }
+	score := func(f float64) []byte { return encodeZScore(nil, f) }
 	var list, hash, set, zset []byte
 	for i, v := range []string{"a", "", "ccc", "\x00\xff"} {
 		list = appendElem(list, pos(listOrigin+uint64(i)), []byte(v))
@@ -277,7 +277,7 @@ func TestLoadEmptyCollectionIsCorrupt(t *testing.T) {
 		{TypeHash, nil, nil},
 		{TypeSet, nil, nil},
 		{TypeZSet, nil, nil},
-		{TypeZSet, nil, appendElem(nil, []byte("m"), EncodeZScore(nil, math.NaN()))},
+		{TypeZSet, nil, appendElem(nil, []byte("m"), encodeZScore(nil, math.NaN()))},
 	} {
 		loadersMu.RLock()
 		load := loaders[c.typ]

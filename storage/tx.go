@@ -2,7 +2,6 @@ package storage
 
 import (
 	"encoding/binary"
-	"math"
 	"sync"
 )
 
@@ -392,8 +391,7 @@ func (tx *Tx) Put(key, sub, val []byte) {
 // PutScore records member m of key's sorted set with its score.
 func (tx *Tx) PutScore(key, m []byte, score float64) {
 	var v [8]byte
-	binary.BigEndian.PutUint64(v[:], math.Float64bits(score))
-	tx.Put(key, m, v[:])
+	tx.Put(key, m, encodeZScore(v[:0], score))
 }
 
 // Del records the removal of element sub of key's collection.

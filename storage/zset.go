@@ -918,9 +918,6 @@ func (z *ZSet) Scan(cursor uint64, count int, fn func(m []byte, score float64)) 
 	return z.t.scan(cursor, count, fn)
 }
 
-// Big reports whether the set is skiplist-encoded (as Redis would say).
-func (z *ZSet) Big() bool { return z.big }
-
 // FitEncoding picks the encoding from the contents, as Redis does for a
 // freshly computed destination (ZUNIONSTORE, ZRANGESTORE...) or on load; a
 // set that becomes listpack-encoded loses the sign of its zero scores (see Set).
@@ -973,7 +970,7 @@ func (z *ZSet) Clone() Object {
 func (z *ZSet) ForEachElem(fn func(sub, val []byte)) {
 	var buf [8]byte
 	z.ForEach(func(m []byte, s float64) bool {
-		fn(m, EncodeZScore(buf[:0], s))
+		fn(m, encodeZScore(buf[:0], s))
 		return true
 	})
 }
@@ -1150,9 +1147,9 @@ func (z *ztree) clearNegZeros() {
 	z.fixFirsts(z.root)
 }
 
-// EncodeZScore appends the on-disk form of a score (the element value):
+// encodeZScore appends the on-disk form of a score (the element value):
 // 8 bytes, big-endian IEEE 754.
-func EncodeZScore(dst []byte, score float64) []byte {
+func encodeZScore(dst []byte, score float64) []byte {
 	return binary.BigEndian.AppendUint64(dst, math.Float64bits(score))
 }
 

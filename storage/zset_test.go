@@ -227,7 +227,7 @@ func TestZSetScanVisitsAll(t *testing.T) {
 	for i := 0; i < 5000; i++ {
 		z.Set([]byte(strconv.Itoa(i)), float64(i))
 	}
-	require.True(t, z.Big())
+	require.True(t, z.big)
 	seen := map[string]bool{}
 	var cur uint64
 	for {
@@ -312,7 +312,7 @@ func TestZSetCloneAndBuilder(t *testing.T) {
 	n := 0
 	built.ForEachElem(func(sub, val []byte) {
 		require.Len(t, val, 8)
-		require.Equal(t, EncodeZScore(nil, ref.scores[string(sub)]), val)
+		require.Equal(t, encodeZScore(nil, ref.scores[string(sub)]), val)
 		n++
 	})
 	require.Equal(t, len(ref.scores), n)
