@@ -21,7 +21,8 @@ import (
 // Use: tx := db.Begin(); ... tx.SetString/Create/Put/Del/Changed/List/
 // Delete/Rename/... ; tx.Commit(). The caller holds the shard of every key
 // it names and must call Commit before releasing them. Byte slices passed in
-// are copied. The DB methods that change one key (SetString, Delete,
+// are copied; the elements of a collection given to Store (or carried by
+// Rename, MoveTo, CopyTo) are read from it by Commit. The DB methods that change one key (SetString, Delete,
 // SetExpiry, Persist, Rename, MoveTo, CopyTo, Signal) are a Tx of that one
 // change.
 //
@@ -32,7 +33,7 @@ type Tx struct {
 	dur    bool
 	arena  []byte
 	ops    []txOp
-	objs   []Object // collections whose every element is written by an opElems
+	objs   []Object // collections whose every element is written by an txElems
 	shards []*shard
 	lastK  [2]int // span of the last key recorded, reused by the next record of that key
 	// touched: a change was reported (counted in Stats.Changes without
@@ -45,18 +46,18 @@ type txOp struct {
 	typ    Type
 	db     uint8
 	k0, k1 int   // key span in arena
-	s0, s1 int   // sub-key span (opElems: index in objs)
+	s0, s1 int   // sub-key span (txElems: index in objs)
 	v0, v1 int   // value (element value or meta payload) span
-	exp    int64 // opMeta: the key's deadline
+	exp    int64 // txMeta: the key's deadline
 }
 
 const (
-	opPut      uint8 = iota // element record
-	opDel                   // element deletion
-	opMeta                  // meta record (with its deadline hint)
-	opDrop                  // meta record and, for a collection, every element
-	opDropElem              // every element (the key stays, as a string)
-	opElems                 // every element of objs[s0], read when the batch is filled
+	txPut       uint8 = iota // element record
+	txDel                    // element deletion
+	txMeta                   // meta record (with its deadline hint)
+	txDrop                   // meta record and, for a collection, every element
+	txDropElems              // every element (the key stays, as a string)
+	txElems                  // every element of objs[s0], read when the batch is filled
 )
 
 var txPool = sync.Pool{New: func() any { return new(Tx) }}
@@ -115,7 +116,7 @@ func (tx *Tx) recElems(db DB, sh *shard, key []byte, obj Object) {
 	if !tx.dur {
 		return
 	}
-	o := txOp{kind: opElems, db: uint8(db.idx), s0: len(tx.objs)}
+	o := txOp{kind: txElems, db: uint8(db.idx), s0: len(tx.objs)}
 	o.k0, o.k1 = tx.keySpan(key)
 	tx.objs = append(tx.objs, obj)
 	tx.ops = append(tx.ops, o)
@@ -142,7 +143,7 @@ func (tx *Tx) remove(db DB, sh *shard, key []byte, event string) bool {
 	}
 	db.unlink(sh, k, e.memSize(len(k)))
 	db.removed(sh, key)
-	tx.rec(opDrop, db, sh, key, nil, nil, e.Type, 0)
+	tx.rec(txDrop, db, sh, key, nil, nil, e.Type, 0)
 	if event != "" {
 		tx.touch(db, sh, key, event)
 	}
@@ -157,14 +158,14 @@ func (tx *Tx) install(db DB, sh *shard, key []byte, e *Entry, exp int64, elems b
 	if old := db.lookup(sh, key, false); old != nil {
 		k := string(key)
 		db.unlink(sh, k, old.memSize(len(k)))
-		tx.rec(opDrop, db, sh, key, nil, nil, old.Type, 0)
+		tx.rec(txDrop, db, sh, key, nil, nil, old.Type, 0)
 		e.lru = lruClock()
 		db.link(sh, k, e)
 	} else {
 		tx.create(db, sh, key, e)
 	}
 	db.setExpiry(sh, key, exp)
-	tx.rec(opMeta, db, sh, key, nil, payload(e), e.Type, exp)
+	tx.rec(txMeta, db, sh, key, nil, payload(e), e.Type, exp)
 	if elems && e.Obj != nil {
 		tx.recElems(db, sh, key, e.Obj)
 	}
@@ -191,7 +192,7 @@ func (tx *Tx) expireCold(sh *shard, key []byte, t Type) {
 	db := tx.db
 	db.removed(sh, key)
 	db.tombstone(sh, string(key))
-	tx.rec(opDrop, db, sh, key, nil, nil, t, 0)
+	tx.rec(txDrop, db, sh, key, nil, nil, t, 0)
 	tx.touch(db, sh, key, "expired")
 }
 
@@ -229,7 +230,7 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 		// a string over a collection: its elements go, in the same batch
 		if e.Obj != nil {
 			db.account(sh, -int64(e.Obj.MemSize()))
-			tx.rec(opDropElem, db, sh, key, nil, nil, e.Type, 0)
+			tx.rec(txDropElems, db, sh, key, nil, nil, e.Type, 0)
 		}
 		e.Type = TypeString
 		db.indexPut(sh, key, TypeString)
@@ -246,7 +247,7 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 		db.account(sh, delta)
 	}
 	db.setExpiry(sh, key, exp)
-	tx.rec(opMeta, db, sh, key, nil, val, TypeString, exp)
+	tx.rec(txMeta, db, sh, key, nil, val, TypeString, exp)
 	tx.touch(db, sh, key, event)
 }
 
@@ -276,7 +277,7 @@ func (tx *Tx) SetExpiry(key []byte, exp int64) bool {
 		return tx.remove(db, sh, key, "del")
 	}
 	sh.expires[string(key)] = exp
-	tx.rec(opMeta, db, sh, key, nil, payload(e), e.Type, exp)
+	tx.rec(txMeta, db, sh, key, nil, payload(e), e.Type, exp)
 	tx.touch(db, sh, key, "expire")
 	return true
 }
@@ -293,7 +294,7 @@ func (tx *Tx) Persist(key []byte) bool {
 		return false
 	}
 	delete(sh.expires, string(key))
-	tx.rec(opMeta, db, sh, key, nil, payload(e), e.Type, 0)
+	tx.rec(txMeta, db, sh, key, nil, payload(e), e.Type, 0)
 	tx.touch(db, sh, key, "persist")
 	return true
 }
@@ -385,7 +386,7 @@ func (tx *Tx) Store(key []byte, obj Object, event string) *Entry {
 
 // Put records element sub = val of key's collection.
 func (tx *Tx) Put(key, sub, val []byte) {
-	tx.rec(opPut, tx.db, tx.db.shard(key), key, sub, val, 0, 0)
+	tx.rec(txPut, tx.db, tx.db.shard(key), key, sub, val, 0, 0)
 }
 
 // PutScore records member m of key's sorted set with its score.
@@ -396,7 +397,7 @@ func (tx *Tx) PutScore(key, m []byte, score float64) {
 
 // Del records the removal of element sub of key's collection.
 func (tx *Tx) Del(key, sub []byte) {
-	tx.rec(opDel, tx.db, tx.db.shard(key), key, sub, nil, 0, 0)
+	tx.rec(txDel, tx.db, tx.db.shard(key), key, sub, nil, 0, 0)
 }
 
 // Changed ends the changes to key's collection (elements only; the meta
@@ -447,7 +448,7 @@ func (tx *Tx) List(ch ListChange) *Entry {
 		l.accounted = l.MemSize()
 		tx.create(db, sh, ch.Key, e)
 		tx.listOps(sh, ch.Key, ops)
-		tx.rec(opMeta, db, sh, ch.Key, nil, l.MetaPayload(), TypeList, 0)
+		tx.rec(txMeta, db, sh, ch.Key, nil, l.MetaPayload(), TypeList, 0)
 	case l.n == 0:
 		if sh.m[string(ch.Key)] == e {
 			// the meta record's deletion takes every element with it
@@ -461,7 +462,7 @@ func (tx *Tx) List(ch ListChange) *Entry {
 		l.accounted = l.MemSize()
 		e.lru = lruClock()
 		tx.listOps(sh, ch.Key, ops)
-		tx.rec(opMeta, db, sh, ch.Key, nil, l.MetaPayload(), TypeList, sh.expires[string(ch.Key)])
+		tx.rec(txMeta, db, sh, ch.Key, nil, l.MetaPayload(), TypeList, sh.expires[string(ch.Key)])
 	}
 	tx.touch(db, sh, ch.Key, ch.Event)
 	return e
@@ -469,14 +470,22 @@ func (tx *Tx) List(ch ListChange) *Entry {
 
 // listOps records a list's changed element records.
 func (tx *Tx) listOps(sh *shard, key []byte, ops []listOp) {
-	var sub [8]byte
-	for _, o := range ops {
-		binary.BigEndian.PutUint64(sub[:], o.pos)
-		if o.del {
-			tx.rec(opDel, tx.db, sh, key, sub[:], nil, 0, 0)
-		} else {
-			tx.rec(opPut, tx.db, sh, key, sub[:], []byte(o.val), 0, 0)
+	if !tx.dur || len(ops) == 0 {
+		return
+	}
+	tx.addShard(sh)
+	for _, lo := range ops {
+		o := txOp{kind: txPut, db: uint8(tx.db.idx)}
+		if lo.del {
+			o.kind = txDel
 		}
+		o.k0, o.k1 = tx.keySpan(key)
+		o.s0 = len(tx.arena)
+		tx.arena = binary.BigEndian.AppendUint64(tx.arena, lo.pos)
+		o.s1 = len(tx.arena)
+		tx.arena = append(tx.arena, lo.val...) // the element is a string: no conversion
+		o.v0, o.v1 = o.s1, len(tx.arena)
+		tx.ops = append(tx.ops, o)
 	}
 }
 
@@ -512,10 +521,10 @@ func (tx *Tx) write(b *Pending) {
 		key := tx.arena[o.k0:o.k1]
 		dbi := int(o.db)
 		switch o.kind {
-		case opPut, opDel:
+		case txPut, txDel:
 			prefix = elemPrefix(prefix[:0], dbi, key)
 			sub := tx.arena[o.s0:o.s1]
-			if o.kind == opDel {
+			if o.kind == txDel {
 				op := b.DeleteDeferred(len(prefix) + len(sub))
 				copy(op.Key, prefix)
 				copy(op.Key[len(prefix):], sub)
@@ -528,14 +537,14 @@ func (tx *Tx) write(b *Pending) {
 			copy(op.Key[len(prefix):], sub)
 			copy(op.Value, val)
 			op.Finish()
-		case opMeta:
+		case txMeta:
 			writeMeta(b, dbi, key, o.typ, o.exp, tx.arena[o.v0:o.v1])
-		case opDrop:
+		case txDrop:
 			deleteMeta(b, dbi, key, o.typ != TypeString)
-		case opDropElem:
+		case txDropElems:
 			p := elemPrefix(nil, dbi, key)
 			b.DeleteRange(p, prefixEnd(p), nil)
-		case opElems:
+		case txElems:
 			prefix = elemPrefix(prefix[:0], dbi, key)
 			p := prefix
 			tx.objs[o.s0].ForEachElem(func(sub, val []byte) {
