@@ -550,10 +550,7 @@ parsed:
 			tx.Store(key, z, ev)
 		} else {
 			for _, j := range touched {
-				// the stored score: a listpack keeps -0 as 0
-				m := args[si+2*j+1]
-				s, _ := z.Score(m)
-				tx.PutScore(key, m, s)
+				tx.PutMember(key, z, args[si+2*j+1])
 			}
 			tx.Changed(key, e, int64(z.MemSize()-before), ev)
 		}

@@ -26,6 +26,11 @@ func (l *loopConn) Read(b []byte) (int, error) {
 }
 
 func benchPipeline(b *testing.B, dir string, cmd string) {
+	benchPipelineOf(b, dir, func(int) string { return cmd })
+}
+
+// benchPipelineOf replays batches of 64 commands, the i-th made by cmd(i).
+func benchPipelineOf(b *testing.B, dir string, cmd func(i int) string) {
 	store, err := storage.Open(storage.Options{Dir: dir})
 	if err != nil {
 		b.Fatal(err)
@@ -35,7 +40,7 @@ func benchPipeline(b *testing.B, dir string, cmd string) {
 	var req bytes.Buffer
 	const perBatch = 64
 	for i := 0; i < perBatch; i++ {
-		req.WriteString(cmd)
+		req.WriteString(cmd(i))
 	}
 	lc := &loopConn{req: req.Bytes()}
 	c := &Client{srv: s, Writer: redcon.NewWriter(io.Discard), authed: true}
@@ -73,3 +78,27 @@ func BenchmarkPipelineSETDisk(b *testing.B) {
 	benchPipeline(b, b.TempDir(), resp("SET", "key:__rand_int__", "xxx"))
 }
 func BenchmarkPipelineINCR(b *testing.B) { benchPipeline(b, "", resp("INCR", "counter:__rand_int__")) }
+
+// Collection writes that change something every time: a growing list, a
+// field rewritten, members added and removed, scores incremented.
+func BenchmarkPipelineLPUSH(b *testing.B) { benchPipeline(b, "", resp("LPUSH", "list", "xxx")) }
+func BenchmarkPipelineHSET(b *testing.B) {
+	benchPipelineOf(b, "", func(i int) string { return resp("HSET", "h", "f"+itoa(int64(i)), "xxx") })
+}
+func BenchmarkPipelineSADDSREM(b *testing.B) {
+	benchPipelineOf(b, "", func(i int) string {
+		if i%2 == 0 {
+			return resp("SADD", "s", "m"+itoa(int64(i/2)))
+		}
+		return resp("SREM", "s", "m"+itoa(int64(i/2)))
+	})
+}
+func BenchmarkPipelineZINCR(b *testing.B) {
+	benchPipelineOf(b, "", func(i int) string { return resp("ZADD", "z", "INCR", "1", "m"+itoa(int64(i))) })
+}
+func BenchmarkPipelineLPUSHDisk(b *testing.B) {
+	benchPipeline(b, b.TempDir(), resp("LPUSH", "list", "xxx"))
+}
+func BenchmarkPipelineZINCRDisk(b *testing.B) {
+	benchPipelineOf(b, b.TempDir(), func(i int) string { return resp("ZADD", "z", "INCR", "1", "m"+itoa(int64(i))) })
+}

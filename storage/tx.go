@@ -33,7 +33,7 @@ type Tx struct {
 	dur    bool
 	arena  []byte
 	ops    []txOp
-	objs   []Object // collections whose every element is written by an txElems
+	objs   []Object // collections read when the batch is filled (txElems, txMember)
 	shards []*shard
 	lastK  [2]int // span of the last key recorded, reused by the next record of that key
 	// touched: a change was reported (counted in Stats.Changes without
@@ -47,7 +47,7 @@ type txOp struct {
 	db     uint8
 	k0, k1 int   // key span in arena
 	s0, s1 int   // sub-key span (txElems: index in objs)
-	v0, v1 int   // value (element value or meta payload) span
+	v0, v1 int   // value (element value or meta payload) span (txMember: index in objs)
 	exp    int64 // txMeta: the key's deadline
 }
 
@@ -58,6 +58,7 @@ const (
 	txDrop                   // meta record and, for a collection, every element
 	txDropElems              // every element (the key stays, as a string)
 	txElems                  // every element of objs[s0], read when the batch is filled
+	txMember                 // a sorted set member with its score in objs[v0] when the batch is filled
 )
 
 var txPool = sync.Pool{New: func() any { return new(Tx) }}
@@ -389,10 +390,19 @@ func (tx *Tx) Put(key, sub, val []byte) {
 	tx.rec(txPut, tx.db, tx.db.shard(key), key, sub, val, 0, 0)
 }
 
-// PutScore records member m of key's sorted set with its score.
-func (tx *Tx) PutScore(key, m []byte, score float64) {
-	var v [8]byte
-	tx.Put(key, m, encodeZScore(v[:0], score))
+// PutMember records member m of key's sorted set z with the score z holds
+// for it when Commit fills the batch: the stored score (a listpack keeps -0
+// as 0), looked up only with persistence.
+func (tx *Tx) PutMember(key []byte, z *ZSet, m []byte) {
+	if !tx.dur {
+		return
+	}
+	tx.rec(txMember, tx.db, tx.db.shard(key), key, m, nil, 0, 0)
+	o := &tx.ops[len(tx.ops)-1]
+	if n := len(tx.objs); n == 0 || tx.objs[n-1] != Object(z) {
+		tx.objs = append(tx.objs, z)
+	}
+	o.v0 = len(tx.objs) - 1
 }
 
 // Del records the removal of element sub of key's collection.
@@ -544,6 +554,18 @@ func (tx *Tx) write(b *Pending) {
 		case txDropElems:
 			p := elemPrefix(nil, dbi, key)
 			b.DeleteRange(p, prefixEnd(p), nil)
+		case txMember:
+			m := tx.arena[o.s0:o.s1]
+			score, ok := tx.objs[o.v0].(*ZSet).Score(m)
+			if !ok {
+				continue // removed again by the command: its deletion follows
+			}
+			prefix = elemPrefix(prefix[:0], dbi, key)
+			op := b.SetDeferred(len(prefix)+len(m), 8)
+			copy(op.Key, prefix)
+			copy(op.Key[len(prefix):], m)
+			encodeZScore(op.Value[:0], score)
+			op.Finish()
 		case txElems:
 			prefix = elemPrefix(prefix[:0], dbi, key)
 			p := prefix

@@ -334,7 +334,7 @@ func TestZSetPersistAndLoad(t *testing.T) {
 	for i := 0; i < 500; i++ {
 		m := []byte(fmt.Sprintf("m%d", i))
 		z.Set(m, float64(i)/3)
-		tx.PutScore(key, m, float64(i)/3)
+		tx.PutMember(key, z, m)
 	}
 	tx.Changed(key, e, int64(z.MemSize()-before), "zadd")
 	tx.Commit()
@@ -396,9 +396,9 @@ func TestZSetStoreAndElemsGroups(t *testing.T) {
 	z.Remove([]byte("m2"))
 	z.Set([]byte("new"), 0.5)
 	tx = db.Begin()
-	tx.PutScore(key, []byte("m1"), -1)
+	tx.PutMember(key, z, []byte("m1"))
 	tx.Del(key, []byte("m2"))
-	tx.PutScore(key, []byte("new"), 0.5)
+	tx.PutMember(key, z, []byte("new"))
 	tx.Changed(key, e, int64(z.MemSize()-before), "zadd")
 	tx.Commit()
 	require.Equal(t, changes+2, s.StatsRef().Changes.Load(), "one durable group")
