@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,10 +134,12 @@ func TestFaultWritesMisconfReadsGoOn(t *testing.T) {
 }
 
 // TestFaultMsetAllOrNothing: the keys of an MSET (MSETNX) reach the disk
-// together. The committer hands the pending writes to Pebble every 5 ms,
-// whenever it likes; here, as soon as part of the command has been handed
-// to the durable store, it commits and fsyncs that part, then the disk
-// fails: after a restart the command must be all there or not at all.
+// together: the command's records are one durable append (every change
+// goes through one storage.Tx), and the disk fails in the middle of the
+// command (at its second key's change): after a restart the command must be
+// all there or not at all. (A Checkpoint inside the command, which this
+// test used when a command's keys were appended one by one, would now
+// deadlock: a write command holds the committer until it ends.)
 func TestFaultMsetAllOrNothing(t *testing.T) {
 	for _, tc := range []struct{ name, cmd, before string }{
 		{"MSET", "MSET", "string"},
@@ -155,19 +156,17 @@ func TestFaultMsetAllOrNothing(t *testing.T) {
 			case "hash":
 				require.Equal(t, ":1\r\n", r.do("HSET", "a", "f", "old"))
 			}
+			require.NoError(t, ts.store.Checkpoint())
 			seq0 := ts.store.LastSeq()
-			var once sync.Once
+			var sets atomic.Int32
 			ts.store.SetEventHook(func(ev storage.Event) {
-				if ev.Name == "set" && ts.store.LastSeq() > seq0 {
-					once.Do(func() {
-						if err := ts.store.Checkpoint(); err != nil {
-							t.Errorf("checkpoint: %v", err)
-						}
-						disk.broken.Store(true)
-					})
+				if ev.Name == "set" && sets.Add(1) == 2 {
+					disk.broken.Store(true)
 				}
 			})
 			rep := r.doOrEOF(tc.cmd, "a", "new", "b", "new")
+			require.EqualValues(t, 2, sets.Load(), "the disk did not break in the middle of the command")
+			require.Equal(t, seq0+1, ts.store.LastSeq(), "%s was not one durable append", tc.cmd)
 			ts.stop()
 
 			ts2 := startServerOn(t, disk.mem.CrashClone(vfs.CrashCloneCfg{}), storage.SyncAlways)

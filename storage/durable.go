@@ -169,7 +169,7 @@ type durable struct {
 
 	commitMu sync.Mutex // one commit at a time, so spare is always free
 	// cutMu keeps the committer from cutting the pending group while a
-	// transaction appends (HoldCommits): its writes land in one batch
+	// command or transaction appends (Hold): its writes land in one batch
 	cutMu  sync.RWMutex
 	holds  atomic.Int32
 	stall  atomic.Bool  // the pending batch passed stallPendingBytes while held
