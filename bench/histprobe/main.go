@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/luxdb/lux-go/bench/internal/rawresp"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -33,68 +34,6 @@ var (
 	cold    = flag.Int("cold", 0, "first read this many cold channels (hot+2 ...) once each")
 	goredis = flag.Bool("goredis", false, "use go-redis (Do().Slice(), as bench/tablestier) instead of raw RESP")
 )
-
-func cmd(args ...string) []byte {
-	b := []byte("*" + strconv.Itoa(len(args)) + "\r\n")
-	for _, a := range args {
-		b = append(b, "$"+strconv.Itoa(len(a))+"\r\n"+a+"\r\n"...)
-	}
-	return b
-}
-
-// skip reads one RESP value; it records the values of bulk strings that
-// follow a "user_id" bulk string.
-func skip(r *bufio.Reader, users map[string]bool, prevUser *bool) error {
-	line, err := r.ReadSlice('\n')
-	if err != nil {
-		return err
-	}
-	switch line[0] {
-	case '*':
-		n, _ := strconv.Atoi(string(line[1 : len(line)-2]))
-		for i := 0; i < n; i++ {
-			if err := skip(r, users, prevUser); err != nil {
-				return err
-			}
-		}
-	case '$':
-		n, _ := strconv.Atoi(string(line[1 : len(line)-2]))
-		if n < 0 {
-			return nil
-		}
-		var buf [64]byte
-		var b []byte
-		if n+2 <= len(buf) {
-			b = buf[:n+2]
-		} else {
-			b = make([]byte, n+2)
-		}
-		if _, err := ioReadFull(r, b); err != nil {
-			return err
-		}
-		if users != nil {
-			if *prevUser {
-				users[string(b[:n])] = true
-			}
-			*prevUser = string(b[:n]) == "user_id"
-		}
-	case '-':
-		return fmt.Errorf("%s", line)
-	}
-	return nil
-}
-
-func ioReadFull(r *bufio.Reader, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := r.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
 
 func main() {
 	flag.Parse()
@@ -160,7 +99,7 @@ func main() {
 			r := bufio.NewReaderSize(nc, 1<<16)
 			reqs := make([][]byte, *hot)
 			for i := range reqs {
-				reqs[i] = cmd("TQUERY", "messages", "WHERE", "channel_id", "=", strconv.Itoa(*first+i), "ORDER", "BY", "timestamp", "DESC", "LIMIT", "50")
+				reqs[i] = rawresp.Append(nil, "TQUERY", "messages", "WHERE", "channel_id", "=", strconv.Itoa(*first+i), "ORDER", "BY", "timestamp", "DESC", "LIMIT", "50")
 			}
 			lat := make([]time.Duration, 0, *queries)
 			var tl []time.Duration
@@ -174,14 +113,13 @@ func main() {
 					break
 				}
 				clear(users)
-				var prev bool
 				t := time.Now()
 				nc.Write(reqs[(i+c*7)%*hot])
-				var um map[string]bool
+				var authors func([]byte)
 				if *tget {
-					um = users
+					authors = rawresp.Following("user_id", users)
 				}
-				if err := skip(r, um, &prev); err != nil {
+				if _, err := rawresp.Read(r, authors); err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(1)
 				}
@@ -189,12 +127,12 @@ func main() {
 				if *tget {
 					var p []byte
 					for u := range users {
-						p = append(p, cmd("TGET", "users", u)...)
+						p = rawresp.Append(p, "TGET", "users", u)
 					}
 					t := time.Now()
 					nc.Write(p)
 					for range users {
-						if err := skip(r, nil, nil); err != nil {
+						if _, err := rawresp.Read(r, nil); err != nil {
 							fmt.Fprintln(os.Stderr, err)
 							os.Exit(1)
 						}

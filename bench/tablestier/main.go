@@ -39,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/luxdb/lux-go/bench/internal/rawresp"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -259,17 +260,7 @@ func dialRaw() *raw {
 	return &raw{nc: nc, r: bufio.NewReaderSize(nc, 1<<16), users: map[string]bool{}}
 }
 
-func (c *raw) send(args ...string) {
-	c.buf = append(c.buf, '*')
-	c.buf = strconv.AppendInt(c.buf, int64(len(args)), 10)
-	c.buf = append(c.buf, "\r\n"...)
-	for _, a := range args {
-		c.buf = append(c.buf, '$')
-		c.buf = strconv.AppendInt(c.buf, int64(len(a)), 10)
-		c.buf = append(c.buf, "\r\n"...)
-		c.buf = append(append(c.buf, a...), "\r\n"...)
-	}
-}
+func (c *raw) send(args ...string) { c.buf = rawresp.Append(c.buf, args...) }
 
 func (c *raw) flush() {
 	_, err := c.nc.Write(c.buf)
@@ -280,43 +271,9 @@ func (c *raw) flush() {
 // read reads one reply and returns the number of elements of a top-level
 // array; the value of each bulk string after a "user_id" one is recorded.
 func (c *raw) read() int {
-	line, err := c.r.ReadSlice('\n')
+	n, err := rawresp.Read(c.r, rawresp.Following("user_id", c.users))
 	must(err)
-	n, _ := strconv.Atoi(string(line[1 : len(line)-2]))
-	switch line[0] {
-	case '*':
-		prevUser := false
-		for i := 0; i < n; i++ {
-			c.skip(&prevUser)
-		}
-	case '$':
-		c.r.Discard(n + 2)
-	case '-':
-		must(fmt.Errorf("%s", line))
-	}
 	return n
-}
-
-func (c *raw) skip(prevUser *bool) {
-	line, err := c.r.ReadSlice('\n')
-	must(err)
-	n, _ := strconv.Atoi(string(line[1 : len(line)-2]))
-	switch line[0] {
-	case '*':
-		for i := 0; i < n; i++ {
-			c.skip(prevUser)
-		}
-	case '$':
-		b, err := c.r.Peek(n)
-		must(err)
-		if *prevUser {
-			c.users[string(b)] = true
-		}
-		*prevUser = string(b) == "user_id"
-		c.r.Discard(n + 2)
-	case '-':
-		must(fmt.Errorf("%s", line))
-	}
 }
 
 // history times the history query of channel ch.
