@@ -304,6 +304,18 @@ func (tx *Tx) Persist(key []byte) bool {
 // replacing any value dst holds (RENAME, RENAMENX). It reports whether src
 // existed. src and dst differ.
 func (tx *Tx) Rename(src, dst []byte) bool {
+	return tx.relocate(src, tx.db, dst, "rename_from", "rename_to")
+}
+
+// MoveTo moves key with its deadline to database to under the same name
+// (MOVE), replacing any value it holds there. It reports whether key existed.
+func (tx *Tx) MoveTo(key []byte, to DB) bool {
+	return tx.relocate(key, to, key, "move_from", "move_to")
+}
+
+// relocate moves src's entry and deadline to dst in database to (RENAME,
+// MOVE), reporting fromEv on src and toEv on dst.
+func (tx *Tx) relocate(src []byte, to DB, dst []byte, fromEv, toEv string) bool {
 	db := tx.db
 	sh := db.shard(src)
 	e := db.lookup(sh, src, false)
@@ -311,26 +323,10 @@ func (tx *Tx) Rename(src, dst []byte) bool {
 		return false
 	}
 	exp := sh.expires[string(src)]
-	tx.remove(db, sh, src, "rename_from")
-	tx.install(db, db.shard(dst), dst, e, exp, true)
-	tx.touch(db, db.shard(dst), dst, "rename_to")
-	return true
-}
-
-// MoveTo moves key with its deadline to database to under the same name
-// (MOVE), replacing any value it holds there. It reports whether key existed.
-func (tx *Tx) MoveTo(key []byte, to DB) bool {
-	db := tx.db
-	sh := db.shard(key)
-	e := db.lookup(sh, key, false)
-	if e == nil {
-		return false
-	}
-	exp := sh.expires[string(key)]
-	tx.remove(db, sh, key, "move_from")
-	tsh := to.shard(key)
-	tx.install(to, tsh, key, e, exp, true)
-	tx.touch(to, tsh, key, "move_to")
+	tx.remove(db, sh, src, fromEv)
+	tsh := to.shard(dst)
+	tx.install(to, tsh, dst, e, exp, true)
+	tx.touch(to, tsh, dst, toEv)
 	return true
 }
 
