@@ -74,7 +74,7 @@ func lookupHash(c *Client, key []byte, write bool) (e *storage.Entry, h *storage
 }
 
 // hashForWrite returns key's hash or, when missing, a new empty one that is
-// not in the keyspace yet (e == nil): the caller adds it with CollTx.Create
+// not in the keyspace yet (e == nil): the caller adds it with Tx.Create
 // once it holds an element, so a failed command never leaves an empty key.
 func hashForWrite(c *Client, key []byte) (e *storage.Entry, h *storage.Hash, ok bool) {
 	e, h, ok = lookupHash(c, key, true)

@@ -125,7 +125,7 @@ func cmdExec(c *Client, args [][]byte) {
 }
 
 // queueCanHoldCommits reports whether no queued command may wait for the
-// durable store (which HoldCommits would deadlock).
+// durable store (which Store.Hold would deadlock).
 func queueCanHoldCommits(queue []queued) bool {
 	for _, q := range queue {
 		if q.cmd.Flags&noHoldFlags != 0 {

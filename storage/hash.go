@@ -587,10 +587,10 @@ func (h *Hash) Scan(cursor uint64, count int, fn func(field, val []byte)) uint64
 	return h.d.scan(cursor, count, fn)
 }
 
-// Clone implements Cloner.
+// Clone implements Object.
 func (h *Hash) Clone() Object { return &Hash{d: h.d.clone(), big: h.big} }
 
-// ForEachElem implements ElemWriter: field -> value.
+// ForEachElem implements Object. field -> value.
 func (h *Hash) ForEachElem(fn func(sub, val []byte)) {
 	h.d.forEach(func(k, v []byte) bool { fn(k, v); return true })
 }

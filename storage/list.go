@@ -95,7 +95,7 @@ func (l *List) MetaPayload() []byte {
 	return b[:]
 }
 
-// Clone implements Cloner.
+// Clone implements Object.
 func (l *List) Clone() Object {
 	c := &List{pos: l.pos}
 	c.grow(l.n)
@@ -106,7 +106,7 @@ func (l *List) Clone() Object {
 	return c
 }
 
-// ForEachElem implements ElemWriter.
+// ForEachElem implements Object.
 func (l *List) ForEachElem(fn func(sub, val []byte)) {
 	var sub [8]byte
 	var val []byte

@@ -113,10 +113,10 @@ func (s *Set) Scan(cursor uint64, count int, fn func(m []byte)) uint64 {
 	return s.d.scan(cursor, count, func(k, _ []byte) { fn(k) })
 }
 
-// Clone implements Cloner.
+// Clone implements Object.
 func (s *Set) Clone() Object { return &Set{d: s.d.clone(), big: s.big} }
 
-// ForEachElem implements ElemWriter: member -> empty value.
+// ForEachElem implements Object. member -> empty value.
 func (s *Set) ForEachElem(fn func(sub, val []byte)) {
 	s.d.forEach(func(k, _ []byte) bool { fn(k, nil); return true })
 }

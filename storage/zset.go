@@ -946,7 +946,7 @@ func (z *ZSet) FitEncoding() {
 	z.t.clearNegZeros()
 }
 
-// Clone implements Cloner.
+// Clone implements Object.
 func (z *ZSet) Clone() Object {
 	c := &ZSet{big: z.big, n: z.n}
 	if z.t == nil {
@@ -966,7 +966,7 @@ func (z *ZSet) Clone() Object {
 	return c
 }
 
-// ForEachElem implements ElemWriter: member -> 8-byte big-endian score.
+// ForEachElem implements Object. member -> 8-byte big-endian score.
 func (z *ZSet) ForEachElem(fn func(sub, val []byte)) {
 	var buf [8]byte
 	z.ForEach(func(m []byte, s float64) bool {
