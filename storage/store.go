@@ -40,6 +40,9 @@ const (
 	TypeHash   Type = 3
 	TypeSet    Type = 4
 	TypeZSet   Type = 5
+	// Lux's own types (docs/LUX-EXTENSIONS.md).
+	TypeTimeSeries Type = 6
+	TypeVector     Type = 7
 )
 
 // String returns the name TYPE replies with.
@@ -55,6 +58,10 @@ func (t Type) String() string {
 		return "set"
 	case TypeZSet:
 		return "zset"
+	case TypeTimeSeries:
+		return "timeseries"
+	case TypeVector:
+		return "vector"
 	}
 	return "none"
 }
