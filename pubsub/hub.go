@@ -38,6 +38,8 @@ type Hub struct {
 	mu       sync.RWMutex
 	channels map[string]subSet // only channels with ≥1 subscriber
 	patterns map[string]subSet // only patterns with ≥1 subscriber
+
+	keys keyHub // key-pattern subscriptions (KSUB, keys.go)
 }
 
 // NewHub returns an empty hub.
@@ -60,6 +62,7 @@ type Subscriber struct {
 	// subscribe and unsubscribe stay O(1).
 	channels map[string]uint64
 	patterns map[string]uint64
+	keyPats  map[string]keySub // key patterns (keys.go)
 	seq      uint64
 	closed   bool
 
@@ -89,6 +92,7 @@ func (h *Hub) NewSubscriber(sink Sink, limit int) *Subscriber {
 		limit:    limit,
 		channels: make(map[string]uint64),
 		patterns: make(map[string]uint64),
+		keyPats:  make(map[string]keySub),
 		wake:     make(chan struct{}, 1),
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -300,7 +304,8 @@ func (s *Subscriber) Patterns() []string {
 	return inOrder(s.patterns)
 }
 
-// Count returns s's total number of subscriptions (channels plus patterns).
+// Count returns s's total number of subscriptions (channels, patterns and
+// key patterns).
 // The server uses it to decide whether the connection is in subscribed mode.
 func (s *Subscriber) Count() int {
 	s.hub.mu.RLock()
@@ -309,7 +314,7 @@ func (s *Subscriber) Count() int {
 }
 
 func (s *Subscriber) countLocked() int {
-	return len(s.channels) + len(s.patterns)
+	return len(s.channels) + len(s.patterns) + len(s.keyPats)
 }
 
 func inOrder(m map[string]uint64) []string {
@@ -337,6 +342,7 @@ func (s *Subscriber) Close() {
 		for p := range s.patterns {
 			removeSub(h.patterns, p, s)
 		}
+		h.removeKeyPatterns(s)
 		clear(s.channels)
 		clear(s.patterns)
 	}

@@ -17,6 +17,25 @@ func (s *Store) SetActiveExpire(on bool) { s.activeExpireOff.Store(!on) }
 // ActiveExpire reports whether background expiry is on (the default).
 func (s *Store) ActiveExpire() bool { return !s.activeExpireOff.Load() }
 
+// expireScanRounds: in scan mode each expiry cycle (100 ms) checks every
+// deadline of one shard in expireScanRounds, so a resident key is deleted
+// within about expireScanRounds × 100 ms of its deadline even when nobody
+// reads it and the random sampling does not pick it.
+const expireScanRounds = 5
+
+// SetExpireScan asks (on) or stops asking (off) for expired keys to be
+// deleted within about half a second of their deadline whether read or
+// not: key-change subscriptions (KSUB) promise an "expired" event then.
+// Calls nest: scanning goes on while more ons than offs were made. Keys
+// only on disk are expired by the deadline hints every cycle anyway.
+func (s *Store) SetExpireScan(on bool) {
+	if on {
+		s.expireScan.Add(1)
+	} else {
+		s.expireScan.Add(-1)
+	}
+}
+
 // expireLoop reclaims expired keys without reads, like Redis's active expire
 // cycle: sample resident keys with deadlines, delete the expired ones, repeat
 // while many of a sample were expired; then walk the on-disk deadline hints
@@ -26,6 +45,7 @@ func (s *Store) expireLoop() {
 	defer close(s.expireDone)
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	round := 0
 	for {
 		select {
 		case <-s.stopExpire:
@@ -44,6 +64,12 @@ func (s *Store) expireLoop() {
 				if n == 0 || expired*4 < n || time.Since(start) > 25*time.Millisecond {
 					break
 				}
+			}
+		}
+		if s.expireScan.Load() > 0 {
+			round = (round + 1) % expireScanRounds
+			for i := round; i < len(s.shards); i += expireScanRounds {
+				s.expireShard(i)
 			}
 		}
 		if s.dur != nil {
@@ -77,6 +103,24 @@ func (s *Store) expireSample(i, count int) (sampled, expired int) {
 		}
 	}
 	return sampled, expired
+}
+
+// expireShard deletes every expired resident key of shard i.
+func (s *Store) expireShard(i int) {
+	sh := &s.shards[i]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if len(sh.expires) == 0 {
+		return
+	}
+	now := NowMs()
+	db := DB{s: s, idx: sh.db}
+	for k, exp := range sh.expires {
+		if exp <= now {
+			db.deleteKey(sh, k, "expired")
+			s.stats.ExpiredKeys.Add(1)
+		}
+	}
 }
 
 // sweepTombs drops the tombstones whose deletion Pebble already holds.

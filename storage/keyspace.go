@@ -7,8 +7,15 @@ import (
 // DB is one logical database. Its methods require the caller to hold the lock
 // of the shard of every key passed (see Store.Lock).
 type DB struct {
-	s   *Store
-	idx int
+	s      *Store
+	idx    int
+	origin Origin // reported in every Event of a change made through db
+}
+
+// WithOrigin returns db whose changes report o as their Event.Origin.
+func (db DB) WithOrigin(o Origin) DB {
+	db.origin = o
+	return db
 }
 
 // Index returns the database number.
@@ -227,7 +234,7 @@ func (db DB) Persist(key []byte) bool {
 // m notification classes.
 func (db DB) fire(key []byte, event string) {
 	if h := db.s.hook.Load(); h != nil {
-		(*h)(Event{DB: db.idx, Key: key, Name: event})
+		(*h)(Event{DB: db.idx, Key: key, Name: event, Origin: db.origin})
 	}
 }
 
@@ -259,7 +266,7 @@ func (db DB) touch(sh *shard, key []byte, event string) {
 		}
 	}
 	if h := db.s.hook.Load(); h != nil {
-		(*h)(Event{DB: db.idx, Key: key, Name: event})
+		(*h)(Event{DB: db.idx, Key: key, Name: event, Origin: db.origin})
 	}
 }
 

@@ -179,7 +179,15 @@ type Event struct {
 	DB   int
 	Key  []byte
 	Name string // "set", "del", "expired", "evicted", "lpush", ...
+	// Origin is the Origin of the DB (or Tx) that made the change: the
+	// server's client whose command ran; nil for the store's own work
+	// (active expiry, eviction).
+	Origin Origin
 }
+
+// Origin tells the event hook who caused a change (DB.WithOrigin). The
+// store only carries it.
+type Origin interface{}
 
 // Store is the whole keyspace: NumDBs databases over one durable store.
 type Store struct {
@@ -201,6 +209,7 @@ type Store struct {
 	stats Stats
 
 	activeExpireOff atomic.Bool
+	expireScan      atomic.Int32 // >0: every deadline is checked within expireScanPeriod (expire.go)
 	readErr         atomic.Pointer[error] // a failed read: writes are refused
 	rfail           readFailures          // the keys whose read failed
 

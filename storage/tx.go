@@ -181,9 +181,11 @@ func (tx *Tx) create(db DB, sh *shard, key []byte, e *Entry) {
 	db.link(sh, string(key), e)
 }
 
-// touch reports a change of key (DB.touch) and counts it.
+// touch reports a change of key (DB.touch) and counts it; the change's
+// origin is the Tx's, also for a key of another database (MOVE, COPY DB).
 func (tx *Tx) touch(db DB, sh *shard, key []byte, event string) {
 	tx.touched = true
+	db.origin = tx.db.origin
 	db.touch(sh, key, event)
 }
 
