@@ -209,7 +209,7 @@ type Store struct {
 	stats Stats
 
 	activeExpireOff atomic.Bool
-	expireScan      atomic.Int32          // >0: every deadline is checked within expireScanPeriod (expire.go)
+	expireScan      atomic.Int32          // >0: every resident deadline is checked every expireScanRounds cycles (expire.go)
 	readErr         atomic.Pointer[error] // a failed read: writes are refused
 	rfail           readFailures          // the keys whose read failed
 
