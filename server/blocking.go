@@ -138,6 +138,9 @@ func (s *Server) onKeyEvent(ev storage.Event) {
 	for _, fn := range s.keyListeners {
 		fn(ev)
 	}
+	if s.hub.KeySubscriptions() != 0 {
+		s.keyEvent(ev) // KSUB (cmd_ksub.go); one atomic load while nobody subscribes
+	}
 }
 
 // keyChanged marks a key ready if a client waits on it. It runs under the
@@ -377,7 +380,9 @@ func (s *Server) serveBlocked(c *Client, cmd *Command, args [][]byte) {
 			c.locks.Reset()
 			c.keys = s.addLocks(cmd, c.db, args, &c.locks, c.keys)
 			s.store.Lock(&c.locks)
+			c.beginKeyEvents()
 			s.runHeld(c, cmd, args)
+			c.flushKeyEvents(cmd, args)
 			s.store.Unlock(&c.locks)
 			if req.again {
 				r.finish(w, t)

@@ -54,6 +54,11 @@ type Client struct {
 
 	sub        *pubsub.Subscriber
 	subscribed atomic.Bool // in subscribe mode; read by other clients' CLIENT LIST/KILL
+	// keySubscriber: the connection ran KSUB, so in always mode the frames
+	// it delivers wait for keyBarrier (cmd_ksub.go)
+	keySubscriber atomic.Bool
+	keyEvents     []keyEventEntry // changes of the running command, for KSUB
+	keyEventArena []byte
 
 	block *blockRequest // set while parked in a blocking command (blocking.go)
 
@@ -83,8 +88,9 @@ func newClient(s *Server, nc net.Conn) *Client {
 
 func (c *Client) authRequired() bool { return !c.authed }
 
-// DB returns the client's selected database.
-func (c *Client) DB() storage.DB { return c.srv.store.DB(c.db) }
+// DB returns the client's selected database; its changes report the client
+// as their origin (KSUB names them after the client's running command).
+func (c *Client) DB() storage.DB { return c.srv.store.DB(c.db).WithOrigin(c) }
 
 // WriteOK writes +OK.
 func (c *Client) WriteOK() { c.WriteRaw([]byte("+OK\r\n")) }
@@ -107,12 +113,16 @@ func (c *Client) WriteFloat(f float64) { c.WriteBulk(formatFloat(f)) }
 func (c *Client) WriteFrames(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.closed.Load() {
-		return net.ErrClosed
+	return c.WriteFramesLocked(b)
+}
+
+// keyBarrier makes a key subscriber's frames wait until the writes they
+// report are durable (always mode; cmd_ksub.go).
+func (c *Client) keyBarrier() error {
+	if !c.keySubscriber.Load() {
+		return nil
 	}
-	w := c.pushWriter()
-	w.WriteRaw(b)
-	return w.Flush()
+	return c.srv.keyBarrier()
 }
 
 // LockWrites implements pubsub.LockedSink.
@@ -125,6 +135,12 @@ func (c *Client) UnlockWrites() { c.wmu.Unlock() }
 func (c *Client) WriteFramesLocked(b []byte) error {
 	if c.closed.Load() {
 		return net.ErrClosed
+	}
+	if err := c.keyBarrier(); err != nil {
+		// not durable: the subscriber is not told, and not left thinking
+		// nothing happened either
+		c.conn.Close()
+		return err
 	}
 	w := c.pushWriter()
 	w.WriteRaw(b)

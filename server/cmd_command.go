@@ -231,7 +231,7 @@ func lookupRow(name []byte) (commandRow, bool) {
 
 // commandFlagOrder is the order Redis lists command flags in.
 var commandFlagOrder = []Flag{FlagWrite, FlagReadOnly, FlagDenyOOM, FlagAdmin, FlagPubSub, FlagNoScript,
-	FlagBlocking, FlagLoading, FlagStale, FlagFast, FlagNoAuth}
+	FlagBlocking, FlagLoading, FlagStale, FlagFast, FlagNoAuth, FlagNoTransaction}
 
 func flagName(f Flag) string {
 	for _, fn := range flagNames {

@@ -145,6 +145,9 @@ func cmdTcreate(c *Client, args [][]byte) {
 		return
 	}
 	err := db.Create(args[1], args[2:])
+	if err == nil {
+		c.tableEvent(args[1])
+	}
 	unlockTables(c, db, true)
 	writeTablesResult(c, err)
 }
@@ -159,6 +162,9 @@ func cmdTinsert(c *Client, args [][]byte) {
 		return
 	}
 	id, err := db.Insert(args[1], args[2:])
+	if err == nil {
+		c.tableEvent(args[1])
+	}
 	unlockTables(c, db, true)
 	if err != nil {
 		c.WriteError(err.Error())
@@ -215,6 +221,9 @@ func cmdTupdate(c *Client, args [][]byte) {
 		return
 	}
 	err := db.Update(args[1], args[2], args[3:])
+	if err == nil {
+		c.tableEvent(args[1])
+	}
 	unlockTables(c, db, true)
 	writeTablesResult(c, err)
 }
@@ -225,6 +234,9 @@ func cmdTdel(c *Client, args [][]byte) {
 		return
 	}
 	err := db.Delete(args[1], args[2])
+	if err == nil {
+		c.tableEvent(args[1])
+	}
 	unlockTables(c, db, true)
 	writeTablesResult(c, err)
 }
@@ -235,6 +247,9 @@ func cmdTdrop(c *Client, args [][]byte) {
 		return
 	}
 	err := db.Drop(args[1])
+	if err == nil {
+		c.tableEvent(args[1])
+	}
 	unlockTables(c, db, true)
 	writeTablesResult(c, err)
 }
@@ -283,6 +298,9 @@ func cmdTalter(c *Client, args [][]byte) {
 		return
 	}
 	err := db.Alter(args[1], args[2], args[3])
+	if err == nil {
+		c.tableEvent(args[1])
+	}
 	unlockTables(c, db, true)
 	writeTablesResult(c, err)
 }

@@ -33,6 +33,7 @@ const (
 	FlagLockDBInMemory                  // locks every shard of the current database without persistence (with it, the command reads Pebble)
 	FlagTables                          // a table command: EXEC holds the tables write lock around the transaction
 	FlagWaitsCommit                     // waits for the durable store while it runs (TALTER): never run under Store.Hold
+	FlagNoTransaction                   // refused inside MULTI, which it dooms (KSUB, KUNSUB)
 )
 
 var flagNames = []struct {
@@ -42,7 +43,7 @@ var flagNames = []struct {
 	{FlagWrite, "write"}, {FlagReadOnly, "readonly"}, {FlagDenyOOM, "denyoom"},
 	{FlagAdmin, "admin"}, {FlagPubSub, "pubsub"}, {FlagNoScript, "noscript"},
 	{FlagBlocking, "blocking"}, {FlagLoading, "loading"}, {FlagStale, "stale"},
-	{FlagNoAuth, "no_auth"}, {FlagFast, "fast"},
+	{FlagNoAuth, "no_auth"}, {FlagFast, "fast"}, {FlagNoTransaction, "no_multi"},
 }
 
 // Handler executes a command. args[0] is the command name. It writes exactly
@@ -220,6 +221,10 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 		s.reject(c, cmd, msgNoAuth)
 		return
 	}
+	if c.multi && cmd.Flags&FlagNoTransaction != 0 {
+		s.reject(c, cmd, noTransactionMsg(cmd.Name))
+		return
+	}
 	if c.sub != nil && c.sub.Count() > 0 && cmd.Flags&FlagSubscribeOK == 0 {
 		c.WriteError(subscribeContextMsg(fullName(cmd, args)))
 		s.statsOf(cmd).rejected.Add(1)
@@ -291,6 +296,7 @@ func (s *Server) reject(c *Client, cmd *Command, msg string) {
 // call runs a handler under its locks and keeps the per-command statistics.
 func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	c.cmd = cmd
+	c.beginKeyEvents()
 	c.cmdName = fullName(cmd, args)
 	// Reading the clock costs ~100 ns on some virtual machines, as much as a
 	// whole GET: every command is timed one call in 16 and the time scaled,
@@ -311,6 +317,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		} else {
 			cmd.Handler(c, args)
 		}
+		c.flushKeyEvents(cmd, args)
 	} else {
 		c.locks.Reset()
 		c.keys = s.addLocks(cmd, c.db, args, &c.locks, c.keys)
@@ -324,6 +331,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 			s.store.Lock(&c.locks)
 		}
 		s.runHeld(c, cmd, args)
+		c.flushKeyEvents(cmd, args)
 		if c.block == nil && s.blocking.nready.Load() == 0 && c.locks.Len() > 0 && c.locks.Len() <= 4 {
 			c.held.CopyFrom(&c.locks)
 			c.holding = true

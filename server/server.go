@@ -65,6 +65,7 @@ type Server struct {
 	conf *configTable
 
 	blocking *blockRegistry // clients parked in blocking commands (blocking.go)
+	ksubSync syncRounds     // KSUB's coalesced durability barriers (cmd_ksub.go)
 	// keyListeners consume every key event after the blocking registry
 	// (addKeyEventListener); set in New, read-only afterwards.
 	keyListeners []func(storage.Event)
@@ -121,6 +122,8 @@ func New(cfg Config, store *storage.Store) *Server {
 	s.cmdStats = make([]commandStats, len(commands))
 	s.conf = newConfigTable(s)
 	s.addKeyEventListener(s.notifyKeyspaceEvent)
+	// while key patterns exist, unread keys expire (and notify) on time
+	s.hub.SetKeyActivity(store.SetExpireScan)
 	s.initBlocking()
 	s.tables() // load the tables at start-up, not on the first table command
 	return s
@@ -313,7 +316,10 @@ func (s *Server) serveConn(c *Client) {
 			// Every reply waits for the fsync of the writes before it, also
 			// a read's: a client must not see a value a crash could undo.
 			// It returns at once when nothing is pending.
-			if err := s.store.WaitDurable(s.store.LastSeq()); err != nil && wrote {
+			// A key subscriber's frames taken above wait for the writes
+			// they report (keyBarrier covers LastSeq too).
+			err := s.keyBarrierOr(c)
+			if err != nil && wrote {
 				// the writes were not made durable: acknowledge nothing
 				c.wmu.Unlock()
 				return
