@@ -19,13 +19,15 @@ import (
 // A command reports each key once per operation (an SMOVE emits its source
 // then its destination, an LMOVE on one list emits once).
 //
-// Frames are appended to the subscribers' pub/sub buffers when the change is
-// made, under the key's shard lock, so the events of one key are in write
-// order and a writer never waits (a subscriber past its output limit is
-// disconnected). In appendfsync always mode a subscriber's connection does
-// not write the frames it took before everything appended up to then is
-// fsynced (keyBarrier): the event was reported while its command held the
-// committer, so its write is covered.
+// A command's events are published when its handler returns, still under
+// its shard locks (so the events of one key are in write order), in the
+// order of its key arguments; storage's own at once. Frames go into the
+// subscribers' pub/sub buffers, so a writer never waits (a subscriber past
+// its output limit is disconnected). In appendfsync always mode a
+// subscriber's connection does not write the frames it took before
+// everything appended up to then is fsynced (keyBarrier): the command that
+// reported them had appended its write by then, or held the committer,
+// whose cut the barrier takes.
 
 func init() {
 	const ks = FlagPubSub | FlagNoLock | FlagLoading | FlagStale | FlagNoScript | FlagSubscribeOK | FlagNoTransaction
