@@ -536,3 +536,96 @@ func TestKsubCoalescedBarrier(t *testing.T) {
 	assert.LessOrEqual(t, runs.Load(), int32(3), "rounds run")
 	assert.Equal(t, fmt.Sprint(r.done), fmt.Sprint(r.started))
 }
+
+// TestKsubLazyExpiry: a read that finds a key past its deadline deletes it
+// and reports "expired", not the reading command's name.
+func TestKsubLazyExpiry(t *testing.T) {
+	ts := startServer(t, "")
+	w := ts.raw(t)
+	require.Equal(t, "+OK\r\n", w.do("DEBUG", "SET-ACTIVE-EXPIRE", "0"))
+	sub := ts.raw(t)
+	sub.do("KSUB", "*")
+	w.do("SET", "k", "v", "PX", "20")
+	time.Sleep(60 * time.Millisecond)
+	assert.Equal(t, "$-1\r\n", w.do("GET", "k"))
+	w.do("SET", "k2", "v", "PX", "20")
+	time.Sleep(60 * time.Millisecond)
+	w.do("SET", "k2", "new") // a SET replaces the expired value: no "expired" of its own
+	w.do("SET", "zz:end", "1")
+	assert.Equal(t, []string{"k set", "k expired", "k2 set", "k2 set"}, sub.events("zz:end", false))
+}
+
+// TestKsubColdKeyExpires: with persistence a key that went to disk under
+// the memory limit still reports "expired" without being read.
+func TestKsubColdKeyExpires(t *testing.T) {
+	ts := startServer(t, t.TempDir())
+	w := ts.raw(t)
+	sub := ts.raw(t)
+	sub.do("KSUB", "short")
+	w.do("SET", "short", "v", "PX", "3000")
+	require.Equal(t, "+OK\r\n", w.do("CONFIG", "SET", "maxmemory", "2mb"))
+	val := strings.Repeat("x", 1000)
+	for i := 0; i < 20000; i += 500 {
+		for j := 0; j < 500; j++ {
+			w.send("SET", "fill:"+strconv.Itoa(i+j), val)
+		}
+		for j := 0; j < 500; j++ {
+			w.reply()
+		}
+	}
+	info := w.do("INFO", "stats")
+	i := strings.Index(info, "lux_cold_keys:")
+	require.GreaterOrEqual(t, i, 0)
+	assert.NotEqual(t, "lux_cold_keys:0\r", info[i:i+len("lux_cold_keys:0\r")], "keys went to disk")
+	sub.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	f, err := readStrings(sub.rd)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"kmessage", "short", "short", "set"}, f)
+	f, err = readStrings(sub.rd)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"kmessage", "short", "short", "expired"}, f)
+}
+
+// TestKsubNothingDropped: concurrent pipelined writers, some on one key;
+// every change arrives.
+func TestKsubNothingDropped(t *testing.T) {
+	ts := startServer(t, "")
+	sub := ts.raw(t)
+	sub.do("KSUB", "k:*", "ctr", "zz:end")
+	for i := 0; i < 2; i++ {
+		readStrings(sub.rd)
+	}
+	const writers, per = 4, 2000
+	done := make(chan struct{})
+	for i := 0; i < writers; i++ {
+		go func(i int) {
+			defer func() { done <- struct{}{} }()
+			w := ts.raw(t)
+			for j := 0; j < per; j++ {
+				w.send("SET", fmt.Sprintf("k:%d:%d", i, j), "v")
+				w.send("APPEND", "ctr", strconv.Itoa(i))
+			}
+			for j := 0; j < 2*per; j++ {
+				w.reply()
+			}
+		}(i)
+	}
+	for i := 0; i < writers; i++ {
+		<-done
+	}
+	w := ts.raw(t)
+	ctr := w.do("GET", "ctr")
+	w.do("SET", "zz:end", "1")
+	evs := sub.events("zz:end", false)
+	keys, appends := 0, ""
+	for _, e := range evs {
+		if e == "ctr append" {
+			appends += "x"
+		} else {
+			keys++
+		}
+	}
+	assert.Equal(t, writers*per, keys)
+	assert.Equal(t, writers*per, len(appends))
+	assert.Equal(t, "$"+strconv.Itoa(writers*per)+"\r\n", strings.SplitAfter(ctr, "\r\n")[0])
+}
