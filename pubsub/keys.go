@@ -2,7 +2,6 @@ package pubsub
 
 import (
 	"strings"
-	"sync"
 	"sync/atomic"
 )
 
@@ -20,24 +19,72 @@ type keySub struct {
 	seq uint64
 }
 
-// keyPatterns are the key patterns of one database.
+// keyPatterns are the key patterns of one database (the registry, guarded
+// by the Hub's lock).
 type keyPatterns struct {
 	exact map[string]subSet // patterns without glob characters: the key equals them
 	globs map[string]subSet
 }
 
-// keyHub is the Hub's key-pattern registry. Publishers take mu in read mode;
-// it is separate from the Hub's channel lock so key events and PUBLISH do
-// not contend.
+// keySnap is an immutable copy of the registry that publishers read without
+// a lock: a key event writes no shared memory to find its subscribers.
+type keySnap struct {
+	dbs map[int]*keyDB
+}
+
+// keyDB is one database's patterns in a keySnap.
+type keyDB struct {
+	exact map[string][]*Subscriber
+	globs []keyGlob
+}
+
+type keyGlob struct {
+	pattern string
+	subs    []*Subscriber
+}
+
+// keyHub is the Hub's key-pattern registry. Changes are made under the
+// Hub's lock and published as a new snapshot (copy on write: a change
+// copies one database's patterns).
 type keyHub struct {
-	mu  sync.RWMutex
-	dbs map[int]*keyPatterns
+	reg  map[int]*keyPatterns
+	snap atomic.Pointer[keySnap]
 	// n counts key-pattern subscriptions of all subscribers: the one load a
 	// key event costs while nobody subscribes.
 	n atomic.Int64
 	// onActive is called (under the Hub's lock) when n goes from 0 to 1
 	// (true) and back to 0 (false).
 	onActive func(active bool)
+}
+
+// republish replaces database db's part of the snapshot (Hub lock held).
+func (k *keyHub) republish(db int) {
+	next := &keySnap{dbs: make(map[int]*keyDB)}
+	if old := k.snap.Load(); old != nil {
+		for d, kd := range old.dbs {
+			next.dbs[d] = kd
+		}
+	}
+	delete(next.dbs, db)
+	if kp := k.reg[db]; kp != nil {
+		kd := &keyDB{exact: make(map[string][]*Subscriber, len(kp.exact))}
+		for p, set := range kp.exact {
+			kd.exact[p] = members(set)
+		}
+		for p, set := range kp.globs {
+			kd.globs = append(kd.globs, keyGlob{pattern: p, subs: members(set)})
+		}
+		next.dbs[db] = kd
+	}
+	k.snap.Store(next)
+}
+
+func members(set subSet) []*Subscriber {
+	out := make([]*Subscriber, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	return out
 }
 
 // SetKeyActivity installs fn, called with true when the first key-pattern
@@ -67,21 +114,20 @@ func (h *Hub) KSubscribe(s *Subscriber, db int, pattern string) int {
 			s.seq++
 			s.keyPats[pattern] = keySub{db: db, seq: s.seq}
 			k := &h.keys
-			k.mu.Lock()
-			if k.dbs == nil {
-				k.dbs = make(map[int]*keyPatterns)
+			if k.reg == nil {
+				k.reg = make(map[int]*keyPatterns)
 			}
-			kp := k.dbs[db]
+			kp := k.reg[db]
 			if kp == nil {
 				kp = &keyPatterns{exact: make(map[string]subSet), globs: make(map[string]subSet)}
-				k.dbs[db] = kp
+				k.reg[db] = kp
 			}
 			if isGlob(pattern) {
 				addSub(kp.globs, pattern, s)
 			} else {
 				addSub(kp.exact, pattern, s)
 			}
-			k.mu.Unlock()
+			k.republish(db)
 			if k.n.Add(1) == 1 && k.onActive != nil {
 				k.onActive(true)
 			}
@@ -107,18 +153,17 @@ func (h *Hub) KUnsubscribe(s *Subscriber, pattern string) int {
 // removeKeyPattern drops s from one key pattern (h.mu held).
 func (h *Hub) removeKeyPattern(s *Subscriber, db int, pattern string) {
 	k := &h.keys
-	k.mu.Lock()
-	if kp := k.dbs[db]; kp != nil {
+	if kp := k.reg[db]; kp != nil {
 		if isGlob(pattern) {
 			removeSub(kp.globs, pattern, s)
 		} else {
 			removeSub(kp.exact, pattern, s)
 		}
 		if len(kp.globs) == 0 && len(kp.exact) == 0 {
-			delete(k.dbs, db)
+			delete(k.reg, db)
 		}
 	}
-	k.mu.Unlock()
+	k.republish(db)
 	if k.n.Add(-1) == 0 && k.onActive != nil {
 		k.onActive(false)
 	}
@@ -150,49 +195,71 @@ func (s *Subscriber) KeyCount() int {
 	return len(s.keyPats)
 }
 
+// KeyMatch reports whether some key pattern of database db matches key.
+func (h *Hub) KeyMatch(db int, key []byte) bool {
+	snap := h.keys.snap.Load()
+	if snap == nil {
+		return false
+	}
+	kd := snap.dbs[db]
+	if kd == nil {
+		return false
+	}
+	if len(kd.exact[string(key)]) > 0 {
+		return true
+	}
+	for _, g := range kd.globs {
+		if matchStringBytes(g.pattern, key) {
+			return true
+		}
+	}
+	return false
+}
+
 // PublishKey delivers ["kmessage", pattern, key, op] to every subscriber of
 // every key pattern of database db that matches key (db < 0: of every
 // database), and returns the number of deliveries. Like Publish it never
-// blocks on a subscriber; the caller orders the events of one key (the
-// server publishes under the key's shard lock).
+// blocks on a subscriber, and it takes no lock: it reads the registry's
+// current snapshot. The caller orders the events of one key (the server
+// publishes under the key's shard lock).
 func (h *Hub) PublishKey(db int, key []byte, op string) int {
-	k := &h.keys
-	k.mu.RLock()
-	defer k.mu.RUnlock()
+	snap := h.keys.snap.Load()
+	if snap == nil {
+		return 0
+	}
 	if db >= 0 {
-		return publishKeyIn(k.dbs[db], key, op)
+		return publishKeyIn(snap.dbs[db], key, op)
 	}
 	n := 0
-	for _, kp := range k.dbs {
-		n += publishKeyIn(kp, key, op)
+	for _, kd := range snap.dbs {
+		n += publishKeyIn(kd, key, op)
 	}
 	return n
 }
 
-func publishKeyIn(kp *keyPatterns, key []byte, op string) int {
-	if kp == nil {
+func publishKeyIn(kd *keyDB, key []byte, op string) int {
+	if kd == nil {
 		return 0
 	}
 	n := 0
 	var bp *[]byte
-	var frame []byte
-	deliver := func(pattern string, subs subSet) {
+	deliver := func(pattern string, subs []*Subscriber) {
 		if bp == nil {
 			bp = framePool.Get().(*[]byte)
 		}
-		frame = appendKMessage((*bp)[:0], pattern, key, op)
-		for s := range subs {
+		frame := appendKMessage((*bp)[:0], pattern, key, op)
+		for _, s := range subs {
 			s.Enqueue(frame)
 		}
 		*bp = frame[:0]
 		n += len(subs)
 	}
-	if subs := kp.exact[string(key)]; len(subs) > 0 {
+	if subs := kd.exact[string(key)]; len(subs) > 0 {
 		deliver(string(key), subs)
 	}
-	for pattern, subs := range kp.globs {
-		if matchStringBytes(pattern, key) {
-			deliver(pattern, subs)
+	for _, g := range kd.globs {
+		if matchStringBytes(g.pattern, key) {
+			deliver(g.pattern, g.subs)
 		}
 	}
 	if bp != nil && cap(*bp) <= maxSpareBuf {

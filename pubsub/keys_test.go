@@ -30,7 +30,8 @@ func TestKeySubscriptionsCountAndActivity(t *testing.T) {
 	assert.Equal(t, 0, h.KUnsubscribe(s, "exact"))
 	assert.Equal(t, int64(0), h.KeySubscriptions())
 	assert.Equal(t, []bool{true, false}, active)
-	assert.Empty(t, h.keys.dbs, "empty databases are dropped")
+	assert.Empty(t, h.keys.reg, "empty databases are dropped")
+	assert.Empty(t, h.keys.snap.Load().dbs)
 }
 
 func TestPublishKeyMatchesPerDatabase(t *testing.T) {
@@ -45,6 +46,10 @@ func TestPublishKeyMatchesPerDatabase(t *testing.T) {
 	h.KSubscribe(sb, 1, "user:?")
 	h.KSubscribe(sb, 1, `a\*b`)
 
+	assert.True(t, h.KeyMatch(0, []byte("user:1")))
+	assert.True(t, h.KeyMatch(1, []byte("a*b")))
+	assert.False(t, h.KeyMatch(1, []byte("user:1x")))
+	assert.False(t, h.KeyMatch(5, []byte("user:1")))
 	assert.Equal(t, 2, h.PublishKey(0, []byte("user:1"), "set"))
 	assert.Equal(t, 1, h.PublishKey(1, []byte("user:2"), "del"))
 	assert.Equal(t, 0, h.PublishKey(1, []byte("user:22"), "del"))

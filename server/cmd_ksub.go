@@ -68,6 +68,9 @@ func (s *Server) keyEvent(ev storage.Event) {
 		s.hub.PublishKey(ev.DB, ev.Key, op)
 		return
 	}
+	if !s.hub.KeyMatch(ev.DB, ev.Key) {
+		return // nobody watches this key: nothing to keep
+	}
 	if op != "expired" && op != "evicted" && c.cmd != nil {
 		op = c.cmd.Name
 	}
