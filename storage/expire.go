@@ -95,7 +95,7 @@ func (s *Store) expireSample(i, count int) (sampled, expired int) {
 		sampled++
 		if exp <= now {
 			expired++
-			db.deleteKey(sh, k, "expired")
+			s.expireHeld(func() { db.deleteKey(sh, k, "expired") })
 			s.stats.ExpiredKeys.Add(1)
 		}
 		if sampled >= count {
@@ -103,6 +103,16 @@ func (s *Store) expireSample(i, count int) (sampled, expired int) {
 		}
 	}
 	return sampled, expired
+}
+
+// expireHeld runs a background expiry's deletion under Hold, as commands
+// run theirs: its "expired" event reaches the hook before its record is
+// appended, and SyncBarrier (KSUB in always mode) must wait for that
+// append. The caller holds the key's shard, as commands do before Hold.
+func (s *Store) expireHeld(fn func()) {
+	s.Hold()
+	fn()
+	s.Release()
 }
 
 // expireShard deletes every expired resident key of shard i.
@@ -117,7 +127,7 @@ func (s *Store) expireShard(i int) {
 	db := DB{s: s, idx: sh.db}
 	for k, exp := range sh.expires {
 		if exp <= now {
-			db.deleteKey(sh, k, "expired")
+			s.expireHeld(func() { db.deleteKey(sh, k, "expired") })
 			s.stats.ExpiredKeys.Add(1)
 		}
 	}
@@ -213,7 +223,7 @@ func (db DB) expireHint(sh *shard, key []byte, exp, now int64) {
 	k := string(key)
 	if _, ok := sh.m[k]; ok {
 		if cur, ok := sh.expires[k]; ok && cur == exp && cur <= now {
-			db.deleteKey(sh, k, "expired")
+			db.s.expireHeld(func() { db.deleteKey(sh, k, "expired") })
 			db.s.stats.ExpiredKeys.Add(1)
 		}
 		drop()
@@ -228,7 +238,7 @@ func (db DB) expireHint(sh *shard, key []byte, exp, now int64) {
 		return
 	}
 	if t != TypeNone && cur == exp && cur <= now {
-		db.expireOnDisk(sh, key, t)
+		db.s.expireHeld(func() { db.expireOnDisk(sh, key, t) })
 	}
 	drop()
 }
