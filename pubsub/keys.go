@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -29,13 +30,57 @@ type keyPatterns struct {
 // keySnap is an immutable copy of the registry that publishers read without
 // a lock: a key event writes no shared memory to find its subscribers.
 type keySnap struct {
-	dbs map[int]*keyDB
+	dbs []*keyDB // by database number; nil: no pattern
 }
 
-// keyDB is one database's patterns in a keySnap.
+func (k *keySnap) db(i int) *keyDB {
+	if i < 0 || i >= len(k.dbs) {
+		return nil
+	}
+	return k.dbs[i]
+}
+
+// keyDB is one database's patterns in a keySnap. A glob can only match keys
+// that start with its literal prefix (the bytes before its first special
+// character), so globs are grouped by prefix: a key is tried against the
+// globs whose prefix it starts with, not against all of them (a thousand
+// subscribers of "user:<id>:*" cost a few map lookups per event).
 type keyDB struct {
-	exact map[string][]*Subscriber
-	globs []keyGlob
+	exact      map[string][]*Subscriber
+	anyGlob    []keyGlob            // globs that start with a special character
+	byPrefix   map[string][]keyGlob // the others, by literal prefix
+	prefixLens []int                // the distinct prefix lengths, ascending
+}
+
+// forMatches calls fn for every pattern that matches key, with its
+// subscribers.
+func (kd *keyDB) forMatches(key []byte, fn func(pattern string, subs []*Subscriber)) {
+	if subs := kd.exact[string(key)]; len(subs) > 0 {
+		fn(string(key), subs)
+	}
+	for _, g := range kd.anyGlob {
+		if matchStringBytes(g.pattern, key) {
+			fn(g.pattern, g.subs)
+		}
+	}
+	for _, l := range kd.prefixLens {
+		if l > len(key) {
+			break
+		}
+		for _, g := range kd.byPrefix[string(key[:l])] {
+			if matchStringBytes(g.pattern, key) {
+				fn(g.pattern, g.subs)
+			}
+		}
+	}
+}
+
+// literalPrefix is the part of a glob before its first special character.
+func literalPrefix(p string) string {
+	if i := strings.IndexAny(p, "*?[\\"); i >= 0 {
+		return p[:i]
+	}
+	return p
 }
 
 type keyGlob struct {
@@ -59,21 +104,32 @@ type keyHub struct {
 
 // republish replaces database db's part of the snapshot (Hub lock held).
 func (k *keyHub) republish(db int) {
-	next := &keySnap{dbs: make(map[int]*keyDB)}
+	next := &keySnap{}
 	if old := k.snap.Load(); old != nil {
-		for d, kd := range old.dbs {
-			next.dbs[d] = kd
-		}
+		next.dbs = append(next.dbs, old.dbs...)
 	}
-	delete(next.dbs, db)
+	for len(next.dbs) <= db {
+		next.dbs = append(next.dbs, nil)
+	}
+	next.dbs[db] = nil
 	if kp := k.reg[db]; kp != nil {
-		kd := &keyDB{exact: make(map[string][]*Subscriber, len(kp.exact))}
+		kd := &keyDB{exact: make(map[string][]*Subscriber, len(kp.exact)), byPrefix: make(map[string][]keyGlob)}
 		for p, set := range kp.exact {
 			kd.exact[p] = members(set)
 		}
 		for p, set := range kp.globs {
-			kd.globs = append(kd.globs, keyGlob{pattern: p, subs: members(set)})
+			g := keyGlob{pattern: p, subs: members(set)}
+			pre := literalPrefix(p)
+			if pre == "" {
+				kd.anyGlob = append(kd.anyGlob, g)
+				continue
+			}
+			if _, ok := kd.byPrefix[pre]; !ok && !slices.Contains(kd.prefixLens, len(pre)) {
+				kd.prefixLens = append(kd.prefixLens, len(pre))
+			}
+			kd.byPrefix[pre] = append(kd.byPrefix[pre], g)
 		}
+		slices.Sort(kd.prefixLens)
 		next.dbs[db] = kd
 	}
 	k.snap.Store(next)
@@ -201,19 +257,16 @@ func (h *Hub) KeyMatch(db int, key []byte) bool {
 	if snap == nil {
 		return false
 	}
-	kd := snap.dbs[db]
+	kd := snap.db(db)
 	if kd == nil {
 		return false
 	}
 	if len(kd.exact[string(key)]) > 0 {
 		return true
 	}
-	for _, g := range kd.globs {
-		if matchStringBytes(g.pattern, key) {
-			return true
-		}
-	}
-	return false
+	found := false
+	kd.forMatches(key, func(string, []*Subscriber) { found = true })
+	return found
 }
 
 // PublishKey delivers ["kmessage", pattern, key, op] to every subscriber of
@@ -228,7 +281,7 @@ func (h *Hub) PublishKey(db int, key []byte, op string) int {
 		return 0
 	}
 	if db >= 0 {
-		return publishKeyIn(snap.dbs[db], key, op)
+		return publishKeyIn(snap.db(db), key, op)
 	}
 	n := 0
 	for _, kd := range snap.dbs {
@@ -254,14 +307,7 @@ func publishKeyIn(kd *keyDB, key []byte, op string) int {
 		*bp = frame[:0]
 		n += len(subs)
 	}
-	if subs := kd.exact[string(key)]; len(subs) > 0 {
-		deliver(string(key), subs)
-	}
-	for _, g := range kd.globs {
-		if matchStringBytes(g.pattern, key) {
-			deliver(g.pattern, g.subs)
-		}
-	}
+	kd.forMatches(key, deliver)
 	if bp != nil && cap(*bp) <= maxSpareBuf {
 		framePool.Put(bp)
 	}

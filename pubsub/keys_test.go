@@ -31,7 +31,9 @@ func TestKeySubscriptionsCountAndActivity(t *testing.T) {
 	assert.Equal(t, int64(0), h.KeySubscriptions())
 	assert.Equal(t, []bool{true, false}, active)
 	assert.Empty(t, h.keys.reg, "empty databases are dropped")
-	assert.Empty(t, h.keys.snap.Load().dbs)
+	for _, kd := range h.keys.snap.Load().dbs {
+		assert.Nil(t, kd)
+	}
 }
 
 func TestPublishKeyMatchesPerDatabase(t *testing.T) {
@@ -107,4 +109,28 @@ func TestPublishKeyDoesNotAllocate(t *testing.T) {
 	key := []byte("user:1")
 	allocs := testing.AllocsPerRun(100, func() { h.PublishKey(0, key, "set") })
 	assert.Zero(t, allocs)
+}
+
+func TestKeyGlobsByPrefix(t *testing.T) {
+	h := NewHub()
+	s := h.NewSubscriber(newTestSink(), 0)
+	defer s.Close()
+	for _, p := range []string{"user:1:*", "user:12:*", "user:?", "u*", "*:x", `a\[b*`, "[ab]c", "user:"} {
+		h.KSubscribe(s, 0, p)
+	}
+	for key, want := range map[string]int{
+		"user:1:a":  2, // user:1:*, u*
+		"user:12:b": 2, // user:12:*, u*
+		"user:3":    2, // user:?, u*
+		"user:":     2, // the literal pattern, u*
+		"us":        1, // u*
+		"q:x":       1, // *:x
+		"user:1:x":  3, // user:1:*, u*, *:x
+		"a[bc":      1,
+		"bc":        1,
+		"":          0,
+	} {
+		assert.Equal(t, want, h.PublishKey(0, []byte(key), "set"), key)
+		assert.Equal(t, want > 0, h.KeyMatch(0, []byte(key)), key)
+	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/luxdb/lux-go/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tidwall/redcon"
 )
 
 // subReply renders ["kind", name or nil, n] as RESP.
@@ -628,4 +630,54 @@ func TestKsubNothingDropped(t *testing.T) {
 	assert.Equal(t, writers*per, keys)
 	assert.Equal(t, writers*per, len(appends))
 	assert.Equal(t, "$"+strconv.Itoa(writers*per)+"\r\n", strings.SplitAfter(ctr, "\r\n")[0])
+}
+
+// nullSink discards frames (benchmark subscribers).
+type nullSink struct{}
+
+func (nullSink) WriteFrames([]byte) error { return nil }
+func (nullSink) Overflow()                {}
+
+// benchKsubSET replays pipelined SETs of 64 keys with subs subscribers, each
+// holding the pattern pattern(i).
+func benchKsubSET(b *testing.B, subs int, pattern func(i int) string) {
+	store, err := storage.Open(storage.Options{})
+	require.NoError(b, err)
+	defer store.Close()
+	s := New(DefaultConfig(), store)
+	for i := 0; i < subs; i++ {
+		sub := s.hub.NewSubscriber(nullSink{}, 0)
+		defer sub.Close()
+		s.hub.KSubscribe(sub, 0, pattern(i))
+	}
+	var req strings.Builder
+	for i := 0; i < 64; i++ {
+		req.WriteString(resp("SET", "key:"+strconv.Itoa(i), "xxx"))
+	}
+	lc := &loopConn{req: []byte(req.String())}
+	c := &Client{srv: s, Writer: redcon.NewWriter(io.Discard), authed: true}
+	c.rd = redcon.NewReader(newProtoReader(lc, &s.limits, c.authRequired))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; {
+		cmds, err := c.rd.ReadCommands()
+		require.NoError(b, err)
+		for i := range cmds {
+			s.dispatch(c, cmds[i].Args)
+		}
+		s.releaseHeld(c)
+		c.Flush()
+		n += len(cmds)
+	}
+}
+
+func BenchmarkKsubSETNone(b *testing.B) { benchKsubSET(b, 0, nil) }
+func BenchmarkKsubSETIdleLiteral(b *testing.B) {
+	benchKsubSET(b, 1000, func(i int) string { return "watch:" + strconv.Itoa(i) })
+}
+func BenchmarkKsubSETIdleGlob(b *testing.B) {
+	benchKsubSET(b, 1000, func(i int) string { return "watch:" + strconv.Itoa(i) + ":*" })
+}
+func BenchmarkKsubSETOneMatching(b *testing.B) {
+	benchKsubSET(b, 1, func(int) string { return "*" })
 }

@@ -5,7 +5,8 @@
 //	         random keys, -n per run) against, in alternating order each
 //	         round: the build before KSUB (-base), this build with no key
 //	         subscription anywhere, this build with -subs idle subscribers
-//	         (literal patterns no SET touches), this build with one
+//	         (literal patterns no SET touches, then globs watch:<i>:*),
+//	         this build with one
 //	         subscriber of "*" (every SET delivered), and redis-server
 //	         (-redis) for the ratio. Median of -rounds runs.
 //	latency  -subs subscriber connections; a writer SETs keys and every
@@ -246,6 +247,10 @@ func setSection(mode string) {
 	vs = append(vs, variant{name: "lux, no KSUB anywhere", srv: lux})
 	vs = append(vs, variant{name: fmt.Sprintf("lux, %d idle KSUB subscribers", *subs), srv: lux, pre: func() func() {
 		s := subscribe(lux.addr, *subs, func(i int) []string { return []string{"KSUB", "watch:" + strconv.Itoa(i)} })
+		return s.close
+	}})
+	vs = append(vs, variant{name: fmt.Sprintf("lux, %d idle KSUB subscribers of globs", *subs), srv: lux, pre: func() func() {
+		s := subscribe(lux.addr, *subs, func(i int) []string { return []string{"KSUB", "watch:" + strconv.Itoa(i) + ":*"} })
 		return s.close
 	}})
 	vs = append(vs, variant{name: "lux, 1 KSUB * subscriber (every SET delivered)", srv: lux, pre: func() func() {
