@@ -25,7 +25,7 @@ import (
 // and no other command waits at all.
 type seriesIndex struct {
 	ready bool
-	keys  map[string][]Label            // series key -> its labels (the series' own slice, never modified in place)
+	keys  map[string][]Label             // series key -> its labels (the series' own slice, never modified in place)
 	pairs map[string]map[string]struct{} // "name=value" -> series keys
 	mem   int64
 }
