@@ -47,6 +47,7 @@ type config struct {
 	port                                      int
 	luxArgs                                   []string
 	only                                      string
+	luxMem                                    bool
 }
 
 const (
@@ -67,7 +68,8 @@ func main() {
 	flag.StringVar(&cfg.luxBin, "lux", "", "lux binary (default: go build ./cmd/lux)")
 	flag.StringVar(&cfg.work, "workdir", "", "directory for data (default: a temp dir, removed)")
 	flag.StringVar(&cfg.out, "out", "", "also append the markdown results to this file")
-	flag.IntVar(&cfg.port, "port", 7930, "redis port; lux uses port+1")
+	flag.IntVar(&cfg.port, "port", 7930, "redis port; lux uses port+1, lux without persistence port+2")
+	flag.BoolVar(&cfg.luxMem, "lux-mem", true, "also run lux --persistence=false, for reference")
 	only := flag.String("only", "", "run only this system (redis or lux; the report needs both)")
 	luxArgs := flag.String("lux-args", "", "extra lux arguments, space-separated (e.g. \"--pprof 127.0.0.1:7939\")")
 	flag.Parse()
@@ -159,7 +161,15 @@ func run(cfg *config) error {
 	lux.cmd = exec.Command(cfg.luxBin, append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(cfg.port + 1),
 		"--data-dir", filepath.Join(work, "lux-data"), "--appendfsync", "everysec", "--demo", ""}, cfg.luxArgs...)...)
 	var results []result
-	for _, s := range []*system{redis, lux} {
+	// for reference: lux without persistence (what the durable store costs)
+	luxMem := &system{name: "lux-mem", addr: "127.0.0.1:" + strconv.Itoa(cfg.port+2), lux: true, add: lux.add, rangeCmd: lux.rangeCmd}
+	luxMem.cmd = exec.Command(cfg.luxBin, append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(cfg.port + 2),
+		"--persistence=false", "--demo", ""}, cfg.luxArgs...)...)
+	systems := []*system{redis, lux}
+	if cfg.luxMem {
+		systems = append(systems, luxMem)
+	}
+	for _, s := range systems {
 		if cfg.only != "" && cfg.only != s.name {
 			continue
 		}
@@ -593,6 +603,11 @@ func report(cfg *config, rs []result) string {
 	fmt.Fprintf(&b, "| hourly avg of one series of %d samples, p50 (ms) | %.1f | %.1f | %s | |\n", cfg.n/cfg.series, ms(red.rangeP50), ms(lux.rangeP50), ratio(ms(lux.rangeP50), ms(red.rangeP50)))
 	fmt.Fprintf(&b, "| same, mean (ms) | %.1f | %.1f | %s | |\n", ms(red.rangeMean), ms(lux.rangeMean), ratio(ms(lux.rangeMean), ms(red.rangeMean)))
 	fmt.Fprintf(&b, "| hourly avg of all %d samples, p50 (ms) | %.1f | %.1f | %s | |\n", cfg.n, ms(red.allP50), ms(lux.allP50), ratio(ms(lux.allP50), ms(red.allP50)))
+	if len(rs) > 2 {
+		m := rs[2]
+		fmt.Fprintf(&b, "\nFor reference, lux with --persistence=false in the same run: %.0f samples/s (%.2f µs server CPU a sample) one a command, %.0f samples/s (%.2f µs) %d a command; used_memory %.1f B/sample, RSS %.1f B/sample; hourly avg of one series p50 %.1f ms.\n",
+			m.ingest, m.cpuIngest*1e6/float64(cfg.n), m.ingestBatch, m.cpuIngestB*1e6/float64(cfg.n), cfg.batch, m.usedBytes, m.rssBytes, ms(m.rangeP50))
+	}
 	fmt.Fprintf(&b, "\nBuckets of one series: redis %d, lux %d; sum of the averages: redis %.6g, lux %.6g (they must agree).\n",
 		red.buckets, lux.buckets, red.checksum, lux.checksum)
 	fmt.Fprintf(&b, "All series: redis %d buckets (sum %.6g), lux %d (sum %.6g).\n", red.bucketsAll, red.checksumAll, lux.bucketsAll, lux.checksumAll)
