@@ -511,6 +511,20 @@ func TestTSTiering(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []any{[]any{int64(490), strconv.Itoa(i*1000 + 49)}, []any{int64(1000), strconv.Itoa(i)}}, got)
 	}
+	// series that expire while cold leave TSMRANGE (read or removed by active expiry)
+	for i := 1; i < n; i += 3 {
+		require.NoError(t, c.PExpire(ctx, fmt.Sprintf("series:%03d", i), 300*time.Millisecond).Err())
+	}
+	for i := 0; i < 2000; i++ {
+		require.NoError(t, c.Set(ctx, fmt.Sprintf("fill:%d", i), filler, 0).Err())
+	}
+	time.Sleep(600 * time.Millisecond)
+	res, err = c.Do(ctx, "TSMRANGE", "-", "+", "FILTER", "grp=1").Slice()
+	require.NoError(t, err)
+	require.Empty(t, res)
+	res, err = c.Do(ctx, "TSMRANGE", "0", "0").Slice()
+	require.NoError(t, err)
+	require.Len(t, res, n-n/3)
 }
 
 // TestTSModel runs random adds (in and out of order, overwrites,
