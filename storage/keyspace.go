@@ -377,6 +377,7 @@ func (db DB) Flush() error {
 		sh.m = make(map[string]*Entry)
 		sh.expires = make(map[string]int64)
 		sh.tomb = make(map[string]uint64)
+		sh.tsFlushed()
 	}
 	db.s.keys[db.idx].Store(0)
 	if db.s.dur != nil {

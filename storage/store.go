@@ -152,6 +152,7 @@ type shard struct {
 	order   []string
 	ordered bool // order is kept (from the first SCAN of the shard on)
 	epoch   uint16
+	series  seriesIndex // the shard's time series by label (tsindex.go)
 }
 
 // tombOverhead approximates a tombstone's bytes beyond its key.
@@ -205,6 +206,7 @@ type Store struct {
 	hook atomic.Pointer[func(Event)]
 
 	tab tableState // the tables engine's memory and row cache (tablekv.go)
+	ts  tsState    // the time series label index's start-up build (tsindex.go)
 
 	stats Stats
 
@@ -286,6 +288,7 @@ func Open(opts Options) (*Store, error) {
 	} else {
 		close(s.indexDone)
 	}
+	s.startSeriesIndexes()
 	go s.expireLoop()
 	return s, nil
 }
@@ -323,6 +326,7 @@ func (s *Store) Close() error {
 	close(s.stopExpire)
 	<-s.expireDone
 	<-s.indexDone
+	<-s.ts.done
 	if s.dur != nil {
 		return s.dur.close()
 	}

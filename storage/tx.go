@@ -59,6 +59,7 @@ const (
 	txDropElems              // every element (the key stays, as a string)
 	txElems                  // every element of objs[s0], read when the batch is filled
 	txMember                 // a sorted set member with its score in objs[v0] when the batch is filled
+	txDelRange               // every element with sub-key in [sub, val) (a series' retention)
 )
 
 var txPool = sync.Pool{New: func() any { return new(Tx) }}
@@ -144,6 +145,7 @@ func (tx *Tx) remove(db DB, sh *shard, key []byte, event string) bool {
 	}
 	db.unlink(sh, k, e.memSize(len(k)))
 	db.removed(sh, key)
+	db.tsGone(sh, key, e.Type)
 	tx.rec(txDrop, db, sh, key, nil, nil, e.Type, 0)
 	if event != "" {
 		tx.touch(db, sh, key, event)
@@ -159,12 +161,14 @@ func (tx *Tx) install(db DB, sh *shard, key []byte, e *Entry, exp int64, elems b
 	if old := db.lookup(sh, key, false); old != nil {
 		k := string(key)
 		db.unlink(sh, k, old.memSize(len(k)))
+		db.tsGone(sh, key, old.Type)
 		tx.rec(txDrop, db, sh, key, nil, nil, old.Type, 0)
 		e.lru = lruClock()
 		db.link(sh, k, e)
 	} else {
 		tx.create(db, sh, key, e)
 	}
+	db.tsInstalled(sh, key, e)
 	db.setExpiry(sh, key, exp)
 	tx.rec(txMeta, db, sh, key, nil, payload(e), e.Type, exp)
 	if elems && e.Obj != nil {
@@ -194,6 +198,7 @@ func (tx *Tx) touch(db DB, sh *shard, key []byte, event string) {
 func (tx *Tx) expireCold(sh *shard, key []byte, t Type) {
 	db := tx.db
 	db.removed(sh, key)
+	db.tsGone(sh, key, t)
 	db.tombstone(sh, string(key))
 	tx.rec(txDrop, db, sh, key, nil, nil, t, 0)
 	tx.touch(db, sh, key, "expired")
@@ -235,6 +240,7 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 			db.account(sh, -int64(e.Obj.MemSize()))
 			tx.rec(txDropElems, db, sh, key, nil, nil, e.Type, 0)
 		}
+		db.tsGone(sh, key, e.Type)
 		e.Type = TypeString
 		db.indexPut(sh, key, TypeString)
 	}
@@ -545,6 +551,12 @@ func (tx *Tx) write(b *Pending) {
 			copy(op.Key[len(prefix):], sub)
 			copy(op.Value, val)
 			op.Finish()
+		case txDelRange:
+			p := elemPrefix(nil, dbi, key)
+			n := len(p)
+			start := append(p, tx.arena[o.s0:o.s1]...)
+			end := append(start[:n:n], tx.arena[o.v0:o.v1]...)
+			b.DeleteRange(start, end, nil)
 		case txMeta:
 			writeMeta(b, dbi, key, o.typ, o.exp, tx.arena[o.v0:o.v1])
 		case txDrop:
