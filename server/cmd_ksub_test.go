@@ -681,3 +681,23 @@ func BenchmarkKsubSETIdleGlob(b *testing.B) {
 func BenchmarkKsubSETOneMatching(b *testing.B) {
 	benchKsubSET(b, 1, func(int) string { return "*" })
 }
+
+// TestKsubTimeSeries: TSADD's key, and each TSMADD triple that succeeded.
+func TestKsubTimeSeries(t *testing.T) {
+	ts := startServer(t, "")
+	sub := ts.raw(t)
+	sub.do("KSUB", "*")
+	w := ts.raw(t)
+	w.do("SET", "str", "x")
+	for _, line := range []string{
+		"TSADD s1 10 1.5",
+		"TSADD s1 bad 1",
+		"TSADD str 10 1",
+		"TSMADD s1 11 2 s2 5 nan s3 7 3 str 1 1",
+		"TSRANGE s1 - +",
+	} {
+		w.do(cmdLine(line)...)
+	}
+	w.do("SET", "zz:end", "1")
+	assert.Equal(t, []string{"str set", "s1 tsadd", "s1 tsmadd", "s3 tsmadd"}, sub.events("zz:end", false))
+}
