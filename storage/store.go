@@ -198,6 +198,9 @@ type Store struct {
 
 	tab tableState // the tables engine's memory and row cache (tablekv.go)
 
+	vec     vecIndex      // the vector search index (vecindex.go)
+	vecDone chan struct{} // closed when the start-up read of the vectors ends
+
 	stats Stats
 
 	activeExpireOff atomic.Bool
@@ -234,7 +237,8 @@ var ErrOOM = errors.New("OOM command not allowed when used memory > 'maxmemory'.
 // whatever the data size.
 func Open(opts Options) (*Store, error) {
 	s := &Store{opts: opts,
-		stopExpire: make(chan struct{}), expireDone: make(chan struct{}), indexDone: make(chan struct{})}
+		stopExpire: make(chan struct{}), expireDone: make(chan struct{}), indexDone: make(chan struct{}),
+		vecDone: make(chan struct{})}
 	s.maxMemory.Store(opts.MaxMemory)
 	s.policy.Store(int32(opts.Policy))
 	for i := range s.shards {
@@ -274,8 +278,12 @@ func Open(opts Options) (*Store, error) {
 			}
 		}
 		go s.buildIndexes()
+		s.vec.init(true)
+		go s.loadVectors()
 	} else {
 		close(s.indexDone)
+		s.vec.init(false)
+		close(s.vecDone)
 	}
 	go s.expireLoop()
 	return s, nil
@@ -314,6 +322,7 @@ func (s *Store) Close() error {
 	close(s.stopExpire)
 	<-s.expireDone
 	<-s.indexDone
+	<-s.vecDone
 	if s.dur != nil {
 		return s.dur.close()
 	}

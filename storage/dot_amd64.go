@@ -1,0 +1,40 @@
+package storage
+
+import "golang.org/x/sys/cpu"
+
+// The vector distances use AVX2 and FMA when the CPU has them (8 float32
+// lanes: the graph's distances are most of a search's and an insertion's
+// time); dot_other.go is the portable code.
+
+//go:noescape
+func dot32AVX2(a, b *float32, n int) float32
+
+//go:noescape
+func dot64AVX2(a, b *float32, n int) float64
+
+var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// dot32 is a float32 dot product (the graph's distances; scores are
+// recomputed by dot64).
+func dot32(a, b []float32) float32 {
+	if len(a) == 0 {
+		return 0
+	}
+	b = b[:len(a)]
+	if hasAVX2 {
+		return dot32AVX2(&a[0], &b[0], len(a))
+	}
+	return dot32Go(a, b)
+}
+
+// dot64 is the dot product accumulated in float64 (exact scores).
+func dot64(a, b []float32) float64 {
+	if len(a) == 0 {
+		return 0
+	}
+	b = b[:len(a)]
+	if hasAVX2 {
+		return dot64AVX2(&a[0], &b[0], len(a))
+	}
+	return dot64Go(a, b)
+}

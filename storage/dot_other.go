@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package storage
+
+func dot32(a, b []float32) float32 { return dot32Go(a, b) }
+
+func dot64(a, b []float32) float64 { return dot64Go(a, b) }

@@ -1,0 +1,426 @@
+package storage
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+)
+
+// hnsw is a Hierarchical Navigable Small World graph (Malkov & Yashunin)
+// over the vectors of one vecSpace, by cosine distance 1 − cos. Nodes are
+// the space's vector ids; the graph reads the components from the space
+// (flat []float32, one allocation for all) and keeps level-0 neighbours flat
+// as well (m0 uint32 slots a node), so a search touches two arrays and no
+// pointer per node. Deleted vectors stay as nodes that searches traverse but
+// never return; the space rebuilds the graph when they outnumber the live
+// ones. Callers hold the space's lock: for writing to insert, for reading
+// to search.
+type hnsw struct {
+	sp       *vecSpace
+	m, m0    int // neighbours per node above level 0, at level 0
+	efC      int
+	ml       float64
+	entry    uint32
+	hasEntry bool
+	maxLevel int
+	level    []uint8
+	l0       []uint32 // node·m0 … : level-0 neighbours
+	n0       []uint8  // level-0 neighbour counts
+	up       map[uint32][][]uint32
+	nodes    int // ids inserted
+	dead     int // inserted ids deleted since
+	rng      *rand.Rand
+}
+
+var (
+	hnswM   = 16
+	hnswM0  = 32
+	hnswEfC = 100
+	// hnswEf is the least candidate list a search keeps (k when larger).
+	hnswEf = 400
+)
+
+func newHNSW(sp *vecSpace) *hnsw {
+	return &hnsw{sp: sp, m: hnswM, m0: hnswM0, efC: hnswEfC, ml: 1 / math.Log(float64(hnswM)),
+		up: map[uint32][][]uint32{}, rng: rand.New(rand.NewPCG(uint64(sp.dims), 0x9e3779b97f4a7c15))}
+}
+
+// memSize is the graph's bytes.
+func (g *hnsw) memSize() int64 {
+	n := int64(cap(g.level)) + int64(cap(g.l0))*4 + int64(cap(g.n0))
+	n += int64(len(g.up)) * 64
+	for _, ls := range g.up {
+		for _, l := range ls {
+			n += int64(cap(l))*4 + 24
+		}
+	}
+	return n
+}
+
+func (g *hnsw) grow(id uint32) {
+	if int(id) < len(g.level) {
+		return
+	}
+	n := max(int(id)+1, 2*len(g.level), 1024)
+	g.level = append(g.level, make([]uint8, n-len(g.level))...)
+	g.n0 = append(g.n0, make([]uint8, n-len(g.n0))...)
+	g.l0 = append(g.l0, make([]uint32, n*g.m0-len(g.l0))...)
+}
+
+func (g *hnsw) neighbours(id uint32, l int) []uint32 {
+	if l == 0 {
+		return g.l0[int(id)*g.m0 : int(id)*g.m0+int(g.n0[id])]
+	}
+	return g.up[id][l-1]
+}
+
+func (g *hnsw) setNeighbours(id uint32, l int, ns []uint32) {
+	if l == 0 {
+		copy(g.l0[int(id)*g.m0:], ns)
+		g.n0[id] = uint8(len(ns))
+		return
+	}
+	g.up[id][l-1] = append(g.up[id][l-1][:0], ns...)
+}
+
+// dist is the cosine distance between two stored vectors.
+func (g *hnsw) dist(a, b uint32) float32 {
+	sp := g.sp
+	d := sp.dims
+	return 1 - dot32(sp.vecs[int(a)*d:int(a)*d+d], sp.vecs[int(b)*d:int(b)*d+d])*sp.inv[a]*sp.inv[b]
+}
+
+// distQ is the cosine distance between unit query q and a stored vector.
+func (g *hnsw) distQ(q []float32, b uint32) float32 {
+	sp := g.sp
+	d := sp.dims
+	return 1 - dot32(q, sp.vecs[int(b)*d:int(b)*d+d])*sp.inv[b]
+}
+
+// insert adds vector id (already stored in the space) to the graph.
+func (g *hnsw) insert(id uint32) {
+	g.grow(id)
+	lvl := int(math.Floor(-math.Log(1-g.rng.Float64()) * g.ml))
+	if lvl > 32 {
+		lvl = 32
+	}
+	g.level[id] = uint8(lvl)
+	g.n0[id] = 0
+	if lvl > 0 {
+		g.up[id] = make([][]uint32, lvl)
+	} else {
+		delete(g.up, id)
+	}
+	g.nodes++
+	if !g.hasEntry {
+		g.entry, g.hasEntry, g.maxLevel = id, true, lvl
+		return
+	}
+	sp := g.sp
+	q := sp.unit(id, nil)
+	ep := g.entry
+	epd := g.distQ(q, ep)
+	for l := g.maxLevel; l > lvl; l-- {
+		ep, epd = g.greedy(q, ep, epd, l)
+	}
+	vis := getVisited(len(g.level))
+	defer putVisited(vis)
+	var h searchHeaps
+	eps := []hnswCand{{epd, ep}}
+	for l := min(lvl, g.maxLevel); l >= 0; l-- {
+		w := g.searchLayer(q, eps, g.efC, l, vis, &h, nil)
+		mmax := g.m
+		if l == 0 {
+			mmax = g.m0
+		}
+		sel := g.selectHeuristic(w, g.m)
+		ns := make([]uint32, len(sel))
+		for i, c := range sel {
+			ns[i] = c.id
+		}
+		g.setNeighbours(id, l, ns)
+		for _, n := range ns {
+			g.link(n, id, l, mmax)
+		}
+		eps = append(eps[:0], w...)
+	}
+	if lvl > g.maxLevel {
+		g.entry, g.maxLevel = id, lvl
+	}
+}
+
+// link adds id to n's neighbours at level l, pruning with the heuristic when
+// n has more than mmax.
+func (g *hnsw) link(n, id uint32, l, mmax int) {
+	cur := g.neighbours(n, l)
+	if len(cur) < mmax {
+		if l == 0 {
+			g.l0[int(n)*g.m0+len(cur)] = id
+			g.n0[n]++
+		} else {
+			g.up[n][l-1] = append(g.up[n][l-1], id)
+		}
+		return
+	}
+	cands := make([]hnswCand, 0, len(cur)+1)
+	for _, x := range cur {
+		cands = append(cands, hnswCand{g.dist(n, x), x})
+	}
+	cands = append(cands, hnswCand{g.dist(n, id), id})
+	slices.SortFunc(cands, cmpCand)
+	sel := g.selectHeuristic(cands, mmax)
+	ns := make([]uint32, len(sel))
+	for i, c := range sel {
+		ns[i] = c.id
+	}
+	g.setNeighbours(n, l, ns)
+}
+
+// selectHeuristic keeps, of candidates sorted by distance, those closer to
+// the base than to every one kept before (diverse directions), at most m.
+func (g *hnsw) selectHeuristic(cands []hnswCand, m int) []hnswCand {
+	if len(cands) <= m {
+		return cands
+	}
+	out := make([]hnswCand, 0, m)
+	for _, c := range cands {
+		good := true
+		for _, r := range out {
+			if g.dist(c.id, r.id) < c.d {
+				good = false
+				break
+			}
+		}
+		if good {
+			out = append(out, c)
+			if len(out) == m {
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (g *hnsw) greedy(q []float32, ep uint32, epd float32, l int) (uint32, float32) {
+	for changed := true; changed; {
+		changed = false
+		for _, n := range g.neighbours(ep, l) {
+			if d := g.distQ(q, n); d < epd {
+				ep, epd, changed = n, d, true
+			}
+		}
+	}
+	return ep, epd
+}
+
+// search returns up to ef accepted nodes nearest to unit query q, nearest first.
+func (g *hnsw) search(q []float32, ef int, accept func(uint32) bool) []hnswCand {
+	if !g.hasEntry {
+		return nil
+	}
+	ep := g.entry
+	epd := g.distQ(q, ep)
+	for l := g.maxLevel; l > 0; l-- {
+		ep, epd = g.greedy(q, ep, epd, l)
+	}
+	vis := getVisited(len(g.level))
+	defer putVisited(vis)
+	var h searchHeaps
+	return g.searchLayer(q, []hnswCand{{epd, ep}}, ef, 0, vis, &h, accept)
+}
+
+// searchLayer is the beam search of one level: it returns up to ef nodes
+// (accepted ones only, when accept is set) nearest first. Rejected nodes
+// are still traversed.
+func (g *hnsw) searchLayer(q []float32, eps []hnswCand, ef, l int, vis *visited, h *searchHeaps, accept func(uint32) bool) []hnswCand {
+	vis.reset(len(g.level))
+	h.cand = h.cand[:0]
+	h.res = h.res[:0]
+	for _, e := range eps {
+		vis.mark(e.id)
+		h.pushCand(e)
+		if accept == nil || accept(e.id) {
+			h.pushRes(e, ef)
+		}
+	}
+	for len(h.cand) > 0 {
+		c := h.popCand()
+		if len(h.res) >= ef && c.d > h.res[0].d {
+			break
+		}
+		for _, n := range g.neighbours(c.id, l) {
+			if vis.seen(n) {
+				continue
+			}
+			vis.mark(n)
+			d := g.distQ(q, n)
+			if len(h.res) < ef || d < h.res[0].d {
+				h.pushCand(hnswCand{d, n})
+				if accept == nil || accept(n) {
+					h.pushRes(hnswCand{d, n}, ef)
+				}
+			}
+		}
+	}
+	out := make([]hnswCand, len(h.res))
+	copy(out, h.res)
+	slices.SortFunc(out, cmpCand)
+	return out
+}
+
+type hnswCand struct {
+	d  float32
+	id uint32
+}
+
+func cmpCand(a, b hnswCand) int {
+	switch {
+	case a.d < b.d:
+		return -1
+	case a.d > b.d:
+		return 1
+	}
+	return int(a.id) - int(b.id)
+}
+
+// searchHeaps are a search's candidate min-heap and result max-heap.
+type searchHeaps struct {
+	cand []hnswCand
+	res  []hnswCand
+}
+
+func (h *searchHeaps) pushCand(c hnswCand) {
+	h.cand = append(h.cand, c)
+	i := len(h.cand) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if h.cand[p].d <= h.cand[i].d {
+			break
+		}
+		h.cand[p], h.cand[i] = h.cand[i], h.cand[p]
+		i = p
+	}
+}
+
+func (h *searchHeaps) popCand() hnswCand {
+	top := h.cand[0]
+	n := len(h.cand) - 1
+	h.cand[0] = h.cand[n]
+	h.cand = h.cand[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && h.cand[l].d < h.cand[m].d {
+			m = l
+		}
+		if r < n && h.cand[r].d < h.cand[m].d {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h.cand[m], h.cand[i] = h.cand[i], h.cand[m]
+		i = m
+	}
+	return top
+}
+
+// pushRes adds c to the max-heap of results, dropping the farthest beyond ef.
+func (h *searchHeaps) pushRes(c hnswCand, ef int) {
+	if len(h.res) >= ef {
+		if c.d >= h.res[0].d {
+			return
+		}
+		h.res[0] = c
+		h.downRes(0)
+		return
+	}
+	h.res = append(h.res, c)
+	i := len(h.res) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if h.res[p].d >= h.res[i].d {
+			break
+		}
+		h.res[p], h.res[i] = h.res[i], h.res[p]
+		i = p
+	}
+}
+
+func (h *searchHeaps) downRes(i int) {
+	n := len(h.res)
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && h.res[l].d > h.res[m].d {
+			m = l
+		}
+		if r < n && h.res[r].d > h.res[m].d {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h.res[m], h.res[i] = h.res[i], h.res[m]
+		i = m
+	}
+}
+
+// visited marks the nodes one search has seen (generation counters: no
+// clearing between searches).
+type visited struct {
+	marks []uint16
+	gen   uint16
+}
+
+var visitedPool = sync.Pool{New: func() any { return new(visited) }}
+
+func getVisited(n int) *visited { v := visitedPool.Get().(*visited); v.reset(n); return v }
+
+func putVisited(v *visited) { visitedPool.Put(v) }
+
+func (v *visited) reset(n int) {
+	if len(v.marks) < n {
+		v.marks = make([]uint16, n+n/4)
+		v.gen = 0
+	}
+	v.gen++
+	if v.gen == 0 {
+		clear(v.marks)
+		v.gen = 1
+	}
+}
+
+func (v *visited) mark(id uint32)      { v.marks[id] = v.gen }
+func (v *visited) seen(id uint32) bool { return v.marks[id] == v.gen }
+
+// dot32Go is the portable float32 dot product.
+func dot32Go(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return s0 + s1 + s2 + s3
+}
+
+// dot64Go is the portable dot product accumulated in float64.
+func dot64Go(a, b []float32) float64 {
+	b = b[:len(a)]
+	var s0, s1 float64
+	i := 0
+	for ; i+2 <= len(a); i += 2 {
+		s0 += float64(a[i]) * float64(b[i])
+		s1 += float64(a[i+1]) * float64(b[i+1])
+	}
+	if i < len(a) {
+		s0 += float64(a[i]) * float64(b[i])
+	}
+	return s0 + s1
+}
