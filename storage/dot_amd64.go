@@ -12,6 +12,9 @@ func dot32AVX2(a, b *float32, n int) float32
 //go:noescape
 func dot64AVX2(a, b *float32, n int) float64
 
+//go:noescape
+func dot8AVX2(a, b *int8, n int) int32
+
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // dot32 is a float32 dot product (the graph's distances; scores are
@@ -37,4 +40,16 @@ func dot64(a, b []float32) float64 {
 		return dot64AVX2(&a[0], &b[0], len(a))
 	}
 	return dot64Go(a, b)
+}
+
+// dot8 is the int8 dot product of the graph's quantized vectors.
+func dot8(a, b []int8) int32 {
+	if len(a) == 0 {
+		return 0
+	}
+	b = b[:len(a)]
+	if hasAVX2 {
+		return dot8AVX2(&a[0], &b[0], len(a))
+	}
+	return dot8Go(a, b)
 }

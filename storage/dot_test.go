@@ -21,5 +21,12 @@ func TestDot(t *testing.T) {
 		if g, w := dot64(a, b), dot64Go(a, b); math.Abs(g-w) > 1e-12 {
 			t.Fatalf("dot64 n=%d: %v, want %v", n, g, w)
 		}
+		a8, b8 := make([]int8, n), make([]int8, n)
+		for i := range a8 {
+			a8[i], b8[i] = int8(rng.IntN(256)-128), int8(rng.IntN(256)-128)
+		}
+		if g, w := dot8(a8, b8), dot8Go(a8, b8); g != w {
+			t.Fatalf("dot8 n=%d: %v, want %v", n, g, w)
+		}
 	}
 }

@@ -25,8 +25,9 @@ type hnsw struct {
 	hasEntry bool
 	maxLevel int
 	level    []uint8
-	l0       []uint32 // node·m0 … : level-0 neighbours
-	n0       []uint8  // level-0 neighbour counts
+	l0       []uint32  // node·m0 … : level-0 neighbours
+	l0d      []float32 // their distances to the node
+	n0       []uint8   // level-0 neighbour counts
 	up       map[uint32][][]uint32
 	nodes    int // ids inserted
 	dead     int // inserted ids deleted since
@@ -48,7 +49,7 @@ func newHNSW(sp *vecSpace) *hnsw {
 
 // memSize is the graph's bytes.
 func (g *hnsw) memSize() int64 {
-	n := int64(cap(g.level)) + int64(cap(g.l0))*4 + int64(cap(g.n0))
+	n := int64(cap(g.level)) + int64(cap(g.l0))*8 + int64(cap(g.n0))
 	n += int64(len(g.up)) * 64
 	for _, ls := range g.up {
 		for _, l := range ls {
@@ -66,6 +67,7 @@ func (g *hnsw) grow(id uint32) {
 	g.level = append(g.level, make([]uint8, n-len(g.level))...)
 	g.n0 = append(g.n0, make([]uint8, n-len(g.n0))...)
 	g.l0 = append(g.l0, make([]uint32, n*g.m0-len(g.l0))...)
+	g.l0d = append(g.l0d, make([]float32, n*g.m0-len(g.l0d))...)
 }
 
 func (g *hnsw) neighbours(id uint32, l int) []uint32 {
@@ -84,18 +86,26 @@ func (g *hnsw) setNeighbours(id uint32, l int, ns []uint32) {
 	g.up[id][l-1] = append(g.up[id][l-1][:0], ns...)
 }
 
-// dist is the cosine distance between two stored vectors.
+// dist is the approximate cosine distance between two stored vectors, from
+// their int8 copies (a quarter of the memory traffic of the components;
+// results are rescored exactly).
 func (g *hnsw) dist(a, b uint32) float32 {
 	sp := g.sp
 	d := sp.dims
-	return 1 - dot32(sp.vecs[int(a)*d:int(a)*d+d], sp.vecs[int(b)*d:int(b)*d+d])*sp.inv[a]*sp.inv[b]
+	return 1 - float32(dot8(sp.q8[int(a)*d:int(a)*d+d], sp.q8[int(b)*d:int(b)*d+d]))*sp.qs[a]*sp.qs[b]
 }
 
-// distQ is the cosine distance between unit query q and a stored vector.
-func (g *hnsw) distQ(q []float32, b uint32) float32 {
+// hnswQuery is a query quantized like the stored vectors.
+type hnswQuery struct {
+	v []int8
+	s float32
+}
+
+// distQ is the approximate cosine distance between q and a stored vector.
+func (g *hnsw) distQ(q hnswQuery, b uint32) float32 {
 	sp := g.sp
 	d := sp.dims
-	return 1 - dot32(q, sp.vecs[int(b)*d:int(b)*d+d])*sp.inv[b]
+	return 1 - float32(dot8(q.v, sp.q8[int(b)*d:int(b)*d+d]))*q.s*sp.qs[b]
 }
 
 // insert adds vector id (already stored in the space) to the graph.
@@ -118,7 +128,7 @@ func (g *hnsw) insert(id uint32) {
 		return
 	}
 	sp := g.sp
-	q := sp.unit(id, nil)
+	q := hnswQuery{sp.q8[int(id)*sp.dims : int(id+1)*sp.dims], sp.qs[id]}
 	ep := g.entry
 	epd := g.distQ(q, ep)
 	for l := g.maxLevel; l > lvl; l-- {
@@ -140,8 +150,13 @@ func (g *hnsw) insert(id uint32) {
 			ns[i] = c.id
 		}
 		g.setNeighbours(id, l, ns)
-		for _, n := range ns {
-			g.link(n, id, l, mmax)
+		if l == 0 {
+			for i, c := range sel {
+				g.l0d[int(id)*g.m0+i] = c.d
+			}
+		}
+		for _, c := range sel {
+			g.link(c.id, id, c.d, l, mmax)
 		}
 		eps = append(eps[:0], w...)
 	}
@@ -150,17 +165,32 @@ func (g *hnsw) insert(id uint32) {
 	}
 }
 
-// link adds id to n's neighbours at level l, pruning with the heuristic when
-// n has more than mmax.
-func (g *hnsw) link(n, id uint32, l, mmax int) {
+// link adds id, at distance d, to n's neighbours at level l. A full level-0
+// list drops its farthest neighbour if id is nearer (the distances are
+// kept: no distance is computed); above level 0 the heuristic prunes.
+func (g *hnsw) link(n, id uint32, d float32, l, mmax int) {
 	cur := g.neighbours(n, l)
-	if len(cur) < mmax {
-		if l == 0 {
-			g.l0[int(n)*g.m0+len(cur)] = id
+	if l == 0 {
+		base := int(n) * g.m0
+		if len(cur) < mmax {
+			g.l0[base+len(cur)] = id
+			g.l0d[base+len(cur)] = d
 			g.n0[n]++
-		} else {
-			g.up[n][l-1] = append(g.up[n][l-1], id)
+			return
 		}
+		far := 0
+		for i := 1; i < len(cur); i++ {
+			if g.l0d[base+i] > g.l0d[base+far] {
+				far = i
+			}
+		}
+		if d < g.l0d[base+far] {
+			g.l0[base+far], g.l0d[base+far] = id, d
+		}
+		return
+	}
+	if len(cur) < mmax {
+		g.up[n][l-1] = append(g.up[n][l-1], id)
 		return
 	}
 	cands := make([]hnswCand, 0, len(cur)+1)
@@ -178,12 +208,14 @@ func (g *hnsw) link(n, id uint32, l, mmax int) {
 }
 
 // selectHeuristic keeps, of candidates sorted by distance, those closer to
-// the base than to every one kept before (diverse directions), at most m.
+// the base than to every one kept before (diverse directions), at most m,
+// then fills up with the nearest of the others.
 func (g *hnsw) selectHeuristic(cands []hnswCand, m int) []hnswCand {
 	if len(cands) <= m {
 		return cands
 	}
 	out := make([]hnswCand, 0, m)
+	var pruned []hnswCand
 	for _, c := range cands {
 		good := true
 		for _, r := range out {
@@ -195,14 +227,24 @@ func (g *hnsw) selectHeuristic(cands []hnswCand, m int) []hnswCand {
 		if good {
 			out = append(out, c)
 			if len(out) == m {
-				break
+				return out
 			}
+		} else {
+			pruned = append(pruned, c)
 		}
+	}
+	// keep the nearest pruned ones too: near-duplicate vectors would
+	// otherwise lose every in-link and become unreachable
+	for _, c := range pruned {
+		if len(out) == m {
+			break
+		}
+		out = append(out, c)
 	}
 	return out
 }
 
-func (g *hnsw) greedy(q []float32, ep uint32, epd float32, l int) (uint32, float32) {
+func (g *hnsw) greedy(q hnswQuery, ep uint32, epd float32, l int) (uint32, float32) {
 	for changed := true; changed; {
 		changed = false
 		for _, n := range g.neighbours(ep, l) {
@@ -214,8 +256,8 @@ func (g *hnsw) greedy(q []float32, ep uint32, epd float32, l int) (uint32, float
 	return ep, epd
 }
 
-// search returns up to ef accepted nodes nearest to unit query q, nearest first.
-func (g *hnsw) search(q []float32, ef int, accept func(uint32) bool) []hnswCand {
+// search returns up to ef accepted nodes nearest to q, nearest first.
+func (g *hnsw) search(q hnswQuery, ef int, accept func(uint32) bool) []hnswCand {
 	if !g.hasEntry {
 		return nil
 	}
@@ -233,7 +275,7 @@ func (g *hnsw) search(q []float32, ef int, accept func(uint32) bool) []hnswCand 
 // searchLayer is the beam search of one level: it returns up to ef nodes
 // (accepted ones only, when accept is set) nearest first. Rejected nodes
 // are still traversed.
-func (g *hnsw) searchLayer(q []float32, eps []hnswCand, ef, l int, vis *visited, h *searchHeaps, accept func(uint32) bool) []hnswCand {
+func (g *hnsw) searchLayer(q hnswQuery, eps []hnswCand, ef, l int, vis *visited, h *searchHeaps, accept func(uint32) bool) []hnswCand {
 	vis.reset(len(g.level))
 	h.cand = h.cand[:0]
 	h.res = h.res[:0]
@@ -423,4 +465,32 @@ func dot64Go(a, b []float32) float64 {
 		s0 += float64(a[i]) * float64(b[i])
 	}
 	return s0 + s1
+}
+
+// dot8Go is the portable int8 dot product.
+func dot8Go(a, b []int8) int32 {
+	b = b[:len(a)]
+	var s int32
+	for i := range a {
+		s += int32(a[i]) * int32(b[i])
+	}
+	return s
+}
+
+// quantize writes v scaled to unit length as int8 components (the largest
+// one ±127) into dst and returns the scale: v/|v| ≈ scale·dst.
+func quantize(v []float32, dst []int8) float32 {
+	var norm, m float64
+	for _, x := range v {
+		norm += float64(x) * float64(x)
+		m = max(m, math.Abs(float64(x)))
+	}
+	if norm == 0 || m == 0 {
+		clear(dst)
+		return 0
+	}
+	for i, x := range v {
+		dst[i] = int8(math.Round(float64(x) / m * 127))
+	}
+	return float32(m / 127 / math.Sqrt(norm))
 }

@@ -247,6 +247,8 @@ type vecSpace struct {
 
 	mu    sync.RWMutex
 	vecs  []float32 // id·dims …
+	q8    []int8    // id·dims …: the unit vector quantized, for the graph
+	qs    []float32 // its scale
 	norm  []float64 // |v|
 	inv   []float32 // 1/|v| (0 for a zero vector)
 	keys  []string
@@ -275,7 +277,7 @@ func newVecSpace(s *Store, dims int) *vecSpace {
 
 // memSize recomputes the space's bytes (lock held).
 func (sp *vecSpace) memSize() int64 {
-	n := int64(256) + int64(cap(sp.vecs))*4 + int64(cap(sp.norm))*8 + int64(cap(sp.inv))*4 +
+	n := int64(256) + int64(cap(sp.vecs))*4 + int64(cap(sp.q8)) + int64(cap(sp.qs))*4 + int64(cap(sp.norm))*8 + int64(cap(sp.inv))*4 +
 		int64(cap(sp.keys))*16 + int64(cap(sp.exp))*8 + int64(cap(sp.meta))*24 + int64(cap(sp.hasM)) +
 		int64(cap(sp.state)) + int64(cap(sp.free))*4 + int64(cap(sp.pending))*4 + sp.filtMem + sp.dataMem
 	if sp.g != nil {
@@ -302,6 +304,8 @@ func (sp *vecSpace) add(key string, v *Vector, exp int64) (uint32, int64) {
 	} else {
 		id = uint32(len(sp.state))
 		sp.vecs = append(sp.vecs, make([]float32, sp.dims)...)
+		sp.q8 = append(sp.q8, make([]int8, sp.dims)...)
+		sp.qs = append(sp.qs, 0)
 		sp.norm = append(sp.norm, 0)
 		sp.inv = append(sp.inv, 0)
 		sp.keys = append(sp.keys, "")
@@ -311,6 +315,7 @@ func (sp *vecSpace) add(key string, v *Vector, exp int64) (uint32, int64) {
 		sp.state = append(sp.state, 0)
 	}
 	copy(sp.vecs[int(id)*sp.dims:], v.Comps)
+	sp.qs[id] = quantize(v.Comps, sp.q8[int(id)*sp.dims:int(id+1)*sp.dims])
 	nrm := math.Sqrt(dot64(v.Comps, v.Comps))
 	sp.norm[id] = nrm
 	sp.inv[id] = 0
@@ -433,16 +438,6 @@ func metaStrings(meta []byte) []VecFilter {
 	return out
 }
 
-// unit writes vector id scaled to unit length into dst.
-func (sp *vecSpace) unit(id uint32, dst []float32) []float32 {
-	d := sp.dims
-	dst = append(dst[:0], sp.vecs[int(id)*d:int(id)*d+d]...)
-	for i := range dst {
-		dst[i] *= sp.inv[id]
-	}
-	return dst
-}
-
 // ---- search ----
 
 // better orders hits: score descending, then key ascending.
@@ -555,18 +550,17 @@ func (sp *vecSpace) searchMode(q []float32, k int, filters []VecFilter, exact bo
 				score(id)
 			}
 		}
-	case exact || sp.live <= VecExactLimit || sp.g == nil:
+	case exact || sp.live <= VecExactLimit || sp.g == nil || max(k, hnswEf)*8 >= sp.live:
+		// small enough that a scan costs less than the graph
 		for id, st := range sp.state {
 			if st&stLive != 0 && ok(uint32(id)) {
 				score(uint32(id))
 			}
 		}
 	default:
-		u := make([]float32, len(q))
-		for i := range q {
-			u[i] = float32(float64(q[i]) / qn)
-		}
-		for _, c := range sp.g.search(u, max(k, hnswEf), func(id uint32) bool {
+		hq := hnswQuery{v: make([]int8, len(q))}
+		hq.s = quantize(q, hq.v)
+		for _, c := range sp.g.search(hq, max(k, hnswEf), func(id uint32) bool {
 			return sp.state[id]&stInG != 0 && ok(id)
 		}) {
 			score(c.id)
