@@ -9,15 +9,16 @@ import (
 
 // hnsw is a Hierarchical Navigable Small World graph (Malkov & Yashunin)
 // over the vectors of one vecSpace, by cosine distance 1 − cos. Nodes are
-// the space's vector ids; the graph reads the components from the space
-// (flat []float32, one allocation for all) and keeps level-0 neighbours flat
-// as well (m0 uint32 slots a node), so a search touches two arrays and no
-// pointer per node. Deleted vectors stay as nodes that searches traverse but
-// never return; the space rebuilds the graph when they outnumber the live
-// ones. Callers hold the space's lock: for writing to insert, for reading
-// to search.
+// the space's vector ids; distances use the int8 copies of the unit vectors
+// the space keeps in chunks (vecData, a quarter of the components' memory
+// traffic; results are rescored exactly), and level-0 neighbours are flat
+// (m0 uint32 slots and their distances a node), so a search touches a few
+// arrays and no pointer per node. Deleted vectors stay as nodes that
+// searches traverse but never return; the space rebuilds the graph when they
+// outnumber the live ones. Callers hold the space's graph lock: for writing
+// to insert, for reading to search.
 type hnsw struct {
-	sp       *vecSpace
+	dims     int
 	m, m0    int // neighbours per node above level 0, at level 0
 	efC      int
 	ml       float64
@@ -29,22 +30,20 @@ type hnsw struct {
 	l0d      []float32 // their distances to the node
 	n0       []uint8   // level-0 neighbour counts
 	up       map[uint32][][]uint32
-	nodes    int // ids inserted
-	dead     int // inserted ids deleted since
 	rng      *rand.Rand
 }
 
 var (
-	hnswM   = 16
-	hnswM0  = 32
+	hnswM   = 32
+	hnswM0  = 64
 	hnswEfC = 100
 	// hnswEf is the least candidate list a search keeps (k when larger).
-	hnswEf = 400
+	hnswEf = 768
 )
 
-func newHNSW(sp *vecSpace) *hnsw {
-	return &hnsw{sp: sp, m: hnswM, m0: hnswM0, efC: hnswEfC, ml: 1 / math.Log(float64(hnswM)),
-		up: map[uint32][][]uint32{}, rng: rand.New(rand.NewPCG(uint64(sp.dims), 0x9e3779b97f4a7c15))}
+func newHNSW(dims int) *hnsw {
+	return &hnsw{dims: dims, m: hnswM, m0: hnswM0, efC: hnswEfC, ml: 1 / math.Log(float64(hnswM)),
+		up: map[uint32][][]uint32{}, rng: rand.New(rand.NewPCG(uint64(dims), 0x9e3779b97f4a7c15))}
 }
 
 // memSize is the graph's bytes.
@@ -89,10 +88,10 @@ func (g *hnsw) setNeighbours(id uint32, l int, ns []uint32) {
 // dist is the approximate cosine distance between two stored vectors, from
 // their int8 copies (a quarter of the memory traffic of the components;
 // results are rescored exactly).
-func (g *hnsw) dist(a, b uint32) float32 {
-	sp := g.sp
-	d := sp.dims
-	return 1 - float32(dot8(sp.q8[int(a)*d:int(a)*d+d], sp.q8[int(b)*d:int(b)*d+d]))*sp.qs[a]*sp.qs[b]
+func (g *hnsw) dist(vd *vecData, a, b uint32) float32 {
+	qa, sa := vd.q8(a)
+	qb, sb := vd.q8(b)
+	return 1 - float32(dot8(qa, qb))*sa*sb
 }
 
 // hnswQuery is a query quantized like the stored vectors.
@@ -102,14 +101,13 @@ type hnswQuery struct {
 }
 
 // distQ is the approximate cosine distance between q and a stored vector.
-func (g *hnsw) distQ(q hnswQuery, b uint32) float32 {
-	sp := g.sp
-	d := sp.dims
-	return 1 - float32(dot8(q.v, sp.q8[int(b)*d:int(b)*d+d]))*q.s*sp.qs[b]
+func (g *hnsw) distQ(vd *vecData, q hnswQuery, b uint32) float32 {
+	qb, sb := vd.q8(b)
+	return 1 - float32(dot8(q.v, qb))*q.s*sb
 }
 
-// insert adds vector id (already stored in the space) to the graph.
-func (g *hnsw) insert(id uint32) {
+// insert adds vector id (stored in vd) to the graph.
+func (g *hnsw) insert(vd *vecData, id uint32) {
 	g.grow(id)
 	lvl := int(math.Floor(-math.Log(1-g.rng.Float64()) * g.ml))
 	if lvl > 32 {
@@ -122,29 +120,28 @@ func (g *hnsw) insert(id uint32) {
 	} else {
 		delete(g.up, id)
 	}
-	g.nodes++
 	if !g.hasEntry {
 		g.entry, g.hasEntry, g.maxLevel = id, true, lvl
 		return
 	}
-	sp := g.sp
-	q := hnswQuery{sp.q8[int(id)*sp.dims : int(id+1)*sp.dims], sp.qs[id]}
+	var q hnswQuery
+	q.v, q.s = vd.q8(id)
 	ep := g.entry
-	epd := g.distQ(q, ep)
+	epd := g.distQ(vd, q, ep)
 	for l := g.maxLevel; l > lvl; l-- {
-		ep, epd = g.greedy(q, ep, epd, l)
+		ep, epd = g.greedy(vd, q, ep, epd, l)
 	}
 	vis := getVisited(len(g.level))
 	defer putVisited(vis)
 	var h searchHeaps
 	eps := []hnswCand{{epd, ep}}
 	for l := min(lvl, g.maxLevel); l >= 0; l-- {
-		w := g.searchLayer(q, eps, g.efC, l, vis, &h, nil)
+		w := g.searchLayer(vd, q, eps, g.efC, l, vis, &h, nil)
 		mmax := g.m
 		if l == 0 {
 			mmax = g.m0
 		}
-		sel := g.selectHeuristic(w, g.m)
+		sel := g.selectHeuristic(vd, w, g.m)
 		ns := make([]uint32, len(sel))
 		for i, c := range sel {
 			ns[i] = c.id
@@ -156,7 +153,7 @@ func (g *hnsw) insert(id uint32) {
 			}
 		}
 		for _, c := range sel {
-			g.link(c.id, id, c.d, l, mmax)
+			g.link(vd, c.id, id, c.d, l, mmax)
 		}
 		eps = append(eps[:0], w...)
 	}
@@ -168,7 +165,7 @@ func (g *hnsw) insert(id uint32) {
 // link adds id, at distance d, to n's neighbours at level l. A full level-0
 // list drops its farthest neighbour if id is nearer (the distances are
 // kept: no distance is computed); above level 0 the heuristic prunes.
-func (g *hnsw) link(n, id uint32, d float32, l, mmax int) {
+func (g *hnsw) link(vd *vecData, n, id uint32, d float32, l, mmax int) {
 	cur := g.neighbours(n, l)
 	if l == 0 {
 		base := int(n) * g.m0
@@ -195,11 +192,11 @@ func (g *hnsw) link(n, id uint32, d float32, l, mmax int) {
 	}
 	cands := make([]hnswCand, 0, len(cur)+1)
 	for _, x := range cur {
-		cands = append(cands, hnswCand{g.dist(n, x), x})
+		cands = append(cands, hnswCand{g.dist(vd, n, x), x})
 	}
-	cands = append(cands, hnswCand{g.dist(n, id), id})
+	cands = append(cands, hnswCand{g.dist(vd, n, id), id})
 	slices.SortFunc(cands, cmpCand)
-	sel := g.selectHeuristic(cands, mmax)
+	sel := g.selectHeuristic(vd, cands, mmax)
 	ns := make([]uint32, len(sel))
 	for i, c := range sel {
 		ns[i] = c.id
@@ -210,7 +207,7 @@ func (g *hnsw) link(n, id uint32, d float32, l, mmax int) {
 // selectHeuristic keeps, of candidates sorted by distance, those closer to
 // the base than to every one kept before (diverse directions), at most m,
 // then fills up with the nearest of the others.
-func (g *hnsw) selectHeuristic(cands []hnswCand, m int) []hnswCand {
+func (g *hnsw) selectHeuristic(vd *vecData, cands []hnswCand, m int) []hnswCand {
 	if len(cands) <= m {
 		return cands
 	}
@@ -219,7 +216,7 @@ func (g *hnsw) selectHeuristic(cands []hnswCand, m int) []hnswCand {
 	for _, c := range cands {
 		good := true
 		for _, r := range out {
-			if g.dist(c.id, r.id) < c.d {
+			if g.dist(vd, c.id, r.id) < c.d {
 				good = false
 				break
 			}
@@ -244,11 +241,11 @@ func (g *hnsw) selectHeuristic(cands []hnswCand, m int) []hnswCand {
 	return out
 }
 
-func (g *hnsw) greedy(q hnswQuery, ep uint32, epd float32, l int) (uint32, float32) {
+func (g *hnsw) greedy(vd *vecData, q hnswQuery, ep uint32, epd float32, l int) (uint32, float32) {
 	for changed := true; changed; {
 		changed = false
 		for _, n := range g.neighbours(ep, l) {
-			if d := g.distQ(q, n); d < epd {
+			if d := g.distQ(vd, q, n); d < epd {
 				ep, epd, changed = n, d, true
 			}
 		}
@@ -257,25 +254,25 @@ func (g *hnsw) greedy(q hnswQuery, ep uint32, epd float32, l int) (uint32, float
 }
 
 // search returns up to ef accepted nodes nearest to q, nearest first.
-func (g *hnsw) search(q hnswQuery, ef int, accept func(uint32) bool) []hnswCand {
+func (g *hnsw) search(vd *vecData, q hnswQuery, ef int, accept func(uint32) bool) []hnswCand {
 	if !g.hasEntry {
 		return nil
 	}
 	ep := g.entry
-	epd := g.distQ(q, ep)
+	epd := g.distQ(vd, q, ep)
 	for l := g.maxLevel; l > 0; l-- {
-		ep, epd = g.greedy(q, ep, epd, l)
+		ep, epd = g.greedy(vd, q, ep, epd, l)
 	}
 	vis := getVisited(len(g.level))
 	defer putVisited(vis)
 	var h searchHeaps
-	return g.searchLayer(q, []hnswCand{{epd, ep}}, ef, 0, vis, &h, accept)
+	return g.searchLayer(vd, q, []hnswCand{{epd, ep}}, ef, 0, vis, &h, accept)
 }
 
 // searchLayer is the beam search of one level: it returns up to ef nodes
 // (accepted ones only, when accept is set) nearest first. Rejected nodes
 // are still traversed.
-func (g *hnsw) searchLayer(q hnswQuery, eps []hnswCand, ef, l int, vis *visited, h *searchHeaps, accept func(uint32) bool) []hnswCand {
+func (g *hnsw) searchLayer(vd *vecData, q hnswQuery, eps []hnswCand, ef, l int, vis *visited, h *searchHeaps, accept func(uint32) bool) []hnswCand {
 	vis.reset(len(g.level))
 	h.cand = h.cand[:0]
 	h.res = h.res[:0]
@@ -296,7 +293,7 @@ func (g *hnsw) searchLayer(q hnswQuery, eps []hnswCand, ef, l int, vis *visited,
 				continue
 			}
 			vis.mark(n)
-			d := g.distQ(q, n)
+			d := g.distQ(vd, q, n)
 			if len(h.res) < ef || d < h.res[0].d {
 				h.pushCand(hnswCand{d, n})
 				if accept == nil || accept(n) {

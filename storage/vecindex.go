@@ -235,22 +235,28 @@ func (s *Store) VecMemory() int64 { return s.vec.mem.Load() }
 
 // vector id states
 const (
-	stLive   uint8 = 1 // a live key's vector
-	stInG    uint8 = 2 // a node of the current graph
-	stInNext uint8 = 4 // a node of the graph being rebuilt
-	stQueued uint8 = 8 // listed in pending (once)
+	stLive   uint8 = 1  // a live key's vector
+	stInG    uint8 = 2  // a node of the current graph
+	stInNext uint8 = 4  // a node of the graph being rebuilt
+	stQueued uint8 = 8  // listed in pending (once)
+	stAdding uint8 = 16 // being inserted into the graph by the worker
 )
 
 type vecSpace struct {
 	s    *Store
 	dims int
 
-	mu    sync.RWMutex
-	vecs  []float32 // id·dims …
-	q8    []int8    // id·dims …: the unit vector quantized, for the graph
-	qs    []float32 // its scale
+	// gmu guards the graph's structure (the worker inserts under it, a
+	// graph search reads under it); mu guards everything else. Order: gmu
+	// before mu. VSET and DEL take only mu, so they never wait for an
+	// insertion into the graph.
+	gmu sync.RWMutex
+	mu  sync.RWMutex
+	// data holds the components and their int8 copies in fixed chunks that
+	// never move: the worker reads the vectors of the ids it was handed
+	// without mu while VSET appends
+	data  atomic.Pointer[vecData]
 	norm  []float64 // |v|
-	inv   []float32 // 1/|v| (0 for a zero vector)
 	keys  []string
 	exp   []int64
 	meta  [][]byte
@@ -266,22 +272,68 @@ type vecSpace struct {
 	filtMem int64
 	dataMem int64 // keys and metadata bytes
 	g       *hnsw
+	gMem    int64 // g's bytes, as of the worker's last update
+	gNodes  int   // ids inserted in g
+	gDead   int   // of which deleted since
+	adding  int   // ids the worker is inserting
 	mem     int64 // accounted bytes
 	working bool
-	closed  bool
+	closed  atomic.Bool
+}
+
+// vecData is a space's components, unit int8 copies and scales, in chunks
+// of 1<<shift vectors. A chunk never moves; a new one comes with a new
+// vecData (copy of the chunk list), published atomically.
+type vecData struct {
+	dims, shift int
+	chunks      []*vecChunk
+}
+
+type vecChunk struct {
+	vecs []float32
+	q8   []int8
+	qs   []float32
+}
+
+func (vd *vecData) vec(id uint32) []float32 {
+	c := vd.chunks[id>>vd.shift]
+	o := int(id&(1<<vd.shift-1)) * vd.dims
+	return c.vecs[o : o+vd.dims]
+}
+
+func (vd *vecData) q8(id uint32) ([]int8, float32) {
+	c := vd.chunks[id>>vd.shift]
+	i := int(id & (1<<vd.shift - 1))
+	return c.q8[i*vd.dims : (i+1)*vd.dims], c.qs[i]
+}
+
+// memSize is the chunks' bytes.
+func (vd *vecData) memSize() int64 {
+	return int64(len(vd.chunks)) * int64(1<<vd.shift) * int64(vd.dims*5+4+8)
+}
+
+// vecChunkShift sizes chunks to about 64 KiB of components.
+func vecChunkShift(dims int) int {
+	shift := 0
+	for (2<<shift)*dims*4 <= 64<<10 && shift < 10 {
+		shift++
+	}
+	return shift
 }
 
 func newVecSpace(s *Store, dims int) *vecSpace {
-	return &vecSpace{s: s, dims: dims, filt: map[string]map[string]map[uint32]struct{}{}}
+	sp := &vecSpace{s: s, dims: dims, filt: map[string]map[string]map[uint32]struct{}{}}
+	sp.data.Store(&vecData{dims: dims, shift: vecChunkShift(dims)})
+	return sp
 }
 
 // memSize recomputes the space's bytes (lock held).
 func (sp *vecSpace) memSize() int64 {
-	n := int64(256) + int64(cap(sp.vecs))*4 + int64(cap(sp.q8)) + int64(cap(sp.qs))*4 + int64(cap(sp.norm))*8 + int64(cap(sp.inv))*4 +
+	n := int64(256) + sp.data.Load().memSize() + int64(len(sp.data.Load().chunks))*8 + int64(cap(sp.norm))*8 +
 		int64(cap(sp.keys))*16 + int64(cap(sp.exp))*8 + int64(cap(sp.meta))*24 + int64(cap(sp.hasM)) +
 		int64(cap(sp.state)) + int64(cap(sp.free))*4 + int64(cap(sp.pending))*4 + sp.filtMem + sp.dataMem
 	if sp.g != nil {
-		n += sp.g.memSize()
+		n += sp.gMem
 	}
 	return n
 }
@@ -303,25 +355,25 @@ func (sp *vecSpace) add(key string, v *Vector, exp int64) (uint32, int64) {
 		sp.free = sp.free[:n-1]
 	} else {
 		id = uint32(len(sp.state))
-		sp.vecs = append(sp.vecs, make([]float32, sp.dims)...)
-		sp.q8 = append(sp.q8, make([]int8, sp.dims)...)
-		sp.qs = append(sp.qs, 0)
+		if vd := sp.data.Load(); int(id>>vd.shift) >= len(vd.chunks) {
+			per := 1 << vd.shift
+			nd := &vecData{dims: vd.dims, shift: vd.shift, chunks: append(slices.Clip(vd.chunks), &vecChunk{
+				vecs: make([]float32, per*sp.dims), q8: make([]int8, per*sp.dims), qs: make([]float32, per)})}
+			sp.data.Store(nd)
+		}
 		sp.norm = append(sp.norm, 0)
-		sp.inv = append(sp.inv, 0)
 		sp.keys = append(sp.keys, "")
 		sp.exp = append(sp.exp, 0)
 		sp.meta = append(sp.meta, nil)
 		sp.hasM = append(sp.hasM, false)
 		sp.state = append(sp.state, 0)
 	}
-	copy(sp.vecs[int(id)*sp.dims:], v.Comps)
-	sp.qs[id] = quantize(v.Comps, sp.q8[int(id)*sp.dims:int(id+1)*sp.dims])
-	nrm := math.Sqrt(dot64(v.Comps, v.Comps))
-	sp.norm[id] = nrm
-	sp.inv[id] = 0
-	if nrm > 0 {
-		sp.inv[id] = float32(1 / nrm)
-	}
+	vd := sp.data.Load()
+	copy(vd.vec(id), v.Comps)
+	c := vd.chunks[id>>vd.shift]
+	i := int(id & (1<<vd.shift - 1))
+	c.qs[i] = quantize(v.Comps, c.q8[i*sp.dims:(i+1)*sp.dims])
+	sp.norm[id] = math.Sqrt(dot64(v.Comps, v.Comps))
 	sp.keys[id] = key
 	sp.meta[id], sp.hasM[id] = v.Meta, v.HasMeta
 	sp.dataMem += int64(len(key) + len(v.Meta))
@@ -364,8 +416,8 @@ func (sp *vecSpace) remove(id uint32) int64 {
 	sp.live--
 	if sp.state[id]&^stQueued == 0 {
 		sp.free = append(sp.free, id)
-	} else if sp.state[id]&stInG != 0 && sp.g != nil {
-		sp.g.dead++
+	} else if sp.state[id]&stInG != 0 {
+		sp.gDead++
 		sp.kick()
 	}
 	return sp.reaccount()
@@ -375,7 +427,7 @@ func (sp *vecSpace) remove(id uint32) int64 {
 func (sp *vecSpace) close() int64 {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	sp.closed = true
+	sp.closed.Store(true)
 	return sp.mem
 }
 
@@ -510,7 +562,17 @@ func (sp *vecSpace) search(q []float32, k int, filters []VecFilter) []VecHit {
 func (sp *vecSpace) searchMode(q []float32, k int, filters []VecFilter, exact bool) []VecHit {
 	qn := math.Sqrt(dot64(q, q))
 	sp.mu.RLock()
+	graph := !exact && len(filters) == 0 && sp.live > VecExactLimit && sp.g != nil && max(k, hnswEf)*8 < sp.live
+	if graph {
+		// the graph lock comes first
+		sp.mu.RUnlock()
+		sp.gmu.RLock()
+		defer sp.gmu.RUnlock()
+		sp.mu.RLock()
+		graph = sp.g != nil
+	}
 	defer sp.mu.RUnlock()
+	vd := sp.data.Load()
 	now := NowMs()
 	top := topK{k: k}
 	ok := func(id uint32) bool {
@@ -519,8 +581,7 @@ func (sp *vecSpace) searchMode(q []float32, k int, filters []VecFilter, exact bo
 	score := func(id uint32) {
 		var s float64
 		if sp.norm[id] > 0 {
-			d := sp.dims
-			s = dot64(q, sp.vecs[int(id)*d:int(id)*d+d]) / (qn * sp.norm[id])
+			s = dot64(q, vd.vec(id)) / (qn * sp.norm[id])
 			s = max(-1, min(1, s))
 		}
 		f := float32(s)
@@ -550,8 +611,8 @@ func (sp *vecSpace) searchMode(q []float32, k int, filters []VecFilter, exact bo
 				score(id)
 			}
 		}
-	case exact || sp.live <= VecExactLimit || sp.g == nil || max(k, hnswEf)*8 >= sp.live:
-		// small enough that a scan costs less than the graph
+	case !graph:
+		// few vectors (a scan costs less than the graph), or no graph yet
 		for id, st := range sp.state {
 			if st&stLive != 0 && ok(uint32(id)) {
 				score(uint32(id))
@@ -560,11 +621,12 @@ func (sp *vecSpace) searchMode(q []float32, k int, filters []VecFilter, exact bo
 	default:
 		hq := hnswQuery{v: make([]int8, len(q))}
 		hq.s = quantize(q, hq.v)
-		for _, c := range sp.g.search(hq, max(k, hnswEf), func(id uint32) bool {
+		for _, c := range sp.g.search(vd, hq, max(k, hnswEf), func(id uint32) bool {
 			return sp.state[id]&stInG != 0 && ok(id)
 		}) {
 			score(c.id)
 		}
+		// what the graph does not hold yet is scanned
 		for _, id := range sp.pending {
 			if sp.state[id]&stInG == 0 && ok(id) {
 				score(id)
@@ -576,67 +638,89 @@ func (sp *vecSpace) searchMode(q []float32, k int, filters []VecFilter, exact bo
 
 // ---- the graph worker ----
 
-// kick starts the space's worker if there is graph work (lock held).
+// kick starts the space's worker if there is graph work (mu held).
 func (sp *vecSpace) kick() {
-	if sp.working || sp.closed || sp.live <= VecExactLimit && sp.g == nil {
+	if sp.working || sp.closed.Load() || sp.live <= VecExactLimit && sp.g == nil {
 		return
 	}
 	sp.working = true
 	go sp.work()
 }
 
-// work inserts pending vectors into the graph, a few per write-lock hold so
-// searches and writes interleave, and rebuilds the graph when deleted nodes
-// outnumber live ones.
+// work inserts pending vectors into the graph, one per hold of the graph
+// lock so searches interleave (VSET never waits for it: it takes only mu),
+// and rebuilds the graph when deleted nodes outnumber live ones.
 func (sp *vecSpace) work() {
-	const batch = 16
+	const batch = 4
+	ids := make([]uint32, 0, batch)
 	for {
 		sp.mu.Lock()
-		if sp.closed || sp.s.closed.Load() {
+		if sp.closed.Load() || sp.s.closed.Load() {
 			sp.working = false
 			sp.mu.Unlock()
 			return
 		}
-		if sp.g != nil && sp.g.dead > VecExactLimit && sp.g.dead > sp.g.nodes-sp.g.dead {
+		if sp.gDead > VecExactLimit && sp.gDead > sp.gNodes-sp.gDead {
 			sp.mu.Unlock()
 			sp.rebuild()
 			continue
 		}
 		if sp.g == nil {
-			sp.g = newHNSW(sp)
+			sp.g = newHNSW(sp.dims)
 		}
-		n := 0
+		g := sp.g
+		ids = ids[:0]
 		i := 0
-		for ; i < len(sp.pending) && n < batch; i++ {
+		for ; i < len(sp.pending) && len(ids) < batch; i++ {
 			id := sp.pending[i]
 			sp.state[id] &^= stQueued
 			if sp.state[id]&stLive == 0 || sp.state[id]&stInG != 0 {
 				continue
 			}
-			sp.g.insert(id)
-			sp.state[id] |= stInG
-			n++
+			sp.state[id] |= stAdding // its slot is not reused meanwhile
+			ids = append(ids, id)
 		}
 		sp.pending = sp.pending[i:]
 		if len(sp.pending) == 0 {
 			sp.pending = nil
 		}
-		delta := sp.reaccount()
-		done := n == 0 && len(sp.pending) == 0
-		if done {
+		if len(ids) == 0 {
 			sp.working = false
-		}
-		sp.mu.Unlock()
-		sp.s.addVecMem(delta)
-		if done {
+			delta := sp.reaccount()
+			sp.mu.Unlock()
+			sp.s.addVecMem(delta)
 			return
 		}
+		sp.adding = len(ids)
+		vd := sp.data.Load()
+		sp.mu.Unlock()
+
+		for _, id := range ids {
+			sp.gmu.Lock()
+			g.insert(vd, id)
+			sp.gmu.Unlock()
+		}
+		gmem := g.memSize()
+
+		sp.mu.Lock()
+		for _, id := range ids {
+			sp.state[id] = sp.state[id]&^stAdding | stInG
+			sp.gNodes++
+			if sp.state[id]&stLive == 0 {
+				sp.gDead++ // deleted while it was inserted
+			}
+		}
+		sp.gMem, sp.adding = gmem, 0
+		delta := sp.reaccount()
+		sp.mu.Unlock()
+		sp.s.addVecMem(delta)
 	}
 }
 
-// rebuild builds a new graph of the live vectors, reading them under the
-// read lock (searches go on with the old graph; new vectors wait in
-// pending, searched exactly), then swaps it in.
+// rebuild builds a new graph of the live vectors without any lock (the
+// vectors of the ids it holds cannot change: stInNext keeps their slots),
+// while searches go on with the old graph and new vectors wait in pending,
+// scanned exactly; then it swaps the new graph in.
 func (sp *vecSpace) rebuild() {
 	sp.mu.Lock()
 	var ids []uint32
@@ -646,29 +730,27 @@ func (sp *vecSpace) rebuild() {
 			sp.state[id] |= stInNext
 		}
 	}
+	vd := sp.data.Load()
 	sp.mu.Unlock()
-	ng := newHNSW(sp)
-	const batch = 64
-	for i := 0; i < len(ids); i += batch {
-		sp.mu.RLock()
-		if sp.closed {
-			sp.mu.RUnlock()
+	ng := newHNSW(sp.dims)
+	for i, id := range ids {
+		if i%256 == 0 && sp.closed.Load() {
 			return
 		}
-		for _, id := range ids[i:min(i+batch, len(ids))] {
-			ng.insert(id)
-		}
-		sp.mu.RUnlock()
+		ng.insert(vd, id)
 	}
+	gmem := ng.memSize()
+	sp.gmu.Lock()
 	sp.mu.Lock()
 	sp.pending = sp.pending[:0]
+	sp.gNodes, sp.gDead = len(ids), 0
 	for id, st := range sp.state {
 		was := st &^ stQueued
 		st &^= stInG | stQueued
 		if st&stInNext != 0 {
 			st = st&^stInNext | stInG
 			if st&stLive == 0 {
-				ng.dead++
+				sp.gDead++
 			}
 		}
 		sp.state[id] = st
@@ -680,8 +762,38 @@ func (sp *vecSpace) rebuild() {
 			sp.state[id] |= stQueued
 		}
 	}
-	sp.g = ng
+	sp.g, sp.gMem = ng, gmem
 	delta := sp.reaccount()
 	sp.mu.Unlock()
+	sp.gmu.Unlock()
 	sp.s.addVecMem(delta)
+}
+
+// VecPending is the number of vectors not in their space's graph yet (the
+// start-up build's or a bulk load's progress; 0 once the graphs are
+// complete; spaces of at most VecExactLimit vectors have no graph).
+func (s *Store) VecPending() int64 {
+	var n int64
+	for i := range s.vec.dbs {
+		d := &s.vec.dbs[i]
+		d.mu.Lock()
+		spaces := make([]*vecSpace, 0, len(d.spaces))
+		for _, sp := range d.spaces {
+			spaces = append(spaces, sp)
+		}
+		d.mu.Unlock()
+		for _, sp := range spaces {
+			sp.mu.RLock()
+			if sp.g != nil || sp.live > VecExactLimit {
+				n += int64(sp.adding)
+				for _, id := range sp.pending {
+					if sp.state[id]&(stLive|stInG) == stLive {
+						n++
+					}
+				}
+			}
+			sp.mu.RUnlock()
+		}
+	}
+	return n
 }
