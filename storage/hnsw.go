@@ -30,6 +30,7 @@ type hnsw struct {
 	l0d      []float32 // their distances to the node
 	n0       []uint8   // level-0 neighbour counts
 	up       map[uint32][][]uint32
+	upMem    int64 // bytes of up's lists (allocated capacity)
 	rng      *rand.Rand
 }
 
@@ -48,14 +49,7 @@ func newHNSW(dims int) *hnsw {
 
 // memSize is the graph's bytes.
 func (g *hnsw) memSize() int64 {
-	n := int64(cap(g.level)) + int64(cap(g.l0))*8 + int64(cap(g.n0))
-	n += int64(len(g.up)) * 64
-	for _, ls := range g.up {
-		for _, l := range ls {
-			n += int64(cap(l))*4 + 24
-		}
-	}
-	return n
+	return int64(cap(g.level)) + int64(cap(g.l0))*8 + int64(cap(g.n0)) + int64(len(g.up))*64 + g.upMem
 }
 
 func (g *hnsw) grow(id uint32) {
@@ -117,6 +111,10 @@ func (g *hnsw) insert(vd *vecData, id uint32) {
 	g.n0[id] = 0
 	if lvl > 0 {
 		g.up[id] = make([][]uint32, lvl)
+		for l := range g.up[id] {
+			g.up[id][l] = make([]uint32, 0, g.m)
+		}
+		g.upMem += int64(lvl) * int64(24+4*g.m)
 	} else {
 		delete(g.up, id)
 	}
