@@ -279,7 +279,7 @@ func Open(opts Options) (*Store, error) {
 		}
 		go s.buildIndexes()
 		s.vec.init(true)
-		go s.loadVectors()
+		go s.loadVectors(d.counts)
 	} else {
 		close(s.indexDone)
 		s.vec.init(false)

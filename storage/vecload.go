@@ -13,10 +13,10 @@ import (
 // pipeline may hold shards). Only
 // VSEARCH and VCARD wait, per database, until it is read; the graph is then
 // built by the spaces' workers while searches scan exactly.
-func (s *Store) loadVectors() {
+func (s *Store) loadVectors(counts [NumDBs]int64) {
 	defer close(s.vecDone)
 	for dbi := 0; dbi < NumDBs; dbi++ {
-		if s.dur.counts[dbi] > 0 && !s.closed.Load() {
+		if counts[dbi] > 0 && !s.closed.Load() {
 			s.loadVectorsDB(dbi)
 		}
 		d := &s.vec.dbs[dbi]
