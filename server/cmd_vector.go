@@ -3,6 +3,7 @@ package server
 import (
 	"math"
 	"strconv"
+	"unsafe"
 
 	"github.com/luxdb/lux-go/storage"
 )
@@ -57,7 +58,8 @@ func parseVecComp(b []byte) (float32, bool) {
 			return 0, false
 		}
 	}
-	f, err := strconv.ParseFloat(string(b), 32)
+	// no copy of the argument: the error (which would keep it) is dropped
+	f, err := strconv.ParseFloat(unsafe.String(&b[0], len(b)), 32)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, false
 	}
