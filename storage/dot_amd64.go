@@ -15,6 +15,12 @@ func dot64AVX2(a, b *float32, n int) float64
 //go:noescape
 func dot8AVX2(a, b *int8, n int) int32
 
+// prefetch asks for the two cache lines at p (a graph node's int8 vector)
+// before its distance is computed.
+//
+//go:noescape
+func prefetch(p *int8)
+
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // dot32 is a float32 dot product (the graph's distances; scores are

@@ -286,11 +286,19 @@ func (g *hnsw) searchLayer(vd *vecData, q hnswQuery, eps []hnswCand, ef, l int, 
 		if len(h.res) >= ef && c.d > h.res[0].d {
 			break
 		}
+		// first the unseen neighbours, their vectors prefetched, then their
+		// distances: the memory latencies overlap
+		h.next = h.next[:0]
 		for _, n := range g.neighbours(c.id, l) {
 			if vis.seen(n) {
 				continue
 			}
 			vis.mark(n)
+			h.next = append(h.next, n)
+			qn, _ := vd.q8(n)
+			prefetch(&qn[0])
+		}
+		for _, n := range h.next {
 			d := g.distQ(vd, q, n)
 			if len(h.res) < ef || d < h.res[0].d {
 				h.pushCand(hnswCand{d, n})
@@ -325,6 +333,7 @@ func cmpCand(a, b hnswCand) int {
 type searchHeaps struct {
 	cand []hnswCand
 	res  []hnswCand
+	next []uint32
 }
 
 func (h *searchHeaps) pushCand(c hnswCand) {
