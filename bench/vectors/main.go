@@ -5,7 +5,8 @@
 //
 // For each size in -sizes (vectors of -dims components, uniform in [−1, 1]):
 //
-//	load     -c clients with pipelines of -p: VSET into lux
+//	load     -c clients with pipelines of -p (encoded before the clock
+//	         starts): VSET into lux
 //	         (--appendfsync everysec), SET of the same bytes into redis-server
 //	         (--appendonly yes --appendfsync everysec): throughput and ratio
 //	graph    time until the HNSW graph holds every vector (INFO
@@ -168,11 +169,29 @@ func makeData(n int, seed uint64) *dataset {
 }
 
 // load sends cmd(i) for i in [0, n) from -c connections in pipelines of -p
-// and returns the throughput.
-func load(addr string, n int, cmd func(i int) []string) float64 {
+// and returns the throughput. The commands are encoded before the clock
+// starts, so the client's formatting is not measured.
+func load(addr string, n int, cmd func(i int) []string) (float64, time.Time) {
+	per := (n + *conc - 1) / *conc
+	batches := make([][][]byte, *conc) // per connection, per pipeline
+	var enc sync.WaitGroup
+	for w := 0; w < *conc; w++ {
+		enc.Add(1)
+		go func() {
+			defer enc.Done()
+			lo, hi := w*per, min((w+1)*per, n)
+			for i := lo; i < hi; i += *pipe {
+				var buf []byte
+				for j := i; j < min(i+*pipe, hi); j++ {
+					buf = rawresp.Append(buf, cmd(j)...)
+				}
+				batches[w] = append(batches[w], buf)
+			}
+		}()
+	}
+	enc.Wait()
 	t0 := time.Now()
 	var wg sync.WaitGroup
-	per := (n + *conc - 1) / *conc
 	for w := 0; w < *conc; w++ {
 		lo, hi := w*per, min((w+1)*per, n)
 		wg.Add(1)
@@ -182,16 +201,10 @@ func load(addr string, n int, cmd func(i int) []string) float64 {
 			must(err)
 			defer conn.Close()
 			rd := bufio.NewReaderSize(conn, 1<<16)
-			var buf []byte
-			for i := lo; i < hi; i += *pipe {
-				buf = buf[:0]
-				end := min(i+*pipe, hi)
-				for j := i; j < end; j++ {
-					buf = rawresp.Append(buf, cmd(j)...)
-				}
-				_, err := conn.Write(buf)
+			for b, i := 0, lo; i < hi; b, i = b+1, i+*pipe {
+				_, err := conn.Write(batches[w][b])
 				must(err)
-				for j := i; j < end; j++ {
+				for j := i; j < min(i+*pipe, hi); j++ {
 					_, err := rawresp.Read(rd, nil)
 					must(err)
 				}
@@ -199,7 +212,7 @@ func load(addr string, n int, cmd func(i int) []string) float64 {
 		}()
 	}
 	wg.Wait()
-	return float64(n) / time.Since(t0).Seconds()
+	return float64(n) / time.Since(t0).Seconds(), t0
 }
 
 // exactTop returns the keys of the k best vectors by cosine (score
@@ -337,14 +350,13 @@ func runSize(root string, n int) {
 
 	r := startRedis(rdir)
 	logf("redis SET load")
-	rSet := load(r.addr, n, func(i int) []string { return []string{"SET", key(i), strings.Join(d.txt(i), " ")} })
+	rSet, _ := load(r.addr, n, func(i int) []string { return []string{"SET", key(i), strings.Join(d.txt(i), " ")} })
 	rUsed, rRSS := r.info("memory", "used_memory"), r.rss()
 	r.stop(false)
 
 	l := startLux(ldir)
 	logf("lux VSET load")
-	t0 := time.Now()
-	lSet := load(l.addr, n, func(i int) []string {
+	lSet, t0 := load(l.addr, n, func(i int) []string {
 		return append(append([]string{"VSET", key(i), strconv.Itoa(*dims)}, d.txt(i)...), "META", `{"n":"`+strconv.Itoa(i%10)+`"}`)
 	})
 	loadDur := time.Since(t0)
