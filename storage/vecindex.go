@@ -21,10 +21,11 @@ import (
 // Eviction to the cold tier does not touch it: cold vectors are still found.
 // Its memory counts in used_memory (INFO lux_vector_index_memory).
 //
-// Searches take only the space's read lock; a VSET takes the database's
-// mutex and the space's write lock for an append (the graph insertion is
-// done later by the space's worker goroutine; until then the vector is
-// "pending" and searched exactly).
+// Locks: a VSET or DEL takes the database's mutex, then the space's mu for
+// an append or a removal; the graph insertion is done later by the space's
+// worker goroutine under the space's gmu (until then the vector is
+// "pending" and searched exactly), so writes never wait for the graph.
+// Searches read under mu (and gmu first when they use the graph).
 
 // VecExactLimit is how many vectors of one dims are always searched
 // exactly; beyond it the HNSW graph answers.
