@@ -347,6 +347,9 @@ func (sp *vecSpace) memSize() int64 {
 
 // reaccount returns the change of the space's bytes since the last call.
 func (sp *vecSpace) reaccount() int64 {
+	if sp.closed.Load() {
+		return 0 // FLUSHDB took its bytes off already
+	}
 	m := sp.memSize()
 	d := m - sp.mem
 	sp.mem = m

@@ -354,3 +354,38 @@ func TestVecLoadRace(t *testing.T) {
 	}
 	t.Logf("searched %v after the start", time.Since(start))
 }
+
+// FLUSHDB while the graph worker is busy: the accounted index memory goes
+// back to zero and stays there.
+func TestVecFlushMemory(t *testing.T) {
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db := s.DB(0)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := 0; i < 3000; i++ {
+		k := fmt.Sprint("k", i)
+		v := make([]float32, 32)
+		for j := range v {
+			v[j] = rng.Float32()
+		}
+		locked(s, map[int][]string{0: {k}}, func() { db.SetVector([]byte(k), &Vector{Comps: v}, 0) })
+	}
+	before := s.UsedMemory()
+	var ls LockSet
+	ls.AddDB(0)
+	s.Lock(&ls)
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	s.Unlock(&ls)
+	time.Sleep(300 * time.Millisecond) // the worker notices the flush
+	if m := s.VecMemory(); m != 0 {
+		t.Fatalf("index memory after FLUSHDB %d (before %d)", m, before)
+	}
+	if got := db.VCard(); got != 0 {
+		t.Fatalf("VCARD %d", got)
+	}
+}
