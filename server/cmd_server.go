@@ -988,6 +988,8 @@ func infoMemory(s *Server, b *infoBuilder) {
 	b.num("lux_tables_memory", s.store.TableMemory())
 	b.num("lux_tables_rows_memory", s.tables().RowBytes())
 	b.num("lux_tables_rows_read", s.tables().RowsRead())
+	b.num("lux_vector_index_memory", s.store.VecMemory())
+	b.num("lux_vector_graph_pending", s.store.VecPending())
 	b.num("lux_pending_writes_memory", mi.Pending)
 	b.num("lux_pebble_cache_memory", mi.PebbleCache)
 	b.num("lux_pebble_memtables_memory", mi.PebbleTables)

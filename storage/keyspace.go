@@ -380,6 +380,7 @@ func (db DB) Flush() error {
 		sh.tsFlushed()
 	}
 	db.s.keys[db.idx].Store(0)
+	db.vecFlush()
 	if db.s.dur != nil {
 		first := &db.s.shards[db.idx*ShardsPerDB]
 		seq := db.s.dur.append([]*shard{first}, func(b *Pending) {

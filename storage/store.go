@@ -208,6 +208,9 @@ type Store struct {
 	tab tableState // the tables engine's memory and row cache (tablekv.go)
 	ts  tsState    // the time series label index's start-up build (tsindex.go)
 
+	vec     vecIndex      // the vector search index (vecindex.go)
+	vecDone chan struct{} // closed when the start-up read of the vectors ends
+
 	stats Stats
 
 	activeExpireOff atomic.Bool
@@ -245,7 +248,8 @@ var ErrOOM = errors.New("OOM command not allowed when used memory > 'maxmemory'.
 // whatever the data size.
 func Open(opts Options) (*Store, error) {
 	s := &Store{opts: opts,
-		stopExpire: make(chan struct{}), expireDone: make(chan struct{}), indexDone: make(chan struct{})}
+		stopExpire: make(chan struct{}), expireDone: make(chan struct{}), indexDone: make(chan struct{}),
+		vecDone: make(chan struct{})}
 	s.maxMemory.Store(opts.MaxMemory)
 	s.policy.Store(int32(opts.Policy))
 	for i := range s.shards {
@@ -285,8 +289,12 @@ func Open(opts Options) (*Store, error) {
 			}
 		}
 		go s.buildIndexes()
+		s.vec.init(true)
+		go s.loadVectors(d.counts)
 	} else {
 		close(s.indexDone)
+		s.vec.init(false)
+		close(s.vecDone)
 	}
 	s.startSeriesIndexes()
 	go s.expireLoop()
@@ -327,6 +335,7 @@ func (s *Store) Close() error {
 	<-s.expireDone
 	<-s.indexDone
 	<-s.ts.done
+	<-s.vecDone
 	if s.dur != nil {
 		return s.dur.close()
 	}

@@ -14,7 +14,7 @@ import (
 // describes: creations, relabelings, deletions, expiry, RENAME, MOVE, COPY,
 // a SET over the key and FLUSHDB all pass through Tx (tx.go: install,
 // remove, SetString, expireCold) or DB.Flush, which call tsIndexPut and
-// tsGone. A series going to the cold tier stays indexed.
+// valueGone (typeindex.go). A series going to the cold tier stays indexed.
 //
 // After a start the index of a shard is built from the shard's meta records
 // on disk (Pebble's committed state, less the keys with a tombstone, plus
@@ -101,20 +101,6 @@ func (db DB) tsIndexPut(sh *shard, key []byte, t *TimeSeries) {
 func (db DB) tsIndexDel(sh *shard, key []byte) {
 	if sh.series.ready {
 		db.account(sh, sh.series.del(string(key)))
-	}
-}
-
-// tsGone is told that key, of type t, was deleted or replaced.
-func (db DB) tsGone(sh *shard, key []byte, t Type) {
-	if t == TypeTimeSeries {
-		db.tsIndexDel(sh, key)
-	}
-}
-
-// tsInstalled is told that e became key's value.
-func (db DB) tsInstalled(sh *shard, key []byte, e *Entry) {
-	if t, ok := e.Obj.(*TimeSeries); ok {
-		db.tsIndexPut(sh, key, t)
 	}
 }
 

@@ -145,7 +145,7 @@ func (tx *Tx) remove(db DB, sh *shard, key []byte, event string) bool {
 	}
 	db.unlink(sh, k, e.memSize(len(k)))
 	db.removed(sh, key)
-	db.tsGone(sh, key, e.Type)
+	db.valueGone(sh, key, e.Type)
 	tx.rec(txDrop, db, sh, key, nil, nil, e.Type, 0)
 	if event != "" {
 		tx.touch(db, sh, key, event)
@@ -161,15 +161,15 @@ func (tx *Tx) install(db DB, sh *shard, key []byte, e *Entry, exp int64, elems b
 	if old := db.lookup(sh, key, false); old != nil {
 		k := string(key)
 		db.unlink(sh, k, old.memSize(len(k)))
-		db.tsGone(sh, key, old.Type)
+		db.valueGone(sh, key, old.Type)
 		tx.rec(txDrop, db, sh, key, nil, nil, old.Type, 0)
 		e.lru = lruClock()
 		db.link(sh, k, e)
 	} else {
 		tx.create(db, sh, key, e)
 	}
-	db.tsInstalled(sh, key, e)
 	db.setExpiry(sh, key, exp)
+	db.valueInstalled(sh, key, e, exp)
 	tx.rec(txMeta, db, sh, key, nil, payload(e), e.Type, exp)
 	if elems && e.Obj != nil {
 		tx.recElems(db, sh, key, e.Obj)
@@ -198,7 +198,7 @@ func (tx *Tx) touch(db DB, sh *shard, key []byte, event string) {
 func (tx *Tx) expireCold(sh *shard, key []byte, t Type) {
 	db := tx.db
 	db.removed(sh, key)
-	db.tsGone(sh, key, t)
+	db.valueGone(sh, key, t)
 	db.tombstone(sh, string(key))
 	tx.rec(txDrop, db, sh, key, nil, nil, t, 0)
 	tx.touch(db, sh, key, "expired")
@@ -236,11 +236,13 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 		}
 	} else if e.Type != TypeString {
 		// a string over a collection: its elements go, in the same batch
-		if e.Obj != nil {
+		if e.Type == TypeVector {
+			db.account(sh, -int64(e.Obj.MemSize())) // a vector has no element records
+		} else if e.Obj != nil {
 			db.account(sh, -int64(e.Obj.MemSize()))
 			tx.rec(txDropElems, db, sh, key, nil, nil, e.Type, 0)
 		}
-		db.tsGone(sh, key, e.Type)
+		db.valueGone(sh, key, e.Type)
 		e.Type = TypeString
 		db.indexPut(sh, key, TypeString)
 	}
@@ -286,6 +288,9 @@ func (tx *Tx) SetExpiry(key []byte, exp int64) bool {
 		return tx.remove(db, sh, key, "del")
 	}
 	sh.expires[string(key)] = exp
+	if e.Type == TypeVector {
+		db.vecExpiry(key, e, exp)
+	}
 	tx.rec(txMeta, db, sh, key, nil, payload(e), e.Type, exp)
 	tx.touch(db, sh, key, "expire")
 	return true
@@ -303,6 +308,9 @@ func (tx *Tx) Persist(key []byte) bool {
 		return false
 	}
 	delete(sh.expires, string(key))
+	if e.Type == TypeVector {
+		db.vecExpiry(key, e, 0)
+	}
 	tx.rec(txMeta, db, sh, key, nil, payload(e), e.Type, 0)
 	tx.touch(db, sh, key, "persist")
 	return true
@@ -560,7 +568,7 @@ func (tx *Tx) write(b *Pending) {
 		case txMeta:
 			writeMeta(b, dbi, key, o.typ, o.exp, tx.arena[o.v0:o.v1])
 		case txDrop:
-			deleteMeta(b, dbi, key, o.typ != TypeString)
+			deleteMeta(b, dbi, key, o.typ != TypeString && o.typ != TypeVector)
 		case txDropElems:
 			p := elemPrefix(nil, dbi, key)
 			b.DeleteRange(p, prefixEnd(p), nil)
