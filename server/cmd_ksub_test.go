@@ -539,8 +539,8 @@ func TestKsubCoalescedBarrier(t *testing.T) {
 	assert.Equal(t, fmt.Sprint(r.done), fmt.Sprint(r.started))
 }
 
-// TestKsubLazyExpiry: a read that finds a key past its deadline deletes it
-// and reports "expired", not the reading command's name.
+// TestKsubLazyExpiry: a read or a SET that finds a key past its deadline
+// deletes it and reports "expired", not the command's name.
 func TestKsubLazyExpiry(t *testing.T) {
 	ts := startServer(t, "")
 	w := ts.raw(t)
@@ -552,9 +552,9 @@ func TestKsubLazyExpiry(t *testing.T) {
 	assert.Equal(t, "$-1\r\n", w.do("GET", "k"))
 	w.do("SET", "k2", "v", "PX", "20")
 	time.Sleep(60 * time.Millisecond)
-	w.do("SET", "k2", "new") // a SET replaces the expired value: no "expired" of its own
+	w.do("SET", "k2", "new") // the expired value goes first ("expired"), as in Redis's lookupKeyWrite
 	w.do("SET", "zz:end", "1")
-	assert.Equal(t, []string{"k set", "k expired", "k2 set", "k2 set"}, sub.events("zz:end", false))
+	assert.Equal(t, []string{"k set", "k expired", "k2 set", "k2 expired", "k2 set"}, sub.events("zz:end", false))
 }
 
 // TestKsubColdKeyExpires: with persistence a key that went to disk under

@@ -214,6 +214,15 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 	db := tx.db
 	sh := db.shard(key)
 	e := sh.m[string(key)]
+	if e != nil && len(sh.expires) > 0 {
+		if d, ok := sh.expires[string(key)]; ok && d <= NowMs() {
+			// past its deadline but not reclaimed yet: it expires first, as
+			// Redis's lookupKeyWrite does ("expired", then the write's event)
+			tx.remove(db, sh, key, "expired")
+			db.s.stats.ExpiredKeys.Add(1)
+			e = nil
+		}
+	}
 	blind := false
 	if e == nil {
 		if class, ok := db.indexClass(sh, key); ok && !keepTTL && class != classColl {
