@@ -141,6 +141,11 @@ func expireAt(flags int, val []byte, cmd string) (int64, string) {
 	if !ok {
 		return 0, msgNotInt
 	}
+	return expireAtValue(flags, ms, cmd)
+}
+
+// expireAtValue is expireAt for an already parsed amount.
+func expireAtValue(flags int, ms int64, cmd string) (int64, string) {
 	seconds := flags&(optEX|optEXAT) != 0
 	if ms <= 0 || (seconds && ms > math.MaxInt64/1000) {
 		return 0, invalidExpireMsg(cmd)

@@ -37,9 +37,11 @@ const (
 // vsearchMaxK bounds VSEARCH's K.
 const vsearchMaxK = 10000
 
-// parseVecDims reads a dimension count, 1 … storage.MaxVectorDims.
+// parseVecDims reads a dimension count, 1 … storage.MaxVectorDims. Like
+// every integer of these commands (dims, K, EX, PX) it is an optional sign
+// and decimal digits within int64: `+3` and `003` are 3.
 func parseVecDims(b []byte) (int, bool) {
-	n, ok := parseInt(b)
+	n, ok := tsParseInt(b)
 	if !ok || n < 1 || n > storage.MaxVectorDims {
 		return 0, false
 	}
@@ -116,8 +118,13 @@ func cmdVSet(c *Client, args [][]byte) {
 			if eqFold(args[i], "ex") {
 				flag = optEX
 			}
+			n, ok := tsParseInt(args[i+1])
+			if !ok {
+				c.WriteError(msgNotInt)
+				return
+			}
 			var msg string
-			if exp, msg = expireAt(flag, args[i+1], "vset"); msg != "" {
+			if exp, msg = expireAtValue(flag, n, "vset"); msg != "" {
 				c.WriteError(msg)
 				return
 			}
@@ -181,7 +188,7 @@ func cmdVSearch(c *Client, args [][]byte) {
 		c.WriteError(msgVecMissingKVal)
 		return
 	}
-	k, ok := parseInt(args[i+1])
+	k, ok := tsParseInt(args[i+1])
 	if !ok || k < 1 || k > vsearchMaxK {
 		c.WriteError(msgVecInvalidK)
 		return
