@@ -209,6 +209,11 @@ func TestVectorCommandsContract(t *testing.T) {
 			v("[]", "VSEARCH", "2", "1", "0", "K", "10", "FILTER", "cat", "1"),
 			v("[[h 0.8192319]]", "VSEARCH", "2", "1", "0", "K", "10", "FILTER", "cat", "X"),
 			v("[[a 1]]", "VSEARCH", "2", "1", "0", "K", "1", "FILTER", "cat", "x"),
+			// metadata that is not UTF-8 is not JSON: it never matches
+			v(wantOK, "VSET", "l", "2", "1", "0", "META", "{\"cat\":\"\xff\"}"),
+			v(wantOK, "VSET", "m", "2", "1", "0", "META", "{\"cat\":\"\uFFFD\"}"),
+			v("[[m 1]]", "VSEARCH", "2", "1", "0", "K", "10", "FILTER", "cat", "\uFFFD"),
+			v("[]", "VSEARCH", "2", "1", "0", "K", "10", "FILTER", "cat", "\xff"),
 		}},
 		{"ordinary key", []vstep{
 			v(wantOK, "VSET", "k", "2", "1", "2"),

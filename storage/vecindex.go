@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // The vector search index: per database, one vecSpace per dimension count
@@ -480,7 +481,10 @@ func (sp *vecSpace) filterDel(f, v string, id uint32) {
 // JSON object (nil for anything else): the FILTER conditions it meets.
 func metaStrings(meta []byte) []VecFilter {
 	t := bytes.TrimLeft(meta, " \t\r\n")
-	if len(t) == 0 || t[0] != '{' {
+	// JSON text is UTF-8 (RFC 8259): encoding/json would turn invalid bytes
+	// into U+FFFD, so a FILTER on "\uFFFD" would match metadata holding
+	// other bytes
+	if len(t) == 0 || t[0] != '{' || !utf8.Valid(meta) {
 		return nil
 	}
 	var obj map[string]json.RawMessage
