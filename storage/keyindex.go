@@ -218,8 +218,9 @@ func (s *Store) buildShardIndex(dbi, i int) bool {
 				err = checkMetaHeader(v)
 			}
 			if err != nil {
+				key := append([]byte(nil), k[10:]...) // k is the iterator's, reused once it is closed
 				it.Close()
-				s.readFailed(k[10:], err)
+				s.readFailed(key, err)
 				return false
 			}
 			ix.put(binary.BigEndian.Uint64(k[2:10]), classOf(Type(v[0])))
