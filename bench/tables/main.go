@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/luxdb/lux-go/bench/internal/proc"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -423,7 +424,7 @@ func benchLux(cfg *config, work, mode string, n int) (result, error) {
 	if err := s.cmd.Start(); err != nil {
 		return result{}, err
 	}
-	if err := waitTCP(s.addr, 30*time.Second); err != nil {
+	if err := proc.WaitTCP(s.addr, 30*time.Second); err != nil {
 		s.stop()
 		return result{}, err
 	}
@@ -440,7 +441,7 @@ func (s *luxSystem) stop() {
 	}
 }
 
-func (s *luxSystem) rssMB() float64      { return procRSS(s.cmd.Process.Pid) }
+func (s *luxSystem) rssMB() float64      { return float64(proc.RSS(s.cmd.Process.Pid)) / (1 << 20) }
 func (s *luxSystem) cpuSeconds() float64 { return procCPU(s.cmd.Process.Pid, false) }
 func (s *luxSystem) diskMB() float64 {
 	return dirMB(s.dir)
@@ -685,9 +686,9 @@ func (s *pgSystem) setting() string {
 
 // rssMB sums the resident memory of the postmaster and its children.
 func (s *pgSystem) rssMB() float64 {
-	total := procRSS(s.pid)
+	total := float64(proc.RSS(s.pid)) / (1 << 20)
 	for _, pid := range childPIDs(s.pid) {
-		total += procRSS(pid)
+		total += float64(proc.RSS(pid)) / (1 << 20)
 	}
 	return total
 }
@@ -877,36 +878,6 @@ func (p *pgStore) users50(ctx context.Context, ids []int) (int, error) {
 }
 
 // ---- helpers ----
-
-func waitTCP(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("no server at " + addr)
-}
-
-func procRSS(pid int) float64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				return kb / 1024
-			}
-		}
-	}
-	return 0
-}
 
 func dirMB(dir string) float64 {
 	var total int64

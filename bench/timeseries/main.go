@@ -26,6 +26,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/luxdb/lux-go/bench/internal/proc"
 	"net"
 	"os"
 	"os/exec"
@@ -179,7 +180,7 @@ func run(cfg *config) error {
 		if err := s.cmd.Start(); err != nil {
 			return err
 		}
-		if err := waitTCP(s.addr, 30*time.Second); err != nil {
+		if err := proc.WaitTCP(s.addr, 30*time.Second); err != nil {
 			return err
 		}
 		r, err := benchSystem(cfg, s)
@@ -224,7 +225,7 @@ func benchSystem(cfg *config, s *system) (result, error) {
 	defer c.close()
 	pid := s.cmd.Process.Pid
 	r.usedBefore = usedMemory(c)
-	r.rssBefore = procRSS(pid)
+	r.rssBefore = proc.RSS(pid)
 
 	cpu0 := procCPU(pid)
 	d, err := ingest(cfg, s, "a", 1)
@@ -236,7 +237,7 @@ func benchSystem(cfg *config, s *system) (result, error) {
 	logf("%s: ingest %d samples in %v: %.0f samples/s", s.name, cfg.n, d.Round(time.Millisecond), r.ingest)
 	time.Sleep(2 * time.Second) // lux: the write buffers reach Pebble
 	r.usedAfter = usedMemory(c)
-	r.rssAfter = procRSS(pid)
+	r.rssAfter = proc.RSS(pid)
 	r.usedBytes = float64(r.usedAfter-r.usedBefore) / float64(cfg.n)
 	r.rssBytes = float64(r.rssAfter-r.rssBefore) / float64(cfg.n)
 	logf("%s: used_memory %+.1f B/sample, RSS %+.1f B/sample", s.name, r.usedBytes, r.rssBytes)
@@ -525,32 +526,6 @@ func usedMemory(c *conn) int64 {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
 			n, _ := strconv.ParseInt(v, 10, 64)
 			return n
-		}
-	}
-	return 0
-}
-
-func waitTCP(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("no server at " + addr)
-}
-
-func procRSS(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
 		}
 	}
 	return 0

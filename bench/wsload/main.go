@@ -23,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/luxdb/lux-go/bench/internal/proc"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -278,7 +279,7 @@ func (cl *client) join(ch float64) error {
 
 func (r *run) main(duration, warmup time.Duration, parallel int) {
 	ctx := context.Background()
-	rssBefore := rssKB(r.pid)
+	rssBefore := proc.RSS(r.pid) >> 10
 	logf("%d clients, %d channels, %.0f sends/s, idle=%v (run %s)", r.sc.clients, r.sc.channels, r.sc.rate, r.sc.idle, r.id)
 
 	// channels, made by a first client
@@ -334,10 +335,10 @@ func (r *run) main(duration, warmup time.Duration, parallel int) {
 
 	if r.sc.idle {
 		time.Sleep(5 * time.Second) // let presence and queues settle
-		rssAfter := rssKB(r.pid)
+		rssAfter := proc.RSS(r.pid) >> 10
 		fmt.Printf("| idle clients | server RSS before | after | per client | generator RSS |\n|---|---|---|---|---|\n")
 		fmt.Printf("| %d | %.1f MB | %.1f MB | %.1f KB | %.1f MB |\n", len(clients), float64(rssBefore)/1024,
-			float64(rssAfter)/1024, float64(rssAfter-rssBefore)/float64(len(clients)), float64(rssKB(os.Getpid()))/1024)
+			float64(rssAfter)/1024, float64(rssAfter-rssBefore)/float64(len(clients)), float64(proc.RSS(os.Getpid()))/(1<<20))
 		return
 	}
 
@@ -429,22 +430,4 @@ func cpuTicks(pid int) int64 {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return u + st
-}
-
-// rssKB is VmRSS of a process in KiB; 0 when unknown.
-func rssKB(pid int) int64 {
-	if pid <= 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return n
-		}
-	}
-	return 0
 }
