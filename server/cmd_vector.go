@@ -68,6 +68,26 @@ func parseVecComp(b []byte) (float32, bool) {
 	return float32(f), true
 }
 
+// readVector parses "dims v1 … vdims" at the start of args (VSET, VSEARCH)
+// with the contract's errors in their order; ok is false when one was
+// written.
+func readVector(c *Client, args [][]byte) (comps []float32, ok bool) {
+	dims, ok := parseVecDims(args[0])
+	if !ok {
+		c.WriteError(msgVecDims)
+		return nil, false
+	}
+	if len(args) < 1+dims {
+		c.WriteError(msgVecNotEnough)
+		return nil, false
+	}
+	if comps, ok = parseVecComps(args[1:1+dims], dims); !ok {
+		c.WriteError(msgNotFloat)
+		return nil, false
+	}
+	return comps, true
+}
+
 // parseVecComps reads dims components from args (len(args) >= dims).
 func parseVecComps(args [][]byte, dims int) ([]float32, bool) {
 	v := make([]float32, dims)
@@ -86,20 +106,11 @@ func formatVecFloat(f float32) string { return strconv.FormatFloat(float64(f), '
 // cmdVSet implements VSET key dims v1 … vdims [META text] [EX seconds | PX ms].
 func cmdVSet(c *Client, args [][]byte) {
 	key := args[1]
-	dims, ok := parseVecDims(args[2])
+	comps, ok := readVector(c, args[2:])
 	if !ok {
-		c.WriteError(msgVecDims)
 		return
 	}
-	if len(args) < 3+dims {
-		c.WriteError(msgVecNotEnough)
-		return
-	}
-	comps, ok := parseVecComps(args[3:3+dims], dims)
-	if !ok {
-		c.WriteError(msgNotFloat)
-		return
-	}
+	dims := len(comps)
 	v := &storage.Vector{Comps: comps}
 	var exp int64
 	expSet := false
@@ -165,20 +176,11 @@ func cmdVGet(c *Client, args [][]byte) {
 
 // cmdVSearch implements VSEARCH dims q1 … qdims K k [FILTER field value …] [META].
 func cmdVSearch(c *Client, args [][]byte) {
-	dims, ok := parseVecDims(args[1])
+	q, ok := readVector(c, args[1:])
 	if !ok {
-		c.WriteError(msgVecDims)
 		return
 	}
-	if len(args) < 2+dims {
-		c.WriteError(msgVecNotEnough)
-		return
-	}
-	q, ok := parseVecComps(args[2:2+dims], dims)
-	if !ok {
-		c.WriteError(msgNotFloat)
-		return
-	}
+	dims := len(q)
 	i := 2 + dims
 	if i >= len(args) || !eqFold(args[i], "k") {
 		c.WriteError(msgVecMissingK)
