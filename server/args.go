@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // parseInt parses an integer exactly like Redis's string2ll: optional '-',
@@ -194,4 +195,54 @@ func normIndex(start, end, n int64) (lo, hi int64, ok bool) {
 		return 0, 0, false
 	}
 	return start, end + 1, true
+}
+
+// parseFiniteFloat parses a finite float in decimal or exponent notation,
+// rounded to bitSize (32 or 64) bits: no hex, no NaN or infinities, nothing
+// that overflows the size (the Lux extensions' floats: time series values,
+// vector components).
+func parseFiniteFloat(b []byte, bitSize int) (float64, bool) {
+	i, n := 0, len(b)
+	if i < n && (b[i] == '+' || b[i] == '-') {
+		i++
+	}
+	digits := 0
+	for i < n && b[i] >= '0' && b[i] <= '9' {
+		i++
+		digits++
+	}
+	if i < n && b[i] == '.' {
+		i++
+		for i < n && b[i] >= '0' && b[i] <= '9' {
+			i++
+			digits++
+		}
+	}
+	if digits == 0 {
+		return 0, false
+	}
+	if i < n && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < n && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		ed := 0
+		for i < n && b[i] >= '0' && b[i] <= '9' {
+			i++
+			ed++
+		}
+		if ed == 0 {
+			return 0, false
+		}
+	}
+	if i != n {
+		return 0, false
+	}
+	// no copy of the argument: the error (which would keep it) is dropped;
+	// an overflow is ±Inf, an underflow rounds to 0 or a subnormal
+	v, _ := strconv.ParseFloat(unsafe.String(&b[0], len(b)), bitSize)
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, false
+	}
+	return v, true
 }

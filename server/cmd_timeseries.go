@@ -66,53 +66,6 @@ func tsParseInt(b []byte) (int64, bool) {
 	return v, err == nil
 }
 
-// tsParseFloat parses a finite float in decimal or exponent notation (no
-// hex, no NaN or infinities, nothing that overflows).
-func tsParseFloat(b []byte) (float64, bool) {
-	i, n := 0, len(b)
-	if i < n && (b[i] == '+' || b[i] == '-') {
-		i++
-	}
-	digits := 0
-	for i < n && b[i] >= '0' && b[i] <= '9' {
-		i++
-		digits++
-	}
-	if i < n && b[i] == '.' {
-		i++
-		for i < n && b[i] >= '0' && b[i] <= '9' {
-			i++
-			digits++
-		}
-	}
-	if digits == 0 {
-		return 0, false
-	}
-	if i < n && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < n && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		ed := 0
-		for i < n && b[i] >= '0' && b[i] <= '9' {
-			i++
-			ed++
-		}
-		if ed == 0 {
-			return 0, false
-		}
-	}
-	if i != n {
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(string(b), 64)
-	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, false
-	}
-	_ = err // underflow rounds to 0 or a subnormal: accepted
-	return v, true
-}
-
 // tsParseTS parses a sample timestamp: `*` (now) or an integer >= 0.
 func tsParseTS(b []byte) (int64, bool) {
 	if len(b) == 1 && b[0] == '*' {
@@ -143,7 +96,7 @@ func parseTSAdd(args [][]byte) (storage.TSAdd, string) {
 	if a.TS, ok = tsParseTS(args[2]); !ok {
 		return a, msgTSInvalidTS
 	}
-	if a.Val, ok = tsParseFloat(args[3]); !ok {
+	if a.Val, ok = parseFiniteFloat(args[3], 64); !ok {
 		return a, msgNotFloat
 	}
 	for i := 4; i < len(args); {
@@ -251,7 +204,7 @@ func cmdTSMAdd(c *Client, args [][]byte) {
 			c.WriteError(msgTSInvalidTS)
 			continue
 		}
-		if a.Val, ok = tsParseFloat(args[i+2]); !ok {
+		if a.Val, ok = parseFiniteFloat(args[i+2], 64); !ok {
 			c.WriteError(msgNotFloat)
 			continue
 		}

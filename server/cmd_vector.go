@@ -1,9 +1,7 @@
 package server
 
 import (
-	"math"
 	"strconv"
-	"unsafe"
 
 	"github.com/luxdb/lux-go/storage"
 )
@@ -52,20 +50,8 @@ func parseVecDims(b []byte) (int, bool) {
 // within float32 range, rounded to the nearest float32. NaN, infinities,
 // hexadecimal and out-of-range values are refused.
 func parseVecComp(b []byte) (float32, bool) {
-	if len(b) == 0 || isSpace(b[0]) || isSpace(b[len(b)-1]) {
-		return 0, false
-	}
-	for _, c := range b {
-		if c == 'x' || c == 'X' || c == '_' || c == 'p' || c == 'P' {
-			return 0, false
-		}
-	}
-	// no copy of the argument: the error (which would keep it) is dropped
-	f, err := strconv.ParseFloat(unsafe.String(&b[0], len(b)), 32)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, false
-	}
-	return float32(f), true
+	f, ok := parseFiniteFloat(b, 32)
+	return float32(f), ok
 }
 
 // readVector parses "dims v1 … vdims" at the start of args (VSET, VSEARCH)
