@@ -191,8 +191,23 @@ func (s *Store) evictOne(pol Policy) bool {
 	if dbi < 0 {
 		return false
 	}
-	sh := &s.shards[randomShard(dbi)]
-	sh.mu.Lock()
+	// from a random shard of the database, the first holding keys (or
+	// tombstones to sweep): a database with one key in one of its 32 shards
+	// must not look empty to a run of unlucky samples
+	var sh *shard
+	first := randomShard(dbi)
+	for j := 0; j < ShardsPerDB; j++ {
+		c := &s.shards[dbi*ShardsPerDB+(first-dbi*ShardsPerDB+j)%ShardsPerDB]
+		c.mu.Lock()
+		if len(c.m) > 0 || (s.dur != nil && len(c.tomb) > 0) {
+			sh = c
+			break
+		}
+		c.mu.Unlock()
+	}
+	if sh == nil {
+		return false
+	}
 	defer sh.mu.Unlock()
 	var committed, last uint64
 	if s.dur != nil {
