@@ -15,6 +15,9 @@ func dot64AVX2(a, b *float32, n int) float64
 //go:noescape
 func dot8AVX2(a, b *int8, n int) int32
 
+//go:noescape
+func scan2AVX2(codes *byte, q *int8, blocks, n int, cf *float32, bias int32, thr float32, out *uint32, ests *float32) int
+
 // prefetch asks for the two cache lines at p (a graph node's int8 vector)
 // before its distance is computed.
 //
@@ -58,4 +61,22 @@ func dot8(a, b []int8) int32 {
 		return dot8AVX2(&a[0], &b[0], len(a))
 	}
 	return dot8Go(a, b)
+}
+
+// scan2 writes into out and ests the indexes i of the code vectors whose
+// estimate cf[i]·float32(2·dot + bias) exceeds thr, and the estimates, and
+// returns their count (len(cf) vectors; out and ests as long; the layout
+// of codePos).
+func scan2(codes []byte, q []int8, cf []float32, bias int32, thr float32, out []uint32, ests []float32) int {
+	if len(cf) == 0 {
+		return 0
+	}
+	stride := len(q) / 4
+	_ = codes[len(cf)*stride-1]
+	_ = out[len(cf)-1]
+	_ = ests[len(cf)-1]
+	if hasAVX2 {
+		return scan2AVX2(&codes[0], &q[0], stride/32, len(cf), &cf[0], bias, thr, &out[0], &ests[0])
+	}
+	return scan2Go(codes, q, cf, bias, thr, out, ests)
 }

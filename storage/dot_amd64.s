@@ -170,3 +170,213 @@ TEXT ·prefetch(SB), NOSPLIT, $0-8
 	PREFETCHT0 (AX)
 	PREFETCHT0 64(AX)
 	RET
+
+// func scan2AVX2(codes *byte, q *int8, blocks, n int, cf *float32, bias int32, thr float32, out *uint32, ests *float32) int
+//
+// The flat index's scan: for each of the n code vectors of blocks·32 bytes,
+// dot = Σ q[d]·c[d] with c[d] the 2-bit code of dimension d (in each block
+// of 128 dimensions, bits 2k..2k+1 of byte j hold dimension 32k+j) and
+// est = cf[i]·float32(2·dot + bias); the indexes i with est > thr and their
+// estimates are written to out and ests, their count returned. Four vectors
+// at a time (their sums reduced together), then one at a time.
+TEXT ·scan2AVX2(SB), NOSPLIT, $0-72
+	MOVQ codes+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ blocks+16(FP), R8
+	MOVQ cf+32(FP), R10
+	MOVL bias+40(FP), AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12
+	VBROADCASTSS thr+44(FP), Y13
+	MOVQ out+48(FP), R9
+	MOVQ ests+56(FP), R14
+	XORQ R12, R12 // i
+	XORQ R13, R13 // count
+	MOVL $0x03030303, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x00010001, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVQ R8, R11
+	SHLQ $5, R11 // stride in bytes
+quad:
+	LEAQ 4(R12), AX
+	CMPQ AX, n+24(FP)
+	JG   single
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ  DI, DX
+	MOVQ  R8, BX
+	MOVQ  SI, AX
+qblk:
+	PREFETCHT0 2048(AX)
+	VMOVDQU (AX), Y4
+	VPAND Y15, Y4, Y5
+	VPMADDUBSW (DX), Y5, Y5
+	VPSRLW $2, Y4, Y6
+	VPAND Y15, Y6, Y6
+	VPMADDUBSW 32(DX), Y6, Y6
+	VPADDW Y6, Y5, Y5
+	VPSRLW $4, Y4, Y6
+	VPAND Y15, Y6, Y6
+	VPMADDUBSW 64(DX), Y6, Y6
+	VPADDW Y6, Y5, Y5
+	VPSRLW $6, Y4, Y6
+	VPAND Y15, Y6, Y6
+	VPMADDUBSW 96(DX), Y6, Y6
+	VPADDW Y6, Y5, Y5
+	VPMADDWD Y14, Y5, Y5
+	VPADDD Y5, Y0, Y0
+	VMOVDQU (AX)(R11*1), Y7
+	VPAND Y15, Y7, Y8
+	VPMADDUBSW (DX), Y8, Y8
+	VPSRLW $2, Y7, Y9
+	VPAND Y15, Y9, Y9
+	VPMADDUBSW 32(DX), Y9, Y9
+	VPADDW Y9, Y8, Y8
+	VPSRLW $4, Y7, Y9
+	VPAND Y15, Y9, Y9
+	VPMADDUBSW 64(DX), Y9, Y9
+	VPADDW Y9, Y8, Y8
+	VPSRLW $6, Y7, Y9
+	VPAND Y15, Y9, Y9
+	VPMADDUBSW 96(DX), Y9, Y9
+	VPADDW Y9, Y8, Y8
+	VPMADDWD Y14, Y8, Y8
+	VPADDD Y8, Y1, Y1
+	VMOVDQU (AX)(R11*2), Y4
+	VPAND Y15, Y4, Y5
+	VPMADDUBSW (DX), Y5, Y5
+	VPSRLW $2, Y4, Y6
+	VPAND Y15, Y6, Y6
+	VPMADDUBSW 32(DX), Y6, Y6
+	VPADDW Y6, Y5, Y5
+	VPSRLW $4, Y4, Y6
+	VPAND Y15, Y6, Y6
+	VPMADDUBSW 64(DX), Y6, Y6
+	VPADDW Y6, Y5, Y5
+	VPSRLW $6, Y4, Y6
+	VPAND Y15, Y6, Y6
+	VPMADDUBSW 96(DX), Y6, Y6
+	VPADDW Y6, Y5, Y5
+	VPMADDWD Y14, Y5, Y5
+	VPADDD Y5, Y2, Y2
+	LEAQ (AX)(R11*2), CX
+	VMOVDQU (CX)(R11*1), Y7
+	VPAND Y15, Y7, Y8
+	VPMADDUBSW (DX), Y8, Y8
+	VPSRLW $2, Y7, Y9
+	VPAND Y15, Y9, Y9
+	VPMADDUBSW 32(DX), Y9, Y9
+	VPADDW Y9, Y8, Y8
+	VPSRLW $4, Y7, Y9
+	VPAND Y15, Y9, Y9
+	VPMADDUBSW 64(DX), Y9, Y9
+	VPADDW Y9, Y8, Y8
+	VPSRLW $6, Y7, Y9
+	VPAND Y15, Y9, Y9
+	VPMADDUBSW 96(DX), Y9, Y9
+	VPADDW Y9, Y8, Y8
+	VPMADDWD Y14, Y8, Y8
+	VPADDD Y8, Y3, Y3
+	ADDQ $32, AX
+	ADDQ $128, DX
+	DECQ BX
+	JNZ  qblk
+	// [a b c d] = the four sums
+	VPHADDD Y1, Y0, Y0
+	VPHADDD Y3, Y2, Y2
+	VPHADDD Y2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD X1, X0, X0
+	VPSLLD $1, X0, X0
+	VPADDD X12, X0, X0
+	VCVTDQ2PS X0, X0
+	VMULPS (R10)(R12*4), X0, X0
+	VCMPPS $14, X13, X0, X1
+	VMOVMSKPS X1, AX
+	TESTL AX, AX
+	JZ    qnext
+	TESTL $1, AX
+	JZ    q1
+	MOVL  R12, (R9)(R13*4)
+	VEXTRACTPS $0, X0, (R14)(R13*4)
+	INCQ  R13
+q1:
+	TESTL $2, AX
+	JZ    q2
+	LEAQ  1(R12), BX
+	MOVL  BX, (R9)(R13*4)
+	VEXTRACTPS $1, X0, (R14)(R13*4)
+	INCQ  R13
+q2:
+	TESTL $4, AX
+	JZ    q3
+	LEAQ  2(R12), BX
+	MOVL  BX, (R9)(R13*4)
+	VEXTRACTPS $2, X0, (R14)(R13*4)
+	INCQ  R13
+q3:
+	TESTL $8, AX
+	JZ    qnext
+	LEAQ  3(R12), BX
+	MOVL  BX, (R9)(R13*4)
+	VEXTRACTPS $3, X0, (R14)(R13*4)
+	INCQ  R13
+qnext:
+	LEAQ (SI)(R11*4), SI
+	ADDQ $4, R12
+	JMP  quad
+single:
+	CMPQ R12, n+24(FP)
+	JGE  sdone
+	VPXOR Y0, Y0, Y0
+	MOVQ  DI, DX
+	MOVQ  R8, BX
+sblk:
+	VMOVDQU (SI), Y1
+	VPAND Y15, Y1, Y2
+	VPMADDUBSW (DX), Y2, Y2
+	VPSRLW $2, Y1, Y3
+	VPAND Y15, Y3, Y3
+	VPMADDUBSW 32(DX), Y3, Y3
+	VPADDW Y3, Y2, Y2
+	VPSRLW $4, Y1, Y3
+	VPAND Y15, Y3, Y3
+	VPMADDUBSW 64(DX), Y3, Y3
+	VPADDW Y3, Y2, Y2
+	VPSRLW $6, Y1, Y3
+	VPAND Y15, Y3, Y3
+	VPMADDUBSW 96(DX), Y3, Y3
+	VPADDW Y3, Y2, Y2
+	VPMADDWD Y14, Y2, Y2
+	VPADDD Y2, Y0, Y0
+	ADDQ $32, SI
+	ADDQ $128, DX
+	DECQ BX
+	JNZ  sblk
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0x4E, X0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0xB1, X0, X1
+	VPADDD X1, X0, X0
+	VPSLLD $1, X0, X0
+	VPADDD X12, X0, X0
+	VCVTDQ2PS X0, X0
+	VMULSS (R10)(R12*4), X0, X0
+	VUCOMISS X13, X0
+	JBE  snext
+	MOVL R12, (R9)(R13*4)
+	VMOVSS X0, (R14)(R13*4)
+	INCQ R13
+snext:
+	INCQ R12
+	JMP  single
+sdone:
+	VZEROUPPER
+	MOVQ R13, ret+64(FP)
+	RET

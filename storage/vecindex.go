@@ -29,14 +29,9 @@ import (
 // Searches read under mu (and gmu first when they use the graph).
 
 // VecExactLimit is how many vectors of one dims are always searched
-// exactly; beyond it the HNSW graph answers.
+// exactly; beyond it the flat index (vecflat.go) answers while the space's
+// codes fit vecFlatBytes, and the HNSW graph beyond that.
 const VecExactLimit = 1000
-
-// exactFactor: a search of k (at least hnswEf) candidates scans exactly
-// while the space holds fewer than exactFactor·k vectors, where the
-// vectorized scan costs less than the graph's random accesses (measured on
-// 128 dims: a scan of 30k vectors takes about what a graph search does).
-const exactFactor = 40
 
 type vecIndex struct {
 	dbs [NumDBs]vecDB
@@ -264,6 +259,8 @@ type vecSpace struct {
 	// never move: the worker reads the vectors of the ids it was handed
 	// without mu while VSET appends
 	data  atomic.Pointer[vecData]
+	rot   *vecRot   // the flat index's rotation and code size
+	ybuf  []float64 // encode's buffer (mu held)
 	norm  []float64 // |v|
 	keys  []string
 	exp   []int64
@@ -274,7 +271,8 @@ type vecSpace struct {
 	live  int
 	nexp  int // live ids with a deadline
 	// pending lists ids that may be live and not in the graph (stale
-	// entries are skipped): searched exactly, inserted by the worker
+	// entries are skipped), while the space has or wants a graph: searched
+	// exactly, inserted by the worker
 	pending []uint32
 	filt    map[string]map[string]map[uint32]struct{}
 	filtMem int64
@@ -289,7 +287,8 @@ type vecSpace struct {
 	closed  atomic.Bool
 }
 
-// vecData is a space's components, unit int8 copies and scales, in chunks
+// vecData is a space's components, unit int8 copies and scales (the
+// graph's), 2-bit codes and factors (the flat index's), in chunks
 // of 1<<shift vectors. A chunk never moves; a new one comes with a new
 // vecData (copy of the chunk list), published atomically.
 type vecData struct {
@@ -301,6 +300,8 @@ type vecChunk struct {
 	vecs []float32
 	q8   []int8
 	qs   []float32
+	c2   []byte
+	cf   []float32
 }
 
 func (vd *vecData) vec(id uint32) []float32 {
@@ -317,7 +318,11 @@ func (vd *vecData) q8(id uint32) ([]int8, float32) {
 
 // memSize is the chunks' bytes.
 func (vd *vecData) memSize() int64 {
-	return int64(len(vd.chunks)) * int64(1<<vd.shift) * int64(vd.dims*5+4+8)
+	var cb int
+	if len(vd.chunks) > 0 {
+		cb = len(vd.chunks[0].c2) >> vd.shift
+	}
+	return int64(len(vd.chunks)) * int64(1<<vd.shift) * int64(vd.dims*5+4+8+cb+4)
 }
 
 // vecChunkShift sizes chunks to about 64 KiB of components.
@@ -330,7 +335,8 @@ func vecChunkShift(dims int) int {
 }
 
 func newVecSpace(s *Store, dims int) *vecSpace {
-	sp := &vecSpace{s: s, dims: dims, filt: map[string]map[string]map[uint32]struct{}{}}
+	sp := &vecSpace{s: s, dims: dims, filt: map[string]map[string]map[uint32]struct{}{}, rot: newVecRot(dims)}
+	sp.ybuf = make([]float64, sp.rot.p)
 	sp.data.Store(&vecData{dims: dims, shift: vecChunkShift(dims)})
 	return sp
 }
@@ -368,8 +374,17 @@ func (sp *vecSpace) add(key string, v *Vector, exp int64) (uint32, int64) {
 		id = uint32(len(sp.state))
 		if vd := sp.data.Load(); int(id>>vd.shift) >= len(vd.chunks) {
 			per := 1 << vd.shift
-			nd := &vecData{dims: vd.dims, shift: vd.shift, chunks: append(slices.Clip(vd.chunks), &vecChunk{
-				vecs: make([]float32, per*sp.dims), q8: make([]int8, per*sp.dims), qs: make([]float32, per)})}
+			c := &vecChunk{vecs: make([]float32, per*sp.dims), q8: make([]int8, per*sp.dims), qs: make([]float32, per)}
+			cb := per * sp.rot.codeBytes()
+			if n := len(vd.chunks); n%flatSlabChunks(cb) != 0 {
+				// the codes continue the previous chunk's slab: a scan
+				// reads them as one stream
+				p := vd.chunks[n-1]
+				c.c2, c.cf = p.c2[len(p.c2):len(p.c2)+cb], p.cf[len(p.cf):len(p.cf)+per]
+			} else {
+				c.c2, c.cf = make([]byte, cb, cb*flatSlabChunks(cb)), make([]float32, per, per*flatSlabChunks(cb))
+			}
+			nd := &vecData{dims: vd.dims, shift: vd.shift, chunks: append(slices.Clip(vd.chunks), c)}
 			sp.data.Store(nd)
 		}
 		sp.norm = append(sp.norm, 0)
@@ -384,6 +399,8 @@ func (sp *vecSpace) add(key string, v *Vector, exp int64) (uint32, int64) {
 	c := vd.chunks[id>>vd.shift]
 	i := int(id & (1<<vd.shift - 1))
 	c.qs[i] = quantize(v.Comps, c.q8[i*sp.dims:(i+1)*sp.dims])
+	cb := sp.rot.codeBytes()
+	c.cf[i] = sp.rot.encode(v.Comps, c.c2[i*cb:(i+1)*cb], sp.ybuf)
 	sp.norm[id] = math.Sqrt(dot64(v.Comps, v.Comps))
 	sp.keys[id] = key
 	sp.meta[id], sp.hasM[id] = v.Meta, v.HasMeta
@@ -395,12 +412,44 @@ func (sp *vecSpace) add(key string, v *Vector, exp int64) (uint32, int64) {
 	for _, fv := range metaStrings(v.Meta) {
 		sp.filterAdd(fv.Field, fv.Value, id)
 	}
-	if sp.state[id]&stQueued == 0 {
-		sp.state[id] |= stQueued
-		sp.pending = append(sp.pending, id)
+	switch {
+	case sp.g != nil || sp.working:
+		sp.queue(id)
+	case sp.overFlat():
+		// the space outgrew the flat index: every vector goes to the graph
+		for id, st := range sp.state {
+			if st&stLive != 0 {
+				sp.queue(uint32(id))
+			}
+		}
 	}
 	sp.kick()
 	return id, sp.reaccount()
+}
+
+// queue lists id for the graph worker (mu held).
+func (sp *vecSpace) queue(id uint32) {
+	if sp.state[id]&(stQueued|stInG) == 0 {
+		sp.state[id] |= stQueued
+		sp.pending = append(sp.pending, id)
+	}
+}
+
+// overFlat tells whether the space's codes exceed the flat index's limit
+// (mu held): then it wants a graph.
+func (sp *vecSpace) overFlat() bool {
+	return int64(sp.live)*int64(sp.rot.codeBytes()) > vecFlatBytes && sp.live > VecExactLimit
+}
+
+// pendingLive counts the live vectors not in the graph (mu held).
+func (sp *vecSpace) pendingLive() int {
+	n := sp.adding
+	for _, id := range sp.pending {
+		if sp.state[id]&(stLive|stInG) == stLive {
+			n++
+		}
+	}
+	return n
 }
 
 func (sp *vecSpace) setExp(id uint32, exp int64) {
@@ -423,6 +472,8 @@ func (sp *vecSpace) remove(id uint32) int64 {
 	sp.dataMem -= int64(len(sp.keys[id]) + len(sp.meta[id]))
 	sp.setExp(id, 0)
 	sp.keys[id], sp.meta[id], sp.hasM[id] = "", nil, false
+	vd := sp.data.Load()
+	vd.chunks[id>>vd.shift].cf[id&(1<<vd.shift-1)] = float32(math.NaN()) // the flat scan never picks it
 	sp.state[id] &^= stLive
 	sp.live--
 	if sp.state[id]&^stQueued == 0 {
@@ -576,16 +627,19 @@ func (sp *vecSpace) search(q []float32, k int, filters []VecFilter) []VecHit {
 func (sp *vecSpace) searchMode(q []float32, k int, filters []VecFilter, exact bool) []VecHit {
 	qn := math.Sqrt(dot64(q, q))
 	sp.mu.RLock()
-	graph := !exact && len(filters) == 0 && sp.live > VecExactLimit && sp.g != nil && max(k, hnswEf)*exactFactor < sp.live
+	graph := !exact && len(filters) == 0 && sp.g != nil && sp.overFlat()
 	if graph {
 		// the graph lock comes first
 		sp.mu.RUnlock()
 		sp.gmu.RLock()
 		defer sp.gmu.RUnlock()
 		sp.mu.RLock()
-		graph = sp.g != nil
+		// while the graph misses many vectors (being built) the flat scan
+		// costs less than scoring those exactly
+		graph = sp.g != nil && sp.overFlat() && sp.pendingLive() <= graphPendingMax
 	}
 	defer sp.mu.RUnlock()
+	cands := max(flatCandidates, 10*k)
 	vd := sp.data.Load()
 	now := NowMs()
 	top := topK{k: k}
@@ -601,6 +655,9 @@ func (sp *vecSpace) searchMode(q []float32, k int, filters []VecFilter, exact bo
 		f := float32(s)
 		if f == 0 {
 			f = 0 // no "-0" for a score that rounds to zero
+		}
+		if len(top.h) == top.k && f < top.h[0].Score {
+			return // worse than every kept hit: its key is not read
 		}
 		top.offer(VecHit{Key: sp.keys[id], Score: f, Meta: sp.meta[id], HasMeta: sp.hasM[id]})
 	}
@@ -625,12 +682,15 @@ func (sp *vecSpace) searchMode(q []float32, k int, filters []VecFilter, exact bo
 				score(id)
 			}
 		}
-	case !graph:
-		// few vectors (a scan costs less than the graph), or no graph yet
+	case exact || sp.live <= max(VecExactLimit, cands):
 		for id, st := range sp.state {
 			if st&stLive != 0 && ok(uint32(id)) {
 				score(uint32(id))
 			}
+		}
+	case !graph:
+		for _, id := range sp.flatRescore(vd, q, k, sp.flatSearch(vd, q, cands, ok)) {
+			score(id)
 		}
 	default:
 		hq := hnswQuery{v: make([]int8, len(q))}
@@ -652,9 +712,14 @@ func (sp *vecSpace) searchMode(q []float32, k int, filters []VecFilter, exact bo
 
 // ---- the graph worker ----
 
+// graphPendingMax is the most live vectors missing from the graph with
+// which a search uses it (scoring those exactly); with more, the graph is
+// being built and the flat index answers.
+const graphPendingMax = 4096
+
 // kick starts the space's worker if there is graph work (mu held).
 func (sp *vecSpace) kick() {
-	if sp.working || sp.closed.Load() || sp.live <= VecExactLimit && sp.g == nil {
+	if sp.working || sp.closed.Load() || sp.g == nil && !sp.overFlat() {
 		return
 	}
 	sp.working = true
@@ -785,7 +850,7 @@ func (sp *vecSpace) rebuild() {
 
 // VecPending is the number of vectors not in their space's graph yet (the
 // start-up build's or a bulk load's progress; 0 once the graphs are
-// complete; spaces of at most VecExactLimit vectors have no graph).
+// complete; spaces the flat index serves have no graph).
 func (s *Store) VecPending() int64 {
 	var n int64
 	for i := range s.vec.dbs {
@@ -798,13 +863,8 @@ func (s *Store) VecPending() int64 {
 		d.mu.Unlock()
 		for _, sp := range spaces {
 			sp.mu.RLock()
-			if sp.g != nil || sp.live > VecExactLimit {
-				n += int64(sp.adding)
-				for _, id := range sp.pending {
-					if sp.state[id]&(stLive|stInG) == stLive {
-						n++
-					}
-				}
+			if sp.g != nil || sp.overFlat() {
+				n += int64(sp.pendingLive())
 			}
 			sp.mu.RUnlock()
 		}

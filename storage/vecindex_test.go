@@ -56,9 +56,9 @@ func (m vecModel) check(t *testing.T, s *Store, rng *rand.Rand) {
 				return exp[i].s > exp[j].s || exp[i].s == exp[j].s && exp[i].k < exp[j].k
 			})
 			hits := s.DB(db).VSearch(q, 10000, nil)
-			for _, h := range s.DB(db).VSearch(q, 10, nil) { // the graph's answer
+			for _, h := range s.DB(db).VSearch(q, 10, nil) { // the graph's or flat index's answer
 				if v, ok := want[h.Key]; !ok || len(v) != dims || math.Abs(float64(h.Score)-cos64(q, v)) > 1e-6 {
-					t.Fatalf("graph search: %q (live %v)", h.Key, ok)
+					t.Fatalf("approximate search: %q (live %v)", h.Key, ok)
 				}
 			}
 			seen := map[string]bool{}
@@ -103,8 +103,15 @@ func cos64(q, v []float32) float64 {
 // that the index holds exactly the live vector keys after each batch, and
 // after a restart; enough vectors of one dims to use the graph and rebuild it.
 func TestVecIndexModel(t *testing.T) {
-	for _, persist := range []bool{false, true} {
-		t.Run(fmt.Sprint("persist=", persist), func(t *testing.T) {
+	for _, c := range []struct{ persist, graph bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		persist := c.persist
+		t.Run(fmt.Sprint("persist=", persist, ",graph=", c.graph), func(t *testing.T) {
+			if c.graph {
+				// the graph answers beyond VecExactLimit vectors of a dims,
+				// not the flat index
+				defer func(b int64) { vecFlatBytes = b }(vecFlatBytes)
+				vecFlatBytes = 0
+			}
 			dir := ""
 			if persist {
 				dir = t.TempDir()
@@ -117,7 +124,7 @@ func TestVecIndexModel(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, 8))
 			m := vecModel{0: {}, 1: {}}
 			defer func(ef int) { hnswEf = ef }(hnswEf)
-			hnswEf = 16 // the graph answers from 128 vectors of a dims on
+			hnswEf = 16
 			key := func() string { return fmt.Sprint("k", rng.IntN(2500)) }
 			for round := 0; round < 12; round++ {
 				for op := 0; op < 600; op++ {
