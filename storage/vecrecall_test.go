@@ -1,10 +1,12 @@
 package storage
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -205,5 +207,29 @@ func BenchmarkVecSearchFlat(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		db.VSearch(q, 10, nil)
+	}
+}
+
+// TestSelectBest: selectBest keeps the n largest estimates, with ties and
+// NaN-free random input of every size up to 60.
+func TestSelectBest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for size := 0; size <= 60; size++ {
+		for n := 0; n <= size; n++ {
+			c := make([]flatCand, size)
+			for i := range c {
+				c[i] = flatCand{float32(rng.IntN(8)), uint32(i)} // many ties
+			}
+			want := slices.Clone(c)
+			slices.SortFunc(want, func(a, b flatCand) int { return cmp.Compare(b.est, a.est) })
+			selectBest(c, n)
+			got := slices.Clone(c[:n])
+			slices.SortFunc(got, func(a, b flatCand) int { return cmp.Compare(b.est, a.est) })
+			for i := range got {
+				if got[i].est != want[i].est {
+					t.Fatalf("size %d n %d: %v, want %v", size, n, got, want[:n])
+				}
+			}
+		}
 	}
 }
