@@ -16,7 +16,9 @@
 //     pipeline of S ZRANGEBYSCOREs).
 //
 // lux runs with persistence (its default appendfsync everysec); Redis with
-// --save "" --appendonly no (nothing written to disk). Run from the module
+// --save "" --appendonly no (nothing written to disk), and for the like-for-
+// like durable figure once more with --appendonly yes --appendfsync everysec
+// (-redis-aof); lux with --persistence=false for reference (-lux-mem). Run from the module
 // root: go run ./bench/timeseries [-n 10000000] (see -help).
 package main
 
@@ -48,7 +50,7 @@ type config struct {
 	port                                      int
 	luxArgs                                   []string
 	only                                      string
-	luxMem                                    bool
+	luxMem, redisAOF                          bool
 }
 
 const (
@@ -71,6 +73,7 @@ func main() {
 	flag.StringVar(&cfg.out, "out", "", "also append the markdown results to this file")
 	flag.IntVar(&cfg.port, "port", 7930, "redis port; lux uses port+1, lux without persistence port+2")
 	flag.BoolVar(&cfg.luxMem, "lux-mem", true, "also run lux --persistence=false, for reference")
+	flag.BoolVar(&cfg.redisAOF, "redis-aof", true, "also run redis with --appendonly yes --appendfsync everysec (port+3)")
 	only := flag.String("only", "", "run only this system (redis or lux; the report needs both)")
 	luxArgs := flag.String("lux-args", "", "extra lux arguments, space-separated (e.g. \"--pprof 127.0.0.1:7939\")")
 	flag.Parse()
@@ -166,9 +169,18 @@ func run(cfg *config) error {
 	luxMem := &system{name: "lux-mem", addr: "127.0.0.1:" + strconv.Itoa(cfg.port+2), lux: true, add: lux.add, rangeCmd: lux.rangeCmd}
 	luxMem.cmd = exec.Command(cfg.luxBin, append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(cfg.port + 2),
 		"--persistence=false", "--demo", ""}, cfg.luxArgs...)...)
+	// the durable peer: Redis writing its AOF, fsynced every second as lux is
+	redisAOF := &system{name: "redis-aof", addr: "127.0.0.1:" + strconv.Itoa(cfg.port+3), add: redis.add, rangeCmd: redis.rangeCmd}
+	adir := filepath.Join(work, "redis-aof")
+	os.MkdirAll(adir, 0o755)
+	redisAOF.cmd = exec.Command(cfg.redisBin, "--port", strconv.Itoa(cfg.port+3), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--dir", adir)
 	systems := []*system{redis, lux}
 	if cfg.luxMem {
 		systems = append(systems, luxMem)
+	}
+	if cfg.redisAOF {
+		systems = append(systems, redisAOF)
 	}
 	for _, s := range systems {
 		if cfg.only != "" && cfg.only != s.name {
@@ -227,13 +239,13 @@ func benchSystem(cfg *config, s *system) (result, error) {
 	r.usedBefore = usedMemory(c)
 	r.rssBefore = proc.RSS(pid)
 
-	cpu0 := procCPU(pid)
+	cpu0 := proc.CPU(pid)
 	d, err := ingest(cfg, s, "a", 1)
 	if err != nil {
 		return r, err
 	}
 	r.ingest = float64(cfg.n) / d.Seconds()
-	r.cpuIngest = procCPU(pid) - cpu0
+	r.cpuIngest = proc.CPU(pid) - cpu0
 	logf("%s: ingest %d samples in %v: %.0f samples/s", s.name, cfg.n, d.Round(time.Millisecond), r.ingest)
 	time.Sleep(2 * time.Second) // lux: the write buffers reach Pebble
 	r.usedAfter = usedMemory(c)
@@ -286,13 +298,13 @@ func benchSystem(cfg *config, s *system) (result, error) {
 	logf("%s: hourly avg of one series p50 %v (%d buckets), of all series %v", s.name, r.rangeP50, r.buckets, r.allP50)
 
 	if cfg.batch > 0 {
-		cpu0 := procCPU(pid)
+		cpu0 := proc.CPU(pid)
 		d, err := ingest(cfg, s, "b", cfg.batch)
 		if err != nil {
 			return r, err
 		}
 		r.ingestBatch = float64(cfg.n) / d.Seconds()
-		r.cpuIngestB = procCPU(pid) - cpu0
+		r.cpuIngestB = proc.CPU(pid) - cpu0
 		logf("%s: batched ingest (%d a command) %.0f samples/s", s.name, cfg.batch, r.ingestBatch)
 	}
 	return r, nil
@@ -531,22 +543,6 @@ func usedMemory(c *conn) int64 {
 	return 0
 }
 
-// procCPU is the process's user+system CPU seconds.
-func procCPU(pid int) float64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(f[11], 64)
-	k, _ := strconv.ParseFloat(f[12], 64)
-	return (u + k) / 100
-}
-
 func report(cfg *config, rs []result) string {
 	var b strings.Builder
 	load, _ := os.ReadFile("/proc/loadavg")
@@ -578,8 +574,17 @@ func report(cfg *config, rs []result) string {
 	fmt.Fprintf(&b, "| hourly avg of one series of %d samples, p50 (ms) | %.1f | %.1f | %s | |\n", cfg.n/cfg.series, ms(red.rangeP50), ms(lux.rangeP50), ratio(ms(lux.rangeP50), ms(red.rangeP50)))
 	fmt.Fprintf(&b, "| same, mean (ms) | %.1f | %.1f | %s | |\n", ms(red.rangeMean), ms(lux.rangeMean), ratio(ms(lux.rangeMean), ms(red.rangeMean)))
 	fmt.Fprintf(&b, "| hourly avg of all %d samples, p50 (ms) | %.1f | %.1f | %s | |\n", cfg.n, ms(red.allP50), ms(lux.allP50), ratio(ms(lux.allP50), ms(red.allP50)))
-	if len(rs) > 2 {
-		m := rs[2]
+	for _, a := range rs[2:] {
+		if a.name != "redis-aof" {
+			continue
+		}
+		fmt.Fprintf(&b, "\nLike for like, durable: redis with --appendonly yes --appendfsync everysec in the same run: %.0f samples/s (%.2f µs server CPU a sample) one a command, lux/redis %.2f; %.0f samples/s (%.2f µs) %d a command, lux/redis %.2f.\n",
+			a.ingest, a.cpuIngest*1e6/float64(cfg.n), lux.ingest/a.ingest, a.ingestBatch, a.cpuIngestB*1e6/float64(cfg.n), cfg.batch, lux.ingestBatch/a.ingestBatch)
+	}
+	for _, m := range rs[2:] {
+		if m.name != "lux-mem" {
+			continue
+		}
 		fmt.Fprintf(&b, "\nFor reference, lux with --persistence=false in the same run: %.0f samples/s (%.2f µs server CPU a sample) one a command, %.0f samples/s (%.2f µs) %d a command; used_memory %.1f B/sample, RSS %.1f B/sample; hourly avg of one series p50 %.1f ms.\n",
 			m.ingest, m.cpuIngest*1e6/float64(cfg.n), m.ingestBatch, m.cpuIngestB*1e6/float64(cfg.n), cfg.batch, m.usedBytes, m.rssBytes, ms(m.rangeP50))
 	}

@@ -1,5 +1,5 @@
 // Package proc has the process helpers the benchmark programs share: waiting
-// for a server's port and reading a process's resident memory.
+// for a server's port, reading a process's resident memory and CPU time.
 package proc
 
 import (
@@ -40,4 +40,40 @@ func RSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// CPU is process pid's user + system CPU seconds, 0 when unknown.
+func CPU(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return 0
+	}
+	f := strings.Fields(s[i+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	// utime and stime are fields 14 and 15 of proc(5): 11 and 12 here
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100 // USER_HZ
+}
+
+// Settle waits until process pid uses less than 5% of a CPU over a second
+// (background work such as compactions after a load has finished), at most
+// max; it returns how long it waited.
+func Settle(pid int, max time.Duration) time.Duration {
+	t0 := time.Now()
+	for time.Since(t0) < max {
+		c0 := CPU(pid)
+		time.Sleep(time.Second)
+		if CPU(pid)-c0 < 0.05 {
+			break
+		}
+	}
+	return time.Since(t0)
 }
