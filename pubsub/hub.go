@@ -73,6 +73,9 @@ type Subscriber struct {
 	inflight   int    // bytes currently inside sink.WriteFrames
 	overflowed bool
 	stopped    bool // closed, or the sink failed; nothing more is delivered
+	// push: the connection speaks RESP3, where messages are push frames
+	// (>n, not *n); the hub encodes every frame once, as a RESP2 array
+	push bool
 
 	wake      chan struct{} // cap 1: "buf may be non-empty"
 	quit      chan struct{} // closed by Close
@@ -386,7 +389,11 @@ func (s *Subscriber) Enqueue(frame []byte) {
 		go s.sink.Overflow()
 		return
 	}
+	start := len(s.buf)
 	s.buf = append(s.buf, frame...)
+	if s.push && len(frame) > 0 && frame[0] == '*' {
+		s.buf[start] = '>'
+	}
 	s.mu.Unlock()
 
 	// Non-blocking: a pending signal already guarantees the delivery
@@ -395,6 +402,17 @@ func (s *Subscriber) Enqueue(frame []byte) {
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// SetPush makes the frames enqueued from now on RESP3 push frames (>n), or
+// RESP2 arrays again. Frames already queued keep their encoding: they were
+// published before the switch, and are written before the reply of the
+// command that switched (TakePending), as Redis writes them into the
+// output buffer at publish time.
+func (s *Subscriber) SetPush(on bool) {
+	s.mu.Lock()
+	s.push = on
+	s.mu.Unlock()
 }
 
 // run is the delivery goroutine: it waits for a wake-up and drains buf into

@@ -70,6 +70,7 @@ type Client struct {
 	quit    bool
 
 	errs       int // error replies written, to detect failed calls
+	resp       int // the protocol, 2 or 3 (HELLO)
 	replyMode  int
 	realWriter *redcon.Writer // the connection's writer while replies are off
 
@@ -83,6 +84,7 @@ func newClient(s *Server, nc net.Conn) *Client {
 		Writer: redcon.NewWriter(&countingWriter{w: nc, n: &s.stats.netOut})}
 	c.authed = *s.password.Load() == ""
 	c.lastCmdAt = c.created
+	c.resp = 2
 	return c
 }
 
@@ -95,8 +97,121 @@ func (c *Client) DB() storage.DB { return c.srv.store.DB(c.db).WithOrigin(c) }
 // WriteOK writes +OK.
 func (c *Client) WriteOK() { c.WriteRaw([]byte("+OK\r\n")) }
 
-// WriteNullArray writes a RESP2 null array (*-1).
-func (c *Client) WriteNullArray() { c.WriteRaw([]byte("*-1\r\n")) }
+// The reply types whose RESP2 and RESP3 forms differ, as Redis 7.0's
+// addReply* functions write them: handlers say what a reply is (a map, a
+// set, a double, a null…) and the connection's protocol (HELLO) picks the
+// bytes. Arrays, bulk and simple strings, integers and errors are the same
+// in both (redcon's writers).
+
+// WriteNull writes a null: $-1 (RESP2) or _ (RESP3).
+func (c *Client) WriteNull() {
+	if c.resp == 3 {
+		c.WriteRaw([]byte("_\r\n"))
+		return
+	}
+	c.WriteRaw([]byte("$-1\r\n"))
+}
+
+// WriteNullArray writes a null array: *-1 (RESP2) or _ (RESP3, which has
+// one null).
+func (c *Client) WriteNullArray() {
+	if c.resp == 3 {
+		c.WriteRaw([]byte("_\r\n"))
+		return
+	}
+	c.WriteRaw([]byte("*-1\r\n"))
+}
+
+// writeLen writes a RESP length header: prefix, n, CRLF.
+func (c *Client) writeLen(prefix byte, n int) {
+	var b [24]byte
+	c.WriteRaw(append(strconv.AppendInt(append(b[:0], prefix), int64(n), 10), '\r', '\n'))
+}
+
+// WriteMap starts a map of n pairs (the caller writes 2n elements, key
+// then value): an array of 2n in RESP2, %n in RESP3.
+func (c *Client) WriteMap(n int) {
+	if c.resp == 3 {
+		c.writeLen('%', n)
+		return
+	}
+	c.WriteArray(2 * n)
+}
+
+// WriteSet starts a set of n elements: an array in RESP2, ~n in RESP3.
+func (c *Client) WriteSet(n int) {
+	if c.resp == 3 {
+		c.writeLen('~', n)
+		return
+	}
+	c.WriteArray(n)
+}
+
+// WritePush starts an out-of-band message of n elements (pub/sub): an
+// array in RESP2, >n in RESP3.
+func (c *Client) WritePush(n int) {
+	if c.resp == 3 {
+		c.writeLen('>', n)
+		return
+	}
+	c.WriteArray(n)
+}
+
+// WriteDouble writes a double as Redis's addReplyDouble does: a bulk
+// string in RESP2, ",<%.17g>" in RESP3.
+func (c *Client) WriteDouble(f float64) {
+	if c.resp == 3 {
+		b := append([]byte{','}, formatFloat(f)...)
+		c.WriteRaw(append(b, '\r', '\n'))
+		return
+	}
+	c.WriteBulk(formatFloat(f))
+}
+
+// WriteBool writes a boolean: :1/:0 (RESP2) or #t/#f (RESP3).
+func (c *Client) WriteBool(v bool) {
+	switch {
+	case c.resp == 3 && v:
+		c.WriteRaw([]byte("#t\r\n"))
+	case c.resp == 3:
+		c.WriteRaw([]byte("#f\r\n"))
+	case v:
+		c.WriteInt(1)
+	default:
+		c.WriteInt(0)
+	}
+}
+
+// WriteVerbatim writes text (INFO, MEMORY DOCTOR…): a bulk string in
+// RESP2, a verbatim string of format "txt" in RESP3.
+func (c *Client) WriteVerbatim(text []byte) {
+	if c.resp == 3 {
+		c.writeLen('=', len(text)+4)
+		c.WriteRaw([]byte("txt:"))
+		c.WriteRaw(text)
+		c.WriteRaw([]byte("\r\n"))
+		return
+	}
+	c.WriteBulk(text)
+}
+
+// WritePairs starts n (member, score)-like pairs as Redis's WITHSCORES
+// replies do: a flat array of 2n in RESP2, an array of n two-element arrays
+// in RESP3 (the caller calls WritePair before each pair).
+func (c *Client) WritePairs(n int) {
+	if c.resp == 3 {
+		c.WriteArray(n)
+		return
+	}
+	c.WriteArray(2 * n)
+}
+
+// WritePair starts one pair of WritePairs (nothing in RESP2).
+func (c *Client) WritePair() {
+	if c.resp == 3 {
+		c.WriteArray(2)
+	}
+}
 
 // WriteBulkStrings writes an array of bulk strings.
 func (c *Client) WriteBulkStrings(items []string) {
@@ -106,8 +221,6 @@ func (c *Client) WriteBulkStrings(items []string) {
 	}
 }
 
-// WriteFloat writes a float as a bulk string, formatted like Redis.
-func (c *Client) WriteFloat(f float64) { c.WriteBulk(formatFloat(f)) }
 
 // WriteFrames implements pubsub.Sink: the delivery goroutine's writes.
 func (c *Client) WriteFrames(b []byte) error {
@@ -221,7 +334,7 @@ func (c *Client) clientInfo() string {
 		" sub=" + strconv.Itoa(sub) + " psub=" + strconv.Itoa(psub) + " ssub=0" +
 		" multi=" + strconv.Itoa(multi) +
 		" qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r" +
-		" cmd=" + cmd + " user=default redir=-1 resp=2" +
+		" cmd=" + cmd + " user=default redir=-1 resp=" + strconv.Itoa(c.resp) +
 		" lib-name=" + c.libName + " lib-ver=" + c.libVer
 }
 

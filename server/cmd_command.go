@@ -344,23 +344,24 @@ func (r commandRow) legacyRange() (int, int, int) {
 
 func writeCommandInfo(c *Client, cmd *Command) { writeRowInfo(c, rowOf(cmd), cmd) }
 
-// writeRowInfo writes one COMMAND INFO entry in Redis 7's RESP2 shape: name,
+// writeRowInfo writes one COMMAND INFO entry in Redis 7's shape: name,
 // arity, flags, first key, last key, step, ACL categories, tips, key specs,
-// subcommands.
+// subcommands (RESP3: flags, categories, tips and key specs are sets, a key
+// spec a map, no subcommands an empty set).
 func writeRowInfo(c *Client, r commandRow, cmd *Command) {
 	c.WriteArray(10)
 	c.WriteBulkString(r.name)
 	c.WriteInt(r.arity)
-	writeStatusArray(c, r.flagList())
+	writeStatusSet(c, r.flagList())
 	first, last, step := r.legacyRange()
 	c.WriteInt(first)
 	c.WriteInt(last)
 	c.WriteInt(step)
-	writeStatusArray(c, r.categories())
-	writeBulkArray(c, commandTips[r.name])
+	writeStatusSet(c, r.categories())
+	writeBulkSet(c, commandTips[r.name])
 	writeKeySpecs(c, r)
 	if cmd == nil || !r.container {
-		c.WriteArray(0)
+		c.WriteSet(0)
 		return
 	}
 	subs := subcommandsOf(cmd.Name)
@@ -397,15 +398,17 @@ var commandTips = map[string][]string{
 	"config|rewrite":   {"request_policy:all_nodes", "response_policy:all_succeeded"},
 }
 
-func writeBulkArray(c *Client, items []string) {
-	c.WriteArray(len(items))
+// writeBulkSet and writeStatusSet write a list Redis replies as a set
+// (arrays in RESP2): tips, flags, ACL categories.
+func writeBulkSet(c *Client, items []string) {
+	c.WriteSet(len(items))
 	for _, it := range items {
 		c.WriteBulkString(it)
 	}
 }
 
-func writeStatusArray(c *Client, items []string) {
-	c.WriteArray(len(items))
+func writeStatusSet(c *Client, items []string) {
+	c.WriteSet(len(items))
 	for _, it := range items {
 		c.WriteString(it)
 	}
@@ -413,35 +416,35 @@ func writeStatusArray(c *Client, items []string) {
 
 func writeKeySpecs(c *Client, r commandRow) {
 	if !r.hasKeys() {
-		c.WriteArray(0)
+		c.WriteSet(0)
 		return
 	}
-	c.WriteArray(1)
-	c.WriteArray(6)
+	c.WriteSet(1)
+	c.WriteMap(3)
 	c.WriteBulkString("flags")
-	writeStatusArray(c, r.keyFlags())
+	writeStatusSet(c, r.keyFlags())
 	if r.movable || r.firstKey <= 0 {
 		// positions depend on the arguments (numkeys and the like)
 		c.WriteBulkString("begin_search")
-		c.WriteArray(4)
+		c.WriteMap(2)
 		c.WriteBulkString("type")
 		c.WriteBulkString("unknown")
 		c.WriteBulkString("spec")
-		c.WriteArray(0)
+		c.WriteMap(0)
 		c.WriteBulkString("find_keys")
-		c.WriteArray(4)
+		c.WriteMap(2)
 		c.WriteBulkString("type")
 		c.WriteBulkString("unknown")
 		c.WriteBulkString("spec")
-		c.WriteArray(0)
+		c.WriteMap(0)
 		return
 	}
 	c.WriteBulkString("begin_search")
-	c.WriteArray(4)
+	c.WriteMap(2)
 	c.WriteBulkString("type")
 	c.WriteBulkString("index")
 	c.WriteBulkString("spec")
-	c.WriteArray(2)
+	c.WriteMap(1)
 	c.WriteBulkString("index")
 	c.WriteInt(r.firstKey)
 	last := r.lastKey
@@ -449,11 +452,11 @@ func writeKeySpecs(c *Client, r commandRow) {
 		last -= r.firstKey
 	}
 	c.WriteBulkString("find_keys")
-	c.WriteArray(4)
+	c.WriteMap(2)
 	c.WriteBulkString("type")
 	c.WriteBulkString("range")
 	c.WriteBulkString("spec")
-	c.WriteArray(6)
+	c.WriteMap(3)
 	c.WriteBulkString("lastkey")
 	c.WriteInt(last)
 	c.WriteBulkString("keystep")
@@ -577,7 +580,7 @@ func commandGetKeys(c *Client, args [][]byte, withFlags bool) {
 		if withFlags {
 			c.WriteArray(2)
 			c.WriteBulk(k)
-			writeStatusArray(c, r.keyFlags())
+			writeStatusSet(c, r.keyFlags())
 		} else {
 			c.WriteBulk(k)
 		}
@@ -642,7 +645,7 @@ func commandDocs(c *Client, args [][]byte) {
 			}
 		}
 	}
-	c.WriteArray(2 * len(rows))
+	c.WriteMap(len(rows))
 	for _, r := range rows {
 		c.WriteBulkString(r.name)
 		writeRowDocs(c, r)
@@ -683,7 +686,7 @@ func writeRowDocs(c *Client, r commandRow) {
 	if len(subNames) > 0 {
 		n++
 	}
-	c.WriteArray(2 * n)
+	c.WriteMap(n)
 	if r.summary != "" {
 		c.WriteBulkString("summary")
 		c.WriteBulkString(r.summary)
@@ -706,20 +709,20 @@ func writeRowDocs(c *Client, r commandRow) {
 			if len(a.flags) > 0 {
 				m++
 			}
-			c.WriteArray(2 * m)
+			c.WriteMap(m)
 			c.WriteBulkString("name")
 			c.WriteBulkString(a.name)
 			c.WriteBulkString("type")
 			c.WriteBulkString("string")
 			if len(a.flags) > 0 {
 				c.WriteBulkString("flags")
-				writeStatusArray(c, a.flags)
+				writeStatusSet(c, a.flags)
 			}
 		}
 	}
 	if len(subNames) > 0 {
 		c.WriteBulkString("subcommands")
-		c.WriteArray(2 * len(subNames))
+		c.WriteMap(len(subNames))
 		cmd := commands[r.name]
 		for _, sn := range subNames {
 			sr := commandRow{name: r.name + "|" + sn, group: r.group, parent: cmd}

@@ -31,7 +31,7 @@ func cmdPing(c *Client, args [][]byte) {
 		c.WriteError(wrongArgsMsg("ping"))
 		return
 	}
-	if c.sub != nil && c.sub.Count() > 0 {
+	if c.resp == 2 && c.sub != nil && c.sub.Count() > 0 {
 		c.WriteArray(2)
 		c.WriteBulkString("pong")
 		if len(args) == 2 {
@@ -68,6 +68,7 @@ func cmdReset(c *Client, args [][]byte) {
 	c.name = ""
 	c.noEvict, c.noTouch = false, false
 	c.authed = *c.srv.password.Load() == ""
+	c.setProtocol(2)
 	c.WriteString("RESET")
 }
 
@@ -118,22 +119,18 @@ func cmdAuth(c *Client, args [][]byte) {
 }
 
 func cmdHello(c *Client, args [][]byte) {
-	i := 1
+	i, proto := 1, 0
 	if len(args) > 1 {
 		v, ok := parseInt(args[1])
 		if !ok {
 			c.WriteError("ERR Protocol version is not an integer or out of range")
 			return
 		}
-		if v != 2 {
-			if v == 3 {
-				c.WriteError(msgNoProto)
-			} else {
-				c.WriteError(msgNoProto)
-			}
+		if v != 2 && v != 3 {
+			c.WriteError(msgNoProto)
 			return
 		}
-		i = 2
+		proto, i = int(v), 2
 	}
 	var name []byte
 	setName := false
@@ -166,13 +163,16 @@ func cmdHello(c *Client, args [][]byte) {
 		}
 		c.name = string(name)
 	}
-	c.WriteArray(14)
+	if proto != 0 {
+		c.setProtocol(proto)
+	}
+	c.WriteMap(7)
 	c.WriteBulkString("server")
 	c.WriteBulkString("redis")
 	c.WriteBulkString("version")
 	c.WriteBulkString(Version)
 	c.WriteBulkString("proto")
-	c.WriteInt(2)
+	c.WriteInt(c.resp)
 	c.WriteBulkString("id")
 	c.WriteInt64(c.id)
 	c.WriteBulkString("mode")
@@ -227,7 +227,7 @@ func cmdClient(c *Client, args [][]byte) {
 		c.name = string(args[2])
 		c.WriteOK()
 	case sub == "info" && len(args) == 2:
-		c.WriteBulkString(c.clientInfo() + "\n")
+		c.WriteVerbatim([]byte(c.clientInfo() + "\n"))
 	case sub == "list":
 		clientList(c, args)
 	case sub == "kill":
@@ -372,7 +372,7 @@ func clientList(c *Client, args [][]byte) {
 		b.WriteString(line)
 		b.WriteByte('\n')
 	}
-	c.WriteBulkString(b.String())
+	c.WriteVerbatim([]byte(b.String()))
 }
 
 func clientKill(c *Client, args [][]byte) {

@@ -52,6 +52,12 @@ func helloReply(id int64) string {
 		"$2\r\nid\r\n" + rInt(id) + "$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"
 }
 
+// hello3Reply is HELLO 3's reply: the same fields as a RESP3 map.
+func hello3Reply(id int64) string {
+	return "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n" +
+		"$2\r\nid\r\n" + rInt(id) + "$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"
+}
+
 func withPassword(pw string) func(*Config) { return func(c *Config) { c.Password = pw } }
 
 func TestConnAuthFlow(t *testing.T) {
@@ -134,8 +140,6 @@ func TestConnHello(t *testing.T) {
 	require.Equal(t, helloReply(id), r.do("HELLO"))
 	require.Equal(t, helloReply(id), r.do("HELLO", "2"))
 	require.Equal(t, helloReply(id), r.do("HELLO", "2", "AUTH", "default", "anything"))
-	// Lux speaks RESP2 only: HELLO 3 is refused so clients fall back
-	require.Equal(t, "-NOPROTO unsupported protocol version\r\n", r.do("HELLO", "3"))
 	for _, v := range []string{"0", "1", "-1", "4"} {
 		require.Equal(t, rErr(msgNoProto), r.do("HELLO", v))
 	}
@@ -144,7 +148,16 @@ func TestConnHello(t *testing.T) {
 	require.Equal(t, "-ERR Syntax error in HELLO option 'foo'\r\n", r.do("HELLO", "2", "foo"))
 	require.Equal(t, helloReply(id), r.do("HELLO", "2", "SETNAME", "ab"))
 	require.Equal(t, rBulk("ab"), r.do("CLIENT", "GETNAME"))
-	// still RESP2 after the refused HELLO 3
+	// still RESP2 after the refused HELLO 4
+	require.Equal(t, rNil, r.do("GET", "nokey"))
+	// HELLO 3: RESP3 from its own reply on; HELLO 2 (or RESET) goes back
+	require.Equal(t, hello3Reply(id), r.do("HELLO", "3"))
+	require.Equal(t, "_\r\n", r.do("GET", "nokey"))
+	require.Equal(t, hello3Reply(id), r.do("HELLO"))
+	require.Equal(t, helloReply(id), r.do("HELLO", "2"))
+	require.Equal(t, rNil, r.do("GET", "nokey"))
+	require.Equal(t, hello3Reply(id), r.do("HELLO", "3"))
+	require.Equal(t, "+RESET\r\n", r.do("RESET"))
 	require.Equal(t, rNil, r.do("GET", "nokey"))
 }
 

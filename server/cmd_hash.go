@@ -249,15 +249,18 @@ func hsWriteHash(c *Client, key []byte, what hsHashWhat) {
 	if !ok {
 		return
 	}
+	n := 0
+	if h != nil {
+		n = h.Len()
+	}
+	if what == hsFields|hsValues {
+		c.WriteMap(n) // HGETALL: a map in RESP3, also when empty
+	} else {
+		c.WriteArray(n)
+	}
 	if h == nil {
-		c.WriteArray(0)
 		return
 	}
-	n := h.Len()
-	if what == hsFields|hsValues {
-		n *= 2
-	}
-	c.WriteArray(n)
 	h.ForEach(func(f, v []byte) bool {
 		if what&hsFields != 0 {
 			c.WriteBulk(f)
@@ -402,11 +405,18 @@ func cmdHRandField(c *Client, args [][]byte) {
 		c.WriteArray(0)
 		return
 	}
-	per := 1
-	if withValues {
-		per = 2
+	// WITHVALUES: [f, v, f, v…] in RESP2, [[f, v]…] in RESP3
+	header := func(n int) {
+		if withValues {
+			c.WritePairs(n)
+		} else {
+			c.WriteArray(n)
+		}
 	}
 	write := func(f, v []byte) {
+		if withValues {
+			c.WritePair()
+		}
 		c.WriteBulk(f)
 		if withValues {
 			c.WriteBulk(v)
@@ -422,14 +432,14 @@ func cmdHRandField(c *Client, args [][]byte) {
 			c.WriteError(msgHSReplyTooLarge)
 			return
 		}
-		c.WriteArray(int(count) * per)
+		header(int(count))
 		for i := int64(0); i < count; i++ {
 			write(h.Random())
 		}
 		return
 	}
 	n := min(int(min(l, math.MaxInt32)), h.Len())
-	c.WriteArray(n * per)
+	header(n)
 	h.RandomDistinct(n, write)
 }
 

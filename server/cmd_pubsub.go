@@ -21,16 +21,33 @@ func init() {
 func (c *Client) subscriber() *pubsub.Subscriber {
 	if c.sub == nil {
 		c.sub = c.srv.hub.NewSubscriber(c, c.srv.cfg.PubSubLimit)
+		c.sub.SetPush(c.resp == 3)
 	}
 	return c.sub
 }
 
+// setProtocol switches the connection to RESP2 or RESP3 (HELLO, RESET):
+// replies, and the pub/sub messages already queued or to come.
+func (c *Client) setProtocol(p int) {
+	c.resp = p
+	if c.sub != nil {
+		c.sub.SetPush(p == 3)
+	}
+}
+
+// writeSubReply writes a (un)subscribe confirmation: a push in RESP3.
 func writeSubReply(c *Client, kind string, name []byte, count int) {
 	c.subscribed.Store(count > 0)
 	w := c.pushWriter()
-	w.WriteArray(3)
+	if c.resp == 3 {
+		w.WriteRaw([]byte(">3\r\n"))
+	} else {
+		w.WriteArray(3)
+	}
 	w.WriteBulkString(kind)
-	if name == nil {
+	if name == nil && c.resp == 3 {
+		w.WriteRaw([]byte("_\r\n"))
+	} else if name == nil {
 		w.WriteNull()
 	} else {
 		w.WriteBulk(name)
@@ -85,6 +102,13 @@ func unsubscribeAll(c *Client, args [][]byte, kind string, current func(*pubsub.
 func cmdPublish(c *Client, args [][]byte) {
 	n := c.srv.hub.Publish(string(args[1]), args[2])
 	c.srv.stats.pubsubMsgs.Add(1)
+	if c.sub != nil && !c.inExec {
+		// a RESP3 connection subscribed to the channel itself: Redis writes
+		// the message into its output buffer before PUBLISH's reply
+		if b := c.sub.TakePending(); b != nil {
+			c.pushWriter().WriteRaw(b)
+		}
+	}
 	c.WriteInt(n)
 }
 

@@ -340,7 +340,11 @@ func configGet(c *Client, args [][]byte) {
 	for _, a := range args[2:] {
 		patterns = append(patterns, string(a))
 	}
-	c.WriteBulkStrings(c.srv.conf.get(patterns))
+	kv := c.srv.conf.get(patterns) // name, value, name, value…
+	c.WriteMap(len(kv) / 2)
+	for _, s := range kv {
+		c.WriteBulkString(s)
+	}
 }
 
 func configSet(c *Client, args [][]byte) {
@@ -550,7 +554,8 @@ func rdbStringLen(b []byte) int {
 	}
 }
 
-// debugProtocol answers DEBUG PROTOCOL with the RESP2 rendering of each type.
+// debugProtocol answers DEBUG PROTOCOL with each type as Redis 7.0 writes
+// it in the connection's protocol.
 func debugProtocol(c *Client, typ []byte) {
 	switch strings.ToLower(string(typ)) {
 	case "string":
@@ -558,36 +563,50 @@ func debugProtocol(c *Client, typ []byte) {
 	case "integer":
 		c.WriteInt(12345)
 	case "double":
-		c.WriteBulkString("3.141")
+		c.WriteDouble(3.141)
 	case "bignum":
-		c.WriteBulkString("1234567999999999999999999999999999999")
+		if c.resp == 3 {
+			c.WriteRaw([]byte("(1234567999999999999999999999999999999\r\n"))
+		} else {
+			c.WriteBulkString("1234567999999999999999999999999999999")
+		}
 	case "null":
 		c.WriteNull()
 	case "array", "set":
-		c.WriteArray(3)
+		if strings.EqualFold(string(typ), "set") {
+			c.WriteSet(3)
+		} else {
+			c.WriteArray(3)
+		}
 		for j := 0; j < 3; j++ {
 			c.WriteInt(j)
 		}
 	case "map":
-		c.WriteArray(6)
+		c.WriteMap(3)
 		for j := 0; j < 3; j++ {
 			c.WriteInt(j)
-			if j == 1 {
-				c.WriteInt(1)
-			} else {
-				c.WriteInt(0)
-			}
+			c.WriteBool(j == 1)
 		}
 	case "attrib":
+		if c.resp == 3 {
+			c.WriteRaw([]byte("|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n"))
+		}
 		c.WriteBulkString("Some real reply following the attribute")
 	case "push":
-		c.WriteError("ERR RESP2 is not supported by this command")
+		if c.resp != 3 {
+			c.WriteError("ERR RESP2 is not supported by this command")
+			return
+		}
+		c.WritePush(2)
+		c.WriteBulkString("server-cpu-usage")
+		c.WriteInt(42)
+		c.WriteBulkString("Some real reply following the push reply")
 	case "true":
-		c.WriteInt(1)
+		c.WriteBool(true)
 	case "false":
-		c.WriteInt(0)
+		c.WriteBool(false)
 	case "verbatim":
-		c.WriteBulkString("This is a verbatim\nstring")
+		c.WriteVerbatim([]byte("This is a verbatim\nstring"))
 	default:
 		c.WriteError(msgDebugProtocol)
 	}
@@ -661,7 +680,7 @@ func memoryStats(c *Client, args [][]byte) {
 	used := mi.Total()
 	a := &s.admin
 	a.notePeak(used)
-	c.WriteArray(12)
+	c.WriteMap(6)
 	c.WriteBulkString("peak.allocated")
 	c.WriteInt64(a.peakMem.Load())
 	c.WriteBulkString("total.allocated")
@@ -831,7 +850,7 @@ func (b *infoBuilder) field(name, value string) {
 func (b *infoBuilder) num(name string, v int64) { b.field(name, strconv.FormatInt(v, 10)) }
 
 func cmdInfo(c *Client, args [][]byte) {
-	c.WriteBulkString(c.srv.infoString(args[1:]))
+	c.WriteVerbatim([]byte(c.srv.infoString(args[1:])))
 }
 
 // infoString renders INFO for the requested section names with Redis's

@@ -161,13 +161,13 @@ func cmdSMIsMember(c *Client, args [][]byte) {
 	}
 }
 
-// hsWriteSet replies with every member of s (nil = empty).
+// hsWriteSet replies with every member of s (nil = empty), a set in RESP3.
 func hsWriteSet(c *Client, s *storage.Set) {
 	if s == nil {
-		c.WriteArray(0)
+		c.WriteSet(0)
 		return
 	}
-	c.WriteArray(s.Len())
+	c.WriteSet(s.Len())
 	s.ForEach(func(m []byte) bool {
 		c.WriteBulk(m)
 		return true
@@ -218,7 +218,7 @@ func cmdSPop(c *Client, args [][]byte) {
 		return
 	}
 	if s == nil || n == 0 {
-		c.WriteArray(0)
+		c.WriteSet(0)
 		return
 	}
 	tx := c.DB().Begin()
@@ -234,7 +234,7 @@ func cmdSPop(c *Client, args [][]byte) {
 	s.RandomDistinct(int(n), func(m []byte) {
 		popped = append(popped, append([]byte(nil), m...))
 	})
-	c.WriteArray(len(popped))
+	c.WriteSet(len(popped))
 	before := s.MemSize()
 	for _, m := range popped {
 		c.WriteBulk(m)
@@ -290,7 +290,13 @@ func cmdSRandMember(c *Client, args [][]byte) {
 		return
 	}
 	if l >= int64(s.Len()) {
-		hsWriteSet(c, s) // the whole set, in SMEMBERS order as Redis replies
+		// the whole set, in SMEMBERS order as Redis replies (an array in
+		// RESP3 too)
+		c.WriteArray(s.Len())
+		s.ForEach(func(m []byte) bool {
+			c.WriteBulk(m)
+			return true
+		})
 		return
 	}
 	c.WriteArray(int(l))
@@ -463,7 +469,7 @@ func cmdSInter(c *Client, args [][]byte) {
 		out = append(out, m)
 		return true
 	})
-	c.WriteArray(len(out))
+	c.WriteSet(len(out))
 	for _, m := range out {
 		c.WriteBulk(m)
 	}

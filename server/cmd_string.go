@@ -675,7 +675,7 @@ func cmdLcs(c *Client, args [][]byte) {
 		c.WriteBulk(result)
 		return
 	}
-	c.WriteArray(4)
+	c.WriteMap(2)
 	c.WriteBulkString("matches")
 	c.WriteArray(len(matches))
 	for _, m := range matches {

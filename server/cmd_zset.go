@@ -157,11 +157,24 @@ func zStore(db storage.DB, dst []byte, res *storage.ZSet, event string) {
 	tx.Commit()
 }
 
+// zWriteHeader starts a reply of n members, with their scores when
+// withScores is set (RESP3: n [member, score] pairs).
+func zWriteHeader(c *Client, n int, withScores bool) {
+	if withScores {
+		c.WritePairs(n)
+		return
+	}
+	c.WriteArray(n)
+}
+
 // zWriteMember writes a member, and its score when withScores is set.
 func zWriteMember(c *Client, m []byte, score float64, withScores bool) {
+	if withScores {
+		c.WritePair()
+	}
 	c.WriteBulk(m)
 	if withScores {
-		c.WriteFloat(score)
+		c.WriteDouble(score)
 	}
 }
 
@@ -560,7 +573,7 @@ parsed:
 	case nanErr:
 		c.WriteError(msgZNaN)
 	case incr && processed > 0:
-		c.WriteFloat(score)
+		c.WriteDouble(score)
 	case incr:
 		c.WriteNull()
 	case flags&zaddCH != 0:
@@ -621,7 +634,7 @@ func cmdZscore(c *Client, args [][]byte) {
 		return
 	}
 	if s, found := z.Score(args[2]); found {
-		c.WriteFloat(s)
+		c.WriteDouble(s)
 	} else {
 		c.WriteNull()
 	}
@@ -639,7 +652,7 @@ func cmdZmscore(c *Client, args [][]byte) {
 			continue
 		}
 		if s, found := z.Score(m); found {
-			c.WriteFloat(s)
+			c.WriteDouble(s)
 		} else {
 			c.WriteNull()
 		}
@@ -892,11 +905,7 @@ func zrangeGeneric(c *Client, args [][]byte, at int, store bool, rt zRangeType, 
 		c.WriteInt(count)
 		return
 	}
-	if withScores {
-		c.WriteArray(2 * count)
-	} else {
-		c.WriteArray(count)
-	}
+	zWriteHeader(c, count, withScores)
 	if count == 0 {
 		return
 	}
@@ -1019,6 +1028,7 @@ type zpopReply int
 
 const (
 	zpopFlat   zpopReply = iota // ZPOPMIN/ZPOPMAX: [m, s, m, s...]
+	zpopPairs                   // ZPOPMIN/ZPOPMAX with a count in RESP3: [[m, s]...]
 	zpopKeyed                   // BZPOPMIN/BZPOPMAX: [key, m, s]
 	zpopNested                  // ZMPOP/BZMPOP: [key, [[m, s]...]]
 )
@@ -1030,6 +1040,8 @@ func zpopFrom(c *Client, key []byte, e *storage.Entry, z *storage.ZSet, max bool
 	switch shape {
 	case zpopFlat:
 		c.WriteArray(2 * n)
+	case zpopPairs:
+		c.WriteArray(n)
 	case zpopKeyed:
 		c.WriteArray(2*n + 1)
 		c.WriteBulk(key)
@@ -1052,11 +1064,11 @@ func zpopFrom(c *Client, key []byte, e *storage.Entry, z *storage.ZSet, max bool
 		buf = append(buf, m...)
 		m = buf[len(buf)-len(m) : len(buf) : len(buf)]
 		popped = append(popped, m)
-		if shape == zpopNested {
+		if shape == zpopNested || shape == zpopPairs {
 			c.WriteArray(2)
 		}
 		c.WriteBulk(m)
-		c.WriteFloat(s)
+		c.WriteDouble(s)
 		z.Remove(m)
 	}
 	ev := "zpopmin"
@@ -1092,7 +1104,11 @@ func zpopMinMax(c *Client, args [][]byte, max bool) {
 		c.WriteArray(0)
 		return
 	}
-	zpopFrom(c, args[1], e, z, max, count, zpopFlat)
+	shape := zpopFlat
+	if len(args) == 3 && c.resp == 3 {
+		shape = zpopPairs // Redis 7.0: nested when a count is given
+	}
+	zpopFrom(c, args[1], e, z, max, count, shape)
 }
 
 // zpopFirst pops from the first existing key of keys. It reports whether it
@@ -1481,11 +1497,7 @@ func zsetOpGeneric(c *Client, args [][]byte, store bool, op zsetOp, cardOnly boo
 		c.WriteInt(n)
 		return
 	}
-	if withScores {
-		c.WriteArray(2 * res.Len())
-	} else {
-		c.WriteArray(res.Len())
-	}
+	zWriteHeader(c, res.Len(), withScores)
 	res.ForEach(func(m []byte, s float64) bool {
 		zWriteMember(c, m, s, withScores)
 		return true
@@ -1542,10 +1554,6 @@ func cmdZrandmember(c *Client, args [][]byte) {
 		m, s := z.At(r)
 		zWriteMember(c, m, s, withScores)
 	}
-	mul := 1
-	if withScores {
-		mul = 2
-	}
 	// CASE 1: negative count (repetitions allowed) or a single member
 	if l < 0 || l == 1 {
 		count := -l
@@ -1556,7 +1564,7 @@ func cmdZrandmember(c *Client, args [][]byte) {
 			c.WriteError(msgZReplyTooLarge)
 			return
 		}
-		c.WriteArray(int(count) * mul)
+		zWriteHeader(c, int(count), withScores)
 		for i := int64(0); i < count; i++ {
 			reply(rand.IntN(size))
 		}
@@ -1565,14 +1573,14 @@ func cmdZrandmember(c *Client, args [][]byte) {
 	// CASE 2: the whole set, highest score first (Redis's set-operation
 	// iterator walks from the tail)
 	if l >= int64(size) {
-		c.WriteArray(size * mul)
+		zWriteHeader(c, size, withScores)
 		for r := size - 1; r >= 0; r-- {
 			reply(r)
 		}
 		return
 	}
 	count := int(l)
-	c.WriteArray(count * mul)
+	zWriteHeader(c, count, withScores)
 	if count*3 > size {
 		// CASE 3: close to the whole set: a partial shuffle of all ranks
 		ranks := make([]int, size)

@@ -225,7 +225,8 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 		s.reject(c, cmd, noTransactionMsg(cmd.Name))
 		return
 	}
-	if c.sub != nil && c.sub.Count() > 0 && cmd.Flags&FlagSubscribeOK == 0 {
+	// RESP3 connections may run any command while subscribed (Redis 7.0)
+	if c.resp == 2 && c.sub != nil && c.sub.Count() > 0 && cmd.Flags&FlagSubscribeOK == 0 {
 		c.WriteError(subscribeContextMsg(fullName(cmd, args)))
 		s.statsOf(cmd).rejected.Add(1)
 		return

@@ -102,9 +102,9 @@ func readRESP(rd *bufio.Reader) (string, error) {
 		return "", err
 	}
 	switch line[0] {
-	case '+', '-', ':':
+	case '+', '-', ':', '_', ',', '#', '(':
 		return line, nil
-	case '$':
+	case '$', '=', '!':
 		var n int
 		fmt.Sscanf(line[1:], "%d", &n)
 		if n < 0 {
@@ -115,9 +115,12 @@ func readRESP(rd *bufio.Reader) (string, error) {
 			return "", err
 		}
 		return line + string(buf), nil
-	case '*':
+	case '*', '~', '>', '%', '|':
 		var n int
 		fmt.Sscanf(line[1:], "%d", &n)
+		if line[0] == '%' || line[0] == '|' {
+			n *= 2 // a map's (or attribute's) pairs
+		}
 		out := line
 		for i := 0; i < n; i++ {
 			s, err := readRESP(rd)

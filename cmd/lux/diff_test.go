@@ -45,8 +45,9 @@ package main
 // a second redis-server instead of lux, which proves a script deterministic
 // (anything that differs there needs ~ or !).
 //
-// HELLO 3 is not differential material: Redis 7 speaks RESP3 and lux may
-// answer NOPROTO (see TestHello in this file).
+// Every script runs twice, on RESP2 connections and on RESP3 ones (HELLO 3
+// sent to both first): the same commands must give the same bytes in both
+// protocols (maps, sets, doubles, nulls, push frames).
 
 import (
 	"bytes"
@@ -331,7 +332,7 @@ func (s *subState) replyCount(args []string) int {
 // track updates the subscription sets from one Redis reply.
 func (s *subState) track(reply string) {
 	v, _, err := parseReply([]byte(reply))
-	if err != nil || v.kind != '*' || len(v.elems) != 3 {
+	if err != nil || (v.kind != '*' && v.kind != '>') || len(v.elems) != 3 {
 		return
 	}
 	name := v.elems[1].str
@@ -368,26 +369,28 @@ func TestDiff(t *testing.T) {
 		}()
 	}
 	for _, f := range files {
-		f := f
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lines, err := parseDiffScript(f, data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !alive() {
-				t.Fatalf("lux is not running (crashed in an earlier script?)")
-			}
-			runDiffScript(t, red.Addr, otherAddr, lines)
-		})
+		for _, proto := range []int{2, 3} {
+			t.Run(fmt.Sprintf("%s/resp%d", strings.TrimSuffix(filepath.Base(f), ".txt"), proto), func(t *testing.T) {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines, err := parseDiffScript(f, data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !alive() {
+					t.Fatalf("lux is not running (crashed in an earlier script?)")
+				}
+				runDiffScript(t, red.Addr, otherAddr, lines, proto)
+			})
+		}
 	}
 }
 
-// runDiffScript runs one script on fresh connections to both servers.
-func runDiffScript(t *testing.T, redisAddr, luxAddr string, lines []diffLine) {
+// runDiffScript runs one script on fresh connections to both servers
+// speaking protocol proto (2 or 3).
+func runDiffScript(t *testing.T, redisAddr, luxAddr string, lines []diffLine, proto int) {
 	rc, lc := dialRESP(t, redisAddr), dialRESP(t, luxAddr)
 	defer rc.Close()
 	defer lc.Close()
@@ -395,6 +398,11 @@ func runDiffScript(t *testing.T, redisAddr, luxAddr string, lines []diffLine) {
 	for _, c := range []*respConn{rc, lc} {
 		if got := c.Do("FLUSHALL"); got != "+OK\r\n" {
 			t.Fatalf("FLUSHALL = %q", got)
+		}
+		if proto == 3 {
+			if got := c.Do("HELLO", "3"); !strings.HasPrefix(got, "%7\r\n") {
+				t.Fatalf("HELLO 3 = %q", got)
+			}
 		}
 	}
 	var missing []string
@@ -479,7 +487,7 @@ func unsubscribeAllShape(replies []string) []string {
 	var names []string
 	for _, r := range replies {
 		v, _, err := parseReply([]byte(r))
-		if err != nil || v.kind != '*' || len(v.elems) != 3 {
+		if err != nil || (v.kind != '*' && v.kind != '>') || len(v.elems) != 3 {
 			out = append(out, r)
 			continue
 		}
@@ -548,26 +556,19 @@ func TestShapeCompare(t *testing.T) {
 	}
 }
 
-// TestHello checks the handshake that the diff scripts leave out: Redis 7
-// answers HELLO 3 with a RESP3 map, and lux answers either that or the
-// NOPROTO error go-redis falls back on; either way the connection stays
-// usable in RESP2. HELLO 2 must answer a map with the fields clients read.
+// TestHello checks the handshake: HELLO 3 answers a RESP3 map with proto 3
+// (the diff scripts compare its bytes with Redis's in every RESP3 run), and
+// HELLO 2 a flat map with the fields clients read.
 func TestHello(t *testing.T) {
 	lux := startLux(t, "--persistence=false")
 	c := dialRESP(t, lux.Addr)
 	got := c.Do("HELLO", "3")
-	switch {
-	case strings.HasPrefix(got, "-NOPROTO "):
-		if got != "-NOPROTO unsupported protocol version\r\n" {
-			t.Errorf("HELLO 3 NOPROTO text = %q, want Redis's wording", got)
-		}
-		if p := c.Do("PING"); p != "+PONG\r\n" {
-			t.Errorf("PING after refused HELLO 3 = %q", p)
-		}
-	case strings.HasPrefix(got, "%"):
-		c.Do("HELLO", "2")
-	default:
-		t.Fatalf("HELLO 3 = %q, want a RESP3 map or NOPROTO", got)
+	v3, _, err := parseReply([]byte(got))
+	if err != nil || v3.kind != '%' || len(v3.elems) != 14 || v3.elems[4].str != "proto" || v3.elems[5].str != "3" {
+		t.Fatalf("HELLO 3 = %q, want a RESP3 map of 7 fields with proto 3", got)
+	}
+	if p := c.Do("GET", "nokey"); p != "_\r\n" {
+		t.Errorf("GET of a missing key in RESP3 = %q, want _", p)
 	}
 	got = c.Do("HELLO", "2")
 	v, _, err := parseReply([]byte(got))

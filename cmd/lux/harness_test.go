@@ -205,6 +205,7 @@ func startRedis(t testing.TB, args ...string) *redisProc {
 	p.argv = func(port int) []string {
 		a := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
 			"--appendonly", "no", "--dir", dir, "--daemonize", "no", "--protected-mode", "no",
+			"--enable-debug-command", "yes", // DEBUG PROTOCOL in the diff scripts
 			"--logfile", ""}
 		return append(a, extra...)
 	}
