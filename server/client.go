@@ -221,7 +221,6 @@ func (c *Client) WriteBulkStrings(items []string) {
 	}
 }
 
-
 // WriteFrames implements pubsub.Sink: the delivery goroutine's writes.
 func (c *Client) WriteFrames(b []byte) error {
 	c.wmu.Lock()
