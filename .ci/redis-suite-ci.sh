@@ -54,7 +54,8 @@ export STALL_TIMEOUT=${STALL_TIMEOUT:-60}
 # tagged slow or external:skip, so under --tags -slow they run nothing.
 UNITS=${UNITS:-unit/type/string unit/type/incr unit/expire unit/keyspace unit/pubsub
 	unit/multi unit/info-command unit/protocol unit/type/list
-	unit/type/list-3 unit/type/hash unit/type/set unit/type/zset unit/scan unit/other}
+	unit/type/list-3 unit/type/hash unit/type/set unit/type/zset unit/scan unit/other
+	unit/bitops unit/bitfield}
 
 missing() {
 	if [ "${CI:-}" = true ]; then

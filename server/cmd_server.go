@@ -669,7 +669,7 @@ func memoryDoctor(c *Client, args [][]byte) {
 	default:
 		msg = "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"
 	}
-	c.WriteBulkString(msg)
+	c.WriteVerbatim([]byte(msg))
 }
 
 func memoryStats(c *Client, args [][]byte) {
