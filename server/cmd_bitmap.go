@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"math"
 	"math/bits"
 	"strings"
@@ -411,34 +412,59 @@ func cmdBitop(c *Client, args [][]byte) {
 		return
 	}
 	res := make([]byte, maxLen)
-	at := func(s []byte, j int) byte {
-		if j < len(s) {
-			return s[j]
-		}
-		return 0
+	copy(res, srcs[0])
+	if op == "not" {
+		bitopWords(res, nil, op)
 	}
-	for j := range res {
-		out := at(srcs[0], j)
+	for _, s := range srcs[1:] {
+		// bytes past a source's end count as zeros
 		switch op {
-		case "not":
-			out = ^out
 		case "and":
-			for _, s := range srcs[1:] {
-				out &= at(s, j)
-			}
-		case "or":
-			for _, s := range srcs[1:] {
-				out |= at(s, j)
-			}
-		case "xor":
-			for _, s := range srcs[1:] {
-				out ^= at(s, j)
-			}
+			bitopWords(res[:len(s)], s, op)
+			clear(res[len(s):])
+		default:
+			bitopWords(res[:len(s)], s, op)
 		}
-		res[j] = out
 	}
 	db.SetStringEvent(dst, res, 0, false, "set")
 	c.WriteInt(maxLen)
+}
+
+// bitopWords applies op to dst with src (same length; NOT: src nil),
+// eight bytes at a time, one loop per operation.
+func bitopWords(dst, src []byte, op string) {
+	n := len(dst) &^ 7
+	le := binary.LittleEndian
+	switch op {
+	case "and":
+		for i := 0; i < n; i += 8 {
+			le.PutUint64(dst[i:], le.Uint64(dst[i:])&le.Uint64(src[i:]))
+		}
+		for i := n; i < len(dst); i++ {
+			dst[i] &= src[i]
+		}
+	case "or":
+		for i := 0; i < n; i += 8 {
+			le.PutUint64(dst[i:], le.Uint64(dst[i:])|le.Uint64(src[i:]))
+		}
+		for i := n; i < len(dst); i++ {
+			dst[i] |= src[i]
+		}
+	case "xor":
+		for i := 0; i < n; i += 8 {
+			le.PutUint64(dst[i:], le.Uint64(dst[i:])^le.Uint64(src[i:]))
+		}
+		for i := n; i < len(dst); i++ {
+			dst[i] ^= src[i]
+		}
+	case "not":
+		for i := 0; i < n; i += 8 {
+			le.PutUint64(dst[i:], ^le.Uint64(dst[i:]))
+		}
+		for i := n; i < len(dst); i++ {
+			dst[i] = ^dst[i]
+		}
+	}
 }
 
 // ---- BITFIELD ----
