@@ -98,13 +98,7 @@ func vecRecall(t *testing.T, n, dims int, gen func(*rand.Rand, []float32), graph
 		return v
 	}
 	start := time.Now()
-	for i := 0; i < n; i++ {
-		key := []byte("v" + strconv.Itoa(i))
-		sh := db.shard(key)
-		sh.mu.Lock()
-		db.SetVector(key, &Vector{Comps: randVec()}, 0)
-		sh.mu.Unlock()
-	}
+	setVectors(db, n, randVec)
 	sp := s.vec.dbs[0].spaces[dims]
 	waitGraph(t, sp)
 	build := time.Since(start)
@@ -172,6 +166,17 @@ func waitGraph(t testing.TB, sp *vecSpace) {
 	}
 }
 
+// setVectors stores n vectors made by randVec as keys v0…v<n-1> of db.
+func setVectors(db DB, n int, randVec func() []float32) {
+	for i := 0; i < n; i++ {
+		key := []byte("v" + strconv.Itoa(i))
+		sh := db.shard(key)
+		sh.mu.Lock()
+		db.SetVector(key, &Vector{Comps: randVec()}, 0)
+		sh.mu.Unlock()
+	}
+}
+
 // exact is the brute-force answer (the reference for recall).
 func (sp *vecSpace) exact(q []float32, k int) []VecHit { return sp.searchMode(q, k, nil, true) }
 
@@ -196,13 +201,7 @@ func BenchmarkVecSearchFlat(b *testing.B) {
 		}
 		return v
 	}
-	for i := 0; i < n; i++ {
-		key := []byte("v" + strconv.Itoa(i))
-		sh := db.shard(key)
-		sh.mu.Lock()
-		db.SetVector(key, &Vector{Comps: randVec()}, 0)
-		sh.mu.Unlock()
-	}
+	setVectors(db, n, randVec)
 	q := randVec()
 	b.ResetTimer()
 	for b.Loop() {
