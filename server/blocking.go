@@ -141,6 +141,9 @@ func (s *Server) onKeyEvent(ev storage.Event) {
 	if s.hub.KeySubscriptions() != 0 {
 		s.keyEvent(ev) // KSUB (cmd_ksub.go); one atomic load while nobody subscribes
 	}
+	if s.trk.clients.Load() != 0 {
+		s.trackingEvent(ev) // CLIENT TRACKING (tracking.go)
+	}
 }
 
 // keyChanged marks a key ready if a client waits on it. It runs under the

@@ -70,7 +70,15 @@ type Client struct {
 	quit    bool
 
 	errs       int // error replies written, to detect failed calls
-	resp       int // the protocol, 2 or 3 (HELLO)
+	resp       int          // the protocol, 2 or 3 (HELLO)
+	respA      atomic.Int32 // resp, for other goroutines (invalidations)
+	// CLIENT TRACKING (tracking.go): settings (changed under the server's
+	// trk.mu), the queue of invalidations sent to this connection, and
+	// whether the redirect target was found gone
+	track       trackState
+	trackQ      atomic.Pointer[pubsub.Subscriber]
+	trackBroken atomic.Bool
+	leaving     atomic.Bool // QUIT or disconnect: gone for other clients
 	replyMode  int
 	realWriter *redcon.Writer // the connection's writer while replies are off
 
@@ -85,6 +93,7 @@ func newClient(s *Server, nc net.Conn) *Client {
 	c.authed = *s.password.Load() == ""
 	c.lastCmdAt = c.created
 	c.resp = 2
+	c.respA.Store(2)
 	return c
 }
 

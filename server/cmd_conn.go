@@ -53,6 +53,8 @@ func cmdEcho(c *Client, args [][]byte) { c.WriteBulk(args[1]) }
 func cmdQuit(c *Client, args [][]byte) {
 	c.WriteOK()
 	c.quit = true
+	c.leaving.Store(true) // no longer a redirect target for invalidations
+	c.srv.disableTracking(c)
 }
 
 func cmdReset(c *Client, args [][]byte) {
@@ -69,6 +71,7 @@ func cmdReset(c *Client, args [][]byte) {
 	c.noEvict, c.noTouch = false, false
 	c.authed = *c.srv.password.Load() == ""
 	c.setProtocol(2)
+	c.srv.disableTracking(c)
 	c.WriteString("RESET")
 }
 
@@ -202,6 +205,8 @@ func init() {
 		&subCommand{Name: "setinfo", Arity: 4}, &subCommand{Name: "no-evict", Arity: 3},
 		&subCommand{Name: "no-touch", Arity: 3}, &subCommand{Name: "unblock", Arity: -3},
 		&subCommand{Name: "reply", Arity: 3}, &subCommand{Name: "help", Arity: 2},
+		&subCommand{Name: "tracking", Arity: -3}, &subCommand{Name: "caching", Arity: 3},
+		&subCommand{Name: "getredir", Arity: 2}, &subCommand{Name: "trackinginfo", Arity: 2},
 	)
 }
 
@@ -230,6 +235,18 @@ func cmdClient(c *Client, args [][]byte) {
 		c.WriteVerbatim([]byte(c.clientInfo() + "\n"))
 	case sub == "list":
 		clientList(c, args)
+	case sub == "tracking":
+		clientTracking(c, args)
+	case sub == "caching":
+		clientCaching(c, args)
+	case sub == "getredir":
+		if c.track.on {
+			c.WriteInt64(c.track.redirect)
+		} else {
+			c.WriteInt(-1)
+		}
+	case sub == "trackinginfo":
+		clientTrackingInfo(c)
 	case sub == "kill":
 		clientKill(c, args)
 	case sub == "setinfo" && len(args) == 4:

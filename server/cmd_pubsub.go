@@ -30,6 +30,7 @@ func (c *Client) subscriber() *pubsub.Subscriber {
 // replies, and the pub/sub messages already queued or to come.
 func (c *Client) setProtocol(p int) {
 	c.resp = p
+	c.respA.Store(int32(p))
 	if c.sub != nil {
 		c.sub.SetPush(p == 3)
 	}

@@ -212,6 +212,7 @@ func cmdFlushDB(c *Client, args [][]byte) {
 		return
 	}
 	c.srv.flushTables(c) // tables are not per database: FLUSHDB removes them too (contract)
+	c.srv.trackFlush() // also forgets remembered keys of clients that stopped tracking
 	c.WriteOK()
 }
 
@@ -226,6 +227,7 @@ func cmdFlushAll(c *Client, args [][]byte) {
 		}
 	}
 	c.srv.flushTables(c)
+	c.srv.trackFlush() // also forgets remembered keys of clients that stopped tracking
 	c.WriteOK()
 }
 
@@ -947,7 +949,7 @@ func infoClients(s *Server, b *infoBuilder) {
 	b.field("client_recent_max_input_buffer", "0")
 	b.field("client_recent_max_output_buffer", "0")
 	b.num("blocked_clients", int64(blocked))
-	b.field("tracking_clients", "0")
+	b.num("tracking_clients", s.trk.clients.Load())
 	b.field("clients_in_timeout_table", "0")
 }
 
@@ -1099,7 +1101,10 @@ func infoStats(s *Server, b *infoBuilder) {
 	b.field("latest_fork_usec", "0")
 	b.field("total_forks", "0")
 	b.field("migrate_cached_sockets", "0")
-	b.field("tracking_total_keys", "0")
+	keys, items, prefixes := s.trk.totals()
+	b.num("tracking_total_keys", keys)
+	b.num("tracking_total_items", items)
+	b.num("tracking_total_prefixes", prefixes)
 	b.num("lux_pubsub_messages", s.stats.pubsubMsgs.Load())
 	b.num("lux_disk_loads", st.DiskLoads.Load())
 	b.num("lux_disk_misses", st.DiskMisses.Load())

@@ -207,6 +207,16 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 			c.setReplyMode(replyOn)
 		}
 	}
+	if s.trk.clients.Load() != 0 {
+		s.trackLimit() // tracking-table-max-keys, also before a command is queued (tracking.go)
+	}
+	if q := c.trackQ.Load(); q != nil {
+		// invalidations sent to this connection so far (by its own earlier
+		// commands too) go before this command's reply, as in Redis
+		if b := q.TakePending(); b != nil {
+			c.pushWriter().WriteRaw(b)
+		}
+	}
 	cmd := lookupCommand(args[0])
 	s.stats.commands.Add(1)
 	if cmd == nil {
@@ -319,6 +329,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 			cmd.Handler(c, args)
 		}
 		c.flushKeyEvents(cmd, args)
+		if c.track.on {
+			s.trackAfterCommand(c, cmd, args)
+		}
 	} else {
 		c.locks.Reset()
 		c.keys = s.addLocks(cmd, c.db, args, &c.locks, c.keys)
@@ -333,6 +346,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		}
 		s.runHeld(c, cmd, args)
 		c.flushKeyEvents(cmd, args)
+		if c.track.on {
+			s.trackAfterCommand(c, cmd, args) // the shards are still locked
+		}
 		if c.block == nil && s.blocking.nready.Load() == 0 && c.locks.Len() > 0 && c.locks.Len() <= 4 {
 			c.held.CopyFrom(&c.locks)
 			c.holding = true
@@ -341,6 +357,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 			s.store.Unlock(&c.locks)
 			s.afterCall(c, cmd, args) // blocking commands park here; ready keys are served
 		}
+	}
+	if !c.inExec && s.trk.npending.Load() != 0 {
+		s.trackSendBcast() // BCAST invalidations of this command (or EXEC)
 	}
 	if cmd.Flags&FlagWrite != 0 {
 		c.wrote = true

@@ -44,7 +44,7 @@ var passiveDefaults = map[string]string{
 	"client-output-buffer-limit": "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
 	"protected-mode":             "yes", "loglevel": "notice", "io-threads": "1", "appendfilename": "appendonly.aof",
 	"replica-read-only": "yes", "slave-read-only": "yes", "repl-diskless-sync": "yes", "min-replicas-to-write": "0",
-	"enable-debug-command": "no", "lfu-log-factor": "10", "lfu-decay-time": "1", "tracking-table-max-keys": "1000000",
+	"enable-debug-command": "no", "lfu-log-factor": "10", "lfu-decay-time": "1",
 	"close-on-replica-write": "yes", "lazyfree-lazy-user-flush-async": "no", "activedefrag": "no",
 	"latency-tracking-info-percentiles": "50 99 99.9", "appenddirname": "appendonlydir", "dbfilename": "dump.rdb",
 	"maxmemory-clients": "0", "oom-score-adj": "no", "list-max-listpack-entries": "128",
@@ -123,6 +123,8 @@ func newConfigTable(s *Server) *configTable {
 			return ""
 		},
 	}
+	// a lower limit applies at once (Redis: on the next command or cron tick)
+	t.params["tracking-table-max-keys"] = intParam(s.trk.maxKeys.Load, func(v int64) { s.trk.maxKeys.Store(v); s.trackLimit() }, 0)
 	t.params["proto-max-bulk-len"] = intParam(s.limits.MaxBulkLen.Load, s.limits.MaxBulkLen.Store, 1024*1024)
 	t.params["maxclients"] = &configParam{
 		get: func() string { return strconv.FormatInt(s.maxClients.Load(), 10) },

@@ -69,6 +69,7 @@ type Server struct {
 	// keyListeners consume every key event after the blocking registry
 	// (addKeyEventListener); set in New, read-only afterwards.
 	keyListeners []func(storage.Event)
+	trk          tracking // CLIENT TRACKING (tracking.go)
 
 	tablesH  tablesHandle   // the table engine, opened once (cmd_tables.go)
 	admin    adminState     // INFO/DEBUG identity, saves, rate sampler (cmd_server.go)
@@ -124,6 +125,7 @@ func New(cfg Config, store *storage.Store) *Server {
 	s.addKeyEventListener(s.notifyKeyspaceEvent)
 	// while key patterns exist, unread keys expire (and notify) on time
 	s.hub.SetKeyActivity(store.SetExpireScan)
+	s.trk.init()
 	s.initBlocking()
 	s.tables() // load the tables at start-up, not on the first table command
 	return s
@@ -342,6 +344,7 @@ func (s *Server) serveConn(c *Client) {
 }
 
 func (s *Server) dropClient(c *Client) {
+	c.leaving.Store(true)
 	c.closed.Store(true)
 	c.conn.Close()
 	endUse := s.useStore()
@@ -349,6 +352,10 @@ func (s *Server) dropClient(c *Client) {
 	endUse()
 	if c.sub != nil {
 		s.closeSubscriber(c.sub)
+	}
+	s.disableTracking(c)
+	if q := c.trackQ.Load(); q != nil {
+		s.closeSubscriber(q)
 	}
 	s.clientsMu.Lock()
 	delete(s.clients, c.id)
