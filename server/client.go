@@ -69,9 +69,9 @@ type Client struct {
 	wrote   bool
 	quit    bool
 
-	errs       int // error replies written, to detect failed calls
-	resp       int          // the protocol, 2 or 3 (HELLO)
-	respA      atomic.Int32 // resp, for other goroutines (invalidations)
+	errs  int          // error replies written, to detect failed calls
+	resp  int          // the protocol, 2 or 3 (HELLO)
+	respA atomic.Int32 // resp, for other goroutines (invalidations)
 	// CLIENT TRACKING (tracking.go): settings (changed under the server's
 	// trk.mu), the queue of invalidations sent to this connection, and
 	// whether the redirect target was found gone
@@ -79,8 +79,8 @@ type Client struct {
 	trackQ      atomic.Pointer[pubsub.Subscriber]
 	trackBroken atomic.Bool
 	leaving     atomic.Bool // QUIT or disconnect: gone for other clients
-	replyMode  int
-	realWriter *redcon.Writer // the connection's writer while replies are off
+	replyMode   int
+	realWriter  *redcon.Writer // the connection's writer while replies are off
 
 	closed  atomic.Bool
 	noEvict bool

@@ -212,7 +212,7 @@ func cmdFlushDB(c *Client, args [][]byte) {
 		return
 	}
 	c.srv.flushTables(c) // tables are not per database: FLUSHDB removes them too (contract)
-	c.srv.trackFlush() // also forgets remembered keys of clients that stopped tracking
+	c.srv.trackFlush()   // also forgets remembered keys of clients that stopped tracking
 	c.WriteOK()
 }
 
