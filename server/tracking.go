@@ -95,12 +95,8 @@ func (s *Server) trackLimit() {
 		delete(s.trk.keys, k)
 		out = append(out, victim{k, ids})
 	}
-	type target struct {
-		c  *Client
-		tr trackState
-	}
 	var sends []struct {
-		t   target
+		t   trackTarget
 		key string
 	}
 	s.clientsMu.Lock()
@@ -108,9 +104,9 @@ func (s *Server) trackLimit() {
 		for id := range v.ids {
 			if t := s.clients[id]; t != nil && t.track.on && !t.track.bcast {
 				sends = append(sends, struct {
-					t   target
+					t   trackTarget
 					key string
-				}{target{t, t.track}, v.key})
+				}{trackTarget{t, t.track}, v.key})
 			}
 		}
 	}
@@ -127,6 +123,13 @@ type trackState struct {
 	caching                          bool // CLIENT CACHING yes/no for the next command
 	redirect                         int64
 	prefixes                         []string
+}
+
+// trackTarget is a client to send an invalidation to, with a copy of its
+// settings taken under trk.mu (they change under it).
+type trackTarget struct {
+	c  *Client
+	tr trackState
 }
 
 // pushQueue returns the queue for out-of-band frames to c (invalidations),
@@ -397,11 +400,7 @@ func (s *Server) trackAfterCommand(c *Client, cmd *Command, args [][]byte) {
 // the store's own expiry and eviction) to the clients that track it. It
 // runs in the store's event hook, under the key's shard lock.
 func (s *Server) trackKeyChanged(key []byte, origin *Client) {
-	type target struct {
-		c  *Client
-		tr trackState // a copy, taken under trk.mu (the settings change under it)
-	}
-	var targets []target
+	var targets []trackTarget
 	s.trk.mu.Lock()
 	if ids := s.trk.keys[string(key)]; ids != nil {
 		delete(s.trk.keys, string(key))
@@ -410,7 +409,7 @@ func (s *Server) trackKeyChanged(key []byte, origin *Client) {
 			// a client that switched to BCAST meanwhile gets nothing for
 			// the keys it read before
 			if t := s.clients[id]; t != nil && t.track.on && !t.track.bcast {
-				targets = append(targets, target{t, t.track})
+				targets = append(targets, trackTarget{t, t.track})
 			}
 		}
 		s.clientsMu.Unlock()
@@ -479,17 +478,13 @@ func (s *Server) trackSendBcast() {
 // trackFlush tells every tracking client that every key changed
 // (FLUSHDB, FLUSHALL) and forgets the remembered keys.
 func (s *Server) trackFlush() {
-	type target struct {
-		c  *Client
-		tr trackState
-	}
-	var targets []target
+	var targets []trackTarget
 	s.trk.mu.Lock()
 	clear(s.trk.keys)
 	s.clientsMu.Lock()
 	for _, t := range s.clients {
 		if t.track.on {
-			targets = append(targets, target{t, t.track})
+			targets = append(targets, trackTarget{t, t.track})
 		}
 	}
 	s.clientsMu.Unlock()
