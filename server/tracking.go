@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,9 +40,14 @@ const trackingChannel = "__redis__:invalidate"
 
 type tracking struct {
 	clients atomic.Int64 // clients with tracking on: a write pays one load when 0
-	mu      sync.Mutex
-	keys    map[string]map[int64]struct{} // default mode: key → client ids
-	bcast   map[string]map[*Client]struct{}
+	// the default mode's table key → client ids, in shards by key hash, so
+	// that tracking readers do not queue on one mutex
+	shards [trackShards]trackShard
+	nkeys  atomic.Int64 // keys in the table
+	// mu guards the settings of every client (Client.track), BCAST and pending
+	mu     sync.Mutex
+	bcast  map[string]map[*Client]struct{}
+	nbcast atomic.Int64 // len(bcast): a write skips mu while no BCAST prefix exists
 	// pending: BCAST keys changed by the running commands, per prefix,
 	// with the client that changed each last (NOLOOP); sent at the end of
 	// the command (EXEC: of the whole transaction), one message per prefix,
@@ -51,8 +57,25 @@ type tracking struct {
 	maxKeys  atomic.Int64 // tracking-table-max-keys (0: no limit)
 }
 
+const trackShards = 32
+
+type trackShard struct {
+	mu   sync.Mutex
+	keys map[string]map[int64]struct{}
+}
+
+func (t *tracking) shard(key []byte) *trackShard {
+	h := uint32(2166136261) // FNV-1a
+	for _, b := range key {
+		h = (h ^ uint32(b)) * 16777619
+	}
+	return &t.shards[h%trackShards]
+}
+
 func (t *tracking) init() {
-	t.keys = map[string]map[int64]struct{}{}
+	for i := range t.shards {
+		t.shards[i].keys = map[string]map[int64]struct{}{}
+	}
 	t.bcast = map[string]map[*Client]struct{}{}
 	t.pending = map[string]map[string]*Client{}
 	t.maxKeys.Store(1_000_000)
@@ -61,12 +84,16 @@ func (t *tracking) init() {
 // totals are INFO's tracking_total_keys, _items (key, client pairs) and
 // _prefixes.
 func (t *tracking) totals() (keys, items, prefixes int64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, ids := range t.keys {
-		items += int64(len(ids))
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		keys += int64(len(sh.keys))
+		for _, ids := range sh.keys {
+			items += int64(len(ids))
+		}
+		sh.mu.Unlock()
 	}
-	return int64(len(t.keys)), items, int64(len(t.bcast))
+	return keys, items, t.nbcast.Load()
 }
 
 // trackLimit keeps the default mode's table within tracking-table-max-keys
@@ -78,42 +105,51 @@ func (s *Server) trackLimit() {
 	if max <= 0 {
 		return
 	}
-	s.trk.mu.Lock()
-	if int64(len(s.trk.keys)) <= max {
-		s.trk.mu.Unlock()
+	if s.trk.nkeys.Load() <= max {
 		return
 	}
-	type victim struct {
-		key string
-		ids map[int64]struct{}
-	}
-	var out []victim
-	for k, ids := range s.trk.keys { // a map's order: random enough
-		if int64(len(s.trk.keys)) <= max {
-			break
-		}
-		delete(s.trk.keys, k)
-		out = append(out, victim{k, ids})
-	}
-	var sends []struct {
-		t   trackTarget
-		key string
-	}
-	s.clientsMu.Lock()
-	for _, v := range out {
-		for id := range v.ids {
-			if t := s.clients[id]; t != nil && t.track.on && !t.track.bcast {
-				sends = append(sends, struct {
-					t   trackTarget
-					key string
-				}{trackTarget{t, t.track}, v.key})
+	start := rand.IntN(trackShards) // shards from a random one, keys in map order
+	for i := 0; i < trackShards && s.trk.nkeys.Load() > max; i++ {
+		sh := &s.trk.shards[(start+i)%trackShards]
+		sh.mu.Lock()
+		var out []string
+		var ids []map[int64]struct{}
+		for k, v := range sh.keys {
+			if s.trk.nkeys.Load() <= max {
+				break
 			}
+			delete(sh.keys, k)
+			s.trk.nkeys.Add(-1)
+			out, ids = append(out, k), append(ids, v)
+		}
+		sh.mu.Unlock()
+		for j, k := range out {
+			s.invalidateIDs([]byte(k), ids[j], nil)
+		}
+	}
+}
+
+// invalidateIDs sends the invalidation of key to the tracking clients ids
+// (default mode), but not to origin with NOLOOP.
+func (s *Server) invalidateIDs(key []byte, ids map[int64]struct{}, origin *Client) {
+	var targets []trackTarget
+	s.trk.mu.Lock() // the settings are read under it
+	s.clientsMu.Lock()
+	for id := range ids {
+		// a client that switched to BCAST meanwhile gets nothing for the
+		// keys it read before
+		if t := s.clients[id]; t != nil && t.track.on && !t.track.bcast {
+			targets = append(targets, trackTarget{t, t.track})
 		}
 	}
 	s.clientsMu.Unlock()
 	s.trk.mu.Unlock()
-	for _, x := range sends {
-		s.sendInvalidation(x.t.c, x.t.tr, keyList([]byte(x.key)))
+	frame := keyList(key)
+	for _, t := range targets {
+		if t.tr.noloop && t.c == origin {
+			continue
+		}
+		s.sendInvalidation(t.c, t.tr, frame)
 	}
 }
 
@@ -238,6 +274,7 @@ func clientTracking(c *Client, args [][]byte) {
 				if m == nil {
 					m = map[*Client]struct{}{}
 					s.trk.bcast[p] = m
+					s.trk.nbcast.Add(1)
 				}
 				if _, dup := m[c]; !dup {
 					m[c] = struct{}{}
@@ -287,6 +324,7 @@ func (s *Server) disableTracking(c *Client) {
 			delete(m, c)
 			if len(m) == 0 {
 				delete(s.trk.bcast, p)
+				s.trk.nbcast.Add(-1)
 			}
 		}
 	}
@@ -376,17 +414,21 @@ func (s *Server) trackAfterCommand(c *Client, cmd *Command, args [][]byte) {
 	t := &c.track
 	if cmd.Flags&FlagReadOnly != 0 && !t.bcast && (t.optin == t.caching || !t.optin) && !(t.optout && t.caching) &&
 		cmd.Flags&FlagPubSub == 0 {
-		if keys := cmd.keyArgs(args, nil); len(keys) > 0 {
-			s.trk.mu.Lock()
-			for _, k := range keys {
-				ids := s.trk.keys[string(k)]
-				if ids == nil {
-					ids = map[int64]struct{}{}
-					s.trk.keys[string(k)] = ids
-				}
-				ids[c.id] = struct{}{}
+		keys := c.keys // the command's keys, found for its locks
+		if c.inExec {
+			keys = cmd.keyArgs(args, nil)
+		}
+		for _, k := range keys {
+			sh := s.trk.shard(k)
+			sh.mu.Lock()
+			ids := sh.keys[string(k)]
+			if ids == nil {
+				ids = map[int64]struct{}{}
+				sh.keys[string(k)] = ids
+				s.trk.nkeys.Add(1)
 			}
-			s.trk.mu.Unlock()
+			ids[c.id] = struct{}{}
+			sh.mu.Unlock()
 		}
 	}
 	if t.caching && !c.multi && !c.inExec && cmd.Name != "client" {
@@ -400,41 +442,34 @@ func (s *Server) trackAfterCommand(c *Client, cmd *Command, args [][]byte) {
 // the store's own expiry and eviction) to the clients that track it. It
 // runs in the store's event hook, under the key's shard lock.
 func (s *Server) trackKeyChanged(key []byte, origin *Client) {
-	var targets []trackTarget
-	s.trk.mu.Lock()
-	if ids := s.trk.keys[string(key)]; ids != nil {
-		delete(s.trk.keys, string(key))
-		s.clientsMu.Lock()
-		for id := range ids {
-			// a client that switched to BCAST meanwhile gets nothing for
-			// the keys it read before
-			if t := s.clients[id]; t != nil && t.track.on && !t.track.bcast {
-				targets = append(targets, trackTarget{t, t.track})
+	sh := s.trk.shard(key)
+	sh.mu.Lock()
+	ids := sh.keys[string(key)]
+	if ids != nil {
+		delete(sh.keys, string(key))
+		s.trk.nkeys.Add(-1)
+	}
+	sh.mu.Unlock()
+	if s.trk.nbcast.Load() != 0 {
+		s.trk.mu.Lock()
+		for p := range s.trk.bcast {
+			if strings.HasPrefix(string(key), p) {
+				ks := s.trk.pending[p]
+				if ks == nil {
+					ks = map[string]*Client{}
+					s.trk.pending[p] = ks
+				}
+				ks[string(key)] = origin
+				s.trk.npending.Store(1)
 			}
 		}
-		s.clientsMu.Unlock()
-	}
-	for p := range s.trk.bcast {
-		if strings.HasPrefix(string(key), p) {
-			ks := s.trk.pending[p]
-			if ks == nil {
-				ks = map[string]*Client{}
-				s.trk.pending[p] = ks
-			}
-			ks[string(key)] = origin
-			s.trk.npending.Store(1)
+		s.trk.mu.Unlock()
+		if origin == nil {
+			s.trackSendBcast() // the store's own expiry or eviction: no command to wait for
 		}
 	}
-	s.trk.mu.Unlock()
-	if origin == nil {
-		s.trackSendBcast() // the store's own expiry or eviction: no command to wait for
-	}
-	frame := keyList(key)
-	for _, t := range targets {
-		if t.tr.noloop && t.c == origin {
-			continue
-		}
-		s.sendInvalidation(t.c, t.tr, frame)
+	if ids != nil {
+		s.invalidateIDs(key, ids, origin)
 	}
 }
 
@@ -478,9 +513,15 @@ func (s *Server) trackSendBcast() {
 // trackFlush tells every tracking client that every key changed
 // (FLUSHDB, FLUSHALL) and forgets the remembered keys.
 func (s *Server) trackFlush() {
+	for i := range s.trk.shards {
+		sh := &s.trk.shards[i]
+		sh.mu.Lock()
+		s.trk.nkeys.Add(-int64(len(sh.keys)))
+		clear(sh.keys)
+		sh.mu.Unlock()
+	}
 	var targets []trackTarget
 	s.trk.mu.Lock()
-	clear(s.trk.keys)
 	s.clientsMu.Lock()
 	for _, t := range s.clients {
 		if t.track.on {

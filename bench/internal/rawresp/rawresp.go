@@ -27,7 +27,8 @@ func Append(dst []byte, args ...string) []byte {
 // Read reads one reply, calling bulk (if not nil) with the value of every
 // bulk string in it in order (the slice is valid only during the call). It
 // returns the element count of an array reply (0 for other replies); an
-// error reply is returned as an error.
+// error reply is returned as an error. RESP3 aggregates (maps, sets,
+// pushes) are read like arrays, a map's count being its pairs'.
 func Read(r *bufio.Reader, bulk func(b []byte)) (int, error) {
 	line, err := r.ReadSlice('\n')
 	if err != nil {
@@ -38,7 +39,10 @@ func Read(r *bufio.Reader, bulk func(b []byte)) (int, error) {
 	}
 	n, _ := strconv.Atoi(string(line[1 : len(line)-2]))
 	switch line[0] {
-	case '*':
+	case '*', '~', '>', '%', '|': // arrays, and RESP3's sets, pushes, maps, attributes
+		if line[0] == '%' || line[0] == '|' {
+			n *= 2
+		}
 		for i := 0; i < n; i++ {
 			if _, err := Read(r, bulk); err != nil {
 				return 0, err
