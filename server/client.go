@@ -346,6 +346,17 @@ func (c *Client) clientInfo() string {
 		" lib-name=" + c.libName + " lib-ver=" + c.libVer
 }
 
+// writePending writes the frames waiting in q (nil: none) now, ahead of
+// the replies still to come; the connection's write lock is held.
+func (c *Client) writePending(q *pubsub.Subscriber) {
+	if q == nil {
+		return
+	}
+	if b := q.TakePending(); b != nil {
+		c.pushWriter().WriteRaw(b)
+	}
+}
+
 // pushWriter is where pub/sub pushes go: Redis sends subscribe confirmations
 // and messages even while CLIENT REPLY OFF/SKIP silences replies.
 func (c *Client) pushWriter() *redcon.Writer {

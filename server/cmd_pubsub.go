@@ -103,12 +103,10 @@ func unsubscribeAll(c *Client, args [][]byte, kind string, current func(*pubsub.
 func cmdPublish(c *Client, args [][]byte) {
 	n := c.srv.hub.Publish(string(args[1]), args[2])
 	c.srv.stats.pubsubMsgs.Add(1)
-	if c.sub != nil && !c.inExec {
+	if !c.inExec {
 		// a RESP3 connection subscribed to the channel itself: Redis writes
 		// the message into its output buffer before PUBLISH's reply
-		if b := c.sub.TakePending(); b != nil {
-			c.pushWriter().WriteRaw(b)
-		}
+		c.writePending(c.sub)
 	}
 	c.WriteInt(n)
 }

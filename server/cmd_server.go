@@ -574,12 +574,13 @@ func debugProtocol(c *Client, typ []byte) {
 		}
 	case "null":
 		c.WriteNull()
-	case "array", "set":
-		if strings.EqualFold(string(typ), "set") {
-			c.WriteSet(3)
-		} else {
-			c.WriteArray(3)
+	case "array":
+		c.WriteArray(3)
+		for j := 0; j < 3; j++ {
+			c.WriteInt(j)
 		}
+	case "set":
+		c.WriteSet(3)
 		for j := 0; j < 3; j++ {
 			c.WriteInt(j)
 		}

@@ -210,13 +210,9 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 	if s.trk.clients.Load() != 0 {
 		s.trackLimit() // tracking-table-max-keys, also before a command is queued (tracking.go)
 	}
-	if q := c.trackQ.Load(); q != nil {
-		// invalidations sent to this connection so far (by its own earlier
-		// commands too) go before this command's reply, as in Redis
-		if b := q.TakePending(); b != nil {
-			c.pushWriter().WriteRaw(b)
-		}
-	}
+	// invalidations sent to this connection so far (by its own earlier
+	// commands too) go before this command's reply, as in Redis
+	c.writePending(c.trackQ.Load())
 	cmd := lookupCommand(args[0])
 	s.stats.commands.Add(1)
 	if cmd == nil {

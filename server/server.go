@@ -289,12 +289,7 @@ func (s *Server) serveConn(c *Client) {
 		}
 		endUse := s.useStore()
 		c.wmu.Lock()
-		if c.sub != nil {
-			// messages published before these commands were read go first
-			if b := c.sub.TakePending(); b != nil {
-				c.WriteRaw(b)
-			}
-		}
+		c.writePending(c.sub) // messages published before these commands were read go first
 		c.lastCmdAt = time.Now()
 		for i := range cmds {
 			if len(cmds[i].Args) == 0 {
