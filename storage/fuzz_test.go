@@ -92,10 +92,12 @@ func fuzzLoad(t *testing.T, typ Type, meta, elems []byte) Object {
 	}
 	require.Equal(t, typ, obj.Type())
 	require.Positive(t, obj.Len(), "a loaded collection must have elements (empty ones are deleted)")
-	require.LessOrEqual(t, obj.Len(), len(recs))
 	require.Positive(t, obj.MemSize())
 	out := objElems(obj)
-	require.Len(t, out, obj.Len())
+	if typ != TypeTimeSeries { // a series' run record holds many samples
+		require.LessOrEqual(t, obj.Len(), len(recs))
+		require.Len(t, out, obj.Len())
+	}
 	_ = obj.Encoding()
 
 	// Its own encoding loads back to the same thing.

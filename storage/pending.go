@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"encoding/binary"
+	"math"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -32,6 +34,18 @@ type Pending struct {
 	counted bool
 
 	held *atomic.Int64 // bytes of buffers held by every Pending of the store
+
+	// a time series' appended samples, one run a series: see AppendSample
+	runs    []sampleRun
+	runOf   map[string]int32 // element prefix -> index in runs, while open
+	runData int              // bytes of the runs' samples
+}
+
+// sampleRun is the samples appended to one series since its run opened, in
+// timestamp order, written as one record where its opRun op stands.
+type sampleRun struct {
+	prefix []byte // the series' element prefix
+	data   []byte // (ts, value) pairs of sampleSize bytes
 }
 
 // pendingOpSize approximates the bytes of one op with its index entries.
@@ -50,12 +64,15 @@ const (
 	opSet
 	opDelete
 	opRangeDelete
+	opRun // runs[k0]: one record of a series' appended samples
 )
 
-func newPending() *Pending { return &Pending{slotOf: make(map[string]int32), last: -1} }
+func newPending() *Pending {
+	return &Pending{slotOf: make(map[string]int32), runOf: make(map[string]int32), last: -1}
+}
 
 // Len is the number of bytes held.
-func (p *Pending) Len() int { return len(p.arena) }
+func (p *Pending) Len() int { return len(p.arena) + p.runData }
 
 // Empty reports whether nothing is pending.
 func (p *Pending) Empty() bool { return len(p.ops) == 0 }
@@ -130,8 +147,46 @@ func (p *Pending) Delete(key []byte) {
 	copy(op.Key, key)
 }
 
+// AppendSample adds the sample (ts, val), newer than every sample the
+// series under element prefix had, to the series' open run: the samples a
+// series gains by appends within one commit window become one record
+// (sub-key: the run's last timestamp and tsRunMark; value: the pairs), so an
+// ingest costs Pebble one record per series and window instead of one per
+// sample. The record stands in the batch where the run opened; a range
+// deletion closes every run (a series deleted and created again in one window
+// starts a new run after the deletion), and nothing else can reorder with it:
+// a sample's other records (an overwrite, an out-of-order insert) are point
+// records that win over a run's copy on load.
+func (p *Pending) AppendSample(prefix []byte, ts int64, val float64) {
+	i, ok := p.runOf[string(prefix)]
+	if !ok {
+		p.indexLast()
+		i = int32(len(p.runs))
+		if len(p.runs) < cap(p.runs) {
+			p.runs = p.runs[:i+1]
+			r := &p.runs[i]
+			r.prefix = append(r.prefix[:0], prefix...)
+			r.data = r.data[:0]
+		} else {
+			p.runs = append(p.runs, sampleRun{prefix: append([]byte(nil), prefix...)})
+		}
+		p.runOf[string(prefix)] = i
+		p.ops = append(p.ops, pendingOp{kind: opRun, k0: int(i)})
+		p.live++
+	}
+	r := &p.runs[i]
+	before := cap(r.data)
+	r.data = binary.BigEndian.AppendUint64(r.data, uint64(ts))
+	r.data = binary.BigEndian.AppendUint64(r.data, math.Float64bits(val))
+	p.runData += sampleSize
+	if grown := cap(r.data) - before; grown != 0 && p.held != nil {
+		p.held.Add(int64(grown))
+	}
+}
+
 // DeleteRange records the deletion of every key in [start, end).
 func (p *Pending) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
+	clear(p.runOf)
 	k, v := p.alloc(opRangeDelete, len(start), len(end))
 	copy(k, start)
 	copy(v, end)
@@ -142,6 +197,14 @@ func (p *Pending) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
 func (p *Pending) fill(b *pebble.Batch) {
 	p.indexLast()
 	for _, op := range p.ops {
+		if op.kind == opRun {
+			r := &p.runs[op.k0]
+			key := append(r.prefix, r.data[len(r.data)-sampleSize:len(r.data)-sampleSize+8]...)
+			key = append(key, tsRunMark)
+			b.Set(key, r.data, nil)
+			r.prefix = key[:len(r.prefix)]
+			continue
+		}
 		k, v := p.arena[op.k0:op.k1], p.arena[op.v0:op.v1]
 		switch op.kind {
 		case opSet:
@@ -168,6 +231,17 @@ func (p *Pending) reset() {
 	}
 	p.arena = p.arena[:0]
 	p.ops = p.ops[:0]
+	if len(p.runs) > 1024 || p.runData > 8<<20 {
+		if p.held != nil {
+			for _, r := range p.runs[:cap(p.runs)] {
+				p.held.Add(-int64(cap(r.data)))
+			}
+		}
+		p.runs = nil
+	}
+	p.runs = p.runs[:0]
+	clear(p.runOf)
+	p.runData = 0
 	p.slots = p.slots[:0]
 	clear(p.slotOf)
 	p.last = -1

@@ -14,10 +14,22 @@ func init() { RegisterLoader(TypeTimeSeries, loadTimeSeries) }
 // most one per timestamp, in timestamp order, a retention in ms (0 = keep
 // all) and an ordered label list. It is never empty.
 //
-// On disk every sample is one element record (sub-key: the timestamp as 8
-// big-endian bytes, so Pebble keeps them in time order; value: the float64's
-// 8 bits), so appending a sample writes one small record and never rewrites
-// the series; the meta payload holds the retention and the labels.
+// On disk a series is its meta record (retention, labels) and element
+// records of two kinds, so that appending a sample never rewrites the series:
+//   - a run (sub-key: its last timestamp as 8 big-endian bytes, then
+//     tsRunMark; value: its (ts, float64 bits) pairs of 16 bytes, in order):
+//     the samples one series gained by appends (a timestamp newer than the
+//     series' newest) within one commit window (Pending.AppendSample), or a
+//     chunk of a series written whole (RENAME, COPY, a retention increase).
+//     Runs are disjoint and ascending;
+//   - a single sample (sub-key: the timestamp as 8 big-endian bytes; value:
+//     the float64's 8 bits): an out-of-order insert or an overwrite, which
+//     wins over a run's copy of the same timestamp.
+//
+// Retention trims memory at once and the disk lazily (a range deletion of the
+// records wholly before the cutoff every tsTrimBatch trimmed samples); load
+// applies the retention again to what is left (a run that straddles the
+// cutoff), which is exact because the retention only grows with a rewrite.
 //
 // In memory the samples sit in chunks of at most tsChunkMax, each a sorted
 // slice of 16-byte (ts, value) pairs, the chunks sorted and disjoint: an
@@ -31,6 +43,7 @@ type TimeSeries struct {
 	retention int64
 	labels    []Label
 	chunkMem  int // bytes of the chunks' arrays, kept up to date (MemSize is O(1))
+	trimmed   int // samples trimmed from memory since the last deletion on disk
 }
 
 // Label is one label of a series.
@@ -49,6 +62,14 @@ type tsChunk struct{ s []Sample }
 const tsChunkMax = 512
 
 const sampleSize = 16
+
+// tsRunMark ends a run record's sub-key (a single sample's has none).
+const tsRunMark = 0x01
+
+// tsTrimBatch is how many samples retention trims from memory before their
+// records are deleted from disk (one range deletion), so a sliding window
+// does not write a deletion per sample.
+const tsTrimBatch = 1024
 
 // MaxLabels is the most labels a series may have.
 const MaxLabels = 64
@@ -225,16 +246,24 @@ func (t *TimeSeries) trimBefore(cutoff int64) (removed int, lo, hi int64) {
 	return removed, lo, hi
 }
 
-// ForEachElem implements Object: ts(8, big-endian) -> float64 bits(8).
+// ForEachElem implements Object: one run record per chunk.
 func (t *TimeSeries) ForEachElem(fn func(sub, val []byte)) {
-	var sub, val [8]byte
+	var sub [9]byte
+	sub[8] = tsRunMark
+	buf := make([]byte, 0, tsChunkMax*sampleSize)
 	for _, c := range t.chunks {
-		for _, x := range c.s {
-			binary.BigEndian.PutUint64(sub[:], uint64(x.TS))
-			binary.BigEndian.PutUint64(val[:], math.Float64bits(x.Val))
-			fn(sub[:], val[:])
-		}
+		buf = appendSamples(buf[:0], c.s)
+		binary.BigEndian.PutUint64(sub[:], uint64(c.s[len(c.s)-1].TS))
+		fn(sub[:], buf)
 	}
+}
+
+func appendSamples(b []byte, s []Sample) []byte {
+	for _, x := range s {
+		b = binary.BigEndian.AppendUint64(b, uint64(x.TS))
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(x.Val))
+	}
+	return b
 }
 
 // Clone implements Object.
@@ -322,37 +351,82 @@ func loadTimeSeries(meta []byte, it ElemIter) (Object, error) {
 		return nil, err
 	}
 	t := &TimeSeries{retention: r, labels: labels}
-	var c *tsChunk
-	prev := int64(-1)
+	var runs, singles []Sample
+	prevRun, prevSingle := int64(-1), int64(-1)
 	for it.Next() {
 		sub, val := it.Sub(), it.Value()
-		if len(sub) != 8 || len(val) != 8 {
-			return nil, fmt.Errorf("%w: time series sample of %d+%d bytes", errCorrupt, len(sub), len(val))
+		switch {
+		case len(sub) == 8 && len(val) == 8:
+			ts := int64(binary.BigEndian.Uint64(sub))
+			if ts < 0 || ts <= prevSingle {
+				return nil, fmt.Errorf("%w: time series timestamp %d", errCorrupt, ts)
+			}
+			prevSingle = ts
+			singles = append(singles, Sample{ts, math.Float64frombits(binary.BigEndian.Uint64(val))})
+		case len(sub) == 9 && sub[8] == tsRunMark && len(val) > 0 && len(val)%sampleSize == 0:
+			last := int64(binary.BigEndian.Uint64(sub))
+			for k := 0; k < len(val); k += sampleSize {
+				ts := int64(binary.BigEndian.Uint64(val[k:]))
+				if ts < 0 || ts <= prevRun || ts > last {
+					return nil, fmt.Errorf("%w: time series run with timestamp %d", errCorrupt, ts)
+				}
+				prevRun = ts
+				runs = append(runs, Sample{ts, math.Float64frombits(binary.BigEndian.Uint64(val[k+8:]))})
+			}
+			if prevRun != last {
+				return nil, fmt.Errorf("%w: time series run ends at %d, not %d", errCorrupt, prevRun, last)
+			}
+		default:
+			return nil, fmt.Errorf("%w: time series element of %d+%d bytes", errCorrupt, len(sub), len(val))
 		}
-		ts := int64(binary.BigEndian.Uint64(sub))
-		if ts < 0 || ts <= prev {
-			return nil, fmt.Errorf("%w: time series timestamp %d", errCorrupt, ts)
-		}
-		prev = ts
-		if c == nil || len(c.s) >= tsChunkMax {
-			c = &tsChunk{s: make([]Sample, 0, tsChunkMax)}
-			t.chunks = append(t.chunks, c)
-			t.chunkMem += tsChunkMax * sampleSize
-		}
-		c.s = append(c.s, Sample{ts, math.Float64frombits(binary.BigEndian.Uint64(val))})
-		t.n++
 	}
-	if t.n == 0 {
+	all := mergeSamples(runs, singles)
+	if r > 0 && len(all) > 0 {
+		cutoff := all[len(all)-1].TS - r
+		k := sort.Search(len(all), func(i int) bool { return all[i].TS >= cutoff })
+		all = all[k:]
+	}
+	if len(all) == 0 {
 		return nil, errNoElems
 	}
-	// the last chunk gives back its spare room
-	if last := t.chunks[len(t.chunks)-1]; cap(last.s)-len(last.s) > 64 {
-		s := make([]Sample, len(last.s), len(last.s)+len(last.s)/8+4)
-		copy(s, last.s)
-		t.chunkMem -= (cap(last.s) - cap(s)) * sampleSize
-		last.s = s
+	for len(all) > 0 {
+		n, c := min(len(all), tsChunkMax), tsChunkMax
+		if n == len(all) { // the last chunk keeps a little spare room
+			c = min(tsChunkMax, n+n/8+4)
+		}
+		ch := &tsChunk{s: make([]Sample, n, c)}
+		copy(ch.s, all[:n])
+		all = all[n:]
+		t.chunks = append(t.chunks, ch)
+		t.chunkMem += c * sampleSize
+		t.n += n
 	}
 	return t, nil
+}
+
+// mergeSamples merges two ascending sample lists; b's sample wins a tie.
+func mergeSamples(a, b []Sample) []Sample {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]Sample, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i].TS < b[j].TS:
+			out = append(out, a[i])
+			i++
+		case a[i].TS > b[j].TS:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, b[j])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
 }
 
 // ---- writes ----
@@ -386,9 +460,6 @@ func (tx *Tx) TSAdd(key []byte, e *Entry, t *TimeSeries, a TSAdd, event string) 
 	}
 	db := tx.db
 	sh := db.shard(key)
-	var val, sub [8]byte
-	binary.BigEndian.PutUint64(sub[:], uint64(a.TS))
-	binary.BigEndian.PutUint64(val[:], math.Float64bits(a.Val))
 	if e == nil {
 		t.retention = ret
 		if a.SetLabels {
@@ -396,15 +467,18 @@ func (tx *Tx) TSAdd(key []byte, e *Entry, t *TimeSeries, a TSAdd, event string) 
 		}
 		t.insert(Sample{a.TS, a.Val})
 		e = tx.Create(key, t) // meta record, label index, memory
-		tx.Put(key, sub[:], val[:])
+		tx.recSample(key, a, true)
 		tx.Changed(key, e, 0, event)
 		return e, nil
 	}
 	before := t.MemSize()
+	tx.recSample(key, a, a.TS > t.Last().TS)
 	t.insert(Sample{a.TS, a.Val})
-	tx.Put(key, sub[:], val[:])
-	metaChanged := false
+	metaChanged, rewrite := false, false
 	if a.SetRetention && ret != t.retention {
+		// a longer retention keeps samples the disk may still hold past
+		// the old one (trims are lazy there): the series is written anew
+		rewrite = t.retention > 0 && (ret == 0 || ret > t.retention)
 		t.retention = ret
 		metaChanged = true
 	}
@@ -415,31 +489,46 @@ func (tx *Tx) TSAdd(key []byte, e *Entry, t *TimeSeries, a TSAdd, event string) 
 		metaChanged = true
 	}
 	if ret > 0 {
-		if n, lo, hi := t.trimBefore(newest - ret); n > 0 {
-			tx.delSamples(key, n, lo, hi)
+		if n, _, _ := t.trimBefore(newest - ret); n > 0 {
+			t.trimmed += n
+			if t.trimmed >= tsTrimBatch && !rewrite {
+				tx.delSamplesBefore(key, newest-ret)
+				t.trimmed = 0
+			}
 		}
 	}
 	if metaChanged {
 		tx.rec(txMeta, db, sh, key, nil, t.MetaPayload(), TypeTimeSeries, sh.expires[string(key)])
 	}
+	if rewrite {
+		tx.rec(txDropElems, db, sh, key, nil, nil, 0, 0)
+		tx.recElems(db, sh, key, t)
+		t.trimmed = 0
+	}
 	tx.Changed(key, e, int64(t.MemSize()-before), event)
 	return e, nil
 }
 
-// delSamples records the removal of n samples with timestamps in [lo, hi]
-// (every sample of the series in that range): a point deletion for one (a
-// sliding retention removes one sample per add), one range deletion for more.
-func (tx *Tx) delSamples(key []byte, n int, lo, hi int64) {
-	if !tx.dur {
-		return
+// recSample records sample a of key's series: appended to the series' run
+// of this commit window when it is newer than every sample the series had,
+// else as a single-sample record.
+func (tx *Tx) recSample(key []byte, a TSAdd, appended bool) {
+	var sub, val [8]byte
+	binary.BigEndian.PutUint64(sub[:], uint64(a.TS))
+	binary.BigEndian.PutUint64(val[:], math.Float64bits(a.Val))
+	kind := txPut
+	if appended {
+		kind = txSample
 	}
+	tx.rec(kind, tx.db, tx.db.shard(key), key, sub[:], val[:], 0, 0)
+}
+
+// delSamplesBefore records the deletion of every record of key's series
+// that holds only samples older than cutoff (a run that straddles it stays:
+// load trims it).
+func (tx *Tx) delSamplesBefore(key []byte, cutoff int64) {
 	var a, b [8]byte
-	binary.BigEndian.PutUint64(a[:], uint64(lo))
-	if n == 1 {
-		tx.Del(key, a[:])
-		return
-	}
-	binary.BigEndian.PutUint64(b[:], uint64(hi)+1)
+	binary.BigEndian.PutUint64(b[:], uint64(cutoff))
 	tx.rec(txDelRange, tx.db, tx.db.shard(key), key, a[:], b[:], 0, 0)
 }
 

@@ -120,12 +120,24 @@ func FuzzLoadTimeSeries(f *testing.F) {
 	sample := func(ts int64, v float64) []byte {
 		return appendElem(nil, binary.BigEndian.AppendUint64(nil, uint64(ts)), binary.BigEndian.AppendUint64(nil, math.Float64bits(v)))
 	}
+	run := func(ts ...int64) []byte {
+		var v []byte
+		for _, x := range ts {
+			v = appendSamples(v, []Sample{{x, float64(x) / 2}})
+		}
+		sub := append(binary.BigEndian.AppendUint64(nil, uint64(ts[len(ts)-1])), tsRunMark)
+		return appendElem(nil, sub, v)
+	}
 	var many []byte
 	for i := 0; i < 700; i++ {
 		many = append(many, sample(int64(i*3), float64(i))...)
 	}
+	mixed := append(run(1, 2, 4), sample(3, 9)...)
+	mixed = append(mixed, sample(4, 8)...)
+	mixed = append(mixed, run(5, 9, 12)...)
 	for _, m := range [][]byte{good, {1, 0, 0}, {2, 0, 0}, {1}, {1, 0, 65}, nil, append(good, 0)} {
-		for _, e := range [][]byte{nil, sample(1, 2), append(sample(5, 1), sample(-1, 1)...), many, {8, 1, 2}, sample(7, math.NaN())} {
+		for _, e := range [][]byte{nil, sample(1, 2), append(sample(5, 1), sample(-1, 1)...), many, {8, 1, 2}, sample(7, math.NaN()),
+			run(3), mixed, append(run(5, 6), run(6, 7)...), run(1, 3, 2)} {
 			f.Add(fuzzMeta(TypeTimeSeries, 0, m), e)
 		}
 	}
@@ -135,9 +147,34 @@ func FuzzLoadTimeSeries(f *testing.F) {
 			return
 		}
 		s := obj.(*TimeSeries)
-		model := map[int64]float64{}
+		// runs first, then single samples over them; then the retention
+		model, singles := map[int64]float64{}, map[int64]float64{}
+		newest := int64(math.MinInt64)
 		for _, r := range fuzzElems(elems) {
-			model[int64(binary.BigEndian.Uint64(r.sub))] = math.Float64frombits(binary.BigEndian.Uint64(r.val))
+			into, val := singles, r.val
+			if len(r.sub) == 9 {
+				into = model
+			}
+			for ; len(val) >= 16; val = val[16:] {
+				ts := int64(binary.BigEndian.Uint64(val))
+				into[ts] = math.Float64frombits(binary.BigEndian.Uint64(val[8:]))
+				newest = max(newest, ts)
+			}
+			if len(r.sub) == 8 {
+				ts := int64(binary.BigEndian.Uint64(r.sub))
+				singles[ts] = math.Float64frombits(binary.BigEndian.Uint64(r.val))
+				newest = max(newest, ts)
+			}
+		}
+		for ts, v := range singles {
+			model[ts] = v
+		}
+		if s.retention > 0 {
+			for ts := range model {
+				if ts < newest-s.retention {
+					delete(model, ts)
+				}
+			}
 		}
 		checkSeries(t, s, model)
 	})
@@ -253,4 +290,124 @@ func TestSeriesIndexExact(t *testing.T) {
 	s3.Unlock(&ls)
 	require.Empty(t, seriesKeys(s3, 0))
 	require.Len(t, seriesKeys(s3, 1), 1)
+}
+
+// TestTimeSeriesDiskModel: random appends (one run record per series and
+// commit window), out-of-order inserts and overwrites (single records),
+// retention changes both ways (a longer one rewrites the series), sliding
+// trims (deleted from disk in batches), deletions and renames, with the
+// store reopened now and then: what loads is exactly the model.
+func TestTimeSeriesDiskModel(t *testing.T) {
+	dir := t.TempDir()
+	s := evOpen(t, dir, 0, true)
+	type model struct {
+		s   map[int64]float64
+		ret int64
+	}
+	models := map[string]*model{}
+	keys := []string{"a", "b", "c", "d"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	newest := func(m *model) int64 {
+		n := int64(-1)
+		for k := range m.s {
+			n = max(n, k)
+		}
+		return n
+	}
+	check := func() {
+		for _, k := range keys {
+			m := models[k]
+			withLocked(s, []string{k}, func(db DB) {
+				e := db.Lookup([]byte(k))
+				if m == nil {
+					require.Nil(t, e, k)
+					return
+				}
+				require.NotNil(t, e, k)
+				checkSeries(t, e.Obj.(*TimeSeries), m.s)
+				require.Equal(t, m.ret, e.Obj.(*TimeSeries).Retention())
+			})
+		}
+	}
+	for step := 0; step < 12000; step++ {
+		key := keys[rng.IntN(len(keys))]
+		m := models[key]
+		if m != nil && rng.IntN(300) == 0 {
+			if rng.IntN(2) == 0 {
+				withLocked(s, []string{key}, func(db DB) { db.Delete([]byte(key)) })
+				delete(models, key)
+			} else {
+				dst := keys[rng.IntN(len(keys))]
+				withLocked(s, []string{key, dst}, func(db DB) { db.Rename([]byte(key), []byte(dst)) })
+				delete(models, key)
+				models[dst] = m
+			}
+			continue
+		}
+		a := TSAdd{Val: float64(rng.IntN(1000)) / 4}
+		top := int64(-1)
+		if m != nil {
+			top = newest(m)
+		}
+		switch r := rng.IntN(100); {
+		case r < 70 || top < 0:
+			a.TS = top + 1 + int64(rng.IntN(3))
+		case r < 85:
+			a.TS = top - int64(rng.IntN(300))
+		default:
+			a.TS = top
+		}
+		if a.TS < 0 {
+			a.TS = 0
+		}
+		if rng.IntN(150) == 0 {
+			a.SetRetention = true
+			a.Retention = []int64{0, 100, 400, 3000}[rng.IntN(4)]
+		}
+		// the model: TSADD's rules
+		ret := int64(0)
+		if m != nil {
+			ret = m.ret
+		}
+		if a.SetRetention {
+			ret = a.Retention
+		}
+		nw := max(a.TS, top)
+		wantErr := ret > 0 && a.TS < nw-ret
+		var err error
+		withLocked(s, []string{key}, func(db DB) {
+			e := db.LookupWrite([]byte(key))
+			ser := NewTimeSeries()
+			if e != nil {
+				ser = e.Obj.(*TimeSeries)
+			}
+			tx := db.Begin()
+			_, err = tx.TSAdd([]byte(key), e, ser, a, "tsadd")
+			tx.Commit()
+		})
+		if wantErr {
+			require.ErrorIs(t, err, ErrTSTooOld)
+			continue
+		}
+		require.NoError(t, err)
+		if m == nil {
+			m = &model{s: map[int64]float64{}}
+			models[key] = m
+		}
+		m.ret = ret
+		m.s[a.TS] = a.Val
+		if ret > 0 {
+			for k := range m.s {
+				if k < nw-ret {
+					delete(m.s, k)
+				}
+			}
+		}
+		if step%1500 == 1499 {
+			check()
+			require.NoError(t, s.Close())
+			s = evOpen(t, dir, 0, true)
+			check()
+		}
+	}
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"math"
 	"sync"
 )
 
@@ -60,6 +61,7 @@ const (
 	txElems                  // every element of objs[s0], read when the batch is filled
 	txMember                 // a sorted set member with its score in objs[v0] when the batch is filled
 	txDelRange               // every element with sub-key in [sub, val) (a series' retention)
+	txSample                 // a time series sample (sub: ts, val: value bits) for the series' run
 )
 
 var txPool = sync.Pool{New: func() any { return new(Tx) }}
@@ -568,6 +570,11 @@ func (tx *Tx) write(b *Pending) {
 			copy(op.Key[len(prefix):], sub)
 			copy(op.Value, val)
 			op.Finish()
+		case txSample:
+			prefix = elemPrefix(prefix[:0], dbi, key)
+			ts := int64(binary.BigEndian.Uint64(tx.arena[o.s0:]))
+			val := math.Float64frombits(binary.BigEndian.Uint64(tx.arena[o.v0:]))
+			b.AppendSample(prefix, ts, val)
 		case txDelRange:
 			p := elemPrefix(nil, dbi, key)
 			n := len(p)
