@@ -275,6 +275,7 @@ var aclExtra = map[string][]string{
 	"command|help": {"@connection"}, "command|info": {"@connection"}, "command|list": {"@connection"},
 	"function|flush": {"@scripting"}, "function|list": {"@scripting"}, "function|help": {"@scripting"},
 	"script|flush": {"@scripting"}, "script|help": {"@scripting"},
+	"sort": {"@set", "@sortedset", "@list", "@dangerous"}, "sort_ro": {"@set", "@sortedset", "@list", "@dangerous"},
 }
 
 // aclCategoryOrder is the order Redis lists ACL categories in.

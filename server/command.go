@@ -59,7 +59,11 @@ type Command struct {
 	LastKey  int // negative counts from the end
 	Step     int
 	// Keys overrides the positional key spec (commands with numkeys arguments).
-	Keys    func(args [][]byte) [][]byte
+	Keys func(args [][]byte) [][]byte
+	// LockDB, when it reports true for a call, locks every shard of the
+	// current database instead of the keys' (SORT with BY/GET patterns,
+	// which name keys only known while running).
+	LockDB  func(args [][]byte) bool
 	Handler Handler
 	Group   string // documentation group, for COMMAND DOCS
 	Summary string
@@ -152,6 +156,8 @@ func (s *Server) addLocks(cmd *Command, db int, args [][]byte, ls *storage.LockS
 		if !s.store.Persistent() {
 			ls.AddDB(db)
 		}
+	case cmd.LockDB != nil && cmd.LockDB(args):
+		ls.AddDB(db)
 	default:
 		scratch = cmd.keyArgs(args, scratch[:0])
 		for _, k := range scratch {
