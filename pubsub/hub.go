@@ -38,6 +38,7 @@ type Hub struct {
 	mu       sync.RWMutex
 	channels map[string]subSet // only channels with ≥1 subscriber
 	patterns map[string]subSet // only patterns with ≥1 subscriber
+	shards   map[string]subSet // shard channels (SSUBSCRIBE) with ≥1 subscriber
 
 	keys keyHub // key-pattern subscriptions (KSUB, keys.go)
 }
@@ -47,6 +48,7 @@ func NewHub() *Hub {
 	return &Hub{
 		channels: make(map[string]subSet),
 		patterns: make(map[string]subSet),
+		shards:   make(map[string]subSet),
 	}
 }
 
@@ -62,6 +64,7 @@ type Subscriber struct {
 	// subscribe and unsubscribe stay O(1).
 	channels map[string]uint64
 	patterns map[string]uint64
+	shards   map[string]uint64 // shard channels, a namespace of their own
 	keyPats  map[string]keySub // key patterns (keys.go)
 	seq      uint64
 	closed   bool
@@ -95,6 +98,7 @@ func (h *Hub) NewSubscriber(sink Sink, limit int) *Subscriber {
 		limit:    limit,
 		channels: make(map[string]uint64),
 		patterns: make(map[string]uint64),
+		shards:   make(map[string]uint64),
 		keyPats:  make(map[string]keySub),
 		wake:     make(chan struct{}, 1),
 		quit:     make(chan struct{}),
@@ -104,9 +108,9 @@ func (h *Hub) NewSubscriber(sink Sink, limit int) *Subscriber {
 	return s
 }
 
-// Subscribe subscribes s to channel and returns s's total number of
-// subscriptions (channels plus patterns) afterwards, the count Redis puts in
-// the subscribe reply. Subscribing twice is a no-op. A closed subscriber is
+// Subscribe subscribes s to channel and returns s's number of
+// subscriptions (channels, patterns and key patterns; not shard channels)
+// afterwards, the count Redis puts in the subscribe reply. Subscribing twice is a no-op. A closed subscriber is
 // not subscribed and 0 is returned.
 func (h *Hub) Subscribe(s *Subscriber, channel string) int {
 	h.mu.Lock()
@@ -165,6 +169,59 @@ func (h *Hub) PUnsubscribe(s *Subscriber, pattern string) int {
 	return s.countLocked()
 }
 
+// SSubscribe subscribes s to the shard channel (SSUBSCRIBE: a namespace of
+// its own, which only SPUBLISH reaches) and returns s's number of shard
+// channels afterwards, the count Redis puts in the ssubscribe reply.
+func (h *Hub) SSubscribe(s *Subscriber, channel string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.checkOwner(s)
+	if !s.closed {
+		if _, ok := s.shards[channel]; !ok {
+			s.seq++
+			s.shards[channel] = s.seq
+			addSub(h.shards, channel, s)
+		}
+	}
+	return len(s.shards)
+}
+
+// SUnsubscribe removes s from the shard channel and returns s's number of
+// shard channels afterwards.
+func (h *Hub) SUnsubscribe(s *Subscriber, channel string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.checkOwner(s)
+	if _, ok := s.shards[channel]; ok {
+		delete(s.shards, channel)
+		removeSub(h.shards, channel, s)
+	}
+	return len(s.shards)
+}
+
+// SPublish delivers msg to the subscribers of the shard channel as
+// "smessage" frames (patterns do not apply) and returns how many.
+func (h *Hub) SPublish(channel string, msg []byte) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	subs := h.shards[channel]
+	if len(subs) == 0 {
+		return 0
+	}
+	bp := framePool.Get().(*[]byte)
+	frame := append((*bp)[:0], "*3\r\n$8\r\nsmessage\r\n"...)
+	frame = appendBulk(frame, channel)
+	frame = appendBulk(frame, msg)
+	for s := range subs {
+		s.Enqueue(frame)
+	}
+	if cap(frame) <= maxSpareBuf {
+		*bp = frame[:0]
+		framePool.Put(bp)
+	}
+	return len(subs)
+}
+
 // Publish delivers msg to every subscriber of channel and of every pattern
 // matching channel, and returns the number of deliveries: one per matching
 // channel subscription plus one per matching pattern subscription, so a
@@ -213,10 +270,15 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b
 // Channels returns the active channels (those with at least one subscriber)
 // in sorted order. If pattern is non-nil only channels matching it (see
 // Match, case-sensitive) are returned, as PUBSUB CHANNELS does.
-func (h *Hub) Channels(pattern []byte) []string {
+func (h *Hub) Channels(pattern []byte) []string { return h.channelList(h.channels, pattern) }
+
+// ShardChannels is Channels for shard channels (PUBSUB SHARDCHANNELS).
+func (h *Hub) ShardChannels(pattern []byte) []string { return h.channelList(h.shards, pattern) }
+
+func (h *Hub) channelList(m map[string]subSet, pattern []byte) []string {
 	h.mu.RLock()
-	out := make([]string, 0, len(h.channels))
-	for ch := range h.channels {
+	out := make([]string, 0, len(m))
+	for ch := range m {
 		if pattern == nil || matchBytesString(pattern, ch) {
 			out = append(out, ch)
 		}
@@ -232,6 +294,13 @@ func (h *Hub) NumSub(channel string) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return len(h.channels[channel])
+}
+
+// ShardNumSub returns the number of subscribers of a shard channel.
+func (h *Hub) ShardNumSub(channel string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.shards[channel])
 }
 
 // NumPat returns the number of distinct patterns with at least one
@@ -300,6 +369,14 @@ func (s *Subscriber) Channels() []string {
 	return inOrder(s.channels)
 }
 
+// ShardChannels returns the shard channels s is subscribed to, in
+// subscription order.
+func (s *Subscriber) ShardChannels() []string {
+	s.hub.mu.RLock()
+	defer s.hub.mu.RUnlock()
+	return inOrder(s.shards)
+}
+
 // Patterns returns the patterns s is subscribed to, in subscription order.
 func (s *Subscriber) Patterns() []string {
 	s.hub.mu.RLock()
@@ -307,13 +384,20 @@ func (s *Subscriber) Patterns() []string {
 	return inOrder(s.patterns)
 }
 
-// Count returns s's total number of subscriptions (channels, patterns and
-// key patterns).
-// The server uses it to decide whether the connection is in subscribed mode.
+// Count returns s's number of subscriptions (channels, patterns and key
+// patterns), the count of (P)UNSUBSCRIBE's replies.
 func (s *Subscriber) Count() int {
 	s.hub.mu.RLock()
 	defer s.hub.mu.RUnlock()
 	return s.countLocked()
+}
+
+// Subscribed reports whether s has any subscription, shard channels
+// included: the server's subscribed mode.
+func (s *Subscriber) Subscribed() bool {
+	s.hub.mu.RLock()
+	defer s.hub.mu.RUnlock()
+	return s.countLocked()+len(s.shards) > 0
 }
 
 func (s *Subscriber) countLocked() int {
@@ -345,9 +429,13 @@ func (s *Subscriber) Close() {
 		for p := range s.patterns {
 			removeSub(h.patterns, p, s)
 		}
+		for ch := range s.shards {
+			removeSub(h.shards, ch, s)
+		}
 		h.removeKeyPatterns(s)
 		clear(s.channels)
 		clear(s.patterns)
+		clear(s.shards)
 	}
 	h.mu.Unlock()
 

@@ -316,12 +316,12 @@ func (c *Client) clientInfo() string {
 	if c.multi {
 		flags = "x"
 	}
-	if c.sub != nil && c.sub.Count() > 0 {
+	if c.sub != nil && c.sub.Subscribed() {
 		flags = "P"
 	}
-	sub, psub := 0, 0
+	sub, psub, ssub := 0, 0, 0
 	if c.sub != nil {
-		sub, psub = len(c.sub.Channels()), len(c.sub.Patterns())
+		sub, psub, ssub = len(c.sub.Channels()), len(c.sub.Patterns()), len(c.sub.ShardChannels())
 	}
 	multi := -1
 	if c.multi {
@@ -339,7 +339,7 @@ func (c *Client) clientInfo() string {
 		" idle=" + strconv.FormatInt(int64(now.Sub(c.lastCmdAt).Seconds()), 10) +
 		" flags=" + flags +
 		" db=" + strconv.Itoa(c.db) +
-		" sub=" + strconv.Itoa(sub) + " psub=" + strconv.Itoa(psub) + " ssub=0" +
+		" sub=" + strconv.Itoa(sub) + " psub=" + strconv.Itoa(psub) + " ssub=" + strconv.Itoa(ssub) +
 		" multi=" + strconv.Itoa(multi) +
 		" qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r" +
 		" cmd=" + cmd + " user=default redir=-1 resp=" + strconv.Itoa(c.resp) +

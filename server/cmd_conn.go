@@ -31,7 +31,7 @@ func cmdPing(c *Client, args [][]byte) {
 		c.WriteError(wrongArgsMsg("ping"))
 		return
 	}
-	if c.resp == 2 && c.sub != nil && c.sub.Count() > 0 {
+	if c.resp == 2 && c.sub != nil && c.sub.Subscribed() {
 		c.WriteArray(2)
 		c.WriteBulkString("pong")
 		if len(args) == 2 {

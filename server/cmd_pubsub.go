@@ -15,6 +15,10 @@ func init() {
 		&Command{Name: "punsubscribe", Arity: -1, Flags: ps | FlagNoScript | FlagSubscribeOK, Handler: cmdPUnsubscribe, Group: "pubsub", Summary: "Stops listening to messages published to channels that match one or more patterns."},
 		&Command{Name: "publish", Arity: 3, Flags: ps | FlagFast, Handler: cmdPublish, Group: "pubsub", Summary: "Posts a message to a channel."},
 		&Command{Name: "pubsub", Arity: -2, Flags: ps, Handler: cmdPubsub, Group: "pubsub", Summary: "A container for Pub/Sub commands."},
+		// shard channels: without a cluster, a namespace of their own
+		&Command{Name: "ssubscribe", Arity: -2, Flags: ps | FlagNoScript | FlagSubscribeOK, FirstKey: 1, LastKey: -1, Step: 1, Handler: cmdSSubscribe, Group: "pubsub", Summary: "Listens for messages published to shard channels."},
+		&Command{Name: "sunsubscribe", Arity: -1, Flags: ps | FlagNoScript | FlagSubscribeOK, FirstKey: 1, LastKey: -1, Step: 1, Handler: cmdSUnsubscribe, Group: "pubsub", Summary: "Stops listening to messages posted to shard channels."},
+		&Command{Name: "spublish", Arity: 3, Flags: ps | FlagFast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdSPublish, Group: "pubsub", Summary: "Post a message to a shard channel"},
 	)
 }
 
@@ -38,7 +42,7 @@ func (c *Client) setProtocol(p int) {
 
 // writeSubReply writes a (un)subscribe confirmation: a push in RESP3.
 func writeSubReply(c *Client, kind string, name []byte, count int) {
-	c.subscribed.Store(count > 0)
+	c.subscribed.Store(c.sub.Subscribed())
 	w := c.pushWriter()
 	if c.resp == 3 {
 		w.WriteRaw([]byte(">3\r\n"))
@@ -80,8 +84,35 @@ func cmdPUnsubscribe(c *Client, args [][]byte) {
 		c.srv.hub.PUnsubscribe)
 }
 
-// unsubscribeAll implements (P)UNSUBSCRIBE: the named ones, or all of the
-// client's; with none at all Redis still replies once with a nil name.
+func cmdSSubscribe(c *Client, args [][]byte) {
+	if c.inExec {
+		// Redis denies it to a client that expects one reply per command
+		c.WriteError("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+		return
+	}
+	sub := c.subscriber()
+	for _, ch := range args[1:] {
+		writeSubReply(c, "ssubscribe", ch, c.srv.hub.SSubscribe(sub, string(ch)))
+	}
+}
+
+func cmdSUnsubscribe(c *Client, args [][]byte) {
+	unsubscribeAll(c, args, "sunsubscribe", func(sub *pubsub.Subscriber) []string { return sub.ShardChannels() },
+		c.srv.hub.SUnsubscribe)
+}
+
+func cmdSPublish(c *Client, args [][]byte) {
+	n := c.srv.hub.SPublish(string(args[1]), args[2])
+	c.srv.stats.pubsubMsgs.Add(1)
+	if !c.inExec {
+		c.writePending(c.sub)
+	}
+	c.WriteInt(n)
+}
+
+// unsubscribeAll implements (P|S)UNSUBSCRIBE: the named ones, or all of the
+// client's; with none at all Redis still replies once with a nil name and
+// the count of that kind.
 func unsubscribeAll(c *Client, args [][]byte, kind string, current func(*pubsub.Subscriber) []string,
 	unsub func(*pubsub.Subscriber, string) int) {
 	sub := c.subscriber()
@@ -91,7 +122,11 @@ func unsubscribeAll(c *Client, args [][]byte, kind string, current func(*pubsub.
 			names = append(names, []byte(n))
 		}
 		if len(names) == 0 {
-			writeSubReply(c, kind, nil, sub.Count())
+			n := sub.Count()
+			if kind == "sunsubscribe" {
+				n = len(sub.ShardChannels())
+			}
+			writeSubReply(c, kind, nil, n)
 			return
 		}
 	}
@@ -135,12 +170,16 @@ func cmdPubsub(c *Client, args [][]byte) {
 	case sub == "numpat" && len(args) == 2:
 		c.WriteInt(hub.NumPat())
 	case sub == "shardchannels" && len(args) <= 3:
-		c.WriteArray(0)
+		var pat []byte
+		if len(args) == 3 {
+			pat = args[2]
+		}
+		c.WriteBulkStrings(hub.ShardChannels(pat))
 	case sub == "shardnumsub":
 		c.WriteArray(2 * (len(args) - 2))
 		for _, ch := range args[2:] {
 			c.WriteBulk(ch)
-			c.WriteInt(0)
+			c.WriteInt(hub.ShardNumSub(string(ch)))
 		}
 	case sub == "help" && len(args) == 2:
 		c.WriteBulkStrings([]string{

@@ -1098,7 +1098,7 @@ func infoStats(s *Server, b *infoBuilder) {
 	b.num("keyspace_misses", st.KeyspaceMiss.Load())
 	b.num("pubsub_channels", int64(len(s.hub.Channels(nil))))
 	b.num("pubsub_patterns", int64(s.hub.NumPat()))
-	b.field("pubsubshard_channels", "0")
+	b.num("pubsubshard_channels", int64(len(s.hub.ShardChannels(nil))))
 	b.field("latest_fork_usec", "0")
 	b.field("total_forks", "0")
 	b.field("migrate_cached_sockets", "0")

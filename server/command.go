@@ -238,7 +238,7 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 		return
 	}
 	// RESP3 connections may run any command while subscribed (Redis 7.0)
-	if c.resp == 2 && c.sub != nil && c.sub.Count() > 0 && cmd.Flags&FlagSubscribeOK == 0 {
+	if c.resp == 2 && c.sub != nil && c.sub.Subscribed() && cmd.Flags&FlagSubscribeOK == 0 {
 		c.WriteError(subscribeContextMsg(fullName(cmd, args)))
 		s.statsOf(cmd).rejected.Add(1)
 		return

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // pubsubPatterns exercise Redis's stringmatch: ?, *, classes with ranges,
@@ -246,4 +248,78 @@ func TestPubSubDiff(t *testing.T) {
 	if !lux.Alive() {
 		t.Fatalf("lux died")
 	}
+}
+
+// shardScenario: shard channels (SSUBSCRIBE, SPUBLISH, SUNSUBSCRIBE, PUBSUB
+// SHARDCHANNELS/SHARDNUMSUB) are a namespace of their own, in RESP2 and
+// RESP3, and count apart from channels and patterns. Returns the transcript.
+func shardScenario(t *testing.T, addr string) []string {
+	var out []string
+	pub, sub, sub3 := dialRESP(t, addr), dialRESP(t, addr), dialRESP(t, addr)
+	for _, c := range []*respConn{pub, sub, sub3} {
+		c.Timeout = 5 * time.Second
+	}
+	// do sends args (none: only reads) and records n replies
+	do := func(c *respConn, name string, n int, args ...string) {
+		if len(args) > 0 {
+			c.Send(args...)
+		}
+		var replies []string
+		for k := 0; k < n; k++ {
+			r, err := c.TryReply()
+			if err != nil {
+				t.Errorf("%s: %s %q: %v", addr, name, args, err)
+				return
+			}
+			replies = append(replies, r)
+		}
+		out = append(out, fmt.Sprintf("%s %q -> %q", name, args, replies))
+	}
+	do(sub3, "sub3", 1, "HELLO", "3")
+	out = out[:0] // HELLO's map carries the server's name and version
+	do(sub, "sub", 2, "SSUBSCRIBE", "s1", "s2")
+	do(sub, "sub", 1, "SSUBSCRIBE", "s1")
+	do(sub, "sub", 2, "SUBSCRIBE", "s1", "c1")
+	do(sub, "sub", 1, "PSUBSCRIBE", "s*")
+	do(sub3, "sub3", 1, "SSUBSCRIBE", "s2")
+	do(pub, "pub", 1, "SPUBLISH", "s1", "hello")
+	do(sub, "sub", 1) // the smessage only: PUBLISH subscribers do not get it
+	do(pub, "pub", 1, "SPUBLISH", "s2", "world")
+	do(sub, "sub", 1)
+	do(sub3, "sub3", 1)
+	do(pub, "pub", 1, "PUBLISH", "s1", "plain")
+	do(sub, "sub", 2) // message and pmessage, no smessage
+	do(pub, "pub", 1, "SPUBLISH", "nobody", "x")
+	do(pub, "pub", 1, "PUBSUB", "SHARDCHANNELS", "s1")
+	do(pub, "pub", 1, "PUBSUB", "SHARDCHANNELS", "z*")
+	do(pub, "pub", 1, "PUBSUB", "SHARDNUMSUB", "s1", "s2", "nobody")
+	do(pub, "pub", 1, "PUBSUB", "NUMSUB", "s1", "s2")
+	do(pub, "pub", 1, "PUBSUB", "CHANNELS", "c*")
+	do(sub, "sub", 1, "GET", "k") // subscribed mode refuses it
+	do(sub3, "sub3", 1, "GET", "k")
+	do(sub, "sub", 1, "SUNSUBSCRIBE", "s1")
+	do(sub, "sub", 1, "SUNSUBSCRIBE")
+	do(sub, "sub", 1, "SUNSUBSCRIBE")
+	do(sub, "sub", 2, "UNSUBSCRIBE", "s1", "c1")
+	do(sub, "sub", 1, "PUNSUBSCRIBE")
+	do(sub, "sub", 1, "GET", "k") // out of subscribed mode
+	do(sub3, "sub3", 2, "SUNSUBSCRIBE", "s2", "s9")
+	do(pub, "pub", 1, "PUBSUB", "SHARDCHANNELS")
+	do(pub, "pub", 1, "SPUBLISH", "s2", "gone")
+	do(pub, "pub", 1, "PUBSUB", "SHARDNUMSUB", "s1", "s2")
+	do(pub, "pub", 1, "MULTI")
+	do(pub, "pub", 1, "SSUBSCRIBE", "m")
+	do(pub, "pub", 1, "EXEC")
+	do(pub, "pub", 1, "SSUBSCRIBE")
+	do(pub, "pub", 1, "SPUBLISH", "a")
+	return out
+}
+
+// TestPubSubShardDiff compares the shard channel scenario on Redis and lux.
+func TestPubSubShardDiff(t *testing.T) {
+	red := startRedis(t)
+	lux := startLux(t, "--persistence=false")
+	want := shardScenario(t, red.Addr)
+	got := shardScenario(t, lux.Addr)
+	require.Equal(t, want, got)
 }
