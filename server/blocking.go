@@ -84,6 +84,7 @@ type blockRequest struct {
 	w         *waiter // the registry entry
 	retry     bool    // the handler is being re-run after a wake-up
 	again     bool    // the re-run found nothing and asked to keep waiting
+	ns        int64   // time the handler ran so far (its first run, re-runs)
 }
 
 // ticket is one wake-up: the waiter closes done after its handler re-ran
@@ -357,7 +358,11 @@ func (s *Server) serveBlocked(c *Client, cmd *Command, args [][]byte) {
 	req := c.block
 	w := req.w
 	r := s.blocking
-	defer func() { c.block = nil }()
+	defer func() {
+		// counted once, when the wait ends, with the time its runs took
+		s.afterTimed(c, cmd, args, s.statsFor(cmd, args), req.ns)
+		c.block = nil
+	}()
 
 	var timeout <-chan time.Time
 	if !req.deadline.IsZero() {
@@ -384,7 +389,9 @@ func (s *Server) serveBlocked(c *Client, cmd *Command, args [][]byte) {
 			c.keys = s.addLocks(cmd, c.db, args, &c.locks, c.keys)
 			s.store.Lock(&c.locks)
 			c.beginKeyEvents()
+			t0 := cputicks()
 			s.runHeld(c, cmd, args)
+			req.ns += ticksNs(cputicks() - t0)
 			c.flushKeyEvents(cmd, args)
 			s.store.Unlock(&c.locks)
 			if req.again {

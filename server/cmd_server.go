@@ -382,6 +382,11 @@ func (s *Server) resetStats() {
 	for i := range s.cmdStats {
 		s.cmdStats[i].reset()
 	}
+	for _, subs := range s.subStats {
+		for _, st := range subs {
+			st.reset()
+		}
+	}
 	s.stats.commands.Store(0)
 	s.stats.connections.Store(0)
 	s.stats.rejectedConns.Store(0)
@@ -829,7 +834,7 @@ var infoSections = []struct {
 			b.WriteString("\r\n")
 		}
 	}},
-	{"latencystats", false, func(*Server, *infoBuilder) {}},
+	{"latencystats", false, infoLatencyStats},
 	{"cluster", true, func(s *Server, b *infoBuilder) { b.field("cluster_enabled", "0") }},
 	{"keyspace", true, infoKeyspace},
 }
@@ -1159,8 +1164,8 @@ func infoCPU(s *Server, b *infoBuilder) {
 }
 
 func infoCommandStats(s *Server, b *infoBuilder) {
-	for _, cmd := range sortedCommands() {
-		st := s.statsOf(cmd)
+	for _, r := range s.statRows() {
+		st := r.st
 		calls, usec := st.calls.Load(), st.usec.Load()
 		rejected, failed := st.rejected.Load(), st.failed.Load()
 		if calls == 0 && rejected == 0 && failed == 0 {
@@ -1170,7 +1175,7 @@ func infoCommandStats(s *Server, b *infoBuilder) {
 		if calls > 0 {
 			per = float64(usec) / float64(calls)
 		}
-		b.field("cmdstat_"+cmd.Name, fmt.Sprintf("calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d",
+		b.field("cmdstat_"+r.name, fmt.Sprintf("calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d",
 			calls, usec, per, rejected, failed))
 	}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/luxdb/lux-go/storage"
 )
@@ -78,6 +77,7 @@ type commandStats struct {
 	usec     atomic.Int64
 	rejected atomic.Int64
 	failed   atomic.Int64
+	hist     [latBuckets]atomic.Int64 // durations (latency.go)
 }
 
 func (st *commandStats) reset() {
@@ -85,6 +85,9 @@ func (st *commandStats) reset() {
 	st.usec.Store(0)
 	st.rejected.Store(0)
 	st.failed.Store(0)
+	for i := range st.hist {
+		st.hist[i].Store(0)
+	}
 }
 
 // statsOf returns the server's counters for cmd.
@@ -311,18 +314,12 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	c.cmd = cmd
 	c.beginKeyEvents()
 	c.cmdName = fullName(cmd, args)
-	// Reading the clock costs ~100 ns on some virtual machines, as much as a
-	// whole GET: every command is timed one call in 16 and the time scaled,
-	// so INFO commandstats' usec are estimates (calls are exact).
-	st := s.statsOf(cmd)
-	n := st.calls.Add(1)
-	timed := n&15 == 0
-	var start time.Time
-	if timed {
-		start = time.Now()
-	}
+	st := s.statsFor(cmd, args)
+	st.calls.Add(1)
+	var ns int64
 	errs := c.errs
 	if c.inExec {
+		t0 := cputicks()
 		if !c.execHolds && holdsCommits(cmd) {
 			s.store.Hold()
 			cmd.Handler(c, args)
@@ -330,6 +327,7 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		} else {
 			cmd.Handler(c, args)
 		}
+		ns = ticksNs(cputicks() - t0)
 		c.flushKeyEvents(cmd, args)
 		if c.track.on {
 			s.trackAfterCommand(c, cmd, args)
@@ -346,7 +344,13 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 			s.releaseHeld(c)
 			s.store.Lock(&c.locks)
 		}
+		t0 := cputicks()
 		s.runHeld(c, cmd, args)
+		ns = ticksNs(cputicks() - t0)
+		if c.block != nil {
+			// blocked: recorded when the wait ends (serveBlocked)
+			c.block.ns, ns = ns, -1
+		}
 		c.flushKeyEvents(cmd, args)
 		if c.track.on {
 			s.trackAfterCommand(c, cmd, args) // the shards are still locked
@@ -369,8 +373,8 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	if c.errs != errs {
 		st.failed.Add(1)
 	}
-	if timed {
-		st.usec.Add(16 * time.Since(start).Microseconds())
+	if ns >= 0 {
+		s.afterTimed(c, cmd, args, st, ns)
 	}
 }
 

@@ -103,6 +103,7 @@ func newConfigTable(s *Server) *configTable {
 		}
 	}
 	t.params["notify-keyspace-events"] = notifyConfigParam(s)
+	latencyConfig(s, t)
 	t.params["port"] = &configParam{get: func() string { return strconv.Itoa(s.cfg.Port) }}
 	t.params["bind"] = &configParam{get: func() string { return s.cfg.Bind }}
 	t.params["dir"] = &configParam{get: func() string { return s.store.Dir() }}
@@ -169,6 +170,13 @@ func parseMemory(v string) (int64, bool) {
 // get returns the name/value pairs of every parameter matching one of the
 // patterns, as Redis 7 does: a name without glob characters is looked up
 // case-insensitively and echoed as given, a pattern matches case-insensitively.
+// passiveValue returns a passive parameter's current value.
+func (t *configTable) passiveValue(name string) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.passiv[name]
+}
+
 func (t *configTable) get(patterns []string) []string {
 	t.mu.RLock()
 	defer t.mu.RUnlock()

@@ -74,6 +74,15 @@ type Server struct {
 	tablesH  tablesHandle   // the table engine, opened once (cmd_tables.go)
 	admin    adminState     // INFO/DEBUG identity, saves, rate sampler (cmd_server.go)
 	cmdStats []commandStats // INFO commandstats, by Command.idx (command.go)
+	// subcommands' statistics by Command.idx and name, nil for a plain
+	// command (latency.go)
+	subStats []map[string]*commandStats
+	slow     slowLog        // SLOWLOG (latency.go)
+	latency  latencyMonitor // LATENCY LATEST/HISTORY (latency.go)
+	// slowlog-log-slower-than (µs, <0 off), slowlog-max-len,
+	// latency-monitor-threshold (ms, 0 off), latency-tracking
+	slowThr, slowMax, latThreshold atomic.Int64
+	latTracking                    atomic.Bool
 
 	start    time.Time
 	shutdown chan struct{} // closed when a client ran SHUTDOWN
@@ -121,6 +130,10 @@ func New(cfg Config, store *storage.Store) *Server {
 	s.password.Store(&pw)
 	s.admin.init()
 	s.cmdStats = make([]commandStats, len(commands))
+	s.initSubStats()
+	s.slowThr.Store(10000)
+	s.slowMax.Store(128)
+	s.latTracking.Store(true)
 	s.conf = newConfigTable(s)
 	s.addKeyEventListener(s.notifyKeyspaceEvent)
 	// while key patterns exist, unread keys expire (and notify) on time
@@ -161,6 +174,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Serve accepts connections until Close.
 func (s *Server) Serve() error {
+	refineTicks()
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {

@@ -1,0 +1,4 @@
+package server
+
+// cputicks reads the time-stamp counter.
+func cputicks() int64
