@@ -1,12 +1,12 @@
 package server
 
 import (
-	"fmt"
-	"time"
 	"encoding/binary"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
