@@ -20,7 +20,10 @@ import (
 //
 // Every function here works on a value that may be corrupted (it comes from
 // a client's SET): indexes are checked, and where Redis's C reads the byte
-// past the end of an sds (its terminating zero) these read 0.
+// past the end of an sds (its terminating zero) these read 0. The decoders
+// reject any opcode running past the last register, as Redis 7.0.15 with the
+// CVE-2025-32023 fix (Debian's package, later upstream releases) does; the
+// unpatched 7.0.15 only checked VAL opcodes.
 
 const (
 	hllP           = 14
@@ -208,25 +211,31 @@ func hllSparseToDense(s []byte) ([]byte, bool) {
 	idx := 0
 	for p := hllHdrSize; p < len(s); {
 		b := s[p]
+		var runlen int
 		switch {
 		case sparseIsZero(b):
-			idx += sparseZeroLen(b)
+			runlen = sparseZeroLen(b)
+		case sparseIsXZero(b):
+			runlen = sparseXZeroLen(s, p)
+		default:
+			runlen = sparseValLen(b)
+		}
+		if runlen+idx > hllRegisters {
+			return nil, false // overflow
+		}
+		switch {
+		case sparseIsZero(b):
 			p++
 		case sparseIsXZero(b):
-			idx += sparseXZeroLen(s, p)
 			p += 2
 		default:
-			runlen, val := sparseValLen(b), sparseValValue(b)
-			if runlen+idx > hllRegisters {
-				p = len(s) // overflow
-				break
-			}
-			for ; runlen > 0; runlen-- {
-				hllDenseSetReg(regs, idx, uint8(val))
-				idx++
+			val := uint8(sparseValValue(b))
+			for k := 0; k < runlen; k++ {
+				hllDenseSetReg(regs, idx+k, val)
 			}
 			p++
 		}
+		idx += runlen
 	}
 	if idx != hllRegisters {
 		return nil, false
@@ -421,20 +430,27 @@ func hllSparseRegHisto(s []byte, histo *[64]int) (valid bool) {
 	idx := 0
 	for p := hllHdrSize; p < len(s); {
 		b := s[p]
+		var n int
 		switch {
 		case sparseIsZero(b):
-			n := sparseZeroLen(b)
-			idx += n
+			n = sparseZeroLen(b)
+		case sparseIsXZero(b):
+			n = sparseXZeroLen(s, p)
+		default:
+			n = sparseValLen(b)
+		}
+		if n+idx > hllRegisters {
+			return false // overflow
+		}
+		idx += n
+		switch {
+		case sparseIsZero(b):
 			histo[0] += n
 			p++
 		case sparseIsXZero(b):
-			n := sparseXZeroLen(s, p)
-			idx += n
 			histo[0] += n
 			p += 2
 		default:
-			n := sparseValLen(b)
-			idx += n
 			histo[sparseValValue(b)] += n
 			p++
 		}
@@ -536,26 +552,33 @@ func hllMerge(max *[hllRegisters]uint8, s []byte) bool {
 	i := 0
 	for p := hllHdrSize; p < len(s); {
 		b := s[p]
+		var runlen int
 		switch {
 		case sparseIsZero(b):
-			i += sparseZeroLen(b)
+			runlen = sparseZeroLen(b)
+		case sparseIsXZero(b):
+			runlen = sparseXZeroLen(s, p)
+		default:
+			runlen = sparseValLen(b)
+		}
+		if runlen+i > hllRegisters {
+			return false // overflow
+		}
+		switch {
+		case sparseIsZero(b):
 			p++
 		case sparseIsXZero(b):
-			i += sparseXZeroLen(s, p)
 			p += 2
 		default:
-			runlen, val := sparseValLen(b), uint8(sparseValValue(b))
-			if runlen+i > hllRegisters {
-				return false // overflow
-			}
-			for ; runlen > 0; runlen-- {
-				if val > max[i] {
-					max[i] = val
+			val := uint8(sparseValValue(b))
+			for k := i; k < i+runlen; k++ {
+				if val > max[k] {
+					max[k] = val
 				}
-				i++
 			}
 			p++
 		}
+		i += runlen
 	}
 	return i == hllRegisters
 }
