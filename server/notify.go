@@ -94,8 +94,10 @@ func eventClass(name string) int {
 		return notifyExpired
 	case "evicted":
 		return notifyEvicted
-	case "set", "setrange", "incrby", "incrbyfloat", "append":
+	case "set", "setrange", "incrby", "incrbyfloat", "append", "pfadd":
 		return notifyString
+	case "pfcount", "pfdebug":
+		return 0 // HLL changes Redis does not notify (cmd_hll.go)
 	case "new":
 		return notifyNew
 	case "keymiss":

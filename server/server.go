@@ -57,6 +57,8 @@ type Server struct {
 	password   atomic.Pointer[string]
 	// notifyFlags is the live notify-keyspace-events setting (notify.go).
 	notifyFlags atomic.Int64
+	// hllMaxBytes is hll-sparse-max-bytes (cmd_hll.go).
+	hllMaxBytes atomic.Int64
 
 	clientsMu sync.Mutex
 	clients   map[int64]*Client
@@ -126,6 +128,7 @@ func New(cfg Config, store *storage.Store) *Server {
 		quit: make(chan struct{})}
 	s.limits.MaxBulkLen.Store(cfg.ProtoMaxBulkLen)
 	s.maxClients.Store(int64(cfg.MaxClients))
+	s.hllMaxBytes.Store(hllDefaultSparseMaxBytes)
 	pw := cfg.Password
 	s.password.Store(&pw)
 	s.admin.init()

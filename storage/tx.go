@@ -264,7 +264,8 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 		e.Str = append(make([]byte, 0, len(val)), val...)
 	}
 	e.Type, e.Obj, e.lru = TypeString, nil, lruClock()
-	e.Raw = event == "append" || event == "setrange"
+	// values grown in place, and HyperLogLogs (Redis creates them raw)
+	e.Raw = event == "append" || event == "setrange" || len(event) > 2 && event[:2] == "pf"
 	if delta := int64(cap(e.Str)) - old; delta != 0 {
 		db.account(sh, delta)
 	}
