@@ -55,7 +55,8 @@ export STALL_TIMEOUT=${STALL_TIMEOUT:-60}
 UNITS=${UNITS:-unit/type/string unit/type/incr unit/expire unit/keyspace unit/pubsub
 	unit/multi unit/info-command unit/protocol unit/type/list
 	unit/type/list-3 unit/type/hash unit/type/set unit/type/zset unit/scan unit/other
-	unit/bitops unit/bitfield unit/tracking unit/sort}
+	unit/bitops unit/bitfield unit/tracking unit/sort unit/geo unit/hyperloglog
+	unit/slowlog unit/latency-monitor}
 
 missing() {
 	if [ "${CI:-}" = true ]; then
