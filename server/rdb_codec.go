@@ -668,6 +668,10 @@ func zipmapEntries(zm []byte) ([][]byte, error) {
 		}
 		n := binary.LittleEndian.Uint32(zm[p+1:])
 		p += 5
+		if n < 254 {
+			// a short length in the 5-byte form (Redis's CVE-2026-25243 check)
+			return 0, errBadData
+		}
 		if uint64(n) > uint64(end-p) {
 			return 0, errBadData
 		}
