@@ -496,3 +496,61 @@ func FuzzRestorePayload(f *testing.F) {
 		}
 	})
 }
+
+func TestMigrate(t *testing.T) {
+	src, dst := startServer(t, ""), startServer(t, "")
+	r, d := src.raw(t), dst.raw(t)
+	host, port, _ := strings.Cut(dst.addr, ":")
+	mig := func(args ...string) string {
+		return r.do(append([]string{"MIGRATE", host, port}, args...)...)
+	}
+	require.Equal(t, "+NOKEY\r\n", mig("nokey", "0", "1000"))
+	require.Equal(t, rOK, r.do("SET", "a", "1"))
+	require.Equal(t, "-ERR syntax error\r\n", mig("a", "0", "1000", "bogus"))
+	require.Equal(t, "-ERR syntax error\r\n", mig("a", "0", "1000", "AUTH"))
+	require.Equal(t, "-ERR syntax error\r\n", mig("a", "0", "1000", "AUTH2", "u"))
+	require.Equal(t, "-ERR When using MIGRATE KEYS option, the key argument must be set to the empty string\r\n", mig("a", "0", "1000", "KEYS", "a"))
+	require.Equal(t, "-ERR value is not an integer or out of range\r\n", mig("a", "0", "x"))
+	require.Equal(t, "-ERR value is not an integer or out of range\r\n", mig("a", "x", "1000"))
+
+	// a move: gone here, there in db 3 with its TTL
+	require.Equal(t, rOne, r.do("EXPIRE", "a", "100"))
+	require.Equal(t, rOK, mig("a", "3", "1000"))
+	require.Equal(t, rZero, r.do("EXISTS", "a"))
+	require.Equal(t, rOK, d.do("SELECT", "3"))
+	require.Equal(t, "$1\r\n1\r\n", d.do("GET", "a"))
+	ttl, _ := strconv.Atoi(strings.Trim(d.do("TTL", "a"), ":\r\n"))
+	require.True(t, ttl > 90 && ttl <= 100, "ttl %d", ttl)
+
+	// an existing target key: BUSYKEY forwarded, nothing deleted; REPLACE
+	require.Equal(t, ":3\r\n", r.do("RPUSH", "a", "x", "y", "z"))
+	require.Equal(t, "-ERR Target instance replied with error: BUSYKEY Target key name already exists.\r\n", mig("a", "3", "1000"))
+	require.Equal(t, rOne, r.do("EXISTS", "a"))
+	require.Equal(t, rOK, mig("a", "3", "1000", "REPLACE", "COPY"))
+	require.Equal(t, rOne, r.do("EXISTS", "a"), "COPY keeps the key")
+	require.Equal(t, "*3\r\n$1\r\nx\r\n$1\r\ny\r\n$1\r\nz\r\n", d.do("LRANGE", "a", "0", "-1"))
+
+	// several keys, the missing ones skipped
+	require.Equal(t, rOK, r.do("MSET", "k1", "v1", "k2", "v2"))
+	require.Equal(t, rOK, mig("", "3", "1000", "KEYS", "k1", "nokey", "k2"))
+	require.Equal(t, rZero, r.do("EXISTS", "k1", "k2"))
+	require.Equal(t, "*2\r\n$2\r\nv1\r\n$2\r\nv2\r\n", d.do("MGET", "k1", "k2"))
+
+	// AUTH: the target's error is forwarded
+	require.Equal(t, rOK, d.do("CONFIG", "SET", "requirepass", "secret"))
+	defer func() {
+		d2 := dst.raw(t)
+		d2.do("AUTH", "secret")
+		d2.do("CONFIG", "SET", "requirepass", "")
+	}()
+	require.Equal(t, rOK, r.do("SET", "b", "2"))
+	require.Contains(t, mig("b", "0", "1000", "AUTH", "wrong"), "-ERR Target instance replied with error: WRONGPASS")
+	require.Equal(t, rOK, mig("b", "0", "1000", "AUTH", "secret"))
+	require.Equal(t, rOK, r.do("SET", "b", "2"))
+	require.Equal(t, rOK, mig("b", "0", "1000", "AUTH2", "default", "secret", "REPLACE"))
+
+	// nothing listening
+	require.Equal(t, rOK, r.do("SET", "c", "3"))
+	require.Equal(t, "-IOERR error or timeout connecting to the client\r\n", r.do("MIGRATE", "127.0.0.1", "1", "c", "0", "1000"))
+	require.Equal(t, rOne, r.do("EXISTS", "c"))
+}

@@ -239,3 +239,65 @@ func TestDumpRestoreCompressedList(t *testing.T) {
 		t.Fatalf("restored list differs:\nwant %s\ngot  %s", abbrev(want), abbrev(got))
 	}
 }
+
+// TestMigrateCompat moves keys lux -> Redis, Redis -> lux (Redis's own
+// MIGRATE talking to lux) and lux -> lux.
+func TestMigrateCompat(t *testing.T) {
+	redis := startRedis(t)
+	lux1 := startLux(t, "--persistence=false")
+	lux2 := startLux(t, "--persistence=false")
+	rc, l1, l2 := dialRESP(t, redis.Addr), dialRESP(t, lux1.Addr), dialRESP(t, lux2.Addr)
+	build := func(c *respConn) {
+		c.Do("FLUSHALL")
+		c.Do("SET", "s", strings.Repeat("value", 10))
+		c.Do("RPUSH", "l", "a", "1", "b")
+		c.Do("HSET", "h", "f", "v")
+		c.Do("ZADD", "z", "1.5", "m")
+		c.Do("SADD", "st", "1", "2")
+		c.Do("PEXPIRE", "s", "100000")
+	}
+	keys := []string{"s", "l", "h", "z", "st"}
+	for _, tc := range []struct {
+		name     string
+		src, dst *respConn
+		dstProc  *proc
+	}{
+		{"lux to redis", l1, rc, &redis.proc},
+		{"redis to lux", rc, l1, &lux1.proc},
+		{"lux to lux", l1, l2, &lux2.proc},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			build(tc.src)
+			tc.dst.Do("FLUSHALL")
+			var want []string
+			for _, k := range keys {
+				want = append(want, contentOf(t, tc.src, k))
+			}
+			host, port, _ := strings.Cut(tc.dstProc.Addr, ":")
+			args := append([]string{"MIGRATE", host, port, "", "0", "5000", "KEYS"}, keys...)
+			if r := tc.src.Do(args...); r != "+OK\r\n" {
+				t.Fatalf("MIGRATE: %s", r)
+			}
+			if r := tc.src.Do("DBSIZE"); r != ":0\r\n" {
+				t.Fatalf("source keeps keys: %s", r)
+			}
+			for i, k := range keys {
+				if got := contentOf(t, tc.dst, k); got != want[i] {
+					t.Errorf("%s: want %s got %s", k, want[i], got)
+				}
+			}
+			if r := tc.dst.Do("PTTL", "s"); !strings.HasPrefix(r, ":9") && r != ":100000\r\n" {
+				t.Errorf("TTL not carried: %s", r)
+			}
+			// an existing key on the target: its error comes back
+			build(tc.src)
+			r := tc.src.Do("MIGRATE", host, port, "l", "0", "5000")
+			if r != "-ERR Target instance replied with error: BUSYKEY Target key name already exists.\r\n" {
+				t.Errorf("BUSYKEY: %q", r)
+			}
+			if r := tc.src.Do("MIGRATE", host, port, "l", "0", "5000", "REPLACE", "COPY"); r != "+OK\r\n" {
+				t.Errorf("REPLACE COPY: %q", r)
+			}
+		})
+	}
+}
