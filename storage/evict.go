@@ -91,6 +91,23 @@ func lfuTouch(e *Entry, now uint32) {
 	}
 }
 
+// SetIdle makes the entry look last accessed sec seconds ago (RESTORE
+// IDLETIME); the caller holds the key's shard.
+func (e *Entry) SetIdle(sec int64) {
+	if sec > math.MaxUint32 {
+		sec = math.MaxUint32
+	}
+	e.lru = lruClock() - uint32(sec)
+}
+
+// SetFreq sets the entry's LFU counter, its decay counted from now (RESTORE
+// FREQ); the caller holds the key's shard. A counter of 0 reads back as
+// the initial 5 (0 marks an entry never counted).
+func (e *Entry) SetFreq(f uint8) {
+	e.freq = f
+	e.lru = lruClock()
+}
+
 // Freq returns the entry's LFU counter (OBJECT FREQ).
 func (e *Entry) Freq() int {
 	if e.freq == 0 {

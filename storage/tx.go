@@ -379,6 +379,23 @@ func (tx *Tx) CopyTo(src []byte, to DB, dst []byte) bool {
 	return true
 }
 
+// Restore stores a value built from a serialized payload (RESTORE) under
+// key with deadline exp (absolute unix ms, 0 = none), replacing silently any
+// value the key holds, records it and reports event ("restore"). A string is
+// str with obj nil (str is copied); a collection is obj, which the store
+// keeps. It returns the new entry, for SetIdle/SetFreq.
+func (tx *Tx) Restore(key, str []byte, obj Object, exp int64, event string) *Entry {
+	db := tx.db
+	sh := db.shard(key)
+	e := &Entry{Str: append([]byte(nil), str...), Type: TypeString}
+	if obj != nil {
+		e = &Entry{Obj: obj, Type: obj.Type()}
+	}
+	tx.install(db, sh, key, e, exp, true)
+	tx.touch(db, sh, key, event)
+	return e
+}
+
 // Signal reports event for key without changing it (Redis's
 // signalModifiedKey for commands that change nothing durable).
 func (tx *Tx) Signal(key []byte, event string) {
