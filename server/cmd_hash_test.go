@@ -393,7 +393,7 @@ func TestHashPersistence(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServer(t, dir)
 	r := ts.raw(t)
-	for i := 0; i < 300; i++ {
+	for i := 0; i < 600; i++ {
 		r.do("HSET", "big", fmt.Sprint("f", i), fmt.Sprint("v", i))
 	}
 	require.Equal(t, hsInt(2), r.do("HDEL", "big", "f0", "f1"))
@@ -412,10 +412,10 @@ func TestHashPersistence(t *testing.T) {
 
 	ts2 := startServer(t, dir)
 	r2 := ts2.raw(t)
-	require.Equal(t, hsInt(300), r2.do("HLEN", "big"))
+	require.Equal(t, hsInt(600), r2.do("HLEN", "big"))
 	require.Equal(t, hsNil, r2.do("HGET", "big", "f0"))
 	require.Equal(t, hsBulk("changed"), r2.do("HGET", "big", "f2"))
-	require.Equal(t, hsBulk("v299"), r2.do("HGET", "big", "f299"))
+	require.Equal(t, hsBulk("v599"), r2.do("HGET", "big", "f599"))
 	require.Equal(t, hsInt(8), r2.do("HINCRBY", "big", "n", "1"))
 	require.Equal(t, hsBulk("1.5"), r2.do("HGET", "big", "fl"))
 	require.Equal(t, hsArr("a", "1", "b", "2"), r2.do("HGETALL", "small"))

@@ -23,7 +23,7 @@ var (
 )
 
 func init() {
-	HashMaxListpackEntries.Store(128)
+	HashMaxListpackEntries.Store(512)
 	HashMaxListpackValue.Store(64)
 	SetMaxIntsetEntries.Store(512)
 	RegisterLoader(TypeHash, loadHash)

@@ -15,18 +15,14 @@ import (
 	"testing"
 )
 
-// bulkOf decodes a bulk string reply.
-func bulkOf(t *testing.T, rep string) []byte {
+// hllValue is the bytes of a GET reply (an HLL must be there).
+func hllValue(t *testing.T, rep string) []byte {
 	t.Helper()
-	if !strings.HasPrefix(rep, "$") {
-		t.Fatalf("not a bulk string: %q", rep)
+	v, ok := bulkOf(t, rep)
+	if !ok {
+		t.Fatalf("no value: %q", rep)
 	}
-	i := strings.Index(rep, "\r\n")
-	n, err := strconv.Atoi(rep[1:i])
-	if err != nil || n < 0 {
-		t.Fatalf("bad bulk reply %q", rep)
-	}
-	return []byte(rep[i+2 : i+2+n])
+	return []byte(v)
 }
 
 // hllPair runs the same commands on Redis and lux.
@@ -48,7 +44,7 @@ func (p hllPair) do(args ...string) string {
 // same requires key's raw value to be identical on both servers.
 func (p hllPair) same(key, what string) []byte {
 	p.t.Helper()
-	want, got := bulkOf(p.t, p.red.Do("GET", key)), bulkOf(p.t, p.lux.Do("GET", key))
+	want, got := hllValue(p.t, p.red.Do("GET", key)), hllValue(p.t, p.lux.Do("GET", key))
 	if !bytes.Equal(want, got) {
 		i := 0
 		for i < len(want) && i < len(got) && want[i] == got[i] {
@@ -144,7 +140,7 @@ func TestHLLCompatRedis(t *testing.T) {
 		for i := 0; i < len(elems); i += 200 {
 			p.red.Do(append([]string{"PFADD", key}, elems[i:min(i+200, len(elems))]...)...)
 		}
-		v := bulkOf(t, p.red.Do("GET", key))
+		v := hllValue(t, p.red.Do("GET", key))
 		if got := p.lux.Do("SET", key, string(v)); got != "+OK\r\n" {
 			t.Fatalf("SET = %q", got)
 		}
@@ -161,7 +157,7 @@ func TestHLLCompatRedis(t *testing.T) {
 		for i := 0; i < len(elems); i += 200 {
 			p.lux.Do(append([]string{"PFADD", rkey}, elems[i:min(i+200, len(elems))]...)...)
 		}
-		lv := bulkOf(t, p.lux.Do("GET", rkey))
+		lv := hllValue(t, p.lux.Do("GET", rkey))
 		if got := p.red.Do("SET", rkey, string(lv)); got != "+OK\r\n" {
 			t.Fatalf("SET = %q", got)
 		}
