@@ -425,8 +425,11 @@ func configHelp(c *Client, args [][]byte) {
 
 // debugKeys locks the key DEBUG OBJECT inspects; other subcommands touch no key.
 func debugKeys(args [][]byte) [][]byte {
-	if len(args) == 3 && eqFold(args[1], "object") {
+	switch {
+	case len(args) == 3 && eqFold(args[1], "object"):
 		return args[2:3]
+	case len(args) >= 2 && eqFold(args[1], "digest-value"):
+		return args[2:]
 	}
 	return nil
 }
@@ -439,6 +442,10 @@ func cmdDebug(c *Client, args [][]byte) {
 		writeHelp(c, args[0],
 			"CHANGE-REPL-ID",
 			"    Change the replication IDs of the instance.",
+			"DIGEST",
+			"    Output a hex signature representing the current DB content.",
+			"DIGEST-VALUE <key> [<key> ...]",
+			"    Output a hex signature of the values of all the specified keys.",
 			"ERROR <string>",
 			"    Return a Redis protocol error with <string> as message.",
 			"LOG <message>",
@@ -471,6 +478,10 @@ func cmdDebug(c *Client, args [][]byte) {
 			}
 		}
 		c.WriteOK()
+	case eqFold(sub, "digest") && n == 2:
+		debugDigest(c)
+	case eqFold(sub, "digest-value"):
+		debugDigestValue(c, args[2:])
 	case eqFold(sub, "set-active-expire") && n == 3:
 		v, _ := strconv.Atoi(string(args[2]))
 		s.store.SetActiveExpire(v != 0)
