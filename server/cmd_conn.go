@@ -207,6 +207,7 @@ func init() {
 		&subCommand{Name: "reply", Arity: 3}, &subCommand{Name: "help", Arity: 2},
 		&subCommand{Name: "tracking", Arity: -3}, &subCommand{Name: "caching", Arity: 3},
 		&subCommand{Name: "getredir", Arity: 2}, &subCommand{Name: "trackinginfo", Arity: 2},
+		&subCommand{Name: "pause", Arity: -3}, &subCommand{Name: "unpause", Arity: 2},
 	)
 }
 
@@ -247,6 +248,11 @@ func cmdClient(c *Client, args [][]byte) {
 		}
 	case sub == "trackinginfo":
 		clientTrackingInfo(c)
+	case sub == "pause" && len(args) <= 4:
+		clientPause(c, args)
+	case sub == "unpause":
+		c.srv.unpauseClients()
+		c.WriteOK()
 	case sub == "kill":
 		clientKill(c, args)
 	case sub == "setinfo" && len(args) == 4:

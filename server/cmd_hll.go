@@ -27,7 +27,7 @@ func init() {
 	const g = "hyperloglog"
 	register(
 		&Command{Name: "pfadd", Arity: -2, Flags: FlagWrite | FlagDenyOOM | FlagFast, FirstKey: 1, LastKey: 1, Handler: cmdPfadd, Group: g, Summary: "Adds the specified elements to the specified HyperLogLog."},
-		&Command{Name: "pfcount", Arity: -2, Flags: FlagReadOnly, FirstKey: 1, LastKey: -1, Handler: cmdPfcount, Group: g, Summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s)."},
+		&Command{Name: "pfcount", Arity: -2, Flags: FlagReadOnly | FlagMayReplicate, FirstKey: 1, LastKey: -1, Handler: cmdPfcount, Group: g, Summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s)."},
 		&Command{Name: "pfmerge", Arity: -2, Flags: FlagWrite | FlagDenyOOM, FirstKey: 1, LastKey: -1, Handler: cmdPfmerge, Group: g, Summary: "Merge N different HyperLogLogs into a single one."},
 		&Command{Name: "pfdebug", Arity: 3, Flags: FlagWrite | FlagDenyOOM | FlagAdmin, FirstKey: 2, LastKey: 2, Handler: cmdPfdebug, Group: g, Summary: "Internal commands for debugging HyperLogLog values"},
 		&Command{Name: "pfselftest", Arity: 1, Flags: FlagAdmin, Handler: cmdPfselftest, Group: g, Summary: "An internal command for testing HyperLogLog values"},

@@ -13,12 +13,12 @@ func init() {
 		&Command{Name: "unsubscribe", Arity: -1, Flags: ps | FlagNoScript | FlagSubscribeOK, Handler: cmdUnsubscribe, Group: "pubsub", Summary: "Stops listening to messages posted to channels."},
 		&Command{Name: "psubscribe", Arity: -2, Flags: ps | FlagNoScript | FlagSubscribeOK, Handler: cmdPSubscribe, Group: "pubsub", Summary: "Listens for messages published to channels that match one or more patterns."},
 		&Command{Name: "punsubscribe", Arity: -1, Flags: ps | FlagNoScript | FlagSubscribeOK, Handler: cmdPUnsubscribe, Group: "pubsub", Summary: "Stops listening to messages published to channels that match one or more patterns."},
-		&Command{Name: "publish", Arity: 3, Flags: ps | FlagFast, Handler: cmdPublish, Group: "pubsub", Summary: "Posts a message to a channel."},
+		&Command{Name: "publish", Arity: 3, Flags: ps | FlagFast | FlagMayReplicate, Handler: cmdPublish, Group: "pubsub", Summary: "Posts a message to a channel."},
 		&Command{Name: "pubsub", Arity: -2, Flags: ps, Handler: cmdPubsub, Group: "pubsub", Summary: "A container for Pub/Sub commands."},
 		// shard channels: without a cluster, a namespace of their own
 		&Command{Name: "ssubscribe", Arity: -2, Flags: ps | FlagNoScript | FlagSubscribeOK, FirstKey: 1, LastKey: -1, Step: 1, Handler: cmdSSubscribe, Group: "pubsub", Summary: "Listens for messages published to shard channels."},
 		&Command{Name: "sunsubscribe", Arity: -1, Flags: ps | FlagNoScript | FlagSubscribeOK, FirstKey: 1, LastKey: -1, Step: 1, Handler: cmdSUnsubscribe, Group: "pubsub", Summary: "Stops listening to messages posted to shard channels."},
-		&Command{Name: "spublish", Arity: 3, Flags: ps | FlagFast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdSPublish, Group: "pubsub", Summary: "Post a message to a shard channel"},
+		&Command{Name: "spublish", Arity: 3, Flags: ps | FlagFast | FlagMayReplicate, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdSPublish, Group: "pubsub", Summary: "Post a message to a shard channel"},
 	)
 }
 

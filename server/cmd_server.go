@@ -959,7 +959,7 @@ func infoClients(s *Server, b *infoBuilder) {
 	s.clientsMu.Lock()
 	n := len(s.clients)
 	s.clientsMu.Unlock()
-	blocked := s.blockedClients()
+	blocked := s.blockedClients() + int(s.pause.waiting.Load())
 	b.num("connected_clients", int64(n))
 	b.field("cluster_connections", "0")
 	b.num("maxclients", s.maxClients.Load())

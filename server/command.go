@@ -33,6 +33,7 @@ const (
 	FlagTables                          // a table command: EXEC holds the tables write lock around the transaction
 	FlagWaitsCommit                     // waits for the durable store while it runs (TALTER): never run under Store.Hold
 	FlagNoTransaction                   // refused inside MULTI, which it dooms (KSUB, KUNSUB)
+	FlagMayReplicate                    // not a write, but Redis would replicate it (PUBLISH, PFCOUNT): CLIENT PAUSE WRITE holds it
 )
 
 var flagNames = []struct {
@@ -42,7 +43,7 @@ var flagNames = []struct {
 	{FlagWrite, "write"}, {FlagReadOnly, "readonly"}, {FlagDenyOOM, "denyoom"},
 	{FlagAdmin, "admin"}, {FlagPubSub, "pubsub"}, {FlagNoScript, "noscript"},
 	{FlagBlocking, "blocking"}, {FlagLoading, "loading"}, {FlagStale, "stale"},
-	{FlagNoAuth, "no_auth"}, {FlagFast, "fast"}, {FlagNoTransaction, "no_multi"},
+	{FlagNoAuth, "no_auth"}, {FlagFast, "fast"}, {FlagMayReplicate, "may_replicate"}, {FlagNoTransaction, "no_multi"},
 }
 
 // Handler executes a command. args[0] is the command name. It writes exactly
@@ -285,6 +286,9 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 		c.queue = append(c.queue, queued{cmd: cmd, args: copyArgs(args)})
 		c.WriteString("QUEUED")
 		return
+	}
+	if s.pause.on.Load() {
+		s.waitPause(c, cmd) // CLIENT PAUSE
 	}
 	s.call(c, cmd, args)
 }

@@ -85,6 +85,7 @@ type Server struct {
 	// latency-monitor-threshold (ms, 0 off), latency-tracking
 	slowThr, slowMax, latThreshold atomic.Int64
 	latTracking                    atomic.Bool
+	pause                          pauseState // CLIENT PAUSE (pause.go)
 
 	start    time.Time
 	shutdown chan struct{} // closed when a client ran SHUTDOWN

@@ -14,6 +14,11 @@ import (
 // expiry). Lazy expiry on access is unaffected.
 func (s *Store) SetActiveExpire(on bool) { s.activeExpireOff.Store(!on) }
 
+// SetExpirePaused suspends expiry (CLIENT PAUSE): a key past its deadline
+// reads as missing but is neither deleted nor counted, and the active
+// expiry cycle skips, until it is resumed.
+func (s *Store) SetExpirePaused(on bool) { s.expirePaused.Store(on) }
+
 // ActiveExpire reports whether background expiry is on (the default).
 func (s *Store) ActiveExpire() bool { return !s.activeExpireOff.Load() }
 
@@ -54,7 +59,7 @@ func (s *Store) expireLoop() {
 		}
 		tickClock()
 		s.sweepTombs()
-		if !s.ActiveExpire() {
+		if !s.ActiveExpire() || s.expirePaused.Load() {
 			continue
 		}
 		start := time.Now()

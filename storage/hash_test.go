@@ -140,7 +140,7 @@ func TestHashDictKeepPosKeepsInsertionOrder(t *testing.T) {
 
 func TestHashEncodingIsSticky(t *testing.T) {
 	h := NewHash()
-	for i := 0; i < 128; i++ {
+	for i := 0; i < 512; i++ {
 		h.Set([]byte(fmt.Sprint(i)), []byte("v"))
 	}
 	require.Equal(t, "listpack", h.Encoding())
@@ -398,10 +398,10 @@ func TestTxCreateReplacesWithoutEvent(t *testing.T) {
 
 func TestHashLoaderRecomputesEncoding(t *testing.T) {
 	h := NewHash()
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 600; i++ {
 		h.Set([]byte(fmt.Sprint(i)), []byte("v"))
 	}
-	for i := 0; i < 150; i++ {
+	for i := 0; i < 550; i++ {
 		h.Delete([]byte(fmt.Sprint(i)))
 	}
 	require.Equal(t, "hashtable", h.Encoding())

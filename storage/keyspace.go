@@ -56,6 +56,9 @@ func (db DB) lookup(sh *shard, key []byte, touch bool) *Entry {
 	}
 	if len(sh.expires) > 0 {
 		if exp, ok := sh.expires[string(key)]; ok && exp <= NowMs() {
+			if db.s.expirePaused.Load() {
+				return nil // logically expired; reclaimed after the pause
+			}
 			db.deleteKey(sh, string(key), "expired")
 			db.s.stats.ExpiredKeys.Add(1)
 			return nil

@@ -214,6 +214,7 @@ type Store struct {
 	stats Stats
 
 	activeExpireOff atomic.Bool
+	expirePaused    atomic.Bool           // CLIENT PAUSE: expired keys are not reclaimed
 	expireScan      atomic.Int32          // >0: every resident deadline is checked every expireScanRounds cycles (expire.go)
 	readErr         atomic.Pointer[error] // a failed read: writes are refused
 	rfail           readFailures          // the keys whose read failed
