@@ -34,6 +34,7 @@ type Client struct {
 
 	db      int
 	authed  bool
+	user    atomic.Pointer[aclUser] // the authenticated user (the default user until AUTH)
 	name    string
 	libName string
 	libVer  string
@@ -90,14 +91,15 @@ type Client struct {
 func newClient(s *Server, nc net.Conn) *Client {
 	c := &Client{srv: s, id: s.nextID.Add(1), conn: nc, created: time.Now(),
 		Writer: redcon.NewWriter(&countingWriter{w: nc, n: &s.stats.netOut})}
-	c.authed = *s.password.Load() == ""
+	c.user.Store(s.acl.def)
+	c.authed = s.defaultLoginOK()
 	c.lastCmdAt = c.created
 	c.resp = 2
 	c.respA.Store(2)
 	return c
 }
 
-func (c *Client) authRequired() bool { return !c.authed }
+func (c *Client) authRequired() bool { return !c.authed && c.srv.authNeeded() }
 
 // DB returns the client's selected database; its changes report the client
 // as their origin (KSUB names them after the client's running command).
@@ -342,7 +344,7 @@ func (c *Client) clientInfo() string {
 		" sub=" + strconv.Itoa(sub) + " psub=" + strconv.Itoa(psub) + " ssub=" + strconv.Itoa(ssub) +
 		" multi=" + strconv.Itoa(multi) +
 		" qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r" +
-		" cmd=" + cmd + " user=default redir=-1 resp=" + strconv.Itoa(c.resp) +
+		" cmd=" + cmd + " user=" + c.userName() + " redir=-1 resp=" + strconv.Itoa(c.resp) +
 		" lib-name=" + c.libName + " lib-ver=" + c.libVer
 }
 

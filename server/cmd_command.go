@@ -262,6 +262,10 @@ var groupCategory = map[string]string{
 	"generic": "@keyspace", "string": "@string", "list": "@list", "set": "@set", "sorted-set": "@sortedset",
 	"hash": "@hash", "pubsub": "@pubsub", "transactions": "@transaction", "connection": "@connection",
 	"scripting": "@scripting", "hyperloglog": "@hyperloglog", "geo": "@geo", "stream": "@stream", "bitmap": "@bitmap",
+	// lux's own families, under the nearest Redis category (ACL CAT lists
+	// exactly Redis's categories): tables hold field/value rows, time
+	// series are ordered by time, vectors are values under a key
+	"tables": "@hash", "timeseries": "@sortedset", "vector": "@string",
 }
 
 // aclExtra holds the ACL categories Redis declares explicitly for commands
@@ -286,6 +290,10 @@ var aclCategoryOrder = []string{"@keyspace", "@read", "@write", "@set", "@sorted
 // categories derives ACL categories from flags and group; the command table
 // has no ACL data of its own.
 func (r commandRow) categories() []string {
+	// Redis's own commands have Redis's categories (acl_keyspecs.go)
+	if cats, ok := redisCategories[r.name]; ok {
+		return cats
+	}
 	has := map[string]bool{}
 	// a container's categories are its subcommands' business
 	if extra, ok := aclExtra[r.name]; ok {

@@ -69,7 +69,8 @@ func cmdReset(c *Client, args [][]byte) {
 	c.db = 0
 	c.name = ""
 	c.noEvict, c.noTouch = false, false
-	c.authed = *c.srv.password.Load() == ""
+	c.user.Store(c.srv.acl.def)
+	c.authed = c.srv.defaultLoginOK()
 	c.setProtocol(2)
 	c.srv.disableTracking(c)
 	c.WriteString("RESET")
@@ -89,35 +90,24 @@ func cmdSelect(c *Client, args [][]byte) {
 	c.WriteOK()
 }
 
-// checkAuth validates a username/password pair against the configured
-// password; only the "default" user exists.
-func (c *Client) checkAuth(user, pass []byte) bool {
-	pw := *c.srv.password.Load()
-	if string(user) != "default" {
-		return false
-	}
-	return pw == "" || string(pass) == pw
-}
-
 func cmdAuth(c *Client, args [][]byte) {
 	if len(args) > 3 {
 		c.WriteError(msgSyntax)
 		return
 	}
 	if len(args) == 2 {
-		if *c.srv.password.Load() == "" {
+		if c.srv.acl.def.p().flags&userNoPass != 0 {
 			c.WriteError(msgNoPassSet)
 			return
 		}
-		if !c.checkAuth([]byte("default"), args[1]) {
+		if !c.authenticate([]byte("default"), args[1], args[0]) {
 			c.WriteError(msgWrongPass)
 			return
 		}
-	} else if !c.checkAuth(args[1], args[2]) {
+	} else if !c.authenticate(args[1], args[2], args[0]) {
 		c.WriteError(msgWrongPass)
 		return
 	}
-	c.authed = true
 	c.WriteOK()
 }
 
@@ -141,11 +131,10 @@ func cmdHello(c *Client, args [][]byte) {
 		more := len(args) - i - 1
 		switch {
 		case eqFold(args[i], "auth") && more >= 2:
-			if !c.checkAuth(args[i+1], args[i+2]) {
+			if !c.authenticate(args[i+1], args[i+2], args[0]) {
 				c.WriteError(msgWrongPass)
 				return
 			}
-			c.authed = true
 			i += 2
 		case eqFold(args[i], "setname") && more >= 1:
 			name, setName = args[i+1], true
@@ -459,7 +448,7 @@ func clientKill(c *Client, args [][]byte) {
 	n := 0
 	for _, cl := range s.snapshotClients() {
 		if (id != 0 && cl.id != id) || (addr != "" && cl.conn.RemoteAddr().String() != addr) ||
-			(laddr != "" && cl.conn.LocalAddr().String() != laddr) || (user != "" && user != "default") {
+			(laddr != "" && cl.conn.LocalAddr().String() != laddr) || (user != "" && user != cl.userName()) {
 			continue
 		}
 		isPub := cl.subscribed.Load()
@@ -501,7 +490,7 @@ func (c *Client) lockedInfo() string {
 	}
 	return "id=" + itoa(c.id) + " addr=" + c.conn.RemoteAddr().String() +
 		" laddr=" + c.conn.LocalAddr().String() + " fd=8 name= age=" +
-		itoa(int64(time.Since(c.created).Seconds())) + " flags=N db=0 cmd=NULL user=default resp=2"
+		itoa(int64(time.Since(c.created).Seconds())) + " flags=N db=0 cmd=NULL user=" + c.userName() + " resp=2"
 }
 
 // Reply modes of CLIENT REPLY.

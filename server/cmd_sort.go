@@ -92,6 +92,9 @@ func sortGeneric(c *Client, args [][]byte, readonly bool) {
 		sortby, storekey      []byte
 		gets                  [][]byte
 	)
+	// BY and GET patterns name keys no ACL check saw: they need a user
+	// that may read every key (ACLUserCheckCmdWithUnrestrictedKeyAccess)
+	fullKeyAccess := c.fullKeyRead(args)
 	for j := 2; j < len(args); j++ {
 		left := len(args) - j - 1
 		a := args[j]
@@ -120,8 +123,16 @@ func sortGeneric(c *Client, args [][]byte, readonly bool) {
 			sortby = args[j+1]
 			// a constant BY pattern: nothing to sort, no key to read
 			dontsort = bytes.IndexByte(sortby, '*') < 0
+			if !dontsort && !fullKeyAccess {
+				c.WriteError("ERR BY option of SORT denied due to insufficient ACL permissions.")
+				return
+			}
 			j++
 		case eqFold(a, "get") && left >= 1:
+			if !fullKeyAccess {
+				c.WriteError("ERR GET option of SORT denied due to insufficient ACL permissions.")
+				return
+			}
 			gets = append(gets, args[j+1])
 			j++
 		default:

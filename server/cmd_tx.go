@@ -111,6 +111,12 @@ func cmdExec(c *Client, args [][]byte) {
 	}
 	c.WriteArray(len(queue))
 	for _, q := range queue {
+		// the rules may have changed since the command was queued
+		if u := c.user.Load(); u == nil || !u.p().unrestricted {
+			if !s.aclCheckCall(c, q.cmd, q.args, true) {
+				continue
+			}
+		}
 		s.call(c, q.cmd, q.args)
 	}
 	if c.execHolds {

@@ -233,13 +233,19 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 		s.reject(c, cmd, wrongArgsMsg(cmd.Name))
 		return
 	}
-	if !c.authed && cmd.Flags&FlagNoAuth == 0 {
+	if !c.authed && cmd.Flags&FlagNoAuth == 0 && s.authNeeded() {
 		s.reject(c, cmd, msgNoAuth)
 		return
 	}
 	if c.multi && cmd.Flags&FlagNoTransaction != 0 {
 		s.reject(c, cmd, noTransactionMsg(cmd.Name))
 		return
+	}
+	// ACL: a user allowed everything (the default user) costs one load
+	if u := c.user.Load(); u == nil || !u.p().unrestricted {
+		if !s.aclCheckCall(c, cmd, args, false) {
+			return
+		}
 	}
 	// RESP3 connections may run any command while subscribed (Redis 7.0)
 	if c.resp == 2 && c.sub != nil && c.sub.Subscribed() && cmd.Flags&FlagSubscribeOK == 0 {

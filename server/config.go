@@ -108,8 +108,41 @@ func newConfigTable(s *Server) *configTable {
 	t.params["dir"] = &configParam{get: func() string { return s.store.Dir() }}
 	t.params["requirepass"] = &configParam{
 		get: func() string { return *s.password.Load() },
-		set: func(v string) string { s.password.Store(&v); return "" },
+		set: func(v string) string { s.password.Store(&v); s.setDefaultPassword(v); return "" },
 	}
+	// ACL (acl.go)
+	delete(t.passiv, "acl-pubsub-default")
+	t.params["acl-pubsub-default"] = &configParam{
+		get: func() string {
+			if s.acl.pubsubAll.Load() {
+				return "allchannels"
+			}
+			return "resetchannels"
+		},
+		set: func(v string) string {
+			switch strings.ToLower(v) {
+			case "allchannels":
+				s.acl.pubsubAll.Store(true)
+			case "resetchannels":
+				s.acl.pubsubAll.Store(false)
+			default:
+				return "argument(s) must be one of the following: allchannels, resetchannels"
+			}
+			return ""
+		},
+	}
+	t.params["acllog-max-len"] = &configParam{
+		get: func() string { return strconv.FormatInt(s.acl.logMax.Load(), 10) },
+		set: func(v string) string {
+			n, ok := parseInt([]byte(v))
+			if !ok || n < 0 {
+				return "argument couldn't be parsed into an integer"
+			}
+			s.acl.logMax.Store(n)
+			return ""
+		},
+	}
+	t.params["aclfile"] = &configParam{get: func() string { return s.acl.file }}
 	// lowering maxmemory evicts at once (configSet), as Redis does
 	t.params["maxmemory"] = intParam(s.store.MaxMemory, s.store.SetMaxMemory, 0)
 	t.params["maxmemory-policy"] = &configParam{

@@ -30,6 +30,8 @@ type Config struct {
 	Bind     string
 	Port     int
 	Password string
+	// ACLFile is the ACL file (aclfile): loaded by LoadACLFile, written by ACL SAVE.
+	ACLFile string
 	// AllowUnprotected permits a non-loopback bind without a password.
 	AllowUnprotected bool
 	MaxClients       int
@@ -55,6 +57,7 @@ type Server struct {
 	maxClients atomic.Int64
 	errors     errorStats
 	password   atomic.Pointer[string]
+	acl        aclState // users and the ACL log (acl.go)
 	// notifyFlags is the live notify-keyspace-events setting (notify.go).
 	notifyFlags atomic.Int64
 	// hllMaxBytes is hll-sparse-max-bytes (cmd_hll.go).
@@ -132,6 +135,7 @@ func New(cfg Config, store *storage.Store) *Server {
 	s.hllMaxBytes.Store(hllDefaultSparseMaxBytes)
 	pw := cfg.Password
 	s.password.Store(&pw)
+	s.initACL(pw, cfg.ACLFile)
 	s.admin.init()
 	s.cmdStats = make([]commandStats, len(commands))
 	s.initSubStats()

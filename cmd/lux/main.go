@@ -22,6 +22,7 @@ import (
 // options are the command-line settings; each has an environment equivalent.
 type options struct {
 	bind, password, dataDir, appendfsync, maxmemory, policy, protectedMode string
+	aclFile                                                                string
 	port                                                                   int
 	persistence                                                            bool
 	pprof                                                                  string
@@ -52,6 +53,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.bind, "bind", envOr("LUX_BIND_HOST", "127.0.0.1"), "address to listen on (env LUX_BIND_HOST)")
 	fs.IntVar(&o.port, "port", port, "TCP port (env LUX_PORT)")
 	fs.StringVar(&o.password, "requirepass", envOr("LUX_PASSWORD", ""), "password clients must AUTH with (env LUX_PASSWORD)")
+	fs.StringVar(&o.aclFile, "aclfile", envOr("LUX_ACLFILE", ""), "ACL file of users, loaded at start-up, by ACL LOAD and written by ACL SAVE; empty = none (env LUX_ACLFILE)")
 	fs.StringVar(&o.dataDir, "data-dir", envOr("LUX_DATA_DIR", "./data"), "Pebble data directory; empty disables persistence (env LUX_DATA_DIR)")
 	fs.BoolVar(&o.persistence, "persistence", persist, "persist to --data-dir; false = pure in-memory (env LUX_PERSISTENCE)")
 	fs.StringVar(&o.appendfsync, "appendfsync", envOr("LUX_APPENDFSYNC", "everysec"), "fsync policy: always, everysec or no (env LUX_APPENDFSYNC)")
@@ -156,7 +158,13 @@ func run(o *options) error {
 	cfg := server.DefaultConfig()
 	cfg.Bind, cfg.Port, cfg.Password = o.bind, o.port, o.password
 	cfg.AllowUnprotected = strings.EqualFold(o.protectedMode, "no")
+	cfg.ACLFile = o.aclFile
 	srv := server.New(cfg, store)
+	if err := srv.LoadACLFile(); err != nil {
+		srv.Close()
+		store.Close()
+		return fmt.Errorf("aborting startup because of ACL errors: %v", err)
+	}
 	if err := srv.Listen(); err != nil {
 		srv.Close() // stops the table load, which reads the store
 		store.Close()
