@@ -185,7 +185,8 @@ func (l *slowLog) push(c *Client, args [][]byte, usec int64, maxLen int) {
 var redacted = []byte("(redacted)")
 
 // redactArgs hides what Redis keeps out of the slow log: passwords of AUTH,
-// HELLO ... AUTH, MIGRATE ... AUTH/AUTH2 and CONFIG SET of a secret.
+// HELLO ... AUTH, MIGRATE ... AUTH/AUTH2, ACL SETUSER's name and rules and
+// CONFIG SET of a secret.
 func redactArgs(args [][]byte) [][]byte {
 	hide := func(from, n int) [][]byte {
 		out := slices.Clone(args)
@@ -197,6 +198,8 @@ func redactArgs(args [][]byte) [][]byte {
 	switch {
 	case eqFold(args[0], "auth"):
 		return hide(1, len(args))
+	case eqFold(args[0], "acl") && len(args) > 2 && eqFold(args[1], "setuser"):
+		return hide(2, len(args))
 	case eqFold(args[0], "hello"):
 		for i := 2; i < len(args); i++ {
 			if eqFold(args[i], "auth") {
