@@ -574,90 +574,19 @@ func (p *aclPerms) set(op string, allChannels bool) error {
 	return nil
 }
 
-// splitArgs is sdssplitargs: words separated by spaces, with "double" and
-// 'single' quotes.
+// splitArgs is sdssplitargs (protoSplitArgs) over one line of an ACL file.
 func splitArgs(line string) ([]string, bool) {
-	var out []string
-	i := 0
-	for {
-		for i < len(line) && (line[i] == ' ' || line[i] == '\n' || line[i] == '\r' || line[i] == '\t' || line[i] == '\v' || line[i] == '\f') {
-			i++
-		}
-		if i >= len(line) {
-			return out, true
-		}
-		var cur []byte
-		inq, insq := false, false
-		for done := false; !done; {
-			if inq {
-				if i >= len(line) {
-					return nil, false
-				}
-				if line[i] == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]) {
-					b, _ := hex.DecodeString(line[i+2 : i+4])
-					cur = append(cur, b[0])
-					i += 3
-				} else if line[i] == '\\' && i+1 < len(line) {
-					i++
-					switch line[i] {
-					case 'n':
-						cur = append(cur, '\n')
-					case 'r':
-						cur = append(cur, '\r')
-					case 't':
-						cur = append(cur, '\t')
-					case 'b':
-						cur = append(cur, '\b')
-					case 'a':
-						cur = append(cur, '\a')
-					default:
-						cur = append(cur, line[i])
-					}
-				} else if line[i] == '"' {
-					if i+1 < len(line) && !isSpace(line[i+1]) {
-						return nil, false
-					}
-					done = true
-				} else {
-					cur = append(cur, line[i])
-				}
-			} else if insq {
-				if i >= len(line) {
-					return nil, false
-				}
-				if line[i] == '\\' && i+1 < len(line) && line[i+1] == '\'' {
-					i++
-					cur = append(cur, '\'')
-				} else if line[i] == '\'' {
-					if i+1 < len(line) && !isSpace(line[i+1]) {
-						return nil, false
-					}
-					done = true
-				} else {
-					cur = append(cur, line[i])
-				}
-			} else {
-				if i >= len(line) {
-					done = true
-					break
-				}
-				switch line[i] {
-				case ' ', '\n', '\r', '\t', 0:
-					done = true
-				case '"':
-					inq = true
-				case '\'':
-					insq = true
-				default:
-					cur = append(cur, line[i])
-				}
-			}
-			if i < len(line) {
-				i++
-			}
-		}
-		out = append(out, string(cur))
+	args, ends, ok := protoSplitArgs([]byte(line), nil, nil)
+	if !ok {
+		return nil, false
 	}
+	out := make([]string, len(ends))
+	start := 0
+	for k, end := range ends {
+		out[k] = string(args[start:end])
+		start = end
+	}
+	return out, true
 }
 
 func isHex(b byte) bool {
@@ -872,18 +801,7 @@ func aclKeys(ac *aclCmd, args [][]byte) []keyRef {
 	switch ac.name {
 	case "sort", "sort_ro":
 		keys = []keyRef{{1, aclKeyRead}}
-		store := -1
-		for i := 2; i < len(args); i++ {
-			switch {
-			case eqFold(args[i], "limit"):
-				i += 2
-			case eqFold(args[i], "get"), eqFold(args[i], "by"):
-				i++
-			case eqFold(args[i], "store") && i+1 < len(args):
-				store = i + 1
-			}
-		}
-		if store >= 0 {
+		if store := sortStoreArg(args); store > 0 {
 			keys = append(keys, keyRef{store, aclKeyWrite})
 		}
 		return keys

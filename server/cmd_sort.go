@@ -24,15 +24,23 @@ func init() {
 	)
 }
 
-// sortKeys is SORT's key spec: the sorted key and the STORE destination
-// (Redis's sortGetKeys: the last STORE wins; LIMIT's two arguments and the
-// patterns are skipped, not taken for keys).
+// sortKeys is SORT's key spec: the sorted key and the STORE destination.
 func sortKeys(args [][]byte) [][]byte {
 	if len(args) < 2 {
 		return nil
 	}
 	keys := [][]byte{args[1]}
-	store := -1
+	if i := sortStoreArg(args); i > 0 {
+		keys = append(keys, args[i])
+	}
+	return keys
+}
+
+// sortStoreArg is the position of SORT's STORE destination (the last STORE
+// wins), 0 without one, found as Redis's sortGetKeys does: LIMIT's two
+// arguments and a GET or BY pattern are skipped, not taken for keys.
+func sortStoreArg(args [][]byte) int {
+	store := 0
 	for i := 2; i < len(args); i++ {
 		switch {
 		case eqFold(args[i], "limit"):
@@ -41,13 +49,9 @@ func sortKeys(args [][]byte) [][]byte {
 			i++
 		case eqFold(args[i], "store") && i+1 < len(args):
 			store = i + 1
-			i++
 		}
 	}
-	if store > 0 {
-		keys = append(keys, args[store])
-	}
-	return keys
+	return store
 }
 
 // sortLocksDB reports whether a SORT reads keys its patterns name: a BY
