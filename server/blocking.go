@@ -358,10 +358,12 @@ func (s *Server) serveBlocked(c *Client, cmd *Command, args [][]byte) {
 	req := c.block
 	w := req.w
 	r := s.blocking
+	c.publishView() // CLIENT LIST shows it blocked, in this command
 	defer func() {
 		// counted once, when the wait ends, with the time its runs took
 		s.afterTimed(c, cmd, args, s.statsFor(cmd, args), req.ns)
 		c.block = nil
+		c.publishView()
 	}()
 
 	var timeout <-chan time.Time

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/luxdb/lux-go/pubsub"
@@ -86,6 +87,22 @@ type Client struct {
 	closed  atomic.Bool
 	noEvict bool
 	noTouch bool
+
+	fd     int        // the socket's descriptor (-1 unknown), for CLIENT LIST
+	viewMu sync.Mutex // guards view
+	view   clientView // what other connections' CLIENT LIST shows (publishView)
+}
+
+// clientView is the part of a connection's state other connections read:
+// published by the connection's goroutine after each batch and when it
+// blocks, so CLIENT LIST never waits for a busy or blocked connection.
+type clientView struct {
+	name, cmd, flags string
+	libName, libVer  string
+	db, multi        int
+	redir            int64
+	lastCmdAt        time.Time
+	sub              *pubsub.Subscriber // its methods are safe from any goroutine
 }
 
 func newClient(s *Server, nc net.Conn) *Client {
@@ -96,7 +113,87 @@ func newClient(s *Server, nc net.Conn) *Client {
 	c.lastCmdAt = c.created
 	c.resp = 2
 	c.respA.Store(2)
+	c.fd = connFD(nc)
+	c.publishView()
 	return c
+}
+
+// connFD returns a connection's file descriptor, -1 if it has none.
+func connFD(nc net.Conn) int {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return -1
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	rc.Control(func(f uintptr) { fd = int(f) })
+	return fd
+}
+
+// liveView is the connection's state now (its own goroutine only).
+func (c *Client) liveView() clientView {
+	v := clientView{name: c.name, db: c.db, multi: -1, lastCmdAt: c.lastCmdAt, cmd: "NULL",
+		libName: c.libName, libVer: c.libVer, redir: -1, sub: c.sub}
+	if c.track.on {
+		v.redir = c.track.redirect
+	}
+	if c.multi {
+		v.multi = len(c.queue)
+	}
+	if c.cmd != nil {
+		v.cmd = c.cmdName
+	}
+	// Redis's letters, in its order
+	var buf [8]byte
+	f := buf[:0]
+	if c.subscribed.Load() {
+		f = append(f, 'P')
+	}
+	if c.multi {
+		f = append(f, 'x')
+	}
+	if c.block != nil {
+		f = append(f, 'b')
+	}
+	if c.track.on {
+		f = append(f, 't')
+		if c.trackBroken.Load() {
+			f = append(f, 'R')
+		}
+		if c.track.bcast {
+			f = append(f, 'B')
+		}
+	}
+	if c.noEvict {
+		f = append(f, 'e')
+	}
+	if c.noTouch {
+		f = append(f, 'T')
+	}
+	v.flags = "N"
+	if len(f) > 0 {
+		v.flags = string(f)
+	}
+	return v
+}
+
+// publishView makes the connection's current state what other
+// connections' CLIENT LIST reports (its own goroutine only).
+func (c *Client) publishView() {
+	v := c.liveView()
+	c.viewMu.Lock()
+	c.view = v
+	c.viewMu.Unlock()
+}
+
+// publishedView is the state publishView last made visible.
+func (c *Client) publishedView() clientView {
+	c.viewMu.Lock()
+	defer c.viewMu.Unlock()
+	return c.view
 }
 
 func (c *Client) authRequired() bool { return !c.authed && c.srv.authNeeded() }
@@ -311,41 +408,33 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// clientInfo renders one CLIENT LIST / CLIENT INFO line.
-func (c *Client) clientInfo() string {
+// clientInfo renders the connection's own CLIENT INFO / CLIENT LIST line.
+func (c *Client) clientInfo() string { return c.infoLine(c.liveView()) }
+
+// infoLine renders one CLIENT LIST / CLIENT INFO line from a view; the
+// subscription counts and the protocol are read from their own
+// synchronized sources. The buffer sizes are 0: the reader holds no
+// unparsed request and the writer no unflushed reply between batches.
+func (c *Client) infoLine(v clientView) string {
 	now := time.Now()
-	flags := "N"
-	if c.multi {
-		flags = "x"
-	}
-	if c.sub != nil && c.sub.Subscribed() {
-		flags = "P"
-	}
 	sub, psub, ssub := 0, 0, 0
-	if c.sub != nil {
-		sub, psub, ssub = len(c.sub.Channels()), len(c.sub.Patterns()), len(c.sub.ShardChannels())
-	}
-	multi := -1
-	if c.multi {
-		multi = len(c.queue)
-	}
-	cmd := "NULL"
-	if c.cmd != nil {
-		cmd = c.cmdName
+	if q := v.sub; q != nil {
+		sub, psub, ssub = len(q.Channels()), len(q.Patterns()), len(q.ShardChannels())
 	}
 	return "id=" + strconv.FormatInt(c.id, 10) +
 		" addr=" + c.conn.RemoteAddr().String() +
 		" laddr=" + c.conn.LocalAddr().String() +
-		" fd=8 name=" + c.name +
+		" fd=" + strconv.Itoa(c.fd) + " name=" + v.name +
 		" age=" + strconv.FormatInt(int64(now.Sub(c.created).Seconds()), 10) +
-		" idle=" + strconv.FormatInt(int64(now.Sub(c.lastCmdAt).Seconds()), 10) +
-		" flags=" + flags +
-		" db=" + strconv.Itoa(c.db) +
+		" idle=" + strconv.FormatInt(int64(now.Sub(v.lastCmdAt).Seconds()), 10) +
+		" flags=" + v.flags +
+		" db=" + strconv.Itoa(v.db) +
 		" sub=" + strconv.Itoa(sub) + " psub=" + strconv.Itoa(psub) + " ssub=" + strconv.Itoa(ssub) +
-		" multi=" + strconv.Itoa(multi) +
+		" multi=" + strconv.Itoa(v.multi) +
 		" qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r" +
-		" cmd=" + cmd + " user=" + c.userName() + " redir=-1 resp=" + strconv.Itoa(c.resp) +
-		" lib-name=" + c.libName + " lib-ver=" + c.libVer
+		" cmd=" + v.cmd + " user=" + c.userName() + " redir=" + strconv.FormatInt(v.redir, 10) +
+		" resp=" + strconv.Itoa(int(c.respA.Load())) +
+		" lib-name=" + v.libName + " lib-ver=" + v.libVer
 }
 
 // writePending writes the frames waiting in q (nil: none) now, ahead of

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/luxdb/lux-go/storage"
 	"github.com/tidwall/redcon"
@@ -379,7 +378,7 @@ func clientList(c *Client, args [][]byte) {
 		if cl == c {
 			line = cl.clientInfo()
 		} else {
-			line = cl.lockedInfo()
+			line = cl.otherInfo()
 		}
 		b.WriteString(line)
 		b.WriteByte('\n')
@@ -476,22 +475,10 @@ func killClient(self, victim *Client) {
 // itoa is strconv.Itoa for int64.
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// lockedInfo renders another connection's line under its write lock. Two
-// clients listing each other must not deadlock, so the lock is only tried;
-// a connection busy for long is shown with its fixed fields only.
-func (c *Client) lockedInfo() string {
-	for i := 0; i < 100; i++ {
-		if c.wmu.TryLock() {
-			line := c.clientInfo()
-			c.wmu.Unlock()
-			return line
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
-	return "id=" + itoa(c.id) + " addr=" + c.conn.RemoteAddr().String() +
-		" laddr=" + c.conn.LocalAddr().String() + " fd=8 name= age=" +
-		itoa(int64(time.Since(c.created).Seconds())) + " flags=N db=0 cmd=NULL user=" + c.userName() + " resp=2"
-}
+// otherInfo renders another connection's line from the state it last
+// published (after its last batch, or when it blocked), without waiting for
+// it.
+func (c *Client) otherInfo() string { return c.infoLine(c.publishedView()) }
 
 // Reply modes of CLIENT REPLY.
 const (

@@ -590,3 +590,44 @@ func TestConnManyClientsHaveDistinctIDs(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestClientListBlockedClient: CLIENT LIST answers at once while another
+// connection is blocked, and shows it blocked (flags=b) in its command, in
+// its database, with its name and its real file descriptor.
+func TestClientListBlockedClient(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	b := ts.raw(t)
+	require.Equal(t, "+OK\r\n", b.do("CLIENT", "SETNAME", "waiter"))
+	require.Equal(t, "+OK\r\n", b.do("SELECT", "3"))
+	b.send("BLPOP", "nokey", "0")
+	var line string
+	require.Eventually(t, func() bool {
+		out := r.do("CLIENT", "LIST")
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "name=waiter") {
+				line = l
+			}
+		}
+		return strings.Contains(line, "flags=b")
+	}, 5*time.Second, 10*time.Millisecond)
+	start := time.Now()
+	r.do("CLIENT", "LIST")
+	require.Less(t, time.Since(start), 100*time.Millisecond, "CLIENT LIST waited for the blocked client")
+	require.Contains(t, line, " db=3 ")
+	require.Contains(t, line, " cmd=blpop ")
+	require.NotContains(t, line, " fd=-1 ")
+	require.Regexp(t, ` fd=\d+ `, line)
+	require.Equal(t, "+OK\r\n", r.do("SELECT", "3"))
+	require.Equal(t, ":1\r\n", r.do("LPUSH", "nokey", "x"))
+	require.Equal(t, hsArr("nokey", "x"), b.reply())
+	require.Eventually(t, func() bool {
+		out := r.do("CLIENT", "LIST")
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "name=waiter") {
+				return strings.Contains(l, "flags=N")
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond)
+}

@@ -329,6 +329,7 @@ func (s *Server) serveConn(c *Client) {
 			}
 		}
 		s.releaseHeld(c)
+		c.publishView()
 		wrote := c.wrote
 		c.wrote = false
 		if s.store.SyncMode() == storage.SyncAlways {
