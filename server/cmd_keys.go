@@ -45,6 +45,15 @@ func init() {
 		&Command{Name: "persist", Arity: 2, Flags: rw | FlagFast, FirstKey: 1, LastKey: 1, Handler: cmdPersist, Group: "generic", Summary: "Removes the expiration time of a key."},
 		&Command{Name: "object", Arity: -2, Flags: ro, FirstKey: 2, LastKey: 2, Handler: cmdObject, Group: "generic", Summary: "A container for object introspection commands."},
 	)
+	// cmdObject dispatches these itself; registered, they are commands of
+	// their own for COMMAND INFO/DOCS/LIST and statistics, as in Redis
+	registerSubcommands("object",
+		&subCommand{Name: "encoding", Arity: 3, Flags: ro, FirstKey: 2, LastKey: 2},
+		&subCommand{Name: "freq", Arity: 3, Flags: ro, FirstKey: 2, LastKey: 2},
+		&subCommand{Name: "idletime", Arity: 3, Flags: ro, FirstKey: 2, LastKey: 2},
+		&subCommand{Name: "refcount", Arity: 3, Flags: ro, FirstKey: 2, LastKey: 2},
+		&subCommand{Name: "help", Arity: 2, Flags: FlagLoading | FlagStale},
+	)
 }
 
 // Error texts of this group not shared with other files.

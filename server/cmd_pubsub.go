@@ -20,6 +20,16 @@ func init() {
 		&Command{Name: "sunsubscribe", Arity: -1, Flags: ps | FlagNoScript | FlagSubscribeOK, FirstKey: 1, LastKey: -1, Step: 1, Handler: cmdSUnsubscribe, Group: "pubsub", Summary: "Stops listening to messages posted to shard channels."},
 		&Command{Name: "spublish", Arity: 3, Flags: ps | FlagFast | FlagMayReplicate, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdSPublish, Group: "pubsub", Summary: "Post a message to a shard channel"},
 	)
+	// cmdPubsub dispatches these itself; registered, they are commands of
+	// their own for COMMAND INFO/DOCS/LIST and statistics, as in Redis
+	registerSubcommands("pubsub",
+		&subCommand{Name: "channels", Arity: -2, Flags: ps},
+		&subCommand{Name: "numpat", Arity: 2, Flags: ps},
+		&subCommand{Name: "numsub", Arity: -2, Flags: ps},
+		&subCommand{Name: "shardchannels", Arity: -2, Flags: ps},
+		&subCommand{Name: "shardnumsub", Arity: -2, Flags: ps},
+		&subCommand{Name: "help", Arity: 2, Flags: FlagLoading | FlagStale},
+	)
 }
 
 func (c *Client) subscriber() *pubsub.Subscriber {
