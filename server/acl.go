@@ -30,9 +30,9 @@ const (
 	aclKeyAll         = aclKeyRead | aclKeyWrite
 )
 
-// keySpec is one of Redis's key specs (acl_keyspecs.go): where a command's
+// aclKeySpec is one of Redis's key specs (cmd_specs.go, by aclKeySpecsOf): where a command's
 // keys are and what it does with them.
-type keySpec struct {
+type aclKeySpec struct {
 	perm                         uint8
 	notKey, incomplete, varFlags bool
 	unknown, keyNum              bool
@@ -83,7 +83,7 @@ type aclCmd struct {
 	arity     int
 	noAuth    bool
 	cmd       *Command // the table entry (the container for a subcommand)
-	specs     []keySpec
+	specs     []aclKeySpec
 	redisSpec bool // specs are Redis's (else the command table's key range)
 }
 
@@ -124,7 +124,7 @@ func aclCommands() {
 			r := rowOf(cmd)
 			ac := &aclCmd{id: len(aclTab.all), name: cmd.Name, cats: aclCatBits(r.categories()), arity: cmd.Arity,
 				noAuth: redisNoAuth[cmd.Name], cmd: cmd}
-			ac.specs, ac.redisSpec = redisKeySpecs[cmd.Name]
+			ac.specs, ac.redisSpec = aclKeySpecsOf(cmd.Name)
 			aclTab.all = append(aclTab.all, ac)
 			aclTab.top = append(aclTab.top, ac)
 			aclTab.byCmd[cmd] = ac
@@ -132,9 +132,9 @@ func aclCommands() {
 				sr := subRowOf(cmd, s)
 				sc := &aclCmd{id: len(aclTab.all), name: sr.name, cats: aclCatBits(sr.categories()), parent: ac,
 					arity: s.Arity, cmd: cmd}
-				sc.specs, sc.redisSpec = redisKeySpecs[sr.name]
+				sc.specs, sc.redisSpec = aclKeySpecsOf(sr.name)
 				if !sc.redisSpec && s.FirstKey > 0 {
-					sc.specs = []keySpec{{perm: aclKeyRead, bsIndex: s.FirstKey, lastKey: s.LastKey - s.FirstKey, keyStep: s.Step}}
+					sc.specs = []aclKeySpec{{perm: aclKeyRead, bsIndex: s.FirstKey, lastKey: s.LastKey - s.FirstKey, keyStep: s.Step}}
 					if s.LastKey < 0 {
 						sc.specs[0].lastKey = s.LastKey
 					}
@@ -751,23 +751,23 @@ func describePerms(p *aclPerms) string {
 
 // ---- checks ----
 
-// keyRef is a key argument of a call and the access it needs.
-type keyRef struct {
+// aclKeyRef is a key argument of a call and the access it needs.
+type aclKeyRef struct {
 	pos  int
 	perm uint8
 }
 
 // aclKeys returns a call's keys (getKeysFromCommandWithSpecs): Redis's key
 // specs for Redis's commands, the command table's key range for lux's own.
-func aclKeys(ac *aclCmd, args [][]byte) []keyRef {
+func aclKeys(ac *aclCmd, args [][]byte) []aclKeyRef {
 	switch ac.name {
 	case "set":
 		for _, a := range args[min(3, len(args)):] {
 			if eqFold(a, "get") {
-				return []keyRef{{1, aclKeyAll}}
+				return []aclKeyRef{{1, aclKeyAll}}
 			}
 		}
-		return []keyRef{{1, aclKeyWrite}}
+		return []aclKeyRef{{1, aclKeyWrite}}
 	case "bitfield":
 		ro := true
 		for i := 2; i < len(args); i++ {
@@ -787,9 +787,9 @@ func aclKeys(ac *aclCmd, args [][]byte) []keyRef {
 			break
 		}
 		if ro {
-			return []keyRef{{1, aclKeyRead}}
+			return []aclKeyRef{{1, aclKeyRead}}
 		}
-		return []keyRef{{1, aclKeyAll}}
+		return []aclKeyRef{{1, aclKeyAll}}
 	}
 	if !ac.redisSpec {
 		return tableKeys(ac.cmd, args)
@@ -800,9 +800,9 @@ func aclKeys(ac *aclCmd, args [][]byte) []keyRef {
 	}
 	switch ac.name {
 	case "sort", "sort_ro":
-		keys = []keyRef{{1, aclKeyRead}}
+		keys = []aclKeyRef{{1, aclKeyRead}}
 		if store := sortStoreArg(args); store > 0 {
-			keys = append(keys, keyRef{store, aclKeyWrite})
+			keys = append(keys, aclKeyRef{store, aclKeyWrite})
 		}
 		return keys
 	case "migrate":
@@ -827,7 +827,7 @@ func aclKeys(ac *aclCmd, args [][]byte) []keyRef {
 		}
 		keys = nil
 		for i := 0; i < num && first+i < len(args); i++ {
-			keys = append(keys, keyRef{first + i, aclKeyAll})
+			keys = append(keys, aclKeyRef{first + i, aclKeyAll})
 		}
 		return keys
 	}
@@ -836,8 +836,8 @@ func aclKeys(ac *aclCmd, args [][]byte) []keyRef {
 
 // keysBySpecs is getKeysUsingKeySpecs; ok is false for an invalid or
 // incomplete spec.
-func keysBySpecs(specs []keySpec, args [][]byte) ([]keyRef, bool) {
-	var out []keyRef
+func keysBySpecs(specs []aclKeySpec, args [][]byte) ([]aclKeyRef, bool) {
+	var out []aclKeyRef
 	argc := len(args)
 	for _, sp := range specs {
 		if sp.notKey {
@@ -898,7 +898,7 @@ func keysBySpecs(specs []keySpec, args [][]byte) ([]keyRef, bool) {
 			return nil, false
 		}
 		for i := first; i <= last; i += step {
-			out = append(out, keyRef{i, sp.perm})
+			out = append(out, aclKeyRef{i, sp.perm})
 		}
 		if sp.incomplete {
 			return nil, false
@@ -910,19 +910,19 @@ func keysBySpecs(specs []keySpec, args [][]byte) ([]keyRef, bool) {
 // tableKeys are the keys of a command without a Redis key spec (lux's own):
 // the command table's key range, read access for read-only commands, write
 // access for the others.
-func tableKeys(cmd *Command, args [][]byte) []keyRef {
+func tableKeys(cmd *Command, args [][]byte) []aclKeyRef {
 	perm := aclKeyWrite
 	if cmd.Flags&FlagWrite == 0 {
 		perm = aclKeyRead
 	}
-	var out []keyRef
+	var out []aclKeyRef
 	if cmd.Keys != nil {
 		used := make([]bool, len(args))
 		for _, k := range cmd.Keys(args) {
 			for i := 1; i < len(args); i++ {
 				if !used[i] && string(args[i]) == string(k) {
 					used[i] = true
-					out = append(out, keyRef{i, perm})
+					out = append(out, aclKeyRef{i, perm})
 					break
 				}
 			}
@@ -938,7 +938,7 @@ func tableKeys(cmd *Command, args [][]byte) []keyRef {
 	}
 	last = min(last, len(args)-1)
 	for i := cmd.FirstKey; i <= last; i += max(cmd.Step, 1) {
-		out = append(out, keyRef{i, perm})
+		out = append(out, aclKeyRef{i, perm})
 	}
 	return out
 }
@@ -982,7 +982,7 @@ func checkChannel(list []string, ch []byte, pattern bool) bool {
 }
 
 // checkCmd is ACLSelectorCheckCmd: the verdict and the argument at fault.
-func (s *aclSelector) checkCmd(ac *aclCmd, args [][]byte, keys *[]keyRef, keysDone *bool) (int, int) {
+func (s *aclSelector) checkCmd(ac *aclCmd, args [][]byte, keys *[]aclKeyRef, keysDone *bool) (int, int) {
 	if !s.allCommands && !ac.noAuth && !s.bit(ac.id) {
 		allowed := s.firstArgs[ac.id]
 		if len(args) < 2 || allowed == nil {
@@ -1029,7 +1029,7 @@ func (p *aclPerms) checkAll(ac *aclCmd, args [][]byte) (int, int) {
 	if p.unrestricted {
 		return aclOK, 0
 	}
-	var keys []keyRef
+	var keys []aclKeyRef
 	done := false
 	relevant, lastIdx := aclDenyCmd, 0
 	for _, s := range p.selectors {
@@ -1051,7 +1051,7 @@ func (p *aclPerms) unrestrictedKeyRead(ac *aclCmd, args [][]byte) bool {
 	if p.unrestricted {
 		return true
 	}
-	var keys []keyRef
+	var keys []aclKeyRef
 	done := false
 	for _, s := range p.selectors {
 		if r, _ := s.checkCmd(ac, args, &keys, &done); r != aclOK {
@@ -1812,4 +1812,44 @@ func (s *Server) aclSave() error {
 		os.Remove(tmp)
 	}
 	return err
+}
+
+// aclKeySpecsOf converts Redis's key specs of a command (cmd_specs.go) into
+// what ACL checks: where the keys are and the permission each needs, as
+// Redis's ACLSelectorCheckKey derives it (access: read; insert, delete,
+// update: write).
+func aclKeySpecsOf(name string) ([]aclKeySpec, bool) {
+	spec := redisSpecs[name]
+	if spec == nil {
+		return nil, false
+	}
+	out := make([]aclKeySpec, len(spec.KeySpecs))
+	for i, ks := range spec.KeySpecs {
+		a := aclKeySpec{notKey: ks.Flags&ksNotKey != 0, incomplete: ks.Flags&ksIncomplete != 0,
+			varFlags: ks.Flags&ksVariableFlags != 0}
+		if ks.Flags&ksAccess != 0 {
+			a.perm |= aclKeyRead
+		}
+		if ks.Flags&(ksInsert|ksDelete|ksUpdate) != 0 {
+			a.perm |= aclKeyWrite
+		}
+		switch ks.BS {
+		case bsIndex:
+			a.bsIndex = ks.Index
+		case bsKeyword:
+			a.bsKeyword, a.bsStart = ks.Keyword, ks.StartFrom
+		default:
+			a.unknown = true
+		}
+		switch ks.FK {
+		case fkRange:
+			a.lastKey, a.keyStep, a.limit = ks.LastKey, ks.KeyStep, ks.Limit
+		case fkKeyNum:
+			a.keyNum, a.keyNumIdx, a.firstKey, a.keyStep = true, ks.KeyNumIdx, ks.FirstKey, ks.KeyStep
+		default:
+			a.unknown = true
+		}
+		out[i] = a
+	}
+	return out, true
 }

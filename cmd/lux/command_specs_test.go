@@ -19,21 +19,10 @@ import (
 // only Redis has and those only lux has ("client|no-touch" and
 // "client|setinfo" are Redis 7.2's).
 var commandSubsetDiffs = map[string][2][]string{
-	"client":   {{"client|pause", "client|unpause"}, {"client|no-touch", "client|setinfo"}},
+	"client":   {nil, {"client|no-touch", "client|setinfo"}},
 	"function": {{"function|delete", "function|dump", "function|kill", "function|load", "function|restore", "function|stats"}, nil},
 	"memory":   {{"memory|malloc-stats"}, nil},
 	"script":   {{"script|debug", "script|exists", "script|kill", "script|load"}, nil},
-}
-
-// commandCategoryDiffs are the commands whose ACL categories (COMMAND
-// INFO's seventh element) may differ: lux derives categories from its flags
-// and documentation group (cmd_command.go's categories(), which the ACL work
-// owns), Redis declares them per command. Everything else in these rows is
-// still compared byte for byte.
-var commandCategoryDiffs = map[string]bool{
-	"client": true, "client|kill": true, "client|list": true, "client|no-evict": true, "client|unblock": true,
-	"keys": true, "latency": true, "migrate": true, "object": true, "pubsub": true, "pubsub|help": true,
-	"restore": true, "slowlog": true,
 }
 
 // encodeResp writes v back as RESP (respValue keeps the type byte and, for
@@ -71,21 +60,18 @@ func respString(v respValue) string {
 
 // canonInfoRow drops and sorts a COMMAND INFO row's subcommands (Redis lists
 // them in its hash table's order, seeded at random), keeping only the ones
-// keep accepts, and blanks the categories when blankCats is set.
-func canonInfoRow(row respValue, keep func(string) bool, blankCats bool) respValue {
+// keep accepts.
+func canonInfoRow(row respValue, keep func(string) bool) respValue {
 	if len(row.elems) != 10 {
 		return row
 	}
 	out := row
 	out.elems = append([]respValue(nil), row.elems...)
-	if blankCats {
-		out.elems[6] = respValue{kind: '+', str: "<categories>"}
-	}
 	subs := out.elems[9]
 	var kept []respValue
 	for _, s := range subs.elems {
 		if len(s.elems) == 10 && keep(s.elems[0].str) {
-			kept = append(kept, canonInfoRow(s, keep, commandCategoryDiffs[s.elems[0].str]))
+			kept = append(kept, canonInfoRow(s, keep))
 		}
 	}
 	sort.Slice(kept, func(i, j int) bool { return kept[i].elems[0].str < kept[j].elems[0].str })
@@ -193,8 +179,8 @@ func TestCommandSpecsDiff(t *testing.T) {
 					}
 					wRow, gRow := wv.elems[0], gv.elems[0]
 					checkSubsets(t, n, subNames(wRow), subNames(gRow))
-					w := respString(canonInfoRow(wRow, keep, commandCategoryDiffs[n]))
-					g := respString(canonInfoRow(gRow, keep, commandCategoryDiffs[n]))
+					w := respString(canonInfoRow(wRow, keep))
+					g := respString(canonInfoRow(gRow, keep))
 					if w != g {
 						t.Errorf("COMMAND INFO %s:\n redis %q\n lux   %q", n, want, got)
 						continue
@@ -230,7 +216,7 @@ func TestCommandSpecsDiff(t *testing.T) {
 					}
 					for _, row := range v.elems {
 						name := row.elems[0].str
-						out[name] = respString(canonInfoRow(row, keep, commandCategoryDiffs[name]))
+						out[name] = respString(canonInfoRow(row, keep))
 					}
 					return out
 				}
