@@ -58,8 +58,10 @@ restart)
 	rm -rf "$state/data"
 	log=$(log_name)
 	# setsid: lux gets its own session, so a timeout killing the runner's
-	# process group never takes lux down with it.
-	setsid "$LUX_BIN" --bind 127.0.0.1 --port "$port" --data-dir "$state/data" "$@" \
+	# process group never takes lux down with it. --demo=: no chat demo,
+	# whose own client (a pattern subscriber) would show in CLIENT LIST,
+	# connected_clients and PUBSUB NUMPAT.
+	setsid "$LUX_BIN" --bind 127.0.0.1 --port "$port" --data-dir "$state/data" --demo= "$@" \
 		>"$log" 2>&1 </dev/null &
 	echo $! >"$pidf"
 	for _ in $(seq 200); do
