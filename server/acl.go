@@ -30,19 +30,6 @@ const (
 	aclKeyAll         = aclKeyRead | aclKeyWrite
 )
 
-// aclKeySpec is one of Redis's key specs (cmd_specs.go, by aclKeySpecsOf): where a command's
-// keys are and what it does with them.
-type aclKeySpec struct {
-	perm                         uint8
-	notKey, incomplete, varFlags bool
-	unknown, keyNum              bool
-	bsIndex                      int
-	bsKeyword                    string
-	bsStart                      int
-	lastKey, keyStep, limit      int
-	keyNumIdx, firstKey          int
-}
-
 // User flags, in the order ACL LIST and GETUSER show them.
 const (
 	userOn uint8 = 1 << iota
@@ -83,8 +70,12 @@ type aclCmd struct {
 	arity     int
 	noAuth    bool
 	cmd       *Command // the table entry (the container for a subcommand)
-	specs     []aclKeySpec
-	redisSpec bool // specs are Redis's (else the command table's key range)
+	// spec is Redis's entry for the command (nil for lux's own): its keys
+	// are found as Redis's ACL finds them
+	spec *cmdSpec
+	// subKeys: a lux subcommand without a Redis entry, whose keys are its
+	// FirstKey..LastKey range (read access)
+	subKeys *subCommand
 }
 
 // redisNoAuth are Redis's no_auth commands, which every user may run (lux
@@ -124,7 +115,7 @@ func aclCommands() {
 			r := rowOf(cmd)
 			ac := &aclCmd{id: len(aclTab.all), name: cmd.Name, cats: aclCatBits(r.categories()), arity: cmd.Arity,
 				noAuth: redisNoAuth[cmd.Name], cmd: cmd}
-			ac.specs, ac.redisSpec = aclKeySpecsOf(cmd.Name)
+			ac.spec = redisSpecs[cmd.Name]
 			aclTab.all = append(aclTab.all, ac)
 			aclTab.top = append(aclTab.top, ac)
 			aclTab.byCmd[cmd] = ac
@@ -132,13 +123,9 @@ func aclCommands() {
 				sr := subRowOf(cmd, s)
 				sc := &aclCmd{id: len(aclTab.all), name: sr.name, cats: aclCatBits(sr.categories()), parent: ac,
 					arity: s.Arity, cmd: cmd}
-				sc.specs, sc.redisSpec = aclKeySpecsOf(sr.name)
-				if !sc.redisSpec && s.FirstKey > 0 {
-					sc.specs = []aclKeySpec{{perm: aclKeyRead, bsIndex: s.FirstKey, lastKey: s.LastKey - s.FirstKey, keyStep: s.Step}}
-					if s.LastKey < 0 {
-						sc.specs[0].lastKey = s.LastKey
-					}
-					sc.redisSpec = true
+				sc.spec = redisSpecs[sr.name]
+				if sc.spec == nil && s.FirstKey > 0 {
+					sc.subKeys = s
 				}
 				aclTab.all = append(aclTab.all, sc)
 				if ac.subByName == nil {
@@ -757,154 +744,46 @@ type aclKeyRef struct {
 	perm uint8
 }
 
-// aclKeys returns a call's keys (getKeysFromCommandWithSpecs): Redis's key
-// specs for Redis's commands, the command table's key range for lux's own.
+// aclKeys returns a call's keys and the access each needs, as Redis's ACL
+// finds them (getKeysFromCommandWithSpecs, the same search as COMMAND
+// GETKEYSANDFLAGS: cmdSpec.keys) for Redis's commands; the command table's
+// key range for lux's own.
 func aclKeys(ac *aclCmd, args [][]byte) []aclKeyRef {
-	switch ac.name {
-	case "set":
-		for _, a := range args[min(3, len(args)):] {
-			if eqFold(a, "get") {
-				return []aclKeyRef{{1, aclKeyAll}}
-			}
+	switch {
+	case ac.spec != nil:
+		refs := ac.spec.keys(args)
+		out := make([]aclKeyRef, len(refs))
+		for i, r := range refs {
+			out[i] = aclKeyRef{r.pos, aclKeyPerm(r.flags)}
 		}
-		return []aclKeyRef{{1, aclKeyWrite}}
-	case "bitfield":
-		ro := true
-		for i := 2; i < len(args); i++ {
-			more := len(args) - i - 1
-			switch {
-			case eqFold(args[i], "get") && more >= 2:
-				i += 2
-				continue
-			case (eqFold(args[i], "set") || eqFold(args[i], "incrby")) && more >= 3:
-				ro = false
-			case eqFold(args[i], "overflow") && more >= 1:
-				i++
-				continue
-			default:
-				ro = false
-			}
-			break
+		return out
+	case ac.subKeys != nil:
+		sub := ac.subKeys
+		last := sub.LastKey
+		if last < 0 {
+			last += len(args)
 		}
-		if ro {
-			return []aclKeyRef{{1, aclKeyRead}}
+		var out []aclKeyRef
+		for i := sub.FirstKey; i <= min(last, len(args)-1); i += max(sub.Step, 1) {
+			out = append(out, aclKeyRef{i, aclKeyRead})
 		}
-		return []aclKeyRef{{1, aclKeyAll}}
+		return out
 	}
-	if !ac.redisSpec {
-		return tableKeys(ac.cmd, args)
-	}
-	keys, ok := keysBySpecs(ac.specs, args)
-	if ok {
-		return keys
-	}
-	switch ac.name {
-	case "sort", "sort_ro":
-		keys = []aclKeyRef{{1, aclKeyRead}}
-		if store := sortStoreArg(args); store > 0 {
-			keys = append(keys, aclKeyRef{store, aclKeyWrite})
-		}
-		return keys
-	case "migrate":
-		first, num := 3, 1
-		if len(args) > 6 {
-		scan:
-			for i := 6; i < len(args); i++ {
-				switch {
-				case eqFold(args[i], "keys"):
-					if len(args[3]) > 0 {
-						num = 0
-					} else {
-						first, num = i+1, len(args)-i-1
-					}
-					break scan
-				case eqFold(args[i], "auth"):
-					i++
-				case eqFold(args[i], "auth2"):
-					i += 2
-				}
-			}
-		}
-		keys = nil
-		for i := 0; i < num && first+i < len(args); i++ {
-			keys = append(keys, aclKeyRef{first + i, aclKeyAll})
-		}
-		return keys
-	}
-	return nil
+	return tableKeys(ac.cmd, args)
 }
 
-// keysBySpecs is getKeysUsingKeySpecs; ok is false for an invalid or
-// incomplete spec.
-func keysBySpecs(specs []aclKeySpec, args [][]byte) ([]aclKeyRef, bool) {
-	var out []aclKeyRef
-	argc := len(args)
-	for _, sp := range specs {
-		if sp.notKey {
-			continue
-		}
-		if sp.unknown {
-			return nil, false
-		}
-		first := 0
-		if sp.bsKeyword == "" {
-			first = sp.bsIndex
-		} else {
-			start, end := sp.bsStart, argc-1
-			if sp.bsStart <= 0 {
-				start, end = argc+sp.bsStart, 1
-			}
-			for i := start; i != end; {
-				if i >= argc || i < 1 {
-					break
-				}
-				if eqFold(args[i], strings.ToLower(sp.bsKeyword)) {
-					first = i + 1
-					break
-				}
-				if start <= end {
-					i++
-				} else {
-					i--
-				}
-			}
-			if first == 0 {
-				continue
-			}
-		}
-		var last, step int
-		if !sp.keyNum {
-			step = sp.keyStep
-			if sp.lastKey >= 0 {
-				last = first + sp.lastKey
-			} else if sp.limit == 0 {
-				last = argc + sp.lastKey
-			} else {
-				last = first + ((argc-first)/sp.limit + sp.lastKey)
-			}
-		} else {
-			step = sp.keyStep
-			if first+sp.keyNumIdx >= argc {
-				return nil, false
-			}
-			n, ok := parseInt(args[first+sp.keyNumIdx])
-			if !ok || n < 0 || n > int64(argc) {
-				return nil, false
-			}
-			first += sp.firstKey
-			last = first + int(n) - 1
-		}
-		if last >= argc || last < first || first >= argc || step <= 0 {
-			return nil, false
-		}
-		for i := first; i <= last; i += step {
-			out = append(out, aclKeyRef{i, sp.perm})
-		}
-		if sp.incomplete {
-			return nil, false
-		}
+// aclKeyPerm is the permission a key spec's flags ask for, as Redis's
+// ACLSelectorCheckKey derives it: access needs read; insert, delete and
+// update need write.
+func aclKeyPerm(flags uint16) uint8 {
+	var p uint8
+	if flags&ksAccess != 0 {
+		p |= aclKeyRead
 	}
-	return out, true
+	if flags&(ksInsert|ksDelete|ksUpdate) != 0 {
+		p |= aclKeyWrite
+	}
+	return p
 }
 
 // tableKeys are the keys of a command without a Redis key spec (lux's own):
@@ -1812,44 +1691,4 @@ func (s *Server) aclSave() error {
 		os.Remove(tmp)
 	}
 	return err
-}
-
-// aclKeySpecsOf converts Redis's key specs of a command (cmd_specs.go) into
-// what ACL checks: where the keys are and the permission each needs, as
-// Redis's ACLSelectorCheckKey derives it (access: read; insert, delete,
-// update: write).
-func aclKeySpecsOf(name string) ([]aclKeySpec, bool) {
-	spec := redisSpecs[name]
-	if spec == nil {
-		return nil, false
-	}
-	out := make([]aclKeySpec, len(spec.KeySpecs))
-	for i, ks := range spec.KeySpecs {
-		a := aclKeySpec{notKey: ks.Flags&ksNotKey != 0, incomplete: ks.Flags&ksIncomplete != 0,
-			varFlags: ks.Flags&ksVariableFlags != 0}
-		if ks.Flags&ksAccess != 0 {
-			a.perm |= aclKeyRead
-		}
-		if ks.Flags&(ksInsert|ksDelete|ksUpdate) != 0 {
-			a.perm |= aclKeyWrite
-		}
-		switch ks.BS {
-		case bsIndex:
-			a.bsIndex = ks.Index
-		case bsKeyword:
-			a.bsKeyword, a.bsStart = ks.Keyword, ks.StartFrom
-		default:
-			a.unknown = true
-		}
-		switch ks.FK {
-		case fkRange:
-			a.lastKey, a.keyStep, a.limit = ks.LastKey, ks.KeyStep, ks.Limit
-		case fkKeyNum:
-			a.keyNum, a.keyNumIdx, a.firstKey, a.keyStep = true, ks.KeyNumIdx, ks.FirstKey, ks.KeyStep
-		default:
-			a.unknown = true
-		}
-		out[i] = a
-	}
-	return out, true
 }
