@@ -63,7 +63,10 @@ type Command struct {
 	// LockDB, when it reports true for a call, locks every shard of the
 	// current database instead of the keys' (SORT with BY/GET patterns,
 	// which name keys only known while running).
-	LockDB  func(args [][]byte) bool
+	LockDB func(args [][]byte) bool
+	// LockAll, when it reports true for a call, locks every shard of every
+	// database (a script that may SELECT).
+	LockAll func(s *Server, args [][]byte) bool
 	Handler Handler
 	Group   string // documentation group, for COMMAND DOCS
 	Summary string
@@ -160,6 +163,8 @@ func (s *Server) addLocks(cmd *Command, db int, args [][]byte, ls *storage.LockS
 		if !s.store.Persistent() {
 			ls.AddDB(db)
 		}
+	case cmd.LockAll != nil && cmd.LockAll(s, args):
+		ls.AddAll()
 	case cmd.LockDB != nil && cmd.LockDB(args):
 		ls.AddDB(db)
 	default:
@@ -246,6 +251,10 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 		if !s.aclCheckCall(c, cmd, args, false) {
 			return
 		}
+	}
+	// a script past busy-reply-threshold: only a few commands are served
+	if s.lua.busy.Load() != 0 && s.scriptBusyReject(c, cmd, args) {
+		return
 	}
 	// RESP3 connections may run any command while subscribed (Redis 7.0)
 	if c.resp == 2 && c.sub != nil && c.sub.Subscribed() && cmd.Flags&FlagSubscribeOK == 0 {

@@ -58,6 +58,7 @@ type Server struct {
 	errors     errorStats
 	password   atomic.Pointer[string]
 	acl        aclState // users and the ACL log (acl.go)
+	lua        scriptEngine // Lua scripts (scripting.go)
 	// notifyFlags is the live notify-keyspace-events setting (notify.go).
 	notifyFlags atomic.Int64
 	// hllMaxBytes is hll-sparse-max-bytes (cmd_hll.go).
