@@ -57,7 +57,7 @@ type Server struct {
 	maxClients atomic.Int64
 	errors     errorStats
 	password   atomic.Pointer[string]
-	acl        aclState // users and the ACL log (acl.go)
+	acl        aclState     // users and the ACL log (acl.go)
 	lua        scriptEngine // Lua scripts (scripting.go)
 	// notifyFlags is the live notify-keyspace-events setting (notify.go).
 	notifyFlags atomic.Int64
