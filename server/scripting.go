@@ -361,6 +361,23 @@ func newLuaVM(s *Server) *luaVM {
 		L.Call(L.GetTop()-1, 1)
 		return 1
 	}))
+	origUnpack := G.RawGetString("unpack").(*lua.LFunction)
+	G.RawSetString("unpack", L.NewFunction(func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		i, e := int64(1), int64(t.Len())
+		if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
+			i = int64(L.CheckNumber(2))
+		}
+		if L.GetTop() >= 3 && L.Get(3) != lua.LNil {
+			e = int64(L.CheckNumber(3))
+		}
+		if i <= e && e-i >= 8000 { // LUAI_MAXCSTACK
+			L.RaiseError("too many results to unpack")
+		}
+		L.Insert(origUnpack, 1)
+		L.Call(L.GetTop()-1, lua.MultRet)
+		return L.GetTop()
+	}))
 	origRawSet := G.RawGetString("rawset").(*lua.LFunction)
 	G.RawSetString("rawset", L.NewFunction(func(L *lua.LState) int {
 		if isProtected(L.Get(1)) {
@@ -576,7 +593,7 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	run.w = redcon.NewWriter(&run.cw)
 	L.SetTop(0)
 	L.Push(fn)
-	err := L.PCall(0, 1, vm.errh)
+	err := vm.pcall()
 	c := run.c
 	if err != nil {
 		s.replyScriptError(run, err)
@@ -607,6 +624,26 @@ func luaArray(L *lua.LState, items [][]byte) *lua.LTable {
 		t.RawSetInt(i+1, lua.LString(it))
 	}
 	return t
+}
+
+// pcall runs the function on the stack. gopher-lua can panic out of PCall
+// itself (a registry overflow while it pushes the error handler): that
+// becomes an error reply and the interpreter is dropped.
+func (vm *luaVM) pcall() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			vm.broken = true
+			msg := "execution failure"
+			if e, ok := r.(error); ok {
+				msg = e.Error()
+			}
+			if i := strings.IndexByte(msg, '\n'); i >= 0 {
+				msg = msg[:i]
+			}
+			err = errors.New(msg)
+		}
+	}()
+	return vm.L.PCall(0, 1, vm.errh)
 }
 
 // scriptErrHandler is Redis's __redis__err__handler: the error becomes a
