@@ -355,7 +355,7 @@ func newLuaVM(s *Server) *luaVM {
 	origSetMT := G.RawGetString("setmetatable").(*lua.LFunction)
 	G.RawSetString("setmetatable", L.NewFunction(func(L *lua.LState) int {
 		if isProtected(L.Get(1)) {
-			return readonlyErr(L)
+			L.Error(lua.LString("Attempt to modify a readonly table"), 0)
 		}
 		L.Insert(origSetMT, 1)
 		L.Call(L.GetTop()-1, 1)
@@ -381,7 +381,7 @@ func newLuaVM(s *Server) *luaVM {
 	origRawSet := G.RawGetString("rawset").(*lua.LFunction)
 	G.RawSetString("rawset", L.NewFunction(func(L *lua.LState) int {
 		if isProtected(L.Get(1)) {
-			return readonlyErr(L)
+			L.Error(lua.LString("Attempt to modify a readonly table"), 0)
 		}
 		L.Insert(origRawSet, 1)
 		L.Call(L.GetTop()-1, 1)
