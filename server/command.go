@@ -67,9 +67,13 @@ type Command struct {
 	// LockAll, when it reports true for a call, locks every shard of every
 	// database (a script that may SELECT).
 	LockAll func(s *Server, args [][]byte) bool
-	Handler Handler
-	Group   string // documentation group, for COMMAND DOCS
-	Summary string
+	// CallFlags, when set, gives the flags of one call where they depend on
+	// its arguments (a script's shebang), as Redis's getCommandFlags: what
+	// CLIENT PAUSE WRITE decides with.
+	CallFlags func(s *Server, args [][]byte) Flag
+	Handler   Handler
+	Group     string // documentation group, for COMMAND DOCS
+	Summary   string
 
 	idx int // position in every Server's cmdStats, set by register
 }
@@ -303,7 +307,7 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 		return
 	}
 	if s.pause.on.Load() {
-		s.waitPause(c, cmd) // CLIENT PAUSE
+		s.waitPause(c, cmd, args) // CLIENT PAUSE
 	}
 	s.call(c, cmd, args)
 }

@@ -34,10 +34,10 @@ import (
 
 func init() {
 	const g = "scripting"
-	const fl = FlagNoScript | FlagMayReplicate | FlagStale
+	const fl = FlagNoScript | FlagStale
 	register(
-		&Command{Name: "eval", Arity: -3, Flags: fl, Keys: evalKeys, LockDB: evalLocksDB, LockAll: evalLocksAll, Handler: cmdEval, Group: g, Summary: "Executes a server-side Lua script."},
-		&Command{Name: "evalsha", Arity: -3, Flags: fl, Keys: evalKeys, LockDB: evalLocksDB, LockAll: evalLocksAll, Handler: cmdEvalSha, Group: g, Summary: "Executes a server-side Lua script by SHA1 digest."},
+		&Command{Name: "eval", Arity: -3, Flags: fl | FlagMayReplicate, Keys: evalKeys, LockDB: evalLocksDB, LockAll: evalLocksAll, CallFlags: evalCallFlags, Handler: cmdEval, Group: g, Summary: "Executes a server-side Lua script."},
+		&Command{Name: "evalsha", Arity: -3, Flags: fl | FlagMayReplicate, Keys: evalKeys, LockDB: evalLocksDB, LockAll: evalLocksAll, CallFlags: evalCallFlags, Handler: cmdEvalSha, Group: g, Summary: "Executes a server-side Lua script by SHA1 digest."},
 		&Command{Name: "eval_ro", Arity: -3, Flags: fl | FlagReadOnly, Keys: evalKeys, LockDB: evalLocksDB, LockAll: evalLocksAll, Handler: cmdEvalRO, Group: g, Summary: "Executes a read-only server-side Lua script."},
 		&Command{Name: "evalsha_ro", Arity: -3, Flags: fl | FlagReadOnly, Keys: evalKeys, LockDB: evalLocksDB, LockAll: evalLocksAll, Handler: cmdEvalShaRO, Group: g, Summary: "Executes a read-only server-side Lua script by SHA1 digest."},
 	)
@@ -186,6 +186,35 @@ func extractShebang(body []byte) (flags, n int, msg string) {
 		}
 	}
 	return flags, end, ""
+}
+
+// evalCallFlags is evalGetCommandFlags: a script with a shebang declares
+// whether it writes (scriptFlagsToCmdFlags: write unless no-writes, and
+// never may-replicate); one without (or not cached, for EVALSHA) keeps
+// EVAL's flags.
+func evalCallFlags(s *Server, args [][]byte) Flag {
+	cmd := lookupCommand(args[0])
+	var flags int
+	if eqFold(args[0], "evalsha") {
+		sc := s.lua.lookup(strings.ToLower(string(args[1])))
+		if sc == nil {
+			return cmd.Flags
+		}
+		flags = sc.flags
+	} else {
+		flags, _, _ = extractShebang(args[1])
+	}
+	if flags&scriptFlagCompat != 0 {
+		return cmd.Flags
+	}
+	f := cmd.Flags &^ (FlagWrite | FlagMayReplicate | FlagDenyOOM)
+	if flags&scriptFlagNoWrites == 0 {
+		f |= FlagWrite
+		if flags&scriptFlagAllowOOM == 0 {
+			f |= FlagDenyOOM
+		}
+	}
+	return f
 }
 
 // ---- key spec and locking ----
@@ -554,6 +583,9 @@ func (s *Server) busyThreshold() time.Duration {
 	return time.Duration(n) * time.Millisecond
 }
 
+// noScriptKeys marks a running script that declared no key.
+var noScriptKeys = [][]byte{}
+
 func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	e := &s.lua
 	vm := e.getVM(s)
@@ -568,6 +600,13 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	}
 	e.runs[run] = struct{}{}
 	e.runMu.Unlock()
+	// a read-only command the script runs makes a tracking client track
+	// the script's declared keys (Redis's trackingRememberKeys(caller))
+	run.c.scriptKeys = keys
+	if keys == nil {
+		run.c.scriptKeys = noScriptKeys
+	}
+	defer func() { run.c.scriptKeys = nil }()
 	if d := s.busyThreshold(); d > 0 {
 		run.timer = time.AfterFunc(d, func() {
 			e.runMu.Lock()
