@@ -1308,6 +1308,20 @@ func (e *scriptEngine) flush() {
 	e.gen.Add(1)
 }
 
+// killAll stops every running script, written or not: the server is
+// shutting down (Close), and a script that never ends must not keep its
+// connection, and so the shutdown, waiting.
+func (e *scriptEngine) killAll() {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	for r := range e.runs {
+		r.killed.Store(true)
+		if r.vm != nil {
+			r.vm.ctx.kill()
+		}
+	}
+}
+
 func scriptKill(c *Client, args [][]byte) {
 	e := &c.srv.lua
 	e.runMu.Lock()

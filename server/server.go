@@ -267,6 +267,7 @@ func (s *Server) Close() error {
 		s.clientsMu.Lock()
 		s.closing.Store(true)
 		close(s.quit)
+		s.lua.killAll() // a script that never ends would hold its connection
 		for _, c := range s.clients {
 			c.conn.Close()
 		}
