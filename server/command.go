@@ -286,9 +286,11 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 	// the memory check comes before queueing: Redis refuses a growing
 	// command inside MULTI at queue time, which dooms the transaction
 	// inside MULTI Redis refuses any queued command while over the limit
-	if cmd.Flags&FlagDenyOOM == 0 && s.store.Persistent() && s.store.OverLimit() {
+	if cmd.Flags&(FlagDenyOOM|FlagNoLock) == 0 && s.store.Persistent() && s.store.OverLimit() {
 		// reads load cold keys: they make room as writes do (a miss never
-		// waits for a timer or the next write)
+		// waits for a timer or the next write). A command that touches no
+		// key does not: eviction waits for shard locks, and SCRIPT KILL must
+		// reach a script that holds them.
 		s.releaseHeld(c)
 		s.store.EnsureMemory()
 	}
