@@ -63,6 +63,9 @@ type Client struct {
 	keyEventArena []byte
 
 	block *blockRequest // set while parked in a blocking command (blocking.go)
+	// scriptKeys: the keys a running script declared, which its read-only
+	// commands make a tracking client track (scripting.go); nil otherwise
+	scriptKeys [][]byte
 
 	locks   storage.LockSet
 	held    storage.LockSet // shards kept locked between commands of a batch

@@ -785,13 +785,26 @@ func scriptFlush(c *Client, args [][]byte) {
 		c.WriteError(msgScriptFlushOpt)
 		return
 	}
+	c.srv.lua.flush()
 	c.WriteOK()
 }
 
 func scriptHelp(c *Client, args [][]byte) {
 	writeHelp(c, args[0],
+		"DEBUG (YES|SYNC|NO)",
+		"    Set the debug mode for subsequent scripts executed.",
+		"EXISTS <sha1> [<sha1> ...]",
+		"    Return information about the existence of the scripts in the script cache.",
 		"FLUSH [ASYNC|SYNC]",
-		"    Flush the Lua scripts cache (a no-op: scripting is not supported).")
+		"    Flush the Lua scripts cache. Very dangerous on replicas.",
+		"    When called without the optional mode argument, the behavior is determined by the",
+		"    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+		"    * ASYNC: Asynchronously flush the scripts cache.",
+		"    * SYNC: Synchronously flush the scripts cache.",
+		"KILL",
+		"    Kill the currently executing Lua script.",
+		"LOAD <script>",
+		"    Load a script into the scripts cache without executing it.")
 }
 
 // ---- replication stand-ins: a lone master ----

@@ -63,10 +63,17 @@ type Command struct {
 	// LockDB, when it reports true for a call, locks every shard of the
 	// current database instead of the keys' (SORT with BY/GET patterns,
 	// which name keys only known while running).
-	LockDB  func(args [][]byte) bool
-	Handler Handler
-	Group   string // documentation group, for COMMAND DOCS
-	Summary string
+	LockDB func(args [][]byte) bool
+	// LockAll, when it reports true for a call, locks every shard of every
+	// database (a script that may SELECT).
+	LockAll func(s *Server, args [][]byte) bool
+	// CallFlags, when set, gives the flags of one call where they depend on
+	// its arguments (a script's shebang), as Redis's getCommandFlags: what
+	// CLIENT PAUSE WRITE decides with.
+	CallFlags func(s *Server, args [][]byte) Flag
+	Handler   Handler
+	Group     string // documentation group, for COMMAND DOCS
+	Summary   string
 
 	idx int // position in every Server's cmdStats, set by register
 }
@@ -160,6 +167,8 @@ func (s *Server) addLocks(cmd *Command, db int, args [][]byte, ls *storage.LockS
 		if !s.store.Persistent() {
 			ls.AddDB(db)
 		}
+	case cmd.LockAll != nil && cmd.LockAll(s, args):
+		ls.AddAll()
 	case cmd.LockDB != nil && cmd.LockDB(args):
 		ls.AddDB(db)
 	default:
@@ -247,6 +256,10 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 			return
 		}
 	}
+	// a script past busy-reply-threshold: only a few commands are served
+	if s.lua.busy.Load() != 0 && s.scriptBusyReject(c, cmd, args) {
+		return
+	}
 	// RESP3 connections may run any command while subscribed (Redis 7.0)
 	if c.resp == 2 && c.sub != nil && c.sub.Subscribed() && cmd.Flags&FlagSubscribeOK == 0 {
 		c.WriteError(subscribeContextMsg(fullName(cmd, args)))
@@ -296,7 +309,7 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 		return
 	}
 	if s.pause.on.Load() {
-		s.waitPause(c, cmd) // CLIENT PAUSE
+		s.waitPause(c, cmd, args) // CLIENT PAUSE
 	}
 	s.call(c, cmd, args)
 }

@@ -74,17 +74,17 @@ func (s *Server) unpauseClients() {
 }
 
 // pausedFor reports whether cmd must wait under a pause of kind.
-func pausedFor(c *Client, cmd *Command, kind int) bool {
+func pausedFor(c *Client, cmd *Command, args [][]byte, kind int) bool {
 	switch kind {
 	case pauseAll:
 		return true
 	case pauseWrite:
-		if cmd.Flags&(FlagWrite|FlagMayReplicate) != 0 {
+		if c.srv.callFlags(cmd, args)&(FlagWrite|FlagMayReplicate) != 0 {
 			return true
 		}
 		if cmd.Name == "exec" {
 			for _, q := range c.queue {
-				if q.cmd.Flags&(FlagWrite|FlagMayReplicate) != 0 {
+				if c.srv.callFlags(q.cmd, q.args)&(FlagWrite|FlagMayReplicate) != 0 {
 					return true
 				}
 			}
@@ -93,9 +93,17 @@ func pausedFor(c *Client, cmd *Command, kind int) bool {
 	return false
 }
 
+// callFlags are the flags of one call of cmd (Command.CallFlags).
+func (s *Server) callFlags(cmd *Command, args [][]byte) Flag {
+	if cmd.CallFlags != nil {
+		return cmd.CallFlags(s, args)
+	}
+	return cmd.Flags
+}
+
 // waitPause holds cmd while a pause applies to it (no lock held), counted
 // in INFO's blocked_clients.
-func (s *Server) waitPause(c *Client, cmd *Command) {
+func (s *Server) waitPause(c *Client, cmd *Command, args [][]byte) {
 	p := &s.pause
 	counted := false
 	defer func() {
@@ -107,7 +115,7 @@ func (s *Server) waitPause(c *Client, cmd *Command) {
 		p.mu.Lock()
 		kind, done := p.kind, p.done
 		p.mu.Unlock()
-		if done == nil || !pausedFor(c, cmd, kind) {
+		if done == nil || !pausedFor(c, cmd, args, kind) {
 			return
 		}
 		if !counted {

@@ -57,7 +57,8 @@ type Server struct {
 	maxClients atomic.Int64
 	errors     errorStats
 	password   atomic.Pointer[string]
-	acl        aclState // users and the ACL log (acl.go)
+	acl        aclState     // users and the ACL log (acl.go)
+	lua        scriptEngine // Lua scripts (scripting.go)
 	// notifyFlags is the live notify-keyspace-events setting (notify.go).
 	notifyFlags atomic.Int64
 	// hllMaxBytes is hll-sparse-max-bytes (cmd_hll.go).
@@ -266,6 +267,7 @@ func (s *Server) Close() error {
 		s.clientsMu.Lock()
 		s.closing.Store(true)
 		close(s.quit)
+		s.lua.killAll() // a script that never ends would hold its connection
 		for _, c := range s.clients {
 			c.conn.Close()
 		}

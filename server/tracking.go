@@ -412,10 +412,16 @@ func clientTrackingInfo(c *Client) {
 // allowance after the command it was for.
 func (s *Server) trackAfterCommand(c *Client, cmd *Command, args [][]byte) {
 	t := &c.track
-	if cmd.Flags&FlagReadOnly != 0 && !t.bcast && (t.optin == t.caching || !t.optin) && !(t.optout && t.caching) &&
+	// a read-only script is not tracked itself: the read-only commands it
+	// runs are, with the keys it declared (Redis's call())
+	readOnly := cmd.Flags&FlagReadOnly != 0 && cmd.Name != "eval_ro" && cmd.Name != "evalsha_ro"
+	if readOnly && !t.bcast && (t.optin == t.caching || !t.optin) && !(t.optout && t.caching) &&
 		cmd.Flags&FlagPubSub == 0 {
 		keys := c.keys // the command's keys, found for its locks
-		if c.inExec {
+		switch {
+		case c.scriptKeys != nil:
+			keys = c.scriptKeys
+		case c.inExec:
 			keys = cmd.keyArgs(args, nil)
 		}
 		for _, k := range keys {

@@ -22,7 +22,7 @@ var commandSubsetDiffs = map[string][2][]string{
 	"client":   {nil, {"client|no-touch", "client|setinfo"}},
 	"function": {{"function|delete", "function|dump", "function|kill", "function|load", "function|restore", "function|stats"}, nil},
 	"memory":   {{"memory|malloc-stats"}, nil},
-	"script":   {{"script|debug", "script|exists", "script|kill", "script|load"}, nil},
+	"script":   {{"script|debug"}, nil},
 }
 
 // encodeResp writes v back as RESP (respValue keeps the type byte and, for
