@@ -270,6 +270,8 @@ type luaVM struct {
 	run    *scriptRun // the script running on it
 	errh   *lua.LFunction
 	broken bool // a Go panic went through it: not reused
+	// redisLib is the redis table itself (globals see a read-only proxy)
+	redisLib *lua.LTable
 }
 
 // killCtx is the interpreter's context: SCRIPT KILL closes it, and
@@ -373,7 +375,8 @@ func newLuaVM(s *Server) *luaVM {
 	}
 	vm := &luaVM{L: L, fns: map[string]*lua.LFunction{}, gen: s.lua.gen.Load(), ctx: newKillCtx()}
 	protected := map[*lua.LTable]bool{}
-	G.RawSetString("redis", newRedisLib(L, vm))
+	vm.redisLib = newRedisLib(L, vm)
+	G.RawSetString("redis", vm.redisLib)
 	G.RawSetString("bit", newBitLib(L))
 	G.RawSetString("cjson", newCjsonLib(L))
 	G.RawSetString("pcall", L.NewFunction(scriptPcall))
@@ -487,7 +490,11 @@ type scriptRun struct {
 	s        *Server
 	c        *Client
 	vm       *luaVM
-	sc       *luaScript
+	sc       *luaScript     // EVAL's script; nil for FCALL
+	fn       *lua.LFunction // FCALL's function, called with (keys, args)
+	name     string         // the sha, or the function's name, in error replies
+	argv     [][]byte       // FCALL's command, for FUNCTION STATS
+	isFunc   bool
 	start    time.Time
 	readOnly bool
 	allowOOM bool
@@ -547,28 +554,39 @@ func (s *Server) evalGeneric(c *Client, args [][]byte, evalsha, ro bool) {
 			return
 		}
 	}
-	run := &scriptRun{s: s, c: c, sc: sc, start: time.Now(), resp: 2, db: c.db}
+	run := &scriptRun{s: s, c: c, sc: sc, name: sc.sha, start: time.Now(), resp: 2, db: c.db}
+	if !s.prepareScript(run, sc.flags, ro) {
+		return
+	}
+	run.lockAll = sc.selects
+	s.runScript(run, args[3:3+numkeys], args[3+numkeys:])
+}
+
+// prepareScript is scriptPrepareForRun's checks of a script's declared
+// flags (none in EVAL's compatibility mode); false: refused, the error is
+// written.
+func (s *Server) prepareScript(run *scriptRun, flags int, ro bool) bool {
+	c := run.c
 	run.oom = s.store.MaxMemory() > 0 && s.store.OverLimit()
-	if sc.flags&scriptFlagCompat == 0 {
-		if sc.flags&scriptFlagNoWrites == 0 {
+	if flags&scriptFlagCompat == 0 {
+		if flags&scriptFlagNoWrites == 0 {
 			if err := s.store.Err(); err != nil {
 				c.WriteError(misconfMsg(err))
-				return
+				return false
 			}
 			if ro {
 				c.WriteError(msgROScriptWrite)
-				return
+				return false
 			}
 		}
-		if run.oom && sc.flags&(scriptFlagAllowOOM|scriptFlagNoWrites) == 0 {
+		if run.oom && flags&(scriptFlagAllowOOM|scriptFlagNoWrites) == 0 {
 			c.WriteError(msgScriptOOM)
-			return
+			return false
 		}
-		run.allowOOM = sc.flags&scriptFlagAllowOOM != 0
+		run.allowOOM = flags&scriptFlagAllowOOM != 0
 	}
-	run.readOnly = ro || (sc.flags&scriptFlagCompat == 0 && sc.flags&scriptFlagNoWrites != 0)
-	run.lockAll = sc.selects
-	s.runScript(run, args[3:3+numkeys], args[3+numkeys:])
+	run.readOnly = ro || (flags&scriptFlagCompat == 0 && flags&scriptFlagNoWrites != 0)
+	return true
 }
 
 func (s *Server) busyThreshold() time.Duration {
@@ -588,7 +606,12 @@ var noScriptKeys = [][]byte{}
 
 func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	e := &s.lua
-	vm := e.getVM(s)
+	var vm *luaVM
+	if run.isFunc {
+		vm = s.fn.vm // the caller holds s.fn.stateMu
+	} else {
+		vm = e.getVM(s)
+	}
 	vmByState.Store(vm.L, vm)
 	run.vm = vm
 	vm.run = run
@@ -618,21 +641,33 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 		})
 	}
 
-	fn := vm.fns[run.sc.sha]
-	if fn == nil {
-		fn = L.NewFunctionFromProto(run.sc.proto)
-		vm.fns[run.sc.sha] = fn
+	var fn *lua.LFunction
+	nargs := 0
+	L.SetTop(0)
+	if run.isFunc {
+		// a function gets its keys and arguments as parameters and runs in
+		// its library's environment
+		fn = run.fn
+		L.Push(fn)
+		L.Push(luaArray(L, keys))
+		L.Push(luaArray(L, argv))
+		nargs = 2
+	} else {
+		fn = vm.fns[run.sc.sha]
+		if fn == nil {
+			fn = L.NewFunctionFromProto(run.sc.proto)
+			vm.fns[run.sc.sha] = fn
+		}
+		env := L.NewTable()
+		env.RawSetString("KEYS", luaArray(L, keys))
+		env.RawSetString("ARGV", luaArray(L, argv))
+		L.SetMetatable(env, vm.envMT)
+		fn.Env = env
+		L.Push(fn)
 	}
-	env := L.NewTable()
-	env.RawSetString("KEYS", luaArray(L, keys))
-	env.RawSetString("ARGV", luaArray(L, argv))
-	L.SetMetatable(env, vm.envMT)
-	fn.Env = env
 
 	run.w = redcon.NewWriter(&run.cw)
-	L.SetTop(0)
-	L.Push(fn)
-	err := vm.pcall()
+	err := vm.pcall(nargs)
 	c := run.c
 	if err != nil {
 		s.replyScriptError(run, err)
@@ -641,7 +676,9 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 		writeLuaReply(c, run.resp, ret, 0)
 	}
 	L.SetTop(0)
-	fn.Env = nil
+	if !run.isFunc {
+		fn.Env = nil
+	}
 
 	if run.timer != nil {
 		run.timer.Stop()
@@ -654,7 +691,11 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	}
 	e.runMu.Unlock()
 	vmByState.Delete(L)
-	e.putVM(vm)
+	if run.isFunc {
+		s.fn.afterCall(s, vm)
+	} else {
+		e.putVM(vm)
+	}
 }
 
 func luaArray(L *lua.LState, items [][]byte) *lua.LTable {
@@ -668,7 +709,7 @@ func luaArray(L *lua.LState, items [][]byte) *lua.LTable {
 // pcall runs the function on the stack. gopher-lua can panic out of PCall
 // itself (a registry overflow while it pushes the error handler): that
 // becomes an error reply and the interpreter is dropped.
-func (vm *luaVM) pcall() (err error) {
+func (vm *luaVM) pcall(nargs int) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			vm.broken = true
@@ -682,7 +723,7 @@ func (vm *luaVM) pcall() (err error) {
 			err = errors.New(msg)
 		}
 	}()
-	return vm.L.PCall(0, 1, vm.errh)
+	return vm.L.PCall(nargs, 1, vm.errh)
 }
 
 // scriptErrHandler is Redis's __redis__err__handler: the error becomes a
@@ -718,7 +759,7 @@ func (s *Server) replyScriptError(run *scriptRun, err error) {
 	c := run.c
 	ae, ok := err.(*lua.ApiError)
 	if !ok {
-		c.WriteError("ERR Error running script " + run.sc.sha + ", " + truncate(sanitizeErr(err.Error()), 100))
+		c.WriteError("ERR Error running script " + run.name + ", " + truncate(sanitizeErr(err.Error()), 100))
 		return
 	}
 	if ae.Type == lua.ApiErrorPanic {
@@ -730,7 +771,7 @@ func (s *Server) replyScriptError(run *scriptRun, err error) {
 		if str, ok := ae.Object.(lua.LString); ok {
 			msg = string(str)
 		}
-		c.WriteError("ERR Error running script " + run.sc.sha + ", " + truncate(sanitizeErr(msg), 100))
+		c.WriteError("ERR Error running script " + run.name + ", " + truncate(sanitizeErr(msg), 100))
 		return
 	}
 	msg := lua.LVAsString(t.RawGetString("err"))
@@ -739,7 +780,7 @@ func (s *Server) replyScriptError(run *scriptRun, err error) {
 	}
 	if src, ok := t.RawGetString("source").(lua.LString); ok {
 		if line := t.RawGetString("line"); line != lua.LNil {
-			msg += " script: " + run.sc.sha + ", on " + string(src) + ":" + lua.LVAsString(line) + "."
+			msg += " script: " + run.name + ", on " + string(src) + ":" + lua.LVAsString(line) + "."
 		}
 	}
 	c.WriteError(sanitizeErr(strings.TrimPrefix(msg, "-")))
@@ -1340,6 +1381,10 @@ func scriptKill(c *Client, args [][]byte) {
 		c.WriteError(msgUnkillable)
 		return
 	}
+	if target.isFunc {
+		c.WriteError(msgBusyFunction) // FUNCTION KILL stops a function
+		return
+	}
 	target.killed.Store(true)
 	target.vm.ctx.kill()
 	c.WriteOK()
@@ -1360,8 +1405,26 @@ func (s *Server) scriptBusyReject(c *Client, cmd *Command, args [][]byte) bool {
 			return false
 		}
 	}
-	s.reject(c, cmd, msgBusyScript)
+	msg := msgBusyScript
+	if s.lua.runningFunction() {
+		msg = msgBusyFunction
+	}
+	s.reject(c, cmd, msg)
 	return true
+}
+
+// runningFunction reports whether the oldest running script is a function
+// (FCALL): BUSY replies then name FUNCTION KILL.
+func (e *scriptEngine) runningFunction() bool {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	var oldest *scriptRun
+	for r := range e.runs {
+		if oldest == nil || r.start.Before(oldest.start) {
+			oldest = r
+		}
+	}
+	return oldest != nil && oldest.isFunc
 }
 
 // scriptInfo is the INFO memory section's scripting fields.

@@ -59,6 +59,7 @@ type Server struct {
 	password   atomic.Pointer[string]
 	acl        aclState     // users and the ACL log (acl.go)
 	lua        scriptEngine // Lua scripts (scripting.go)
+	fn         funcEngine   // function libraries (functions.go)
 	// notifyFlags is the live notify-keyspace-events setting (notify.go).
 	notifyFlags atomic.Int64
 	// hllMaxBytes is hll-sparse-max-bytes (cmd_hll.go).
@@ -150,6 +151,7 @@ func New(cfg Config, store *storage.Store) *Server {
 	s.trk.init()
 	s.initBlocking()
 	s.tables() // load the tables at start-up, not on the first table command
+	s.loadFunctionsAtStart()
 	return s
 }
 

@@ -20,7 +20,6 @@ import (
 // "client|setinfo" are Redis 7.2's).
 var commandSubsetDiffs = map[string][2][]string{
 	"client":   {nil, {"client|no-touch", "client|setinfo"}},
-	"function": {{"function|delete", "function|dump", "function|kill", "function|load", "function|restore", "function|stats"}, nil},
 	"memory":   {{"memory|malloc-stats"}, nil},
 	"script":   {{"script|debug"}, nil},
 }
