@@ -504,8 +504,12 @@ func cmdDebug(c *Client, args [][]byte) {
 			return
 		}
 		c.WriteOK()
+	case eqFold(sub, "set-disable-deny-scripts") && n == 3:
+		v, _ := parseInt(args[2]) // atoi: anything else is 0
+		c.srv.scriptDenyOff.Store(v != 0)
+		c.WriteOK()
 	case (eqFold(sub, "set-skip-checksum-validation") || eqFold(sub, "pause-cron") ||
-		eqFold(sub, "aof-flush-sleep") || eqFold(sub, "set-disable-deny-scripts")) && n == 3:
+		eqFold(sub, "aof-flush-sleep")) && n == 3:
 		c.WriteOK()
 	case eqFold(sub, "log") && n == 3:
 		logf("DEBUG LOG: %s", args[2])

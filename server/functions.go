@@ -79,7 +79,7 @@ type funcLib struct {
 type funcEngine struct {
 	mu   sync.RWMutex // libs, fns
 	libs map[string]*funcLib
-	fns  map[string]*funcInfo
+	fns  map[string]*funcInfo // by lowercased name: function names ignore case, as in Redis
 
 	stateMu sync.Mutex // the interpreter, its env, loading
 	vm      *luaVM
@@ -446,7 +446,7 @@ func (fe *funcEngine) linkLocked(l *funcLib) {
 	}
 	fe.libs[l.name] = l
 	for _, f := range l.fns {
-		fe.fns[f.name] = f
+		fe.fns[strings.ToLower(f.name)] = f
 	}
 }
 
@@ -454,7 +454,7 @@ func (fe *funcEngine) linkLocked(l *funcLib) {
 func (fe *funcEngine) unlinkLocked(l *funcLib) {
 	delete(fe.libs, l.name)
 	for _, f := range l.fns {
-		delete(fe.fns, f.name)
+		delete(fe.fns, strings.ToLower(f.name))
 	}
 }
 
@@ -469,7 +469,7 @@ func (fe *funcEngine) joinLocked(libs []*funcLib, replace bool) string {
 	}
 	for _, l := range libs {
 		for _, f := range l.fns {
-			if of := fe.fns[f.name]; of != nil && !(replace && fe.libs[l.name] == of.lib) {
+			if of := fe.fns[strings.ToLower(f.name)]; of != nil && !(replace && fe.libs[l.name] == of.lib) {
 				return "Function " + f.name + " already exists"
 			}
 		}
@@ -819,10 +819,11 @@ func functionRestore(c *Client, args [][]byte) {
 			break
 		}
 		for _, f := range l.fns {
-			if fnames[f.name] {
+			k := strings.ToLower(f.name)
+			if fnames[k] {
 				msg = "Function " + f.name + " already exists"
 			}
-			fnames[f.name] = true
+			fnames[k] = true
 		}
 		if msg != "" {
 			break
@@ -975,7 +976,7 @@ func (s *Server) lookupFunction(name []byte) *funcInfo {
 	fe := &s.fn
 	fe.mu.RLock()
 	defer fe.mu.RUnlock()
-	return fe.fns[string(name)]
+	return fe.fns[strings.ToLower(string(name))]
 }
 
 // fcallCallFlags is fcallGetCommandFlags: the function's declared flags

@@ -272,6 +272,7 @@ type luaVM struct {
 	broken bool // a Go panic went through it: not reused
 	// redisLib is the redis table itself (globals see a read-only proxy)
 	redisLib *lua.LTable
+	cjson    cjsonCfg
 }
 
 // killCtx is the interpreter's context: SCRIPT KILL closes it, and
@@ -375,10 +376,15 @@ func newLuaVM(s *Server) *luaVM {
 	}
 	vm := &luaVM{L: L, fns: map[string]*lua.LFunction{}, gen: s.lua.gen.Load(), ctx: newKillCtx()}
 	protected := map[*lua.LTable]bool{}
+	if m, ok := G.RawGetString("math").(*lua.LTable); ok {
+		m.RawSetString("random", L.NewFunction(func(L *lua.LState) int { return scriptMathRandom(L, vm) }))
+		m.RawSetString("randomseed", L.NewFunction(func(L *lua.LState) int { return scriptMathRandomseed(L, vm) }))
+	}
 	vm.redisLib = newRedisLib(L, vm)
 	G.RawSetString("redis", vm.redisLib)
 	G.RawSetString("bit", newBitLib(L))
-	G.RawSetString("cjson", newCjsonLib(L))
+	G.RawSetString("cjson", newCjsonLib(L, &vm.cjson))
+	G.RawSetString("cmsgpack", newCmsgpackLib(L))
 	G.RawSetString("pcall", L.NewFunction(scriptPcall))
 	isProtected := func(v lua.LValue) bool {
 		t, ok := v.(*lua.LTable)
@@ -390,6 +396,17 @@ func newLuaVM(s *Server) *luaVM {
 			L.Error(lua.LString("Attempt to modify a readonly table"), 0)
 		}
 		L.Insert(origSetMT, 1)
+		L.Call(L.GetTop()-1, 1)
+		return 1
+	}))
+	origToString := G.RawGetString("tostring").(*lua.LFunction)
+	G.RawSetString("tostring", L.NewFunction(func(L *lua.LState) int {
+		// Lua 5.1 prints numbers with "%.14g" (gopher-lua with every digit)
+		if n, ok := L.Get(1).(lua.LNumber); ok && L.GetTop() == 1 {
+			L.Push(lua.LString(luaNumberString(float64(n))))
+			return 1
+		}
+		L.Insert(origToString, 1)
 		L.Call(L.GetTop()-1, 1)
 		return 1
 	}))
@@ -419,7 +436,7 @@ func newLuaVM(s *Server) *luaVM {
 		L.Call(L.GetTop()-1, 1)
 		return 1
 	}))
-	for _, lib := range []string{"string", "math", "table", "coroutine", "redis", "bit", "cjson"} {
+	for _, lib := range []string{"string", "math", "table", "coroutine", "redis", "bit", "cjson", "cmsgpack"} {
 		if t, ok := G.RawGetString(lib).(*lua.LTable); ok {
 			G.RawSetString(lib, readonlyProxy(L, t, protected))
 		}
@@ -667,6 +684,7 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	}
 
 	run.w = redcon.NewWriter(&run.cw)
+	vm.cjson.reset()
 	err := vm.pcall(nargs)
 	c := run.c
 	if err != nil {
@@ -975,7 +993,7 @@ func (vm *luaVM) redisCall(L *lua.LState, raise bool) int {
 	if spec != nil {
 		noScript, write, mayRepl, denyOOM = spec.hasFlag("noscript"), spec.hasFlag("write"), spec.hasFlag("may_replicate"), spec.hasFlag("denyoom")
 	}
-	if noScript {
+	if noScript && !s.scriptDenyOff.Load() {
 		return fail("This Redis command is not allowed from script")
 	}
 	if u := c.user.Load(); u != nil && !u.p().unrestricted {
