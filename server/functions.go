@@ -634,6 +634,9 @@ func functionLoad(c *Client, args [][]byte) {
 		return
 	}
 	s := c.srv
+	if !s.functionsMemoryOK(c) {
+		return
+	}
 	fe := &s.fn
 	fe.stateMu.Lock()
 	fe.ensureVM(s)
@@ -794,12 +797,15 @@ func functionRestore(c *Client, args [][]byte) {
 			return
 		}
 	}
+	s := c.srv
+	if !s.functionsMemoryOK(c) {
+		return
+	}
 	codes, msg := parseFunctionsPayload(args[2])
 	if msg != "" {
 		c.WriteError("ERR " + msg)
 		return
 	}
-	s := c.srv
 	fe := &s.fn
 	fe.stateMu.Lock()
 	fe.ensureVM(s)
@@ -1043,4 +1049,33 @@ func (s *Server) fcallGeneric(c *Client, args [][]byte, ro bool) {
 		run.fn = cur.fn
 	}
 	s.runScript(run, args[3:3+numkeys], args[3+numkeys:])
+}
+
+// functionsInfo is INFO memory's functions fields: the interpreter's base
+// (as used_memory_vm_eval), the libraries' code, and the counts.
+func (s *Server) functionsInfo() (vm, mem int64, nfn, nlib int) {
+	fe := &s.fn
+	fe.mu.RLock()
+	defer fe.mu.RUnlock()
+	for _, l := range fe.libs {
+		mem += int64(len(l.code))
+	}
+	if len(fe.libs) > 0 {
+		vm = 31744
+	}
+	return vm, mem, len(fe.fns), len(fe.libs)
+}
+
+// functionsMemoryOK is the denyoom check of FUNCTION LOAD and RESTORE (the
+// FUNCTION container itself takes no key lock, so the dispatcher does not
+// make room for it): over maxmemory with nothing to evict, -OOM.
+func (s *Server) functionsMemoryOK(c *Client) bool {
+	if s.store.MaxMemory() <= 0 {
+		return true
+	}
+	if err := s.store.EnsureMemory(); err != nil {
+		c.WriteError(msgOOM)
+		return false
+	}
+	return true
 }

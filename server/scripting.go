@@ -177,6 +177,9 @@ func extractShebang(body []byte) (flags, n int, msg string) {
 		if !strings.HasPrefix(p, "flags=") {
 			return 0, 0, "ERR Unknown lua shebang option: " + p
 		}
+		if p == "flags=" {
+			continue // sdssplitlen of "" is no flag
+		}
 		for _, f := range strings.Split(p[6:], ",") {
 			v, ok := scriptFlagNames[f]
 			if !ok {
