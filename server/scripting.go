@@ -388,6 +388,7 @@ func newLuaVM(s *Server) *luaVM {
 	G.RawSetString("bit", newBitLib(L))
 	G.RawSetString("cjson", newCjsonLib(L, &vm.cjson))
 	G.RawSetString("cmsgpack", newCmsgpackLib(L))
+	G.RawSetString("struct", newStructLib(L))
 	G.RawSetString("pcall", L.NewFunction(scriptPcall))
 	isProtected := func(v lua.LValue) bool {
 		t, ok := v.(*lua.LTable)
@@ -439,7 +440,7 @@ func newLuaVM(s *Server) *luaVM {
 		L.Call(L.GetTop()-1, 1)
 		return 1
 	}))
-	for _, lib := range []string{"string", "math", "table", "coroutine", "redis", "bit", "cjson", "cmsgpack"} {
+	for _, lib := range []string{"string", "math", "table", "coroutine", "redis", "bit", "cjson", "cmsgpack", "struct"} {
 		if t, ok := G.RawGetString(lib).(*lua.LTable); ok {
 			G.RawSetString(lib, readonlyProxy(L, t, protected))
 		}

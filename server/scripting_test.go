@@ -227,6 +227,13 @@ func TestScriptingLibs(t *testing.T) {
 			"01ffcd012cd1fed4ca3fc00000a26162c3c092010281a16101"},
 		{"local a = {x=nil,y=5} local b = {x=a} a['x'] = b local e = cmsgpack.pack(a) " + hex,
 			"82a17905a17881a17882a17905a17881a17882a17905a17881a17882a17905a17881a17882a17905a17881a17882a17905a17881a17882a17905a17881a17882a17905a17881a178c0"},
+		{`local e = struct.pack(">i2<i4!4bi8HdfLc3s", 258, -2, -1, 3, 65535, 1.5, 0.25, 12345678901, "abcdef", "zz") ` + hex,
+			"0102feffffffff000300000000000000ffff0000000000000000f83f0000803e351cdcdf020000006162637a7a00"},
+		{`local e = struct.pack("I3i16", 70000, -5) ` + hex, "701101fbffffffffffffff0000000000000000"},
+		{`local a, b, c, n = struct.unpack(">i2<i4!4b", struct.pack(">i2<i4!4b", 258, -2, -1))
+			local s1, s2, n2 = struct.unpack("Bc0s", struct.pack("Bc0s", 3, "abc", "xyz"))
+			return a .. " " .. b .. " " .. c .. " " .. n .. " " .. s1 .. " " .. s2 .. " " .. n2 .. " " .. struct.size("!8bdi3c5")`,
+			"258 -2 -1 8 abc xyz 9 26"},
 		{"return tostring(0.1 + 0.2) .. ' ' .. tostring(2^53) .. ' ' .. tostring(1/0)", "0.3 9.007199254741e+15 inf"},
 		{"math.randomseed('10') return tostring(math.random()) .. ' ' .. math.random(10) .. ' ' .. math.random(5, 9)", "0.87885112309775 8 7"},
 	} {
