@@ -29,7 +29,7 @@ type structFmt struct {
 }
 
 func (s *structFmt) more() bool { return s.p < len(s.f) }
-func (s *structFmt) next() byte  { c := s.f[s.p]; s.p++; return c }
+func (s *structFmt) next() byte { c := s.f[s.p]; s.p++; return c }
 
 // num is getnum: an optional decimal count, df when absent.
 func (s *structFmt) num(df int) int {
