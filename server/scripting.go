@@ -995,7 +995,8 @@ func (vm *luaVM) redisCall(L *lua.LState, raise bool) int {
 	spec := scriptCmdSpec(cmd, args)
 	noScript, write, mayRepl, denyOOM := cmd.Flags&FlagNoScript != 0, cmd.Flags&FlagWrite != 0, cmd.Flags&FlagMayReplicate != 0, cmd.Flags&FlagDenyOOM != 0
 	if spec != nil {
-		noScript, write, mayRepl, denyOOM = spec.hasFlag("noscript"), spec.hasFlag("write"), spec.hasFlag("may_replicate"), spec.hasFlag("denyoom")
+		// may_replicate is hidden from COMMAND INFO: the command's own flag
+		noScript, write, denyOOM = spec.hasFlag("noscript"), spec.hasFlag("write"), spec.hasFlag("denyoom")
 	}
 	if noScript && !s.scriptDenyOff.Load() {
 		return fail("This Redis command is not allowed from script")
