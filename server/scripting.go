@@ -127,6 +127,9 @@ func (e *scriptEngine) create(body []byte) (*luaScript, string) {
 	if err != nil {
 		return nil, "ERR Error compiling script (new function): " + sanitizeErr(err.Error())
 	}
+	// gopher-lua gives a main chunk Lua 5.0's hidden "arg" table (a new
+	// table per call that no name reaches); Lua 5.1 gives it none
+	proto.IsVarArg &^= lua.VarArgNeedsArg
 	sc := &luaScript{sha: sha, body: string(body), proto: proto, flags: flags,
 		selects: bytes.Contains(bytes.ToLower(body), []byte("select"))}
 	e.mu.Lock()
@@ -275,6 +278,7 @@ type luaVM struct {
 	broken bool // a Go panic went through it: not reused
 	// redisLib is the redis table itself (globals see a read-only proxy)
 	redisLib *lua.LTable
+	env      *lua.LTable // EVAL's environment, reused across calls
 	cjson    cjsonCfg
 }
 
@@ -361,8 +365,10 @@ func readonlyProxy(L *lua.LState, t *lua.LTable, protected map[*lua.LTable]bool)
 }
 
 func newLuaVM(s *Server) *luaVM {
+	// a fixed call stack: MinimizeStackMemory would grow it, zeroed, on
+	// every call
 	L := lua.NewState(lua.Options{SkipOpenLibs: true, CallStackSize: 256, RegistrySize: 1024 * 8,
-		RegistryMaxSize: 1024 * 1024, MinimizeStackMemory: true})
+		RegistryMaxSize: 1024 * 1024})
 	for _, lib := range []struct {
 		name string
 		fn   lua.LGFunction
@@ -679,10 +685,16 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 			fn = L.NewFunctionFromProto(run.sc.proto)
 			vm.fns[run.sc.sha] = fn
 		}
-		env := L.NewTable()
+		// one environment per interpreter, reused while a script leaves
+		// nothing in it (rawset can reach it through getfenv)
+		env := vm.env
+		if env == nil {
+			env = L.NewTable()
+			L.SetMetatable(env, vm.envMT)
+			vm.env = env
+		}
 		env.RawSetString("KEYS", luaArray(L, keys))
 		env.RawSetString("ARGV", luaArray(L, argv))
-		L.SetMetatable(env, vm.envMT)
 		fn.Env = env
 		L.Push(fn)
 	}
@@ -700,6 +712,13 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	L.SetTop(0)
 	if !run.isFunc {
 		fn.Env = nil
+		if env := vm.env; env != nil {
+			env.RawSetString("KEYS", lua.LNil)
+			env.RawSetString("ARGV", lua.LNil)
+			if k, _ := env.Next(lua.LNil); k != lua.LNil {
+				vm.env = nil // the script put something there: a fresh one next time
+			}
+		}
 	}
 
 	if run.timer != nil {
