@@ -87,9 +87,15 @@ type Client struct {
 	replyMode   int
 	realWriter  *redcon.Writer // the connection's writer while replies are off
 
-	closed  atomic.Bool
-	noEvict bool
-	noTouch bool
+	closed atomic.Bool
+	// monitor: in MONITOR mode (monitor.go); monitorA is its copy for
+	// other goroutines. scriptCall: a script's redis.call is running, so the
+	// monitor shows the call as "lua"
+	monitor    bool
+	monitorA   atomic.Bool
+	scriptCall bool
+	noEvict    bool
+	noTouch    bool
 
 	fd     int        // the socket's descriptor (-1 unknown), for CLIENT LIST
 	viewMu sync.Mutex // guards view
@@ -152,6 +158,9 @@ func (c *Client) liveView() clientView {
 	// Redis's letters, in its order
 	var buf [8]byte
 	f := buf[:0]
+	if c.monitor {
+		f = append(f, 'O')
+	}
 	if c.subscribed.Load() {
 		f = append(f, 'P')
 	}

@@ -72,6 +72,7 @@ func cmdReset(c *Client, args [][]byte) {
 	c.authed = c.srv.defaultLoginOK()
 	c.setProtocol(2)
 	c.srv.disableTracking(c)
+	c.srv.stopMonitor(c)
 	c.WriteString("RESET")
 }
 

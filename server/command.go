@@ -303,13 +303,18 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 			return
 		}
 	}
+	// a monitor is a replica to Redis: it may not touch the keyspace
+	if c.monitor && cmd.Flags&(FlagWrite|FlagReadOnly|FlagMayReplicate) != 0 {
+		s.reject(c, cmd, "ERR Replica can't interact with the keyspace")
+		return
+	}
 	if c.multi && cmd.Flags&FlagNoMulti == 0 {
 		c.queue = append(c.queue, queued{cmd: cmd, args: copyArgs(args)})
 		c.WriteString("QUEUED")
 		return
 	}
-	if s.pause.on.Load() {
-		s.waitPause(c, cmd, args) // CLIENT PAUSE
+	if s.pause.on.Load() && !c.monitor {
+		s.waitPause(c, cmd, args) // CLIENT PAUSE; Redis never pauses a monitor (a replica)
 	}
 	s.call(c, cmd, args)
 }
@@ -325,6 +330,9 @@ func (s *Server) reject(c *Client, cmd *Command, msg string) {
 			c.resetMulti()
 			c.unwatchAll()
 			c.WriteError("EXECABORT Transaction discarded because of: " + strings.TrimPrefix(msg, "ERR "))
+			if s.mon.n.Load() != 0 {
+				s.feedMonitors(c, [][]byte{[]byte("exec")}) // closes the MULTI monitors saw
+			}
 			return
 		}
 	}
@@ -353,6 +361,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 			cmd.Handler(c, args)
 		}
 		ns = ticksNs(cputicks() - t0)
+		if s.mon.n.Load() != 0 && !s.monitorSkips(cmd, args) {
+			s.feedMonitors(c, args)
+		}
 		c.flushKeyEvents(cmd, args)
 		if c.track.on {
 			s.trackAfterCommand(c, cmd, args)
@@ -372,6 +383,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		t0 := cputicks()
 		s.runHeld(c, cmd, args)
 		ns = ticksNs(cputicks() - t0)
+		if s.mon.n.Load() != 0 && !s.monitorSkips(cmd, args) {
+			s.feedMonitors(c, args) // a blocking command shows when it blocks, as in Redis 7.0
+		}
 		if c.block != nil {
 			// blocked: recorded when the wait ends (serveBlocked)
 			c.block.ns, ns = ns, -1

@@ -517,6 +517,11 @@ func cmdEvalRO(c *Client, args [][]byte)    { c.srv.evalGeneric(c, args, false, 
 func cmdEvalShaRO(c *Client, args [][]byte) { c.srv.evalGeneric(c, args, true, true) }
 
 func (s *Server) evalGeneric(c *Client, args [][]byte, evalsha, ro bool) {
+	if s.mon.n.Load() != 0 {
+		// before the script runs, so that its commands follow it (Redis's
+		// EVAL family is skip_monitor and feeds itself)
+		s.feedMonitors(c, args)
+	}
 	numkeys, ok := parseInt(args[2])
 	if !ok {
 		c.WriteError(msgNotInt)
@@ -974,9 +979,11 @@ func (vm *luaVM) redisCall(L *lua.LState, raise bool) int {
 	run.w.SetBuffer(nil)
 	c.Writer, c.db, c.resp, c.inExec, c.multi = run.w, run.db, run.resp, true, false
 	run.inCall = true
+	c.scriptCall = true
 	func() {
 		defer func() {
 			run.inCall = false
+			c.scriptCall = false
 			run.db = c.db
 			c.Writer, c.db, c.resp, c.inExec, c.multi, c.cmd, c.cmdName = saved.w, saved.db, saved.resp, saved.inExec, saved.multi, saved.cmd, saved.cmdName
 		}()

@@ -90,6 +90,7 @@ type Server struct {
 	slowThr, slowMax, latThreshold atomic.Int64
 	latTracking                    atomic.Bool
 	pause                          pauseState // CLIENT PAUSE (pause.go)
+	mon                            monitorSet // MONITOR (monitor.go)
 
 	start    time.Time
 	shutdown chan struct{} // closed when a client ran SHUTDOWN
@@ -374,6 +375,7 @@ func (s *Server) dropClient(c *Client) {
 		s.closeSubscriber(c.sub)
 	}
 	s.disableTracking(c)
+	s.stopMonitor(c)
 	if q := c.trackQ.Load(); q != nil {
 		s.closeSubscriber(q)
 	}
