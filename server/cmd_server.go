@@ -976,11 +976,19 @@ func infoClients(s *Server, b *infoBuilder) {
 	b.num("connected_clients", int64(n))
 	b.field("cluster_connections", "0")
 	b.num("maxclients", s.maxClients.Load())
-	b.field("client_recent_max_input_buffer", "0")
-	b.field("client_recent_max_output_buffer", "0")
+	// the largest input buffer (with its free room) and queued output of
+	// any connection, from the state each published after its last batch
+	var maxIn, maxOut int64
+	for _, cl := range s.snapshotClients() {
+		v := cl.publishedView()
+		maxIn = max(maxIn, v.qbuf+v.qbufFree)
+		maxOut = max(maxOut, cl.outQueued(v))
+	}
+	b.num("client_recent_max_input_buffer", maxIn)
+	b.num("client_recent_max_output_buffer", maxOut)
 	b.num("blocked_clients", int64(blocked))
 	b.num("tracking_clients", s.trk.clients.Load())
-	b.field("clients_in_timeout_table", "0")
+	b.num("clients_in_timeout_table", s.blocking.ntimed.Load())
 }
 
 // bytesToHuman formats a byte count like Redis's INFO *_human fields.

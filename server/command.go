@@ -232,6 +232,7 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 	// invalidations sent to this connection so far (by its own earlier
 	// commands too) go before this command's reply, as in Redis
 	c.writePending(c.trackQ.Load())
+	c.argvMem = argsLen(args)
 	cmd := lookupCommand(args[0])
 	s.stats.commands.Add(1)
 	if cmd == nil {
@@ -309,6 +310,7 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 		return
 	}
 	if c.multi && cmd.Flags&FlagNoMulti == 0 {
+		c.multiMem += argsLen(args)
 		c.queue = append(c.queue, queued{cmd: cmd, args: copyArgs(args)})
 		c.WriteString("QUEUED")
 		return
@@ -448,6 +450,15 @@ func (s *Server) releaseHeld(c *Client) {
 		c.holding = false
 		s.store.Unlock(&c.held)
 	}
+}
+
+// argsLen is the bytes of a command's arguments (Redis's argv_len_sum).
+func argsLen(args [][]byte) int {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	return n
 }
 
 func copyArgs(args [][]byte) [][]byte {

@@ -299,7 +299,8 @@ func (s *Server) serveConn(c *Client) {
 	defer s.dropClient(c)
 
 	cr := &countingReader{r: c.conn, n: &s.stats.netIn}
-	c.rd = redcon.NewReader(newProtoReader(cr, &s.limits, c.authRequired))
+	c.pr = newProtoReader(cr, &s.limits, c.authRequired)
+	c.rd = redcon.NewReader(c.pr)
 	for {
 		cmds, err := c.rd.ReadCommands()
 		if err != nil {
@@ -316,6 +317,10 @@ func (s *Server) serveConn(c *Client) {
 		c.wmu.Lock()
 		c.writePending(c.sub) // messages published before these commands were read go first
 		c.lastCmdAt = time.Now()
+		c.batchBytes = 0
+		for i := range cmds {
+			c.batchBytes += len(cmds[i].Raw)
+		}
 		for i := range cmds {
 			if len(cmds[i].Args) == 0 {
 				continue
@@ -332,6 +337,7 @@ func (s *Server) serveConn(c *Client) {
 			}
 		}
 		s.releaseHeld(c)
+		c.batchBytes, c.argvMem = 0, 0 // the batch has run
 		c.publishView()
 		wrote := c.wrote
 		c.wrote = false
