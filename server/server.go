@@ -148,6 +148,7 @@ func New(cfg Config, store *storage.Store) *Server {
 	s.addKeyEventListener(s.notifyKeyspaceEvent)
 	// while key patterns exist, unread keys expire (and notify) on time
 	s.hub.SetKeyActivity(store.SetExpireScan)
+	store.SetExpireCycleHook(s.expireCycleLatency)
 	s.trk.init()
 	s.initBlocking()
 	s.tables() // load the tables at start-up, not on the first table command

@@ -214,6 +214,9 @@ type Store struct {
 	stats Stats
 
 	activeExpireOff atomic.Bool
+	// expireCycleHook, when set, gets the duration of every active expiry
+	// cycle that reclaimed keys (Redis's "expire-cycle" latency event)
+	expireCycleHook atomic.Pointer[func(time.Duration)]
 	expirePaused    atomic.Bool           // CLIENT PAUSE: expired keys are not reclaimed
 	expireScan      atomic.Int32          // >0: every resident deadline is checked every expireScanRounds cycles (expire.go)
 	readErr         atomic.Pointer[error] // a failed read: writes are refused
