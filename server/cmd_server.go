@@ -1041,6 +1041,9 @@ func infoMemory(s *Server, b *infoBuilder) {
 	b.field("maxmemory_policy", s.maxmemoryPolicy())
 	b.field("mem_fragmentation_ratio", fmt.Sprintf("%.2f", frag))
 	b.field("mem_allocator", "go")
+	// Redis leaves replication and AOF buffers out of the eviction check;
+	// lux's used_memory is the data only, so nothing is left out
+	b.field("mem_not_counted_for_evict", "0")
 	b.field("lazyfree_pending_objects", "0")
 	b.num("lux_hot_memory", mi.Hot)
 	b.num("lux_key_index_memory", mi.Index)

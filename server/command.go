@@ -287,13 +287,16 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 	// the memory check comes before queueing: Redis refuses a growing
 	// command inside MULTI at queue time, which dooms the transaction
 	// inside MULTI Redis refuses any queued command while over the limit
-	if cmd.Flags&(FlagDenyOOM|FlagNoLock) == 0 && s.store.Persistent() && s.store.OverLimit() {
+	if cmd.Flags&(FlagDenyOOM|FlagNoLock) == 0 && s.store.OverLimit() {
 		// reads load cold keys: they make room as writes do (a miss never
-		// waits for a timer or the next write). A command that touches no
-		// key does not: eviction waits for shard locks, and SCRIPT KILL must
+		// waits for a timer or the next write); without persistence Redis
+		// evicts before every command too. A command that touches no key
+		// does not: eviction waits for shard locks, and SCRIPT KILL must
 		// reach a script that holds them.
 		s.releaseHeld(c)
 		s.store.EnsureMemory()
+		// invalidations of the keys just evicted go before this reply
+		c.writePending(c.trackQ.Load())
 	}
 	if cmd.Flags&FlagDenyOOM != 0 || (c.multi && cmd.Flags&FlagNoMulti == 0) {
 		if c.holding && s.store.MaxMemory() > 0 {
@@ -303,6 +306,7 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 			s.reject(c, cmd, msgOOM)
 			return
 		}
+		c.writePending(c.trackQ.Load())
 	}
 	// a monitor is a replica to Redis: it may not touch the keyspace
 	if c.monitor && cmd.Flags&(FlagWrite|FlagReadOnly|FlagMayReplicate) != 0 {
