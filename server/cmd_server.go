@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -28,6 +29,7 @@ func init() {
 		&Command{Name: "dbsize", Arity: 1, Flags: FlagReadOnly | FlagFast | FlagNoLock, Handler: cmdDBSize, Group: "server", Summary: "Returns the number of keys in the database."},
 		&Command{Name: "flushdb", Arity: -1, Flags: FlagWrite | FlagLockDB, Handler: cmdFlushDB, Group: "server", Summary: "Removes all keys from the current database."},
 		&Command{Name: "flushall", Arity: -1, Flags: FlagWrite | FlagLockAll, Handler: cmdFlushAll, Group: "server", Summary: "Removes all keys from all databases."},
+		&Command{Name: "swapdb", Arity: 3, Flags: FlagWrite | FlagFast | FlagLockAll, Handler: cmdSwapDB, Group: "server", Summary: "Swaps two Redis databases."},
 		// INFO locks everything for a consistent keyspace section; it is rare
 		// enough that the pause does not matter.
 		&Command{Name: "info", Arity: -1, Flags: FlagLoading | FlagStale | FlagLockAll, Handler: cmdInfo, Group: "server", Summary: "Returns information and statistics about the server."},
@@ -228,6 +230,39 @@ func cmdFlushAll(c *Client, args [][]byte) {
 	}
 	c.srv.flushTables(c)
 	c.srv.trackFlush() // also forgets remembered keys of clients that stopped tracking
+	c.WriteOK()
+}
+
+// cmdSwapDB exchanges two databases (storage.SwapDBs). Clients blocked on
+// a key of either database are woken: the key may exist there now.
+func cmdSwapDB(c *Client, args [][]byte) {
+	a, ok := parseInt(args[1])
+	if !ok || a != int64(int32(a)) {
+		c.WriteError("ERR invalid first DB index")
+		return
+	}
+	b, ok := parseInt(args[2])
+	if !ok || b != int64(int32(b)) {
+		c.WriteError("ERR invalid second DB index")
+		return
+	}
+	if a < 0 || a >= storage.NumDBs || b < 0 || b >= storage.NumDBs {
+		c.WriteError("ERR DB index is out of range")
+		return
+	}
+	s := c.srv
+	if err := s.store.SwapDBs(int(a), int(b)); err != nil {
+		if errors.Is(err, storage.ErrSwapLoading) {
+			c.WriteError(err.Error())
+		} else {
+			c.WriteError(misconfMsg(err))
+		}
+		return
+	}
+	if a != b {
+		s.wakeBlockedDB(int(a))
+		s.wakeBlockedDB(int(b))
+	}
 	c.WriteOK()
 }
 

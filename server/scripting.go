@@ -128,7 +128,7 @@ func (e *scriptEngine) create(body []byte) (*luaScript, string) {
 		return nil, "ERR Error compiling script (new function): " + sanitizeErr(err.Error())
 	}
 	sc := &luaScript{sha: sha, body: string(body), proto: proto, flags: flags,
-		selects: bytes.Contains(bytes.ToLower(body), []byte("select"))}
+		selects: bytes.Contains(bytes.ToLower(body), []byte("select")) || bytes.Contains(bytes.ToLower(body), []byte("swapdb"))}
 	e.mu.Lock()
 	if e.scripts == nil {
 		e.scripts = map[string]*luaScript{}
@@ -254,7 +254,8 @@ func evalLocksAll(s *Server, args [][]byte) bool {
 		sc := s.lua.lookup(strings.ToLower(string(args[1])))
 		return sc != nil && sc.selects
 	}
-	return bytes.Contains(bytes.ToLower(args[1]), []byte("select"))
+	body := bytes.ToLower(args[1])
+	return bytes.Contains(body, []byte("select")) || bytes.Contains(body, []byte("swapdb"))
 }
 
 // ---- interpreters ----
@@ -962,6 +963,9 @@ func (vm *luaVM) redisCall(L *lua.LState, raise bool) int {
 	}
 	if cmd.Name == "select" && !run.lockAll {
 		return fail("SELECT is not allowed from this script: lux locks only the script's database unless the script names 'select' literally")
+	}
+	if cmd.Name == "swapdb" && !run.lockAll {
+		return fail("SWAPDB is not allowed from this script: lux locks only the script's database unless the script names 'swapdb' literally")
 	}
 	if write {
 		run.dirty.Store(true)
