@@ -497,3 +497,15 @@ func TestServerConfigSetSameValue(t *testing.T) {
 	require.Equal(t, "-ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config\r\n",
 		r.do("CONFIG", "SET", "daemonize", "yes"))
 }
+
+// TestServerInfoHz: configured_hz follows CONFIG SET hz; hz is the expiry
+// cycle's fixed rate.
+func TestServerInfoHz(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	require.Equal(t, rOK, r.do("CONFIG", "SET", "hz", "50"))
+	info := r.do("INFO", "server")
+	require.Contains(t, info, "\r\nhz:10\r\n")
+	require.Contains(t, info, "\r\nconfigured_hz:50\r\n")
+	require.Regexp(t, `expired_time_cap_reached_count:\d+\r\n`, r.do("INFO", "stats"))
+}

@@ -69,13 +69,21 @@ func (s *Store) expireLoop() {
 		}
 		start := time.Now()
 		expiredBefore := s.stats.ExpiredKeys.Load()
+		capped := false
 		for i := range s.shards {
 			for {
 				n, expired := s.expireSample(i, 20)
-				if n == 0 || expired*4 < n || time.Since(start) > 25*time.Millisecond {
+				if n == 0 || expired*4 < n {
+					break
+				}
+				if time.Since(start) > 25*time.Millisecond {
+					capped = true
 					break
 				}
 			}
+		}
+		if capped {
+			s.stats.ExpireCapReached.Add(1)
 		}
 		if s.expireScan.Load() > 0 {
 			round = (round + 1) % expireScanRounds

@@ -234,14 +234,17 @@ type Store struct {
 
 // Stats are counters for INFO.
 type Stats struct {
-	ExpiredKeys  atomic.Int64
-	EvictedKeys  atomic.Int64
-	KeyspaceHits atomic.Int64
-	KeyspaceMiss atomic.Int64
-	DiskLoads    atomic.Int64 // keys read back from Pebble
-	DiskMisses   atomic.Int64 // lookups Pebble answered "no such key"
-	Changes      atomic.Int64 // writes since the last checkpoint
-	LastSave     atomic.Int64
+	ExpiredKeys atomic.Int64
+	// ExpireCapReached counts active expiry cycles cut short by their time
+	// budget (INFO expired_time_cap_reached_count)
+	ExpireCapReached atomic.Int64
+	EvictedKeys      atomic.Int64
+	KeyspaceHits     atomic.Int64
+	KeyspaceMiss     atomic.Int64
+	DiskLoads        atomic.Int64 // keys read back from Pebble
+	DiskMisses       atomic.Int64 // lookups Pebble answered "no such key"
+	Changes          atomic.Int64 // writes since the last checkpoint
+	LastSave         atomic.Int64
 }
 
 // ErrOOM is returned when a write is refused because of the memory limit.
