@@ -102,8 +102,9 @@ type Client struct {
 
 	// CLIENT LIST's memory fields: the bytes of the batch of requests being
 	// run (qbuf), the arguments of the running command (argv-mem) and of the
-	// queued transaction (multi-mem)
-	batchBytes, argvMem, multiMem int
+	// queued transaction (multi-mem); batchDone: the bytes of the batch's
+	// commands up to the running one
+	batchBytes, batchDone, argvMem, multiMem int
 
 	fd     int        // the socket's descriptor (-1 unknown), for CLIENT LIST
 	viewMu sync.Mutex // guards view
@@ -171,6 +172,11 @@ func (c *Client) liveView() clientView {
 		v.cmd = c.cmdName
 	}
 	v.qbuf, v.argvMem, v.multiMem = int64(c.batchBytes), int64(c.argvMem), int64(c.multiMem)
+	if c.block != nil {
+		// Redis trims the query buffer when a client blocks: what is left
+		// is the requests pipelined after the blocking command
+		v.qbuf = int64(c.batchBytes - c.batchDone)
+	}
 	if c.pr != nil {
 		v.qbuf += int64(c.pr.buffered())
 		v.qbufFree = int64(c.pr.free())

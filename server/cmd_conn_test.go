@@ -686,6 +686,15 @@ func TestClientListBuffers(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return strings.Contains(r.do("INFO", "clients"), "clients_in_timeout_table:1\r\n")
 	}, 5*time.Second, 10*time.Millisecond)
+	// a blocked client keeps its arguments; its query buffer is trimmed
+	for _, l := range strings.Split(r.do("CLIENT", "LIST"), "\n") {
+		if strings.Contains(l, "cmd=blpop") {
+			f = clientFields(l)
+		}
+	}
+	require.Equal(t, "b", f["flags"])
+	require.Equal(t, "0", f["qbuf"])
+	require.Equal(t, "14", f["argv-mem"]) // blpop nolist 100, as Redis shows
 	require.Equal(t, ":1\r\n", r.do("LPUSH", "nolist", "x"))
 	require.Equal(t, hsArr("nolist", "x"), b.reply())
 	require.Contains(t, r.do("INFO", "clients"), "clients_in_timeout_table:0\r\n")

@@ -318,11 +318,12 @@ func (s *Server) serveConn(c *Client) {
 		c.wmu.Lock()
 		c.writePending(c.sub) // messages published before these commands were read go first
 		c.lastCmdAt = time.Now()
-		c.batchBytes = 0
+		c.batchBytes, c.batchDone = 0, 0
 		for i := range cmds {
 			c.batchBytes += len(cmds[i].Raw)
 		}
 		for i := range cmds {
+			c.batchDone += len(cmds[i].Raw)
 			if len(cmds[i].Args) == 0 {
 				continue
 			}
@@ -338,7 +339,7 @@ func (s *Server) serveConn(c *Client) {
 			}
 		}
 		s.releaseHeld(c)
-		c.batchBytes, c.argvMem = 0, 0 // the batch has run
+		c.batchBytes, c.batchDone, c.argvMem = 0, 0, 0 // the batch has run
 		c.publishView()
 		wrote := c.wrote
 		c.wrote = false
