@@ -42,7 +42,6 @@ func init() {
 		&Command{Name: "config", Arity: -2, Flags: FlagNoLock, Handler: cmdConfig, Group: "server", Summary: "A container for server configuration commands."},
 		&Command{Name: "debug", Arity: -2, Flags: admin &^ FlagNoLock, Keys: debugKeys, Handler: cmdDebug, Group: "server", Summary: "A container for debugging commands."},
 		&Command{Name: "memory", Arity: -2, Keys: memoryKeys, Handler: cmdMemory, Group: "server", Summary: "A container for memory diagnostics commands."},
-		&Command{Name: "function", Arity: -2, Flags: FlagNoLock, Handler: cmdFunction, Group: "scripting", Summary: "A container for function commands."},
 		&Command{Name: "script", Arity: -2, Flags: FlagNoLock, Handler: cmdScript, Group: "scripting", Summary: "A container for Lua scripts management commands."},
 		&Command{Name: "role", Arity: 1, Flags: FlagNoScript | FlagLoading | FlagStale | FlagFast | FlagNoLock, Handler: cmdRole, Group: "server", Summary: "Returns the replication role."},
 		&Command{Name: "wait", Arity: 3, Flags: FlagNoScript | FlagNoLock, Handler: cmdWait, Group: "generic", Summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."},
@@ -61,11 +60,6 @@ func init() {
 		&subCommand{Name: "stats", Arity: 2, Handler: memoryStats, Summary: "Returns details about memory usage."},
 		&subCommand{Name: "purge", Arity: 2, Handler: memoryPurge, Summary: "Asks the allocator to release memory."},
 		&subCommand{Name: "help", Arity: 2, Flags: FlagLoading | FlagStale, Handler: memoryHelp, Summary: "Returns helpful text about the different subcommands."},
-	)
-	registerSubcommands("function",
-		&subCommand{Name: "flush", Arity: -2, Flags: FlagWrite | FlagNoScript, Handler: functionFlush, Summary: "Deletes all libraries and functions."},
-		&subCommand{Name: "list", Arity: -2, Flags: FlagNoScript, Handler: functionList, Summary: "Returns information about all libraries."},
-		&subCommand{Name: "help", Arity: 2, Flags: FlagLoading | FlagStale, Handler: functionHelp, Summary: "Returns helpful text about the different subcommands."},
 	)
 	registerSubcommands("script",
 		&subCommand{Name: "flush", Arity: -2, Flags: FlagNoScript, Handler: scriptFlush, Summary: "Removes all server-side Lua scripts from the script cache."},
@@ -545,8 +539,12 @@ func cmdDebug(c *Client, args [][]byte) {
 			return
 		}
 		c.WriteOK()
+	case eqFold(sub, "set-disable-deny-scripts") && n == 3:
+		v, _ := parseInt(args[2]) // atoi: anything else is 0
+		c.srv.scriptDenyOff.Store(v != 0)
+		c.WriteOK()
 	case (eqFold(sub, "set-skip-checksum-validation") || eqFold(sub, "pause-cron") ||
-		eqFold(sub, "aof-flush-sleep") || eqFold(sub, "set-disable-deny-scripts")) && n == 3:
+		eqFold(sub, "aof-flush-sleep")) && n == 3:
 		c.WriteOK()
 	case eqFold(sub, "log") && n == 3:
 		logf("DEBUG LOG: %s", args[2])
@@ -770,44 +768,7 @@ func memoryHelp(c *Client, args [][]byte) {
 		"    sampled up to <count> times (default: 5, 0 means sample all).")
 }
 
-// ---- FUNCTION and SCRIPT: no scripting engine, so there is nothing to
-// flush or list; the Redis test suite calls FUNCTION FLUSH in every unit. ----
-
-func cmdFunction(c *Client, args [][]byte) { runSubcommand(c, args, "function") }
-
-func functionFlush(c *Client, args [][]byte) {
-	if len(args) > 3 {
-		c.WriteError(subSyntaxMsg(args))
-		return
-	}
-	if len(args) == 3 && !eqFold(args[2], "async") && !eqFold(args[2], "sync") {
-		c.WriteError(msgFunctionFlushOpt)
-		return
-	}
-	c.WriteOK()
-}
-
-func functionList(c *Client, args [][]byte) {
-	for i := 2; i < len(args); i++ {
-		switch {
-		case eqFold(args[i], "withcode"):
-		case eqFold(args[i], "libraryname") && i+1 < len(args):
-			i++
-		default:
-			c.WriteError("ERR Unknown argument " + string(args[i]))
-			return
-		}
-	}
-	c.WriteArray(0)
-}
-
-func functionHelp(c *Client, args [][]byte) {
-	writeHelp(c, args[0],
-		"LIST [LIBRARYNAME PATTERN] [WITHCODE]",
-		"    Return general information on all the libraries (none: scripting is not supported).",
-		"FLUSH [ASYNC|SYNC]",
-		"    Delete all the libraries (a no-op).")
-}
+// ---- SCRIPT ----
 
 func cmdScript(c *Client, args [][]byte) { runSubcommand(c, args, "script") }
 
@@ -1072,13 +1033,28 @@ func infoMemory(s *Server, b *infoBuilder) {
 	b.field("used_memory_peak_human", bytesToHuman(peak))
 	b.field("used_memory_peak_perc", fmt.Sprintf("%.2f%%", peakPerc))
 	b.num("used_memory_dataset", used)
+	luaMem, scriptsMem, nScripts := s.scriptInfo()
+	fnVM, fnMem, nFuncs, nLibs := s.functionsInfo()
+	b.num("used_memory_lua", luaMem)
+	b.num("used_memory_vm_eval", luaMem)
+	b.field("used_memory_lua_human", bytesToHuman(luaMem))
+	b.num("used_memory_scripts_eval", scriptsMem)
+	b.num("number_of_cached_scripts", int64(nScripts))
+	b.num("number_of_functions", int64(nFuncs))
+	b.num("number_of_libraries", int64(nLibs))
+	b.num("used_memory_vm_functions", fnVM)
+	b.num("used_memory_vm_total", luaMem+fnVM)
+	b.field("used_memory_vm_total_human", bytesToHuman(luaMem+fnVM))
+	b.num("used_memory_functions", fnMem)
+	b.num("used_memory_scripts", scriptsMem+fnMem)
+	b.field("used_memory_scripts_human", bytesToHuman(scriptsMem+fnMem))
 	b.num("maxmemory", max)
 	b.field("maxmemory_human", bytesToHuman(max))
 	b.field("maxmemory_policy", s.maxmemoryPolicy())
 	b.field("mem_fragmentation_ratio", fmt.Sprintf("%.2f", frag))
 	b.field("mem_allocator", "go")
 	// Redis leaves replication and AOF buffers out of the eviction check;
-	// lux's used_memory is the data only, so nothing is left out
+	// lux has neither: all of used_memory counts against maxmemory
 	b.field("mem_not_counted_for_evict", "0")
 	b.field("lazyfree_pending_objects", "0")
 	b.num("lux_hot_memory", mi.Hot)

@@ -150,9 +150,9 @@ func sortGeneric(c *Client, args [][]byte, readonly bool) {
 		c.WriteError(msgWrongType)
 		return
 	}
-	// A set has no order of its own: stored (or, in Redis, in a script)
-	// it is sorted as strings so that the result is the same everywhere.
-	if dontsort && e != nil && e.Type == storage.TypeSet && storekey != nil {
+	// A set has no order of its own: stored or read by a script it is
+	// sorted as strings so that the result is the same everywhere.
+	if dontsort && e != nil && e.Type == storage.TypeSet && (storekey != nil || c.scriptKeys != nil) {
 		dontsort, alpha, sortby = false, true, nil
 	}
 	vectorlen := 0

@@ -177,6 +177,9 @@ func extractShebang(body []byte) (flags, n int, msg string) {
 		if !strings.HasPrefix(p, "flags=") {
 			return 0, 0, "ERR Unknown lua shebang option: " + p
 		}
+		if p == "flags=" {
+			continue // sdssplitlen of "" is no flag
+		}
 		for _, f := range strings.Split(p[6:], ",") {
 			v, ok := scriptFlagNames[f]
 			if !ok {
@@ -271,6 +274,9 @@ type luaVM struct {
 	run    *scriptRun // the script running on it
 	errh   *lua.LFunction
 	broken bool // a Go panic went through it: not reused
+	// redisLib is the redis table itself (globals see a read-only proxy)
+	redisLib *lua.LTable
+	cjson    cjsonCfg
 }
 
 // killCtx is the interpreter's context: SCRIPT KILL closes it, and
@@ -374,9 +380,16 @@ func newLuaVM(s *Server) *luaVM {
 	}
 	vm := &luaVM{L: L, fns: map[string]*lua.LFunction{}, gen: s.lua.gen.Load(), ctx: newKillCtx()}
 	protected := map[*lua.LTable]bool{}
-	G.RawSetString("redis", newRedisLib(L, vm))
+	if m, ok := G.RawGetString("math").(*lua.LTable); ok {
+		m.RawSetString("random", L.NewFunction(func(L *lua.LState) int { return scriptMathRandom(L, vm) }))
+		m.RawSetString("randomseed", L.NewFunction(func(L *lua.LState) int { return scriptMathRandomseed(L, vm) }))
+	}
+	vm.redisLib = newRedisLib(L, vm)
+	G.RawSetString("redis", vm.redisLib)
 	G.RawSetString("bit", newBitLib(L))
-	G.RawSetString("cjson", newCjsonLib(L))
+	G.RawSetString("cjson", newCjsonLib(L, &vm.cjson))
+	G.RawSetString("cmsgpack", newCmsgpackLib(L))
+	G.RawSetString("struct", newStructLib(L))
 	G.RawSetString("pcall", L.NewFunction(scriptPcall))
 	isProtected := func(v lua.LValue) bool {
 		t, ok := v.(*lua.LTable)
@@ -388,6 +401,17 @@ func newLuaVM(s *Server) *luaVM {
 			L.Error(lua.LString("Attempt to modify a readonly table"), 0)
 		}
 		L.Insert(origSetMT, 1)
+		L.Call(L.GetTop()-1, 1)
+		return 1
+	}))
+	origToString := G.RawGetString("tostring").(*lua.LFunction)
+	G.RawSetString("tostring", L.NewFunction(func(L *lua.LState) int {
+		// Lua 5.1 prints numbers with "%.14g" (gopher-lua with every digit)
+		if n, ok := L.Get(1).(lua.LNumber); ok && L.GetTop() == 1 {
+			L.Push(lua.LString(luaNumberString(float64(n))))
+			return 1
+		}
+		L.Insert(origToString, 1)
 		L.Call(L.GetTop()-1, 1)
 		return 1
 	}))
@@ -417,7 +441,7 @@ func newLuaVM(s *Server) *luaVM {
 		L.Call(L.GetTop()-1, 1)
 		return 1
 	}))
-	for _, lib := range []string{"string", "math", "table", "coroutine", "redis", "bit", "cjson"} {
+	for _, lib := range []string{"string", "math", "table", "coroutine", "redis", "bit", "cjson", "cmsgpack", "struct"} {
 		if t, ok := G.RawGetString(lib).(*lua.LTable); ok {
 			G.RawSetString(lib, readonlyProxy(L, t, protected))
 		}
@@ -488,7 +512,11 @@ type scriptRun struct {
 	s        *Server
 	c        *Client
 	vm       *luaVM
-	sc       *luaScript
+	sc       *luaScript     // EVAL's script; nil for FCALL
+	fn       *lua.LFunction // FCALL's function, called with (keys, args)
+	name     string         // the sha, or the function's name, in error replies
+	argv     [][]byte       // FCALL's command, for FUNCTION STATS
+	isFunc   bool
 	start    time.Time
 	readOnly bool
 	allowOOM bool
@@ -553,28 +581,39 @@ func (s *Server) evalGeneric(c *Client, args [][]byte, evalsha, ro bool) {
 			return
 		}
 	}
-	run := &scriptRun{s: s, c: c, sc: sc, start: time.Now(), resp: 2, db: c.db}
+	run := &scriptRun{s: s, c: c, sc: sc, name: sc.sha, start: time.Now(), resp: 2, db: c.db}
+	if !s.prepareScript(run, sc.flags, ro) {
+		return
+	}
+	run.lockAll = sc.selects
+	s.runScript(run, args[3:3+numkeys], args[3+numkeys:])
+}
+
+// prepareScript is scriptPrepareForRun's checks of a script's declared
+// flags (none in EVAL's compatibility mode); false: refused, the error is
+// written.
+func (s *Server) prepareScript(run *scriptRun, flags int, ro bool) bool {
+	c := run.c
 	run.oom = s.store.MaxMemory() > 0 && s.store.OverLimit()
-	if sc.flags&scriptFlagCompat == 0 {
-		if sc.flags&scriptFlagNoWrites == 0 {
+	if flags&scriptFlagCompat == 0 {
+		if flags&scriptFlagNoWrites == 0 {
 			if err := s.store.Err(); err != nil {
 				c.WriteError(misconfMsg(err))
-				return
+				return false
 			}
 			if ro {
 				c.WriteError(msgROScriptWrite)
-				return
+				return false
 			}
 		}
-		if run.oom && sc.flags&(scriptFlagAllowOOM|scriptFlagNoWrites) == 0 {
+		if run.oom && flags&(scriptFlagAllowOOM|scriptFlagNoWrites) == 0 {
 			c.WriteError(msgScriptOOM)
-			return
+			return false
 		}
-		run.allowOOM = sc.flags&scriptFlagAllowOOM != 0
+		run.allowOOM = flags&scriptFlagAllowOOM != 0
 	}
-	run.readOnly = ro || (sc.flags&scriptFlagCompat == 0 && sc.flags&scriptFlagNoWrites != 0)
-	run.lockAll = sc.selects
-	s.runScript(run, args[3:3+numkeys], args[3+numkeys:])
+	run.readOnly = ro || (flags&scriptFlagCompat == 0 && flags&scriptFlagNoWrites != 0)
+	return true
 }
 
 func (s *Server) busyThreshold() time.Duration {
@@ -594,7 +633,12 @@ var noScriptKeys = [][]byte{}
 
 func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	e := &s.lua
-	vm := e.getVM(s)
+	var vm *luaVM
+	if run.isFunc {
+		vm = s.fn.vm // the caller holds s.fn.stateMu
+	} else {
+		vm = e.getVM(s)
+	}
 	vmByState.Store(vm.L, vm)
 	run.vm = vm
 	vm.run = run
@@ -624,21 +668,34 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 		})
 	}
 
-	fn := vm.fns[run.sc.sha]
-	if fn == nil {
-		fn = L.NewFunctionFromProto(run.sc.proto)
-		vm.fns[run.sc.sha] = fn
+	var fn *lua.LFunction
+	nargs := 0
+	L.SetTop(0)
+	if run.isFunc {
+		// a function gets its keys and arguments as parameters and runs in
+		// its library's environment
+		fn = run.fn
+		L.Push(fn)
+		L.Push(luaArray(L, keys))
+		L.Push(luaArray(L, argv))
+		nargs = 2
+	} else {
+		fn = vm.fns[run.sc.sha]
+		if fn == nil {
+			fn = L.NewFunctionFromProto(run.sc.proto)
+			vm.fns[run.sc.sha] = fn
+		}
+		env := L.NewTable()
+		env.RawSetString("KEYS", luaArray(L, keys))
+		env.RawSetString("ARGV", luaArray(L, argv))
+		L.SetMetatable(env, vm.envMT)
+		fn.Env = env
+		L.Push(fn)
 	}
-	env := L.NewTable()
-	env.RawSetString("KEYS", luaArray(L, keys))
-	env.RawSetString("ARGV", luaArray(L, argv))
-	L.SetMetatable(env, vm.envMT)
-	fn.Env = env
 
 	run.w = redcon.NewWriter(&run.cw)
-	L.SetTop(0)
-	L.Push(fn)
-	err := vm.pcall()
+	vm.cjson.reset()
+	err := vm.pcall(nargs)
 	c := run.c
 	if err != nil {
 		s.replyScriptError(run, err)
@@ -647,7 +704,9 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 		writeLuaReply(c, run.resp, ret, 0)
 	}
 	L.SetTop(0)
-	fn.Env = nil
+	if !run.isFunc {
+		fn.Env = nil
+	}
 
 	if run.timer != nil {
 		run.timer.Stop()
@@ -660,7 +719,11 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	}
 	e.runMu.Unlock()
 	vmByState.Delete(L)
-	e.putVM(vm)
+	if run.isFunc {
+		s.fn.afterCall(s, vm)
+	} else {
+		e.putVM(vm)
+	}
 }
 
 func luaArray(L *lua.LState, items [][]byte) *lua.LTable {
@@ -674,7 +737,7 @@ func luaArray(L *lua.LState, items [][]byte) *lua.LTable {
 // pcall runs the function on the stack. gopher-lua can panic out of PCall
 // itself (a registry overflow while it pushes the error handler): that
 // becomes an error reply and the interpreter is dropped.
-func (vm *luaVM) pcall() (err error) {
+func (vm *luaVM) pcall(nargs int) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			vm.broken = true
@@ -688,7 +751,7 @@ func (vm *luaVM) pcall() (err error) {
 			err = errors.New(msg)
 		}
 	}()
-	return vm.L.PCall(0, 1, vm.errh)
+	return vm.L.PCall(nargs, 1, vm.errh)
 }
 
 // scriptErrHandler is Redis's __redis__err__handler: the error becomes a
@@ -724,7 +787,7 @@ func (s *Server) replyScriptError(run *scriptRun, err error) {
 	c := run.c
 	ae, ok := err.(*lua.ApiError)
 	if !ok {
-		c.WriteError("ERR Error running script " + run.sc.sha + ", " + truncate(sanitizeErr(err.Error()), 100))
+		c.WriteError("ERR Error running script " + run.name + ", " + truncate(sanitizeErr(err.Error()), 100))
 		return
 	}
 	if ae.Type == lua.ApiErrorPanic {
@@ -736,7 +799,7 @@ func (s *Server) replyScriptError(run *scriptRun, err error) {
 		if str, ok := ae.Object.(lua.LString); ok {
 			msg = string(str)
 		}
-		c.WriteError("ERR Error running script " + run.sc.sha + ", " + truncate(sanitizeErr(msg), 100))
+		c.WriteError("ERR Error running script " + run.name + ", " + truncate(sanitizeErr(msg), 100))
 		return
 	}
 	msg := lua.LVAsString(t.RawGetString("err"))
@@ -745,7 +808,7 @@ func (s *Server) replyScriptError(run *scriptRun, err error) {
 	}
 	if src, ok := t.RawGetString("source").(lua.LString); ok {
 		if line := t.RawGetString("line"); line != lua.LNil {
-			msg += " script: " + run.sc.sha + ", on " + string(src) + ":" + lua.LVAsString(line) + "."
+			msg += " script: " + run.name + ", on " + string(src) + ":" + lua.LVAsString(line) + "."
 		}
 	}
 	c.WriteError(sanitizeErr(strings.TrimPrefix(msg, "-")))
@@ -938,9 +1001,10 @@ func (vm *luaVM) redisCall(L *lua.LState, raise bool) int {
 	spec := scriptCmdSpec(cmd, args)
 	noScript, write, mayRepl, denyOOM := cmd.Flags&FlagNoScript != 0, cmd.Flags&FlagWrite != 0, cmd.Flags&FlagMayReplicate != 0, cmd.Flags&FlagDenyOOM != 0
 	if spec != nil {
-		noScript, write, mayRepl, denyOOM = spec.hasFlag("noscript"), spec.hasFlag("write"), spec.hasFlag("may_replicate"), spec.hasFlag("denyoom")
+		// may_replicate is hidden from COMMAND INFO: the command's own flag
+		noScript, write, denyOOM = spec.hasFlag("noscript"), spec.hasFlag("write"), spec.hasFlag("denyoom")
 	}
-	if noScript {
+	if noScript && !s.scriptDenyOff.Load() {
 		return fail("This Redis command is not allowed from script")
 	}
 	if u := c.user.Load(); u != nil && !u.p().unrestricted {
@@ -1351,6 +1415,10 @@ func scriptKill(c *Client, args [][]byte) {
 		c.WriteError(msgUnkillable)
 		return
 	}
+	if target.isFunc {
+		c.WriteError(msgBusyFunction) // FUNCTION KILL stops a function
+		return
+	}
 	target.killed.Store(true)
 	target.vm.ctx.kill()
 	c.WriteOK()
@@ -1371,8 +1439,26 @@ func (s *Server) scriptBusyReject(c *Client, cmd *Command, args [][]byte) bool {
 			return false
 		}
 	}
-	s.reject(c, cmd, msgBusyScript)
+	msg := msgBusyScript
+	if s.lua.runningFunction() {
+		msg = msgBusyFunction
+	}
+	s.reject(c, cmd, msg)
 	return true
+}
+
+// runningFunction reports whether the oldest running script is a function
+// (FCALL): BUSY replies then name FUNCTION KILL.
+func (e *scriptEngine) runningFunction() bool {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	var oldest *scriptRun
+	for r := range e.runs {
+		if oldest == nil || r.start.Before(oldest.start) {
+			oldest = r
+		}
+	}
+	return oldest != nil && oldest.isFunc
 }
 
 // scriptInfo is the INFO memory section's scripting fields.

@@ -211,3 +211,54 @@ func TestScriptingBusyAndKill(t *testing.T) {
 	<-errc
 	require.NoError(t, rc.ConfigSet(ctx, "busy-reply-threshold", "5000").Err())
 }
+
+// TestScriptingLibs checks cmsgpack, cjson's settings, the PRNG and
+// tostring against values Redis 7.0.15 returns for the same scripts.
+func TestScriptingLibs(t *testing.T) {
+	ts := startServer(t, "")
+	defer ts.stop()
+	rc := ts.client(t)
+	ctx := context.Background()
+	hex := `local h = "" for i = 1, #e do h = h .. string.format("%02x", string.byte(e, i)) end return h`
+	for _, tc := range []struct{ script, want string }{
+		{"local e = cmsgpack.pack(0.1) " + hex, "cb3fb999999999999a"},
+		{"local e = cmsgpack.pack(-1099511627776) " + hex, "d3ffffff0000000000"},
+		{"local e = cmsgpack.pack(1, -1, 300, -300, 1.5, 'ab', true, nil, {1, 2}, {a = 1}) " + hex,
+			"01ffcd012cd1fed4ca3fc00000a26162c3c092010281a16101"},
+		{"local a = {x=nil,y=5} local b = {x=a} a['x'] = b local e = cmsgpack.pack(a) " + hex,
+			"82a17905a17881a17882a17905a17881a17882a17905a17881a17882a17905a17881a17882a17905a17881a17882a17905a17881a17882a17905a17881a17882a17905a17881a178c0"},
+		{`local e = struct.pack(">i2<i4!4bi8HdfLc3s", 258, -2, -1, 3, 65535, 1.5, 0.25, 12345678901, "abcdef", "zz") ` + hex,
+			"0102feffffffff000300000000000000ffff0000000000000000f83f0000803e351cdcdf020000006162637a7a00"},
+		{`local e = struct.pack("I3i16", 70000, -5) ` + hex, "701101fbffffffffffffff0000000000000000"},
+		{`local a, b, c, n = struct.unpack(">i2<i4!4b", struct.pack(">i2<i4!4b", 258, -2, -1))
+			local s1, s2, n2 = struct.unpack("Bc0s", struct.pack("Bc0s", 3, "abc", "xyz"))
+			return a .. " " .. b .. " " .. c .. " " .. n .. " " .. s1 .. " " .. s2 .. " " .. n2 .. " " .. struct.size("!8bdi3c5")`,
+			"258 -2 -1 8 abc xyz 9 26"},
+		{"return tostring(0.1 + 0.2) .. ' ' .. tostring(2^53) .. ' ' .. tostring(1/0)", "0.3 9.007199254741e+15 inf"},
+		{"math.randomseed('10') return tostring(math.random()) .. ' ' .. math.random(10) .. ' ' .. math.random(5, 9)", "0.87885112309775 8 7"},
+	} {
+		v, err := rc.Eval(ctx, tc.script, nil).Result()
+		require.NoError(t, err, tc.script)
+		require.Equal(t, tc.want, v, tc.script)
+	}
+	v, err := rc.Eval(ctx, `local big = {} for i = 1, 20 do big[i] = i end
+		local s = cmsgpack.pack(big, 'x', {k = {1, {2}}})
+		local all = {cmsgpack.unpack(s)}
+		local off, one = cmsgpack.unpack_one(s)
+		local off2, two = cmsgpack.unpack_limit(s, 1, off)
+		return {#all, all[1][20], all[3].k[2][1], off, one[3], off2, two}`, nil).Result()
+	require.NoError(t, err)
+	require.Equal(t, []any{int64(3), int64(20), int64(2), int64(23), int64(3), int64(25), "x"}, v)
+	for _, bad := range []string{`return cmsgpack.unpack("\193")`, `return cmsgpack.unpack("\220\255")`,
+		`return cmsgpack.unpack(string.rep("\145", 5000))`, `return cmsgpack.unpack_one("\1", 5)`, `return cmsgpack.pack()`} {
+		require.Error(t, rc.Eval(ctx, bad, nil).Err(), bad)
+	}
+	require.ErrorContains(t, rc.Eval(ctx, "cmsgpack.pack = 1", nil).Err(), "Attempt to modify a readonly table")
+
+	// cjson settings apply to the script that sets them, then reset
+	require.ErrorContains(t, rc.Eval(ctx, "cjson.encode_max_depth(1) return cjson.encode({a={1}})", nil).Err(), "excessive nesting")
+	require.Equal(t, `{"a":[1]}`, rc.Eval(ctx, "return cjson.encode({a={1}})", nil).Val())
+	require.ErrorContains(t, rc.Eval(ctx, `cjson.decode_max_depth(1) return cjson.decode('{"a":{}}')`, nil).Err(), "too many nested")
+	require.ErrorContains(t, rc.Eval(ctx, "return cjson.encode({n=0/0})", nil).Err(), "must not be NaN or Inf")
+	require.Equal(t, `{"n":null}`, rc.Eval(ctx, "cjson.encode_invalid_numbers('null') return cjson.encode({n=0/0})", nil).Val())
+}

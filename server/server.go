@@ -59,6 +59,10 @@ type Server struct {
 	password   atomic.Pointer[string]
 	acl        aclState     // users and the ACL log (acl.go)
 	lua        scriptEngine // Lua scripts (scripting.go)
+	fn         funcEngine   // function libraries (functions.go)
+	// scriptDenyOff: DEBUG SET-DISABLE-DENY-SCRIPTS 1 lets scripts run
+	// noscript commands (Redis's script_disable_deny_script, for tests)
+	scriptDenyOff atomic.Bool
 	// notifyFlags is the live notify-keyspace-events setting (notify.go).
 	notifyFlags atomic.Int64
 	// hllMaxBytes is hll-sparse-max-bytes (cmd_hll.go).
@@ -152,6 +156,7 @@ func New(cfg Config, store *storage.Store) *Server {
 	s.trk.init()
 	s.initBlocking()
 	s.tables() // load the tables at start-up, not on the first table command
+	s.loadFunctionsAtStart()
 	return s
 }
 
@@ -233,9 +238,15 @@ func (s *Server) admit(nc net.Conn) (c *Client, full bool) {
 	}
 	c = newClient(s, nc)
 	s.clients[c.id] = c
+	s.store.AddClientMemory(clientMemEstimate)
 	s.wg.Add(1)
 	return c, false
 }
+
+// clientMemEstimate is a connection's fixed memory, counted in used_memory
+// as Redis counts its clients: the request reader's two 4 KiB buffers, the
+// reply writer's, the goroutine's stack and the client's state.
+const clientMemEstimate = 16 << 10
 
 // track counts a goroutine about to start in wg, unless the server is
 // closing (false: do not start it). Its caller calls wg.Done when it ends.
@@ -388,7 +399,10 @@ func (s *Server) dropClient(c *Client) {
 		s.closeSubscriber(q)
 	}
 	s.clientsMu.Lock()
-	delete(s.clients, c.id)
+	if _, ok := s.clients[c.id]; ok {
+		delete(s.clients, c.id)
+		s.store.AddClientMemory(-clientMemEstimate)
+	}
 	s.clientsMu.Unlock()
 }
 

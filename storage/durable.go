@@ -54,12 +54,13 @@ func (m SyncMode) String() string {
 
 // Key-space prefixes of the on-disk encoding. Only this package knows them.
 const (
-	nsMeta    = 'k' // 'k' db hash(8) key -> type(1) expireAt(8) payload
-	nsElem    = 'e' // 'e' db uvarint(len(key)) key sub -> element value
-	nsTable   = 't' // 't' <tables-owned suffix> -> tables-owned value
-	nsExpire  = 'x' // 'x' db expireAt(8) key -> empty: a deadline hint for active expiry
-	nsCount   = 'c' // 'c' db -> number of keys (8 bytes), written with every batch that changes it
-	nsVersion = 'v' // 'v' -> storage format name
+	nsMeta      = 'k' // 'k' db hash(8) key -> type(1) expireAt(8) payload
+	nsElem      = 'e' // 'e' db uvarint(len(key)) key sub -> element value
+	nsTable     = 't' // 't' <tables-owned suffix> -> tables-owned value
+	nsExpire    = 'x' // 'x' db expireAt(8) key -> empty: a deadline hint for active expiry
+	nsCount     = 'c' // 'c' db -> number of keys (8 bytes), written with every batch that changes it
+	nsVersion   = 'v' // 'v' -> storage format name
+	nsFunctions = 'f' // 'f' -> the function libraries (functions.go)
 )
 
 // formatVersion names the on-disk layout; a directory holding another one is

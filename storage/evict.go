@@ -137,7 +137,22 @@ func goOverhead(max int64) int64 { return clamp(max/16, 1<<20, 32<<20) }
 // OverLimit reports whether the hot tier is over its share of the limit.
 func (s *Store) OverLimit() bool {
 	max := s.maxMemory.Load()
-	return max > 0 && s.mem.Load() > s.hotLimit(max)
+	return max > 0 && s.counted() > s.hotLimit(max)
+}
+
+// AddClientMemory counts (or, negative, uncounts) memory outside the
+// keyspace that Redis counts in used_memory: its clients' buffers. Without
+// persistence it counts against the limit as in Redis, so a maxmemory below
+// what the connected clients take refuses writes; with persistence hotLimit
+// already sets goOverhead aside for it.
+func (s *Store) AddClientMemory(d int64) { s.clientMem.Add(d) }
+
+// counted is the memory held against hotLimit.
+func (s *Store) counted() int64 {
+	if s.dur == nil {
+		return s.mem.Load() + s.clientMem.Load()
+	}
+	return s.mem.Load()
 }
 
 // EnsureMemory brings the hot tier under the memory limit before a write, or
@@ -154,7 +169,7 @@ func (s *Store) EnsureMemory() error {
 		return nil
 	}
 	limit := s.hotLimit(max)
-	if s.mem.Load() <= limit {
+	if s.counted() <= limit {
 		return nil
 	}
 	if s.ixMem.Load() > s.indexBudget() && !s.ixOff.Load() {
@@ -164,9 +179,9 @@ func (s *Store) EnsureMemory() error {
 	if pol == PolicyNoEviction {
 		return ErrOOM
 	}
-	for round := 0; s.mem.Load() > limit; round++ {
+	for round := 0; s.counted() > limit; round++ {
 		progress := s.evictTableRows(limit) // the table rows' share (tablekv.go)
-		for tries := 0; tries < 128 && s.mem.Load() > limit; tries++ {
+		for tries := 0; tries < 128 && s.counted() > limit; tries++ {
 			if s.evictOne(pol) {
 				progress = true
 			}
@@ -323,17 +338,20 @@ type MemoryInfo struct {
 	IndexShards  int   // shards whose key index is complete
 	IndexBuildMs int64 // how long the start-up index build took (0: running or off)
 	IndexOff     bool  // indexes given up for memory
+	Clients      int64 // clients' buffers (counted in Total without persistence)
+	Persistent   bool
 }
 
 // Memory reports the store's memory use (Pebble's part read from its metrics).
 func (s *Store) Memory() MemoryInfo {
-	mi := MemoryInfo{Hot: s.mem.Load(), Index: s.ixMem.Load(), IndexOff: s.ixOff.Load()}
+	mi := MemoryInfo{Hot: s.mem.Load(), Index: s.ixMem.Load(), IndexOff: s.ixOff.Load(), Clients: s.clientMem.Load()}
 	if b := s.indexBuilt.Load(); b > 0 {
 		mi.IndexBuildMs = b - 1
 	}
 	if s.dur == nil {
 		return mi
 	}
+	mi.Persistent = true
 	mi.Pending = s.dur.held.Load()
 	m := s.dur.db.Metrics()
 	mi.PebbleCache = m.BlockCache.Size
@@ -347,4 +365,9 @@ func (s *Store) Memory() MemoryInfo {
 }
 
 // Total is the memory counted against the limit.
-func (m MemoryInfo) Total() int64 { return m.Hot + m.Pending + m.PebbleCache + m.PebbleTables }
+func (m MemoryInfo) Total() int64 {
+	if !m.Persistent {
+		return m.Hot + m.Clients // see AddClientMemory
+	}
+	return m.Hot + m.Pending + m.PebbleCache + m.PebbleTables
+}

@@ -197,6 +197,7 @@ type Store struct {
 	dur    *durable // nil when persistence is off
 
 	mem       atomic.Int64 // sum of shard mem
+	clientMem atomic.Int64 // AddClientMemory
 	maxMemory atomic.Int64
 	policy    atomic.Int32         // Policy over the limit
 	partial   [NumDBs]atomic.Bool  // some keys may live only on disk

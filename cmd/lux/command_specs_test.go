@@ -19,10 +19,9 @@ import (
 // only Redis has and those only lux has ("client|no-touch" and
 // "client|setinfo" are Redis 7.2's).
 var commandSubsetDiffs = map[string][2][]string{
-	"client":   {nil, {"client|no-touch", "client|setinfo"}},
-	"function": {{"function|delete", "function|dump", "function|kill", "function|load", "function|restore", "function|stats"}, nil},
-	"memory":   {{"memory|malloc-stats"}, nil},
-	"script":   {{"script|debug"}, nil},
+	"client": {nil, {"client|no-touch", "client|setinfo"}},
+	"memory": {{"memory|malloc-stats"}, nil},
+	"script": {{"script|debug"}, nil},
 }
 
 // encodeResp writes v back as RESP (respValue keeps the type byte and, for

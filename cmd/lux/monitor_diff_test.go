@@ -118,6 +118,10 @@ func monitorScenario(t *testing.T, addr string) []string {
 	do(cli, "cli", "EVAL", "return redis.call('incrby','n',5)", "0")
 	do(cli, "cli", "EVAL", "return 1", "x")
 	do(cli, "cli", "EVALSHA", "0000000000000000000000000000000000000000", "0")
+	do(cli, "cli", "FUNCTION", "LOAD", "REPLACE", "#!lua name=mon\nredis.register_function('f', function(keys, args) return redis.call('set', keys[1], args[1]) end)")
+	do(cli, "cli", "FCALL", "f", "1", "fk", "fv")
+	do(cli, "cli", "FCALL", "nosuchfunction", "0")
+	do(cli, "cli", "FUNCTION", "DELETE", "mon")
 	drain()
 
 	// a blocking command shows once, when it blocks
