@@ -131,6 +131,9 @@ func monitorScenario(t *testing.T, addr string) []string {
 	// the monitor itself: its own commands are shown, the keyspace is
 	// refused to it, a second MONITOR is ignored without a reply
 	do(mon, "mon", "PING")
+	// the PING's own line, before the next reply (connections run in
+	// parallel in lux: wait for it before another connection's command)
+	out = append(out, "mon: "+norm(mon.Reply()))
 	do(mon, "mon", "GET", "foo")
 	mon.Send("MONITOR")
 	drain()
