@@ -492,6 +492,14 @@ func (s *Subscriber) Enqueue(frame []byte) {
 	}
 }
 
+// Pending returns the bytes queued for delivery or being written (what
+// CLIENT LIST reports as the connection's output buffer memory).
+func (s *Subscriber) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.buf) + s.inflight
+}
+
 // SetPush makes the frames enqueued from now on RESP3 push frames (>n), or
 // RESP2 arrays again. Frames already queued keep their encoding: they were
 // published before the switch, and are written before the reply of the

@@ -99,6 +99,7 @@ type waiter struct {
 	wake       chan *ticket // cap 1; only sent to when busy was nil
 	unblock    chan bool    // CLIENT UNBLOCK: true = with error
 	registered bool
+	timed      bool    // blocked with a timeout
 	busy       *ticket // the ticket handed out and not yet finished
 }
 
@@ -111,6 +112,7 @@ type blockRegistry struct {
 	readySet map[blockKey]struct{}
 
 	nwaiters atomic.Int64 // registered waiters (INFO blocked_clients)
+	ntimed   atomic.Int64 // those with a timeout (INFO clients_in_timeout_table)
 	nready   atomic.Int64 // len(ready), read without the mutex on every call
 }
 
@@ -222,7 +224,7 @@ func (c *Client) blockOn(keys [][]byte, timeoutMs int64, onTimeout func(*Client)
 	}
 	// registered now, under the handler's shard locks, so a push that runs
 	// right after the locks are released cannot be missed
-	req.w = &waiter{c: c, keys: req.keys, wake: make(chan *ticket, 1), unblock: make(chan bool, 1)}
+	req.w = &waiter{c: c, keys: req.keys, wake: make(chan *ticket, 1), unblock: make(chan bool, 1), timed: !req.deadline.IsZero()}
 	c.srv.blocking.register(req.w)
 	c.block = req
 }
@@ -235,6 +237,9 @@ func (r *blockRegistry) register(w *waiter) {
 	r.byID[w.c.id] = w
 	w.registered = true
 	r.nwaiters.Add(1)
+	if w.timed {
+		r.ntimed.Add(1)
+	}
 	r.mu.Unlock()
 }
 
@@ -248,6 +253,9 @@ func (r *blockRegistry) unregister(w *waiter) *ticket {
 	}
 	w.registered = false
 	r.nwaiters.Add(-1)
+	if w.timed {
+		r.ntimed.Add(-1)
+	}
 	delete(r.byID, w.c.id)
 	for _, k := range w.keys {
 		q := r.queues[k]

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/luxdb/lux-go/pubsub"
 	"github.com/luxdb/lux-go/storage"
@@ -31,6 +32,8 @@ type Client struct {
 	id   int64
 	conn net.Conn
 	rd   *redcon.Reader
+	pr   *protoReader    // under rd: what CLIENT LIST reports as the query buffer
+	cw   *countingWriter // under Writer: sizes of the reply batches written
 	wmu  sync.Mutex
 
 	db      int
@@ -87,9 +90,21 @@ type Client struct {
 	replyMode   int
 	realWriter  *redcon.Writer // the connection's writer while replies are off
 
-	closed  atomic.Bool
-	noEvict bool
-	noTouch bool
+	closed atomic.Bool
+	// monitor: in MONITOR mode (monitor.go); monitorA is its copy for
+	// other goroutines. scriptCall: a script's redis.call is running, so the
+	// monitor shows the call as "lua"
+	monitor    bool
+	monitorA   atomic.Bool
+	scriptCall bool
+	noEvict    bool
+	noTouch    bool
+
+	// CLIENT LIST's memory fields: the bytes of the batch of requests being
+	// run (qbuf), the arguments of the running command (argv-mem) and of the
+	// queued transaction (multi-mem); batchDone: the bytes of the batch's
+	// commands up to the running one
+	batchBytes, batchDone, argvMem, multiMem int
 
 	fd     int        // the socket's descriptor (-1 unknown), for CLIENT LIST
 	viewMu sync.Mutex // guards view
@@ -100,17 +115,24 @@ type Client struct {
 // published by the connection's goroutine after each batch and when it
 // blocks, so CLIENT LIST never waits for a busy or blocked connection.
 type clientView struct {
-	name, cmd, flags string
-	libName, libVer  string
-	db, multi        int
-	redir            int64
-	lastCmdAt        time.Time
-	sub              *pubsub.Subscriber // its methods are safe from any goroutine
+	// qbuf: request bytes received and not yet run; qbufFree: room left in
+	// the input buffer; argvMem, multiMem: arguments of the running command
+	// and of the queued transaction; obl: replies of this batch not yet
+	// written (0 in a published view: it is written right after); rbs: the
+	// size the reply buffer has grown to; rbp: the largest reply batch
+	qbuf, qbufFree, argvMem, multiMem, obl, rbs, rbp int64
+	name, cmd, flags                                 string
+	libName, libVer                                  string
+	db, multi                                        int
+	redir                                            int64
+	lastCmdAt                                        time.Time
+	sub                                              *pubsub.Subscriber // its methods are safe from any goroutine
 }
 
 func newClient(s *Server, nc net.Conn) *Client {
+	cw := &countingWriter{w: nc, n: &s.stats.netOut}
 	c := &Client{srv: s, id: s.nextID.Add(1), conn: nc, created: time.Now(),
-		Writer: redcon.NewWriter(&countingWriter{w: nc, n: &s.stats.netOut})}
+		Writer: redcon.NewWriter(cw), cw: cw}
 	c.user.Store(s.acl.def)
 	c.authed = s.defaultLoginOK()
 	c.lastCmdAt = c.created
@@ -149,9 +171,23 @@ func (c *Client) liveView() clientView {
 	if c.cmd != nil {
 		v.cmd = c.cmdName
 	}
+	v.qbuf, v.argvMem, v.multiMem = int64(c.batchBytes), int64(c.argvMem), int64(c.multiMem)
+	if c.block != nil {
+		// Redis trims the query buffer when a client blocks: what is left
+		// is the requests pipelined after the blocking command
+		v.qbuf = int64(c.batchBytes - c.batchDone)
+	}
+	if c.pr != nil {
+		v.qbuf += int64(c.pr.buffered())
+		v.qbufFree = int64(c.pr.free())
+	}
+
 	// Redis's letters, in its order
 	var buf [8]byte
 	f := buf[:0]
+	if c.monitor {
+		f = append(f, 'O')
+	}
 	if c.subscribed.Load() {
 		f = append(f, 'P')
 	}
@@ -400,30 +436,70 @@ func (c *Client) unwatchAll() {
 	c.watch.Reset()
 }
 
+// countingWriter counts the bytes written to a connection (INFO's
+// total_net_output_bytes) and keeps the largest single write: a batch of
+// replies, which the reply buffer grew to hold (CLIENT LIST's rbs/rbp).
 type countingWriter struct {
-	w interface{ Write([]byte) (int, error) }
-	n *atomic.Int64
+	w    interface{ Write([]byte) (int, error) }
+	n    *atomic.Int64
+	peak atomic.Int64
 }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n.Add(int64(n))
+	if int64(len(b)) > c.peak.Load() {
+		c.peak.Store(int64(len(b))) // writes are serialized by the client's wmu
+	}
 	return n, err
 }
 
-// clientInfo renders the connection's own CLIENT INFO / CLIENT LIST line.
-func (c *Client) clientInfo() string { return c.infoLine(c.liveView()) }
+// redconMaxBufferCap is the reply buffer size above which redcon's Writer
+// drops its buffer after a flush instead of keeping it.
+const redconMaxBufferCap = 256 << 10
+
+// replyChunk is the size of one node of Redis's reply list: CLIENT LIST's
+// oll counts the queued out-of-band bytes in such nodes.
+const replyChunk = 16 << 10
+
+// clientStructSize is the fixed part of a connection's memory (tot-mem).
+var clientStructSize = int64(unsafe.Sizeof(Client{}))
+
+// clientInfo renders the connection's own CLIENT INFO / CLIENT LIST line,
+// with the replies of its batch still unwritten (obl).
+func (c *Client) clientInfo() string {
+	v := c.liveView()
+	v.obl = int64(len(c.Writer.Buffer()))
+	return c.infoLine(v)
+}
+
+// outQueued is the bytes queued for the connection outside its replies:
+// pub/sub messages, invalidations, monitor lines (safe from any goroutine).
+func (c *Client) outQueued(v clientView) int64 {
+	var n int
+	if q := v.sub; q != nil {
+		n += q.Pending()
+	}
+	if q := c.trackQ.Load(); q != nil {
+		n += q.Pending()
+	}
+	return int64(n)
+}
 
 // infoLine renders one CLIENT LIST / CLIENT INFO line from a view; the
-// subscription counts and the protocol are read from their own
-// synchronized sources. The buffer sizes are 0: the reader holds no
-// unparsed request and the writer no unflushed reply between batches.
+// subscription counts, the protocol and the queued output are read from
+// their own synchronized sources.
 func (c *Client) infoLine(v clientView) string {
 	now := time.Now()
 	sub, psub, ssub := 0, 0, 0
 	if q := v.sub; q != nil {
 		sub, psub, ssub = len(q.Channels()), len(q.Patterns()), len(q.ShardChannels())
 	}
+	v.rbp = c.cw.peak.Load()
+	v.rbs = min(v.rbp, redconMaxBufferCap)
+	omem := c.outQueued(v)
+	oll := (omem + replyChunk - 1) / replyChunk
+	totMem := clientStructSize + v.qbuf + v.qbufFree + v.argvMem + v.multiMem + v.rbs + v.obl + omem
 	return "id=" + strconv.FormatInt(c.id, 10) +
 		" addr=" + c.conn.RemoteAddr().String() +
 		" laddr=" + c.conn.LocalAddr().String() +
@@ -434,7 +510,9 @@ func (c *Client) infoLine(v clientView) string {
 		" db=" + strconv.Itoa(v.db) +
 		" sub=" + strconv.Itoa(sub) + " psub=" + strconv.Itoa(psub) + " ssub=" + strconv.Itoa(ssub) +
 		" multi=" + strconv.Itoa(v.multi) +
-		" qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r" +
+		" qbuf=" + itoa(v.qbuf) + " qbuf-free=" + itoa(v.qbufFree) + " argv-mem=" + itoa(v.argvMem) +
+		" multi-mem=" + itoa(v.multiMem) + " rbs=" + itoa(v.rbs) + " rbp=" + itoa(v.rbp) +
+		" obl=" + itoa(v.obl) + " oll=" + itoa(oll) + " omem=" + itoa(omem) + " tot-mem=" + itoa(totMem) + " events=r" +
 		" cmd=" + v.cmd + " user=" + c.userName() + " redir=" + strconv.FormatInt(v.redir, 10) +
 		" resp=" + strconv.Itoa(int(c.respA.Load())) +
 		" lib-name=" + v.libName + " lib-ver=" + v.libVer

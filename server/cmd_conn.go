@@ -72,6 +72,7 @@ func cmdReset(c *Client, args [][]byte) {
 	c.authed = c.srv.defaultLoginOK()
 	c.setProtocol(2)
 	c.srv.disableTracking(c)
+	c.srv.stopMonitor(c)
 	c.WriteString("RESET")
 }
 
@@ -428,6 +429,13 @@ func clientKill(c *Client, args [][]byte) {
 				return
 			}
 		case eqFold(args[i], "user"):
+			s.acl.mu.Lock()
+			u := s.acl.users[v]
+			s.acl.mu.Unlock()
+			if u == nil {
+				c.WriteError("ERR No such user '" + v + "'")
+				return
+			}
 			user = v
 		case eqFold(args[i], "skipme"):
 			switch {

@@ -631,3 +631,71 @@ func TestClientListBlockedClient(t *testing.T) {
 		return false
 	}, 5*time.Second, 10*time.Millisecond)
 }
+
+// TestClientListBuffers: CLIENT LIST/INFO report the real query buffer
+// (the batch being run), the running command's arguments, the queued
+// transaction's, and the replies of the batch not yet written; INFO's
+// client fields are computed from them.
+func TestClientListBuffers(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	f := clientFields(bulkBody(t, r.do("CLIENT", "INFO")))
+	require.Equal(t, "26", f["qbuf"]) // *2 $6 client $4 info, as Redis's test expects
+	require.Equal(t, "10", f["argv-mem"])
+	require.Equal(t, "0", f["multi-mem"])
+	require.Equal(t, "0", f["obl"])
+	require.Equal(t, "0", f["oll"])
+	require.Equal(t, "0", f["omem"])
+	qfree, _ := strconv.Atoi(f["qbuf-free"])
+	require.Greater(t, qfree, 0)
+	tot, _ := strconv.Atoi(f["tot-mem"])
+	require.Greater(t, tot, 26+qfree)
+
+	// a pipeline: the whole batch is in the query buffer, PING's reply waits
+	r.write("*1\r\n$4\r\nPING\r\n*2\r\n$6\r\nclient\r\n$4\r\ninfo\r\n")
+	require.Equal(t, rPong, r.reply())
+	f = clientFields(bulkBody(t, r.reply()))
+	require.Equal(t, "40", f["qbuf"])
+	require.Equal(t, "7", f["obl"]) // +PONG\r\n
+	rbp, _ := strconv.Atoi(f["rbp"])
+	require.GreaterOrEqual(t, rbp, 26) // the first CLIENT INFO's reply
+
+	// another connection's queued transaction
+	m := ts.raw(t)
+	require.Equal(t, rOK, m.do("CLIENT", "SETNAME", "tx"))
+	require.Equal(t, rOK, m.do("MULTI"))
+	require.Equal(t, "+QUEUED\r\n", m.do("SET", "a", "bb"))
+	var line string
+	for _, l := range strings.Split(r.do("CLIENT", "LIST"), "\n") {
+		if strings.Contains(l, "name=tx") {
+			line = l
+		}
+	}
+	f = clientFields(line)
+	require.Equal(t, "6", f["multi-mem"]) // set a bb
+	require.Equal(t, "1", f["multi"])
+	require.Equal(t, "0", f["qbuf"]) // between batches
+	require.Equal(t, "0", f["argv-mem"])
+
+	info := r.do("INFO", "clients")
+	require.Regexp(t, `client_recent_max_input_buffer:[1-9]\d*\r\n`, info)
+	require.Contains(t, info, "client_recent_max_output_buffer:0\r\n")
+	require.Contains(t, info, "clients_in_timeout_table:0\r\n")
+	b := ts.raw(t)
+	b.send("BLPOP", "nolist", "100")
+	require.Eventually(t, func() bool {
+		return strings.Contains(r.do("INFO", "clients"), "clients_in_timeout_table:1\r\n")
+	}, 5*time.Second, 10*time.Millisecond)
+	// a blocked client keeps its arguments; its query buffer is trimmed
+	for _, l := range strings.Split(r.do("CLIENT", "LIST"), "\n") {
+		if strings.Contains(l, "cmd=blpop") {
+			f = clientFields(l)
+		}
+	}
+	require.Equal(t, "b", f["flags"])
+	require.Equal(t, "0", f["qbuf"])
+	require.Equal(t, "14", f["argv-mem"]) // blpop nolist 100, as Redis shows
+	require.Equal(t, ":1\r\n", r.do("LPUSH", "nolist", "x"))
+	require.Equal(t, hsArr("nolist", "x"), b.reply())
+	require.Contains(t, r.do("INFO", "clients"), "clients_in_timeout_table:0\r\n")
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -28,6 +29,7 @@ func init() {
 		&Command{Name: "dbsize", Arity: 1, Flags: FlagReadOnly | FlagFast | FlagNoLock, Handler: cmdDBSize, Group: "server", Summary: "Returns the number of keys in the database."},
 		&Command{Name: "flushdb", Arity: -1, Flags: FlagWrite | FlagLockDB, Handler: cmdFlushDB, Group: "server", Summary: "Removes all keys from the current database."},
 		&Command{Name: "flushall", Arity: -1, Flags: FlagWrite | FlagLockAll, Handler: cmdFlushAll, Group: "server", Summary: "Removes all keys from all databases."},
+		&Command{Name: "swapdb", Arity: 3, Flags: FlagWrite | FlagFast | FlagLockAll, Handler: cmdSwapDB, Group: "server", Summary: "Swaps two Redis databases."},
 		// INFO locks everything for a consistent keyspace section; it is rare
 		// enough that the pause does not matter.
 		&Command{Name: "info", Arity: -1, Flags: FlagLoading | FlagStale | FlagLockAll, Handler: cmdInfo, Group: "server", Summary: "Returns information and statistics about the server."},
@@ -222,6 +224,39 @@ func cmdFlushAll(c *Client, args [][]byte) {
 	}
 	c.srv.flushTables(c)
 	c.srv.trackFlush() // also forgets remembered keys of clients that stopped tracking
+	c.WriteOK()
+}
+
+// cmdSwapDB exchanges two databases (storage.SwapDBs). Clients blocked on
+// a key of either database are woken: the key may exist there now.
+func cmdSwapDB(c *Client, args [][]byte) {
+	a, ok := parseInt(args[1])
+	if !ok || a != int64(int32(a)) {
+		c.WriteError("ERR invalid first DB index")
+		return
+	}
+	b, ok := parseInt(args[2])
+	if !ok || b != int64(int32(b)) {
+		c.WriteError("ERR invalid second DB index")
+		return
+	}
+	if a < 0 || a >= storage.NumDBs || b < 0 || b >= storage.NumDBs {
+		c.WriteError("ERR DB index is out of range")
+		return
+	}
+	s := c.srv
+	if err := s.store.SwapDBs(int(a), int(b)); err != nil {
+		if errors.Is(err, storage.ErrSwapLoading) {
+			c.WriteError(err.Error())
+		} else {
+			c.WriteError(misconfMsg(err))
+		}
+		return
+	}
+	if a != b {
+		s.wakeBlockedDB(int(a))
+		s.wakeBlockedDB(int(b))
+	}
 	c.WriteOK()
 }
 
@@ -907,8 +942,9 @@ func infoServer(s *Server, b *infoBuilder) {
 	b.num("server_time_usec", now.UnixMicro())
 	b.num("uptime_in_seconds", uptime)
 	b.num("uptime_in_days", uptime/86400)
+	// the expiry cycle runs every 100 ms whatever CONFIG SET hz says
 	b.field("hz", "10")
-	b.field("configured_hz", "10")
+	b.field("configured_hz", s.conf.passiveValue("hz"))
 	b.num("lru_clock", now.Unix()&(1<<24-1))
 	b.field("executable", exe)
 	b.field("config_file", "")
@@ -937,11 +973,19 @@ func infoClients(s *Server, b *infoBuilder) {
 	b.num("connected_clients", int64(n))
 	b.field("cluster_connections", "0")
 	b.num("maxclients", s.maxClients.Load())
-	b.field("client_recent_max_input_buffer", "0")
-	b.field("client_recent_max_output_buffer", "0")
+	// the largest input buffer (with its free room) and queued output of
+	// any connection, from the state each published after its last batch
+	var maxIn, maxOut int64
+	for _, cl := range s.snapshotClients() {
+		v := cl.publishedView()
+		maxIn = max(maxIn, v.qbuf+v.qbufFree)
+		maxOut = max(maxOut, cl.outQueued(v))
+	}
+	b.num("client_recent_max_input_buffer", maxIn)
+	b.num("client_recent_max_output_buffer", maxOut)
 	b.num("blocked_clients", int64(blocked))
 	b.num("tracking_clients", s.trk.clients.Load())
-	b.field("clients_in_timeout_table", "0")
+	b.num("clients_in_timeout_table", s.blocking.ntimed.Load())
 }
 
 // bytesToHuman formats a byte count like Redis's INFO *_human fields.
@@ -1009,6 +1053,9 @@ func infoMemory(s *Server, b *infoBuilder) {
 	b.field("maxmemory_policy", s.maxmemoryPolicy())
 	b.field("mem_fragmentation_ratio", fmt.Sprintf("%.2f", frag))
 	b.field("mem_allocator", "go")
+	// Redis leaves replication and AOF buffers out of the eviction check;
+	// lux has neither: all of used_memory counts against maxmemory
+	b.field("mem_not_counted_for_evict", "0")
 	b.field("lazyfree_pending_objects", "0")
 	b.num("lux_hot_memory", mi.Hot)
 	b.num("lux_key_index_memory", mi.Index)
@@ -1096,7 +1143,7 @@ func infoStats(s *Server, b *infoBuilder) {
 	b.field("sync_partial_err", "0")
 	b.num("expired_keys", st.ExpiredKeys.Load())
 	b.field("expired_stale_perc", "0.00")
-	b.field("expired_time_cap_reached_count", "0")
+	b.num("expired_time_cap_reached_count", st.ExpireCapReached.Load())
 	b.num("evicted_keys", st.EvictedKeys.Load())
 	b.field("evicted_clients", "0")
 	b.num("keyspace_hits", st.KeyspaceHits.Load())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ func TestServerConfigGetSet(t *testing.T) {
 		{"CONFIG SET maxmemory abc", "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value\r\n"},
 		{"CONFIG SET foo bar", "-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n"},
 		{"CONFIG SET maxmemory 1 maxmemory 2", "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - duplicate parameter\r\n"},
-		{"CONFIG SET port 1", "-ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config\r\n"},
+		{"CONFIG SET bind 10.1.2.3", "-ERR CONFIG SET failed (possibly related to argument 'bind') - lux cannot change its bind address at run time\r\n"},
 		{"CONFIG SET maxmemory-policy foo", "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction\r\n"},
 		// the second value fails: the first one is rolled back
 		{"CONFIG SET maxmemory 5mb hz abc", "-ERR CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be parsed into an integer\r\n"},
@@ -167,8 +168,8 @@ func TestServerInfo(t *testing.T) {
 	require.Equal(t, strings.Split(ts.addr, ":")[1], f["tcp_port"])
 	used, err := strconv.ParseInt(f["used_memory"], 10, 64)
 	require.NoError(t, err)
-	require.Equal(t, ts.store.UsedMemory(), used)
-	require.NotContains(t, f, "cmdstat_set") // commandstats is not a default section
+	require.Equal(t, ts.store.Memory().Total(), used) // data, and without persistence the connections
+	require.NotContains(t, f, "cmdstat_set")          // commandstats is not a default section
 
 	// one section; case-insensitive names
 	_, f = infoFields(t, r.do("INFO", "CPU"))
@@ -457,4 +458,54 @@ func TestServerInfoRowCounts(t *testing.T) {
 	require.Equal(t, "1", f["lux_tables_rows_hot"])
 	require.Equal(t, "2", f["lux_tables_rows_cold"])
 	require.Equal(t, "1", f["lux_hot_keys"])
+}
+
+// TestServerConfigSetSameValue: every parameter CONFIG GET * lists can be
+// set to its own value (unit/introspection's "CONFIG sanity"), except
+// Redis's immutable ones; the start-up-only port, bind and appendfsync
+// refuse another value, a taken port with Redis's message.
+func TestServerConfigSetSameValue(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	all := r.do("CONFIG", "GET", "*")
+	lines := strings.Split(all, "\r\n")
+	var names, values []string
+	for i := 1; i+3 < len(lines); i += 4 {
+		names, values = append(names, lines[i+1]), append(values, lines[i+3])
+	}
+	require.Greater(t, len(names), 50)
+	for i, n := range names {
+		require.NotEqual(t, "key-load-delay", n, "hidden from patterns")
+		got := r.do("CONFIG", "SET", n, values[i])
+		if isImmutableDefault(n) || passiveImmutable[n] || n == "aclfile" {
+			require.Contains(t, got, "immutable", n)
+			continue
+		}
+		require.Equal(t, rOK, got, "CONFIG SET %s %q", n, values[i])
+	}
+	require.Contains(t, r.do("CONFIG", "GET", "key-load-delay"), "key-load-delay")
+	require.Contains(t, r.do("CONFIG", "SET", "appendfsync", "always"), "start-up only")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	taken := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	require.Equal(t, rOK, r.do("CONFIG", "SET", "maxmemory", "10000002"))
+	require.Equal(t, "-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.\r\n",
+		r.do("CONFIG", "SET", "maxmemory", "10000001", "port", taken))
+	require.Equal(t, "*2\r\n$9\r\nmaxmemory\r\n$8\r\n10000002\r\n", r.do("CONFIG", "GET", "maxmemory"))
+	require.Equal(t, rOK, r.do("CONFIG", "SET", "maxmemory", "0"))
+	require.Equal(t, "-ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config\r\n",
+		r.do("CONFIG", "SET", "daemonize", "yes"))
+}
+
+// TestServerInfoHz: configured_hz follows CONFIG SET hz; hz is the expiry
+// cycle's fixed rate.
+func TestServerInfoHz(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	require.Equal(t, rOK, r.do("CONFIG", "SET", "hz", "50"))
+	info := r.do("INFO", "server")
+	require.Contains(t, info, "\r\nhz:10\r\n")
+	require.Contains(t, info, "\r\nconfigured_hz:50\r\n")
+	require.Regexp(t, `expired_time_cap_reached_count:\d+\r\n`, r.do("INFO", "stats"))
 }

@@ -26,6 +26,7 @@ func cmdMulti(c *Client, args [][]byte) {
 
 func (c *Client) resetMulti() {
 	c.multi, c.multiErr = false, false
+	c.multiMem = 0
 	for i := range c.queue {
 		c.queue[i] = queued{}
 	}

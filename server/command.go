@@ -232,6 +232,7 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 	// invalidations sent to this connection so far (by its own earlier
 	// commands too) go before this command's reply, as in Redis
 	c.writePending(c.trackQ.Load())
+	c.argvMem = argsLen(args)
 	cmd := lookupCommand(args[0])
 	s.stats.commands.Add(1)
 	if cmd == nil {
@@ -286,13 +287,16 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 	// the memory check comes before queueing: Redis refuses a growing
 	// command inside MULTI at queue time, which dooms the transaction
 	// inside MULTI Redis refuses any queued command while over the limit
-	if cmd.Flags&(FlagDenyOOM|FlagNoLock) == 0 && s.store.Persistent() && s.store.OverLimit() {
+	if cmd.Flags&(FlagDenyOOM|FlagNoLock) == 0 && s.store.OverLimit() {
 		// reads load cold keys: they make room as writes do (a miss never
-		// waits for a timer or the next write). A command that touches no
-		// key does not: eviction waits for shard locks, and SCRIPT KILL must
+		// waits for a timer or the next write); without persistence Redis
+		// evicts before every command too. A command that touches no key
+		// does not: eviction waits for shard locks, and SCRIPT KILL must
 		// reach a script that holds them.
 		s.releaseHeld(c)
 		s.store.EnsureMemory()
+		// invalidations of the keys just evicted go before this reply
+		c.writePending(c.trackQ.Load())
 	}
 	if cmd.Flags&FlagDenyOOM != 0 || (c.multi && cmd.Flags&FlagNoMulti == 0) {
 		if c.holding && s.store.MaxMemory() > 0 {
@@ -302,14 +306,21 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 			s.reject(c, cmd, msgOOM)
 			return
 		}
+		c.writePending(c.trackQ.Load())
+	}
+	// a monitor is a replica to Redis: it may not touch the keyspace
+	if c.monitor && cmd.Flags&(FlagWrite|FlagReadOnly|FlagMayReplicate) != 0 {
+		s.reject(c, cmd, "ERR Replica can't interact with the keyspace")
+		return
 	}
 	if c.multi && cmd.Flags&FlagNoMulti == 0 {
+		c.multiMem += argsLen(args)
 		c.queue = append(c.queue, queued{cmd: cmd, args: copyArgs(args)})
 		c.WriteString("QUEUED")
 		return
 	}
-	if s.pause.on.Load() {
-		s.waitPause(c, cmd, args) // CLIENT PAUSE
+	if s.pause.on.Load() && !c.monitor {
+		s.waitPause(c, cmd, args) // CLIENT PAUSE; Redis never pauses a monitor (a replica)
 	}
 	s.call(c, cmd, args)
 }
@@ -325,6 +336,9 @@ func (s *Server) reject(c *Client, cmd *Command, msg string) {
 			c.resetMulti()
 			c.unwatchAll()
 			c.WriteError("EXECABORT Transaction discarded because of: " + strings.TrimPrefix(msg, "ERR "))
+			if s.mon.n.Load() != 0 {
+				s.feedMonitors(c, [][]byte{[]byte("exec")}) // closes the MULTI monitors saw
+			}
 			return
 		}
 	}
@@ -353,6 +367,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 			cmd.Handler(c, args)
 		}
 		ns = ticksNs(cputicks() - t0)
+		if s.mon.n.Load() != 0 && !s.monitorSkips(cmd, args) {
+			s.feedMonitors(c, args)
+		}
 		c.flushKeyEvents(cmd, args)
 		if c.track.on {
 			s.trackAfterCommand(c, cmd, args)
@@ -372,6 +389,9 @@ func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 		t0 := cputicks()
 		s.runHeld(c, cmd, args)
 		ns = ticksNs(cputicks() - t0)
+		if s.mon.n.Load() != 0 && !s.monitorSkips(cmd, args) {
+			s.feedMonitors(c, args) // a blocking command shows when it blocks, as in Redis 7.0
+		}
 		if c.block != nil {
 			// blocked: recorded when the wait ends (serveBlocked)
 			c.block.ns, ns = ns, -1
@@ -434,6 +454,15 @@ func (s *Server) releaseHeld(c *Client) {
 		c.holding = false
 		s.store.Unlock(&c.held)
 	}
+}
+
+// argsLen is the bytes of a command's arguments (Redis's argv_len_sum).
+func argsLen(args [][]byte) int {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	return n
 }
 
 func copyArgs(args [][]byte) [][]byte {

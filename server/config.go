@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +63,21 @@ var passiveDefaults = map[string]string{
 var passiveImmutable = map[string]bool{"databases": true, "io-threads": true, "appendfilename": true,
 	"appenddirname": true}
 
+// immutableDefaults are Redis's start-up-only parameters lux has no use for;
+// CONFIG GET shows Redis's defaults and CONFIG SET refuses them as Redis does.
+var immutableDefaults = map[string]string{
+	"daemonize": "no", "supervised": "no", "pidfile": "", "logfile": "", "syslog-enabled": "no",
+	"syslog-ident": "redis", "syslog-facility": "local0", "unixsocket": "", "unixsocketperm": "0",
+	"always-show-logo": "no", "cluster-enabled": "no", "tcp-backlog": "511", "disable-thp": "yes",
+	"io-threads-do-reads": "no", "replicaof": "", "slaveof": "", "cluster-config-file": "nodes.conf",
+	"cluster-port": "0",
+}
+
+// hiddenConfigs are left out of CONFIG GET's pattern matches, as Redis's
+// HIDDEN_CONFIG ones, and returned only when asked for by name.
+var hiddenConfigs = map[string]bool{"key-load-delay": true, "rdb-key-save-delay": true,
+	"use-exit-on-panic": true, "watchdog-period": true, "loading-process-events-interval-bytes": true}
+
 // passiveFreeForm are passive parameters whose Redis values go beyond what
 // their default suggests (oom-score-adj also takes relative/absolute).
 var passiveFreeForm = map[string]bool{"oom-score-adj": true, "enable-debug-command": true,
@@ -70,6 +86,9 @@ var passiveFreeForm = map[string]bool{"oom-score-adj": true, "enable-debug-comma
 func newConfigTable(s *Server) *configTable {
 	t := &configTable{params: map[string]*configParam{}, passiv: map[string]string{}}
 	for k, v := range passiveDefaults {
+		t.passiv[k] = v
+	}
+	for k, v := range immutableDefaults {
 		t.passiv[k] = v
 	}
 	intParam := func(get func() int64, set func(int64), min int64) *configParam {
@@ -103,9 +122,31 @@ func newConfigTable(s *Server) *configTable {
 	}
 	t.params["notify-keyspace-events"] = notifyConfigParam(s)
 	latencyConfig(s, t)
-	t.params["port"] = &configParam{get: func() string { return strconv.Itoa(s.cfg.Port) }}
-	t.params["bind"] = &configParam{get: func() string { return s.cfg.Bind }}
-	t.params["dir"] = &configParam{get: func() string { return s.store.Dir() }}
+	// Redis can change these at run time, lux cannot: the current value is
+	// accepted (CONFIG SET of every parameter to its own value, as clients
+	// and the suite do, succeeds), another one is refused
+	t.params["port"] = &configParam{get: func() string { return strconv.Itoa(s.listenPort()) },
+		set: func(v string) string {
+			n, ok := parseInt([]byte(v))
+			if !ok || n < 0 || n > 65535 {
+				return "argument must be between 0 and 65535 inclusive"
+			}
+			if int(n) == s.listenPort() {
+				return ""
+			}
+			// Redis's message when the new port is taken; a free one lux
+			// still cannot move to
+			ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Bind, strconv.FormatInt(n, 10)))
+			if err != nil {
+				return "Unable to listen on this port. Check server logs."
+			}
+			ln.Close()
+			return "lux cannot change its port at run time"
+		}}
+	t.params["bind"] = &configParam{get: func() string { return s.cfg.Bind },
+		set: sameValueOnly(func() string { return s.cfg.Bind }, "lux cannot change its bind address at run time")}
+	t.params["dir"] = &configParam{get: func() string { return s.store.Dir() },
+		set: sameValueOnly(s.store.Dir, "lux cannot change its data directory at run time")}
 	t.params["requirepass"] = &configParam{
 		get: func() string { return *s.password.Load() },
 		set: func(v string) string { s.password.Store(&v); s.setDefaultPassword(v); return "" },
@@ -171,13 +212,46 @@ func newConfigTable(s *Server) *configTable {
 			return ""
 		},
 	}
-	t.params["appendfsync"] = &configParam{get: func() string {
+	appendfsync := func() string {
 		if !s.store.Persistent() {
 			return "no"
 		}
 		return s.store.SyncMode().String()
-	}}
+	}
+	t.params["appendfsync"] = &configParam{get: appendfsync,
+		set: sameValueOnly(appendfsync, "lux takes appendfsync at start-up only (--appendfsync)")}
+	t.params["maxmemory-clients"] = &configParam{
+		get: func() string { return t.passiv["maxmemory-clients"] },
+		set: func(v string) string {
+			if p, ok := strings.CutSuffix(v, "%"); ok {
+				n, ok := parseInt([]byte(p))
+				switch {
+				case !ok || n < 0:
+					return "argument must be a memory or percent value"
+				case n > 100:
+					return "percentage argument must be less or equal to 100"
+				}
+			} else if n, ok := parseMemory(v); !ok {
+				return "argument must be a memory or percent value"
+			} else {
+				v = strconv.FormatInt(n, 10)
+			}
+			t.passiv["maxmemory-clients"] = v // accepted, no effect (docs/COMPATIBILITY.md)
+			return ""
+		}}
 	return t
+}
+
+// sameValueOnly is the setter of a parameter lux takes at start-up only:
+// its current value is accepted (case-insensitively), any other refused
+// with msg.
+func sameValueOnly(get func() string, msg string) func(string) string {
+	return func(v string) string {
+		if strings.EqualFold(v, get()) {
+			return ""
+		}
+		return msg
+	}
 }
 
 // parseMemory parses a Redis memory value: bytes, or with k/kb/m/mb/g/gb.
@@ -245,7 +319,7 @@ func (t *configTable) get(patterns []string) []string {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			if !seen[n] && pubsub.Match([]byte(pat), []byte(n), true) {
+			if !seen[n] && !hiddenConfigs[n] && pubsub.Match([]byte(pat), []byte(n), true) {
 				add(n, n)
 			}
 		}
@@ -267,7 +341,7 @@ func (t *configTable) set(pairs [][]byte) string {
 		switch {
 		case !ok && !passive:
 			return "ERR Unknown option or number of arguments for CONFIG SET - '" + string(pairs[i]) + "'"
-		case (ok && p.set == nil) || passiveImmutable[name]:
+		case (ok && p.set == nil) || passiveImmutable[name] || isImmutableDefault(name):
 			return "ERR CONFIG SET failed (possibly related to argument '" + string(pairs[i]) + "') - can't set immutable config"
 		case seen[name]:
 			return "ERR CONFIG SET failed (possibly related to argument '" + string(pairs[i]) + "') - duplicate parameter"
@@ -323,6 +397,11 @@ func validatePassive(def, v string) string {
 		}
 	}
 	return ""
+}
+
+func isImmutableDefault(name string) bool {
+	_, ok := immutableDefaults[name]
+	return ok
 }
 
 func isIntString(s string) bool {

@@ -1013,6 +1013,11 @@ func fcallLocksAll(s *Server, args [][]byte) bool {
 }
 
 func (s *Server) fcallGeneric(c *Client, args [][]byte, ro bool) {
+	if s.mon.n.Load() != 0 {
+		// before the function runs, so that its commands follow it (Redis's
+		// FCALL family is skip_monitor and feeds itself)
+		s.feedMonitors(c, args)
+	}
 	fi := s.lookupFunction(args[1])
 	if fi == nil {
 		c.WriteError("ERR Function not found")

@@ -137,6 +137,14 @@ func (s *Server) afterTimed(c *Client, cmd *Command, args [][]byte, st *commandS
 	}
 }
 
+// expireCycleLatency records an active expiry cycle that took at least
+// latency-monitor-threshold as Redis's "expire-cycle" event.
+func (s *Server) expireCycleLatency(d time.Duration) {
+	if thr := s.latThreshold.Load(); thr > 0 && d.Milliseconds() >= thr {
+		s.latency.add("expire-cycle", d.Milliseconds())
+	}
+}
+
 // ---- SLOWLOG ----
 
 const (

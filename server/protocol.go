@@ -255,6 +255,12 @@ func (p *protoReader) Read(b []byte) (int, error) {
 	}
 }
 
+// buffered is the request bytes read from the connection and not yet
+// handed to the command parser; free is the room left in the input buffer.
+// The connection's own goroutine only.
+func (p *protoReader) buffered() int { return p.w - p.r + len(p.out) - p.outPos }
+func (p *protoReader) free() int     { return len(p.buf) - (p.w - p.r) }
+
 var errProtoBadRead = errors.New("server: connection reader returned an invalid count")
 
 func (p *protoReader) resetOut() {

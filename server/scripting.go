@@ -131,7 +131,7 @@ func (e *scriptEngine) create(body []byte) (*luaScript, string) {
 	// table per call that no name reaches); Lua 5.1 gives it none
 	proto.IsVarArg &^= lua.VarArgNeedsArg
 	sc := &luaScript{sha: sha, body: string(body), proto: proto, flags: flags,
-		selects: bytes.Contains(bytes.ToLower(body), []byte("select"))}
+		selects: bytes.Contains(bytes.ToLower(body), []byte("select")) || bytes.Contains(bytes.ToLower(body), []byte("swapdb"))}
 	e.mu.Lock()
 	if e.scripts == nil {
 		e.scripts = map[string]*luaScript{}
@@ -260,7 +260,8 @@ func evalLocksAll(s *Server, args [][]byte) bool {
 		sc := s.lua.lookup(strings.ToLower(string(args[1])))
 		return sc != nil && sc.selects
 	}
-	return bytes.Contains(bytes.ToLower(args[1]), []byte("select"))
+	body := bytes.ToLower(args[1])
+	return bytes.Contains(body, []byte("select")) || bytes.Contains(body, []byte("swapdb"))
 }
 
 // ---- interpreters ----
@@ -551,6 +552,11 @@ func cmdEvalRO(c *Client, args [][]byte)    { c.srv.evalGeneric(c, args, false, 
 func cmdEvalShaRO(c *Client, args [][]byte) { c.srv.evalGeneric(c, args, true, true) }
 
 func (s *Server) evalGeneric(c *Client, args [][]byte, evalsha, ro bool) {
+	if s.mon.n.Load() != 0 {
+		// before the script runs, so that its commands follow it (Redis's
+		// EVAL family is skip_monitor and feeds itself)
+		s.feedMonitors(c, args)
+	}
 	numkeys, ok := parseInt(args[2])
 	if !ok {
 		c.WriteError(msgNotInt)
@@ -1041,6 +1047,9 @@ func (vm *luaVM) redisCall(L *lua.LState, raise bool) int {
 	if cmd.Name == "select" && !run.lockAll {
 		return fail("SELECT is not allowed from this script: lux locks only the script's database unless the script names 'select' literally")
 	}
+	if cmd.Name == "swapdb" && !run.lockAll {
+		return fail("SWAPDB is not allowed from this script: lux locks only the script's database unless the script names 'swapdb' literally")
+	}
 	if write {
 		run.dirty.Store(true)
 	}
@@ -1057,9 +1066,11 @@ func (vm *luaVM) redisCall(L *lua.LState, raise bool) int {
 	run.w.SetBuffer(nil)
 	c.Writer, c.db, c.resp, c.inExec, c.multi = run.w, run.db, run.resp, true, false
 	run.inCall = true
+	c.scriptCall = true
 	func() {
 		defer func() {
 			run.inCall = false
+			c.scriptCall = false
 			run.db = c.db
 			c.Writer, c.db, c.resp, c.inExec, c.multi, c.cmd, c.cmdName = saved.w, saved.db, saved.resp, saved.inExec, saved.multi, saved.cmd, saved.cmdName
 		}()

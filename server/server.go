@@ -94,6 +94,7 @@ type Server struct {
 	slowThr, slowMax, latThreshold atomic.Int64
 	latTracking                    atomic.Bool
 	pause                          pauseState // CLIENT PAUSE (pause.go)
+	mon                            monitorSet // MONITOR (monitor.go)
 
 	start    time.Time
 	shutdown chan struct{} // closed when a client ran SHUTDOWN
@@ -151,6 +152,7 @@ func New(cfg Config, store *storage.Store) *Server {
 	s.addKeyEventListener(s.notifyKeyspaceEvent)
 	// while key patterns exist, unread keys expire (and notify) on time
 	s.hub.SetKeyActivity(store.SetExpireScan)
+	store.SetExpireCycleHook(s.expireCycleLatency)
 	s.trk.init()
 	s.initBlocking()
 	s.tables() // load the tables at start-up, not on the first table command
@@ -309,7 +311,8 @@ func (s *Server) serveConn(c *Client) {
 	defer s.dropClient(c)
 
 	cr := &countingReader{r: c.conn, n: &s.stats.netIn}
-	c.rd = redcon.NewReader(newProtoReader(cr, &s.limits, c.authRequired))
+	c.pr = newProtoReader(cr, &s.limits, c.authRequired)
+	c.rd = redcon.NewReader(c.pr)
 	for {
 		cmds, err := c.rd.ReadCommands()
 		if err != nil {
@@ -326,7 +329,12 @@ func (s *Server) serveConn(c *Client) {
 		c.wmu.Lock()
 		c.writePending(c.sub) // messages published before these commands were read go first
 		c.lastCmdAt = time.Now()
+		c.batchBytes, c.batchDone = 0, 0
 		for i := range cmds {
+			c.batchBytes += len(cmds[i].Raw)
+		}
+		for i := range cmds {
+			c.batchDone += len(cmds[i].Raw)
 			if len(cmds[i].Args) == 0 {
 				continue
 			}
@@ -342,6 +350,7 @@ func (s *Server) serveConn(c *Client) {
 			}
 		}
 		s.releaseHeld(c)
+		c.batchBytes, c.batchDone, c.argvMem = 0, 0, 0 // the batch has run
 		c.publishView()
 		wrote := c.wrote
 		c.wrote = false
@@ -385,6 +394,7 @@ func (s *Server) dropClient(c *Client) {
 		s.closeSubscriber(c.sub)
 	}
 	s.disableTracking(c)
+	s.stopMonitor(c)
 	if q := c.trackQ.Load(); q != nil {
 		s.closeSubscriber(q)
 	}

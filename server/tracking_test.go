@@ -105,3 +105,29 @@ func TestTrackingRedirect(t *testing.T) {
 	require.Equal(t, ">2\r\n$21\r\ntracking-redir-broken\r\n:"+id+"\r\n", r.reply())
 	require.Contains(t, r.do("CLIENT", "TRACKINGINFO"), "broken_redirect")
 }
+
+// TestTrackingEvictionBeforeReply: without persistence a command run while
+// over maxmemory evicts first (a read too, as Redis), and the invalidation
+// of an evicted tracked key reaches the client before that command's reply.
+func TestTrackingEvictionBeforeReply(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	r.do("HELLO", "3")
+	require.Equal(t, rOK, r.do("CLIENT", "TRACKING", "on"))
+	info := r.do("INFO", "memory")
+	require.Contains(t, info, "mem_not_counted_for_evict:0\r\n")
+	used := 0
+	for _, l := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(l, "used_memory:"); ok {
+			used, _ = strconv.Atoi(v)
+		}
+	}
+	require.Equal(t, rOK, r.do("CONFIG", "SET", "maxmemory", strconv.Itoa(used+100*1024)))
+	require.Equal(t, rOK, r.do("CONFIG", "SET", "maxmemory-policy", "volatile-random"))
+	require.Equal(t, rOK, r.do("SETEX", "volatile-key", "10000", "x"))
+	require.Equal(t, rBulk("x"), r.do("GET", "volatile-key"))
+	require.Equal(t, ":0\r\n", r.do("SETBIT", "big-key", "1600000", "0")) // about 200 KB
+	require.Equal(t, invalidate("volatile-key"), r.do("GETBIT", "big-key", "0"))
+	require.Equal(t, ":0\r\n", r.reply())
+	require.Equal(t, ":0\r\n", r.do("EXISTS", "volatile-key"))
+}

@@ -19,6 +19,11 @@ func (s *Store) SetActiveExpire(on bool) { s.activeExpireOff.Store(!on) }
 // expiry cycle skips, until it is resumed.
 func (s *Store) SetExpirePaused(on bool) { s.expirePaused.Store(on) }
 
+// SetExpireCycleHook makes fn receive the duration of each active expiry
+// cycle that deleted at least one key, as Redis's activeExpireCycle reports
+// its "expire-cycle" latency. fn runs on the expiry goroutine.
+func (s *Store) SetExpireCycleHook(fn func(time.Duration)) { s.expireCycleHook.Store(&fn) }
+
 // ActiveExpire reports whether background expiry is on (the default).
 func (s *Store) ActiveExpire() bool { return !s.activeExpireOff.Load() }
 
@@ -63,13 +68,22 @@ func (s *Store) expireLoop() {
 			continue
 		}
 		start := time.Now()
+		expiredBefore := s.stats.ExpiredKeys.Load()
+		capped := false
 		for i := range s.shards {
 			for {
 				n, expired := s.expireSample(i, 20)
-				if n == 0 || expired*4 < n || time.Since(start) > 25*time.Millisecond {
+				if n == 0 || expired*4 < n {
+					break
+				}
+				if time.Since(start) > 25*time.Millisecond {
+					capped = true
 					break
 				}
 			}
+		}
+		if capped {
+			s.stats.ExpireCapReached.Add(1)
 		}
 		if s.expireScan.Load() > 0 {
 			round = (round + 1) % expireScanRounds
@@ -83,6 +97,9 @@ func (s *Store) expireLoop() {
 					s.expireDisk(db, 500)
 				}
 			}
+		}
+		if h := s.expireCycleHook.Load(); h != nil && s.stats.ExpiredKeys.Load() != expiredBefore {
+			(*h)(time.Since(start))
 		}
 	}
 }

@@ -258,3 +258,20 @@ func TestExpireWatchOfStaleEvictedKey(t *testing.T) {
 		db.Unwatch([]byte("k"), &w)
 	})
 }
+
+// TestExpireCycleHook: a cycle that reclaims keys reports its duration (the
+// server's "expire-cycle" latency event); one that reclaims none does not.
+func TestExpireCycleHook(t *testing.T) {
+	s := evOpen(t, "", 0, false)
+	got := make(chan time.Duration, 100)
+	s.SetExpireCycleHook(func(d time.Duration) { got <- d })
+	time.Sleep(250 * time.Millisecond) // cycles with nothing to expire
+	require.Len(t, got, 0)
+	exSet(s, 0, "k", NowMs()+20)
+	select {
+	case d := <-got:
+		require.GreaterOrEqual(t, d, time.Duration(0))
+	case <-time.After(5 * time.Second):
+		t.Fatal("no cycle reported")
+	}
+}

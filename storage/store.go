@@ -215,6 +215,9 @@ type Store struct {
 	stats Stats
 
 	activeExpireOff atomic.Bool
+	// expireCycleHook, when set, gets the duration of every active expiry
+	// cycle that reclaimed keys (Redis's "expire-cycle" latency event)
+	expireCycleHook atomic.Pointer[func(time.Duration)]
 	expirePaused    atomic.Bool           // CLIENT PAUSE: expired keys are not reclaimed
 	expireScan      atomic.Int32          // >0: every resident deadline is checked every expireScanRounds cycles (expire.go)
 	readErr         atomic.Pointer[error] // a failed read: writes are refused
@@ -232,14 +235,17 @@ type Store struct {
 
 // Stats are counters for INFO.
 type Stats struct {
-	ExpiredKeys  atomic.Int64
-	EvictedKeys  atomic.Int64
-	KeyspaceHits atomic.Int64
-	KeyspaceMiss atomic.Int64
-	DiskLoads    atomic.Int64 // keys read back from Pebble
-	DiskMisses   atomic.Int64 // lookups Pebble answered "no such key"
-	Changes      atomic.Int64 // writes since the last checkpoint
-	LastSave     atomic.Int64
+	ExpiredKeys atomic.Int64
+	// ExpireCapReached counts active expiry cycles cut short by their time
+	// budget (INFO expired_time_cap_reached_count)
+	ExpireCapReached atomic.Int64
+	EvictedKeys      atomic.Int64
+	KeyspaceHits     atomic.Int64
+	KeyspaceMiss     atomic.Int64
+	DiskLoads        atomic.Int64 // keys read back from Pebble
+	DiskMisses       atomic.Int64 // lookups Pebble answered "no such key"
+	Changes          atomic.Int64 // writes since the last checkpoint
+	LastSave         atomic.Int64
 }
 
 // ErrOOM is returned when a write is refused because of the memory limit.
