@@ -54,10 +54,12 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes --
 	--dir "$WORK/redis-data" --logfile "$WORK/redis.log" &
 PIDS+=($!)
 RPID=$!
+disown
 "$LUX" --port "$LUX_PORT" --bind 127.0.0.1 --data-dir "$WORK/lux-data" --appendfsync everysec --demo= \
 	>"$WORK/lux.log" 2>&1 &
 PIDS+=($!)
 LPID=$!
+disown
 wait_ping "$REDIS_PORT"
 wait_ping "$LUX_PORT"
 
