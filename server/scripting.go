@@ -280,6 +280,8 @@ type luaVM struct {
 	// redisLib is the redis table itself (globals see a read-only proxy)
 	redisLib *lua.LTable
 	env      *lua.LTable // EVAL's environment, reused across calls
+	cw       captureWriter
+	w        *redcon.Writer // writes into cw
 	cjson    cjsonCfg
 }
 
@@ -385,6 +387,7 @@ func newLuaVM(s *Server) *luaVM {
 		G.RawSetString(name, lua.LNil)
 	}
 	vm := &luaVM{L: L, fns: map[string]*lua.LFunction{}, gen: s.lua.gen.Load(), ctx: newKillCtx()}
+	vm.w = redcon.NewWriter(&vm.cw)
 	protected := map[*lua.LTable]bool{}
 	if m, ok := G.RawGetString("math").(*lua.LTable); ok {
 		m.RawSetString("random", L.NewFunction(func(L *lua.LState) int { return scriptMathRandom(L, vm) }))
@@ -396,7 +399,7 @@ func newLuaVM(s *Server) *luaVM {
 	G.RawSetString("cjson", newCjsonLib(L, &vm.cjson))
 	G.RawSetString("cmsgpack", newCmsgpackLib(L))
 	G.RawSetString("struct", newStructLib(L))
-	G.RawSetString("pcall", L.NewFunction(scriptPcall))
+	G.RawSetString("pcall", L.NewFunction(func(L *lua.LState) int { return scriptPcall(L, vm) }))
 	isProtected := func(v lua.LValue) bool {
 		t, ok := v.(*lua.LTable)
 		return ok && (protected[t] || t == G)
@@ -471,7 +474,7 @@ func newLuaVM(s *Server) *luaVM {
 
 // scriptPcall is Redis's pcall: an error raised as a {err=...} table
 // (redis.call's) is returned as its message.
-func scriptPcall(L *lua.LState) int {
+func scriptPcall(L *lua.LState, vm *luaVM) int {
 	if L.GetTop() == 0 {
 		L.ArgError(1, "value expected")
 	}
@@ -481,9 +484,7 @@ func scriptPcall(L *lua.LState) int {
 		if ae, ok := err.(*lua.ApiError); ok {
 			obj = ae.Object
 			if ae.Type == lua.ApiErrorPanic {
-				if vm := currentVM(L); vm != nil {
-					vm.broken = true
-				}
+				vm.broken = true
 			}
 		}
 		if t, ok := obj.(*lua.LTable); ok {
@@ -500,16 +501,6 @@ func scriptPcall(L *lua.LState) int {
 	return L.GetTop()
 }
 
-// vmByState finds the luaVM of an LState (for the redis library).
-var vmByState sync.Map // *lua.LState -> *luaVM
-
-func currentVM(L *lua.LState) *luaVM {
-	v, ok := vmByState.Load(L)
-	if !ok {
-		return nil
-	}
-	return v.(*luaVM)
-}
 
 // ---- running a script ----
 
@@ -531,7 +522,7 @@ type scriptRun struct {
 	dirty    atomic.Bool
 	resp     int
 	db       int
-	cw       captureWriter
+	cw       *captureWriter // the interpreter's: replies of the commands it calls
 	w        *redcon.Writer
 	timer    *time.Timer
 	busy     bool // counted in scriptEngine.busy (under runMu)
@@ -645,7 +636,6 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	} else {
 		vm = e.getVM(s)
 	}
-	vmByState.Store(vm.L, vm)
 	run.vm = vm
 	vm.run = run
 	L := vm.L
@@ -705,7 +695,7 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 		L.Push(fn)
 	}
 
-	run.w = redcon.NewWriter(&run.cw)
+	run.cw, run.w = &vm.cw, vm.w
 	vm.cjson.reset()
 	err := vm.pcall(nargs)
 	c := run.c
@@ -737,7 +727,6 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 		e.busy.Add(-1)
 	}
 	e.runMu.Unlock()
-	vmByState.Delete(L)
 	if run.isFunc {
 		s.fn.afterCall(s, vm)
 	} else {
