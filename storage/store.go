@@ -43,6 +43,8 @@ const (
 	// Lux's own types (docs/LUX-EXTENSIONS.md).
 	TypeTimeSeries Type = 6
 	TypeVector     Type = 7
+	// TypeStream is Redis's stream (stream.go).
+	TypeStream Type = 8
 )
 
 // String returns the name TYPE replies with.
@@ -62,6 +64,8 @@ func (t Type) String() string {
 		return "timeseries"
 	case TypeVector:
 		return "vector"
+	case TypeStream:
+		return "stream"
 	}
 	return "none"
 }
