@@ -95,6 +95,9 @@ func newConfigTable(s *Server) *configTable {
 		{[]string{"set-max-intset-entries"}, &storage.SetMaxIntsetEntries},
 		{[]string{"zset-max-listpack-entries", "zset-max-ziplist-entries"}, &storage.ZsetMaxListpackEntries},
 		{[]string{"zset-max-listpack-value", "zset-max-ziplist-value"}, &storage.ZsetMaxListpackValue},
+		// stream nodes: what approximate trimming removes depends on them
+		{[]string{"stream-node-max-entries"}, &storage.StreamNodeMaxEntries},
+		{[]string{"stream-node-max-bytes"}, &storage.StreamNodeMaxBytes},
 	} {
 		for _, n := range e.names {
 			delete(t.passiv, n)

@@ -1,0 +1,361 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+func entry(id string, fv ...string) string {
+	s := "*2\r\n" + bulk(id) + "*" + strconv.Itoa(len(fv)) + "\r\n"
+	for _, f := range fv {
+		s += bulk(f)
+	}
+	return s
+}
+
+
+
+// bulkValue returns the value of a raw bulk string reply.
+func bulkValue(s string) string {
+	i := strings.Index(s, "\r\n")
+	return strings.TrimSuffix(s[i+2:], "\r\n")
+}
+
+func TestStreamXaddIDsAndErrors(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	require.Equal(t, bulk("1-1"), r.do("XADD", "s", "1-1", "a", "1"))
+	require.Equal(t, bulk("1-2"), r.do("XADD", "s", "1-*", "b", "2"))
+	require.Equal(t, bulk("5-0"), r.do("XADD", "s", "5", "c", "3"))
+	require.Equal(t, "-ERR The ID specified in XADD is equal or smaller than the target stream top item\r\n", r.do("XADD", "s", "5-0", "c", "3"))
+	require.Equal(t, "-ERR The ID specified in XADD must be greater than 0-0\r\n", r.do("XADD", "s2", "0-0", "c", "3"))
+	require.Equal(t, ":0\r\n", r.do("EXISTS", "s2"))
+	require.Equal(t, "-ERR Invalid stream ID specified as stream command argument\r\n", r.do("XADD", "s", "abc", "c", "3"))
+	require.Equal(t, "-ERR Invalid stream ID specified as stream command argument\r\n", r.do("XADD", "s", "-", "c", "3"))
+	require.Equal(t, "-ERR wrong number of arguments for 'xadd' command\r\n", r.do("XADD", "s", "*", "c"))
+	require.Equal(t, "-ERR wrong number of arguments for 'xadd' command\r\n", r.do("XADD", "s", "*", "a", "b", "c"))
+	require.Equal(t, "$-1\r\n", r.do("XADD", "nokey", "NOMKSTREAM", "*", "a", "b"))
+	require.Equal(t, ":0\r\n", r.do("EXISTS", "nokey"))
+	require.Equal(t, "-ERR syntax error, MAXLEN and MINID options at the same time are not compatible\r\n", r.do("XADD", "s", "MAXLEN", "1", "MINID", "1", "*", "a", "b"))
+	require.Equal(t, "-ERR The MAXLEN argument must be >= 0.\r\n", r.do("XADD", "s", "MAXLEN", "-1", "*", "a", "b"))
+	require.Equal(t, "-ERR syntax error, LIMIT cannot be used without the special ~ option\r\n", r.do("XADD", "s", "MAXLEN", "1", "LIMIT", "10", "*", "a", "b"))
+	require.Equal(t, "-ERR syntax error, LIMIT cannot be used without specifying a trimming strategy\r\n", r.do("XADD", "s", "LIMIT", "10", "*", "a", "b"))
+	require.Equal(t, "-ERR The LIMIT argument must be >= 0.\r\n", r.do("XADD", "s", "MAXLEN", "~", "1", "LIMIT", "-1", "*", "a", "b"))
+	require.Equal(t, "-ERR value is not an integer or out of range\r\n", r.do("XADD", "s", "MAXLEN", "x", "*", "a", "b"))
+	require.Equal(t, ":3\r\n", r.do("XLEN", "s"))
+	require.Equal(t, "+stream\r\n", r.do("TYPE", "s"))
+	require.Equal(t, bulk("stream"), r.do("OBJECT", "ENCODING", "s"))
+	r.do("SET", "str", "x")
+	require.Equal(t, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", r.do("XADD", "str", "*", "a", "b"))
+	require.Equal(t, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", r.do("XLEN", "str"))
+	// the largest ID exhausts the stream
+	require.Equal(t, bulk("18446744073709551615-18446744073709551615"), r.do("XADD", "m", "18446744073709551615-18446744073709551615", "a", "b"))
+	require.Equal(t, "-ERR The stream has exhausted the last possible ID, unable to add more items\r\n", r.do("XADD", "m", "*", "a", "b"))
+}
+
+func TestStreamRangeAndTrim(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	for i := 1; i <= 5; i++ {
+		r.do("XADD", "s", strconv.Itoa(i)+"-0", "f", strconv.Itoa(i))
+	}
+	require.Equal(t, "*2\r\n"+entry("2-0", "f", "2")+entry("3-0", "f", "3"), r.do("XRANGE", "s", "2", "3"))
+	require.Equal(t, "*1\r\n"+entry("3-0", "f", "3"), r.do("XRANGE", "s", "(2-0", "(4-0"))
+	require.Equal(t, "*2\r\n"+entry("5-0", "f", "5")+entry("4-0", "f", "4"), r.do("XREVRANGE", "s", "+", "-", "COUNT", "2"))
+	require.Equal(t, "*-1\r\n", r.do("XRANGE", "s", "-", "+", "COUNT", "0"))
+	require.Equal(t, "*0\r\n", r.do("XRANGE", "nokey", "-", "+"))
+	require.Equal(t, "-ERR invalid start ID for the interval\r\n", r.do("XRANGE", "s", "(18446744073709551615-18446744073709551615", "+"))
+	require.Equal(t, "-ERR invalid end ID for the interval\r\n", r.do("XRANGE", "s", "-", "(0-0"))
+	require.Equal(t, "-ERR syntax error\r\n", r.do("XRANGE", "s", "-", "+", "FOO"))
+	require.Equal(t, ":2\r\n", r.do("XDEL", "s", "2-0", "3-0", "9-0"))
+	require.Equal(t, "-ERR Invalid stream ID specified as stream command argument\r\n", r.do("XDEL", "s", "x"))
+	require.Equal(t, ":1\r\n", r.do("XTRIM", "s", "MAXLEN", "2"))
+	require.Equal(t, "*2\r\n"+entry("4-0", "f", "4")+entry("5-0", "f", "5"), r.do("XRANGE", "s", "-", "+"))
+	require.Equal(t, ":1\r\n", r.do("XTRIM", "s", "MINID", "5"))
+	require.Equal(t, "-ERR syntax error, XTRIM must be called with a trimming strategy\r\n", r.do("XTRIM", "s", "LIMIT", "0"))
+	require.Equal(t, ":0\r\n", r.do("XTRIM", "nokey", "MAXLEN", "0"))
+	// an emptied stream still exists
+	require.Equal(t, ":1\r\n", r.do("XTRIM", "s", "MAXLEN", "0"))
+	require.Equal(t, ":1\r\n", r.do("EXISTS", "s"))
+	require.Equal(t, ":0\r\n", r.do("XLEN", "s"))
+}
+
+func TestStreamApproxTrimByNodes(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	r.do("CONFIG", "SET", "stream-node-max-entries", "100")
+	for i := 0; i < 1000; i++ {
+		r.do("XADD", "s", "*", "xitem", "v")
+	}
+	// whole nodes of 100 entries go: 1000 -> 600 for MAXLEN ~ 555
+	require.Equal(t, ":400\r\n", r.do("XTRIM", "s", "MAXLEN", "~", "555"))
+	require.Equal(t, ":600\r\n", r.do("XLEN", "s"))
+	require.Equal(t, ":100\r\n", r.do("XTRIM", "s", "MAXLEN", "~", "0", "LIMIT", "150"))
+	require.Equal(t, ":500\r\n", r.do("XLEN", "s"))
+}
+
+func TestStreamXsetidAndInfo(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	require.Equal(t, "-ERR no such key\r\n", r.do("XSETID", "s", "1-1"))
+	r.do("XADD", "s", "5-5", "a", "b")
+	require.Equal(t, "-ERR The ID specified in XSETID is smaller than the target stream top item\r\n", r.do("XSETID", "s", "1-1"))
+	require.Equal(t, "-ERR The entries_added specified in XSETID is smaller than the target stream length\r\n", r.do("XSETID", "s", "6-0", "ENTRIESADDED", "0"))
+	require.Equal(t, "-ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id\r\n", r.do("XSETID", "s", "6-0", "MAXDELETEDID", "7-0"))
+	require.Equal(t, "+OK\r\n", r.do("XSETID", "s", "10-0", "ENTRIESADDED", "5", "MAXDELETEDID", "3-0"))
+	require.Equal(t, "-ERR The ID specified in XADD is equal or smaller than the target stream top item\r\n", r.do("XADD", "s", "9-0", "a", "b"))
+	info := r.do("XINFO", "STREAM", "s")
+	require.Contains(t, info, bulk("last-generated-id")+bulk("10-0"))
+	require.Contains(t, info, bulk("entries-added")+":5\r\n")
+	require.Contains(t, info, bulk("max-deleted-entry-id")+bulk("3-0"))
+	require.True(t, strings.HasPrefix(info, "*20\r\n"))
+	require.True(t, strings.HasPrefix(r.do("XINFO", "STREAM", "s", "FULL"), "*18\r\n"))
+	require.Equal(t, "-ERR no such key\r\n", r.do("XINFO", "STREAM", "nokey"))
+	require.Equal(t, "-ERR unknown subcommand or wrong number of arguments for 'STREAM'. Try XINFO HELP.\r\n", r.do("XINFO", "STREAM", "s", "FOO"))
+	r.do("HELLO", "3")
+	require.True(t, strings.HasPrefix(r.do("XINFO", "STREAM", "s"), "%10\r\n"))
+}
+
+func TestStreamXreadShapes(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	r.do("XADD", "a", "1-0", "f", "v")
+	r.do("XADD", "b", "2-0", "g", "w")
+	want2 := "*2\r\n*2\r\n" + bulk("a") + "*1\r\n" + entry("1-0", "f", "v") + "*2\r\n" + bulk("b") + "*1\r\n" + entry("2-0", "g", "w")
+	require.Equal(t, want2, r.do("XREAD", "STREAMS", "a", "b", "0", "0"))
+	require.Equal(t, "*-1\r\n", r.do("XREAD", "STREAMS", "a", "$"))
+	require.Equal(t, "-ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.\r\n", r.do("XREAD", "STREAMS", "a", "b", "0"))
+	require.Equal(t, "-ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.\r\n", r.do("XREAD", "STREAMS", "a", ">"))
+	require.Equal(t, "-ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.\r\n", r.do("XREAD", "GROUP", "g", "c", "STREAMS", "a", "0"))
+	require.Equal(t, "-ERR timeout is negative\r\n", r.do("XREAD", "BLOCK", "-1", "STREAMS", "a", "0"))
+	require.Equal(t, "-ERR timeout is not an integer or out of range\r\n", r.do("XREAD", "BLOCK", "x", "STREAMS", "a", "0"))
+	r.do("HELLO", "3")
+	require.Equal(t, "%1\r\n"+bulk("a")+"*1\r\n"+entry("1-0", "f", "v"), r.do("XREAD", "STREAMS", "a", "0"))
+	require.Equal(t, "_\r\n", r.do("XREAD", "STREAMS", "a", "$"))
+}
+
+func TestStreamXreadBlock(t *testing.T) {
+	ts := startServer(t, "")
+	w := ts.raw(t)
+	w.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+	waitBlocked(t, ts, 1)
+	r := ts.raw(t)
+	// MULTI: XADD then DEL wakes nobody
+	r.do("MULTI")
+	r.do("XADD", "s", "1-0", "a", "1")
+	r.do("DEL", "s")
+	r.do("EXEC")
+	waitBlocked(t, ts, 1)
+	r.do("XADD", "s", "2-0", "b", "2")
+	require.Equal(t, "*1\r\n*2\r\n"+bulk("s")+"*1\r\n"+entry("2-0", "b", "2"), w.reply())
+	waitBlocked(t, ts, 0)
+	// "$" is the last ID when the client blocked, not when it is woken
+	w.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+	waitBlocked(t, ts, 1)
+	r.do("MULTI")
+	r.do("XADD", "s", "3-0", "c", "3")
+	r.do("XADD", "s", "4-0", "d", "4")
+	r.do("EXEC")
+	require.Equal(t, "*1\r\n*2\r\n"+bulk("s")+"*2\r\n"+entry("3-0", "c", "3")+entry("4-0", "d", "4"), w.reply())
+	// timeouts, CLIENT UNBLOCK
+	require.Equal(t, "*-1\r\n", w.do("XREAD", "BLOCK", "20", "STREAMS", "s", "$"))
+	id := strings.TrimSpace(strings.TrimPrefix(w.do("CLIENT", "ID"), ":"))
+	w.send("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+	waitBlocked(t, ts, 1)
+	require.Equal(t, ":1\r\n", r.do("CLIENT", "UNBLOCK", id, "ERROR"))
+	require.Equal(t, "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n", w.reply())
+	// inside MULTI, BLOCK answers at once
+	r.do("MULTI")
+	r.do("XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+	require.Equal(t, "*1\r\n*-1\r\n", r.do("EXEC"))
+}
+
+func TestStreamXreadgroupBlockErrors(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	r.do("XADD", "s", "1-0", "a", "1")
+	require.Equal(t, "+OK\r\n", r.do("XGROUP", "CREATE", "s", "g", "$"))
+	w := ts.raw(t)
+	w.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">")
+	waitBlocked(t, ts, 1)
+	r.do("XADD", "s", "2-0", "b", "2")
+	require.Equal(t, "*1\r\n*2\r\n"+bulk("s")+"*1\r\n"+entry("2-0", "b", "2"), w.reply())
+	w.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">")
+	waitBlocked(t, ts, 1)
+	require.Equal(t, ":1\r\n", r.do("XGROUP", "DESTROY", "s", "g"))
+	require.Equal(t, "-NOGROUP the consumer group this client was blocked on no longer exists\r\n", w.reply())
+	r.do("XGROUP", "CREATE", "s", "g", "$")
+	w.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">")
+	waitBlocked(t, ts, 1)
+	r.do("DEL", "s")
+	require.Equal(t, "-UNBLOCKED the stream key no longer exists\r\n", w.reply())
+	r.do("XADD", "s", "1-0", "a", "1")
+	r.do("XGROUP", "CREATE", "s", "g", "$")
+	w.send("XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">")
+	waitBlocked(t, ts, 1)
+	r.do("FLUSHALL")
+	require.Equal(t, "-UNBLOCKED the stream key no longer exists\r\n", w.reply())
+}
+
+func TestStreamConsumerGroups(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	require.Equal(t, "-ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.\r\n", r.do("XGROUP", "CREATE", "s", "g", "$"))
+	require.Equal(t, "+OK\r\n", r.do("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"))
+	require.Equal(t, "-BUSYGROUP Consumer Group name already exists\r\n", r.do("XGROUP", "CREATE", "s", "g", "$"))
+	require.Equal(t, "-NOGROUP No such consumer group 'x' for key name 's'\r\n", r.do("XGROUP", "SETID", "s", "x", "0"))
+	require.Equal(t, "-ERR value for ENTRIESREAD must be positive or -1\r\n", r.do("XGROUP", "CREATE", "s", "g2", "$", "ENTRIESREAD", "-3"))
+	require.Equal(t, "-ERR unknown subcommand 'FOO'. Try XGROUP HELP.\r\n", r.do("XGROUP", "FOO", "s", "g"))
+	for i := 1; i <= 4; i++ {
+		r.do("XADD", "s", strconv.Itoa(i)+"-0", "f", strconv.Itoa(i))
+	}
+	require.Equal(t, "*1\r\n*2\r\n"+bulk("s")+"*2\r\n"+entry("1-0", "f", "1")+entry("2-0", "f", "2"),
+		r.do("XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "s", ">"))
+	require.Equal(t, "-NOGROUP No such key 'nokey' or consumer group 'g' in XREADGROUP with GROUP option\r\n", r.do("XREADGROUP", "GROUP", "g", "a", "STREAMS", "nokey", ">"))
+	require.Equal(t, "-ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.\r\n", r.do("XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", "$"))
+	// history: the consumer's own pending entries
+	require.Equal(t, "*1\r\n*2\r\n"+bulk("s")+"*2\r\n"+entry("1-0", "f", "1")+entry("2-0", "f", "2"),
+		r.do("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"))
+	require.Equal(t, "*4\r\n:2\r\n"+bulk("1-0")+bulk("2-0")+"*1\r\n*2\r\n"+bulk("alice")+bulk("2"), r.do("XPENDING", "s", "g"))
+	p := r.do("XPENDING", "s", "g", "-", "+", "10")
+	require.True(t, strings.HasPrefix(p, "*2\r\n*4\r\n"+bulk("1-0")+bulk("alice")), p)
+	require.Equal(t, "*0\r\n", r.do("XPENDING", "s", "g", "-", "+", "10", "nobody"))
+	require.Equal(t, "*0\r\n", r.do("XPENDING", "s", "g", "IDLE", "100000", "-", "+", "10"))
+	require.Equal(t, "-NOGROUP No such key 's' or consumer group 'x'\r\n", r.do("XPENDING", "s", "x"))
+	require.Equal(t, "-ERR syntax error\r\n", r.do("XPENDING", "s", "g", "-", "+"))
+	// XACK
+	require.Equal(t, "-ERR Invalid stream ID specified as stream command argument\r\n", r.do("XACK", "s", "g", "1-0", "bad"))
+	require.Equal(t, ":1\r\n", r.do("XACK", "s", "g", "1-0", "9-9"))
+	require.Equal(t, ":0\r\n", r.do("XACK", "s", "g", "1-0"))
+	// XCLAIM and XAUTOCLAIM
+	require.Equal(t, "*1\r\n"+bulk("2-0"), r.do("XCLAIM", "s", "g", "bob", "0", "2-0", "JUSTID"))
+	require.Equal(t, "-ERR Unrecognized XCLAIM option 'FOO'\r\n", r.do("XCLAIM", "s", "g", "bob", "0", "2-0", "FOO"))
+	require.Equal(t, "-ERR Invalid min-idle-time argument for XCLAIM\r\n", r.do("XCLAIM", "s", "g", "bob", "x", "2-0"))
+	require.Equal(t, "-NOGROUP No such key 's' or consumer group 'x'\r\n", r.do("XCLAIM", "s", "x", "bob", "0", "2-0"))
+	require.Equal(t, "*3\r\n"+bulk("0-0")+"*1\r\n"+entry("2-0", "f", "2")+"*0\r\n", r.do("XAUTOCLAIM", "s", "g", "carol", "0", "0"))
+	require.Equal(t, "-ERR COUNT must be > 0\r\n", r.do("XAUTOCLAIM", "s", "g", "carol", "0", "0", "COUNT", "0"))
+	r.do("XDEL", "s", "2-0")
+	require.Equal(t, "*3\r\n"+bulk("0-0")+"*0\r\n*1\r\n"+bulk("2-0"), r.do("XAUTOCLAIM", "s", "g", "carol", "0", "0"))
+	// XINFO GROUPS/CONSUMERS, CREATECONSUMER, DELCONSUMER
+	require.Equal(t, ":1\r\n", r.do("XGROUP", "CREATECONSUMER", "s", "g", "dave"))
+	require.Equal(t, ":0\r\n", r.do("XGROUP", "CREATECONSUMER", "s", "g", "dave"))
+	r.do("XREADGROUP", "GROUP", "g", "dave", "COUNT", "1", "STREAMS", "s", ">")
+	require.Equal(t, ":1\r\n", r.do("XGROUP", "DELCONSUMER", "s", "g", "dave"))
+	groups := r.do("XINFO", "GROUPS", "s")
+	require.Contains(t, groups, bulk("last-delivered-id")+bulk("3-0"))
+	require.Contains(t, groups, bulk("entries-read")+":3\r\n")
+	require.Contains(t, groups, bulk("lag")+":1\r\n")
+	cons := r.do("XINFO", "CONSUMERS", "s", "g")
+	require.True(t, strings.HasPrefix(cons, "*3\r\n"), cons) // alice, bob, carol
+	require.Equal(t, "+OK\r\n", r.do("XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "0"))
+	require.Equal(t, ":0\r\n", r.do("XGROUP", "DESTROY", "s", "nosuch"))
+	require.Equal(t, ":1\r\n", r.do("XGROUP", "DESTROY", "s", "g"))
+}
+
+func TestStreamKeyspaceCommands(t *testing.T) {
+	ts := startServer(t, "")
+	c := ts.client(t)
+	ctx := context.Background()
+	require.NoError(t, c.XAdd(ctx, &redis.XAddArgs{Stream: "s", ID: "1-0", Values: []string{"a", "1"}}).Err())
+	require.NoError(t, c.XGroupCreate(ctx, "s", "g", "0").Err())
+	require.NoError(t, c.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "c", Streams: []string{"s", ">"}}).Err())
+	require.NoError(t, c.Copy(ctx, "s", "s2", 0, false).Err())
+	require.NoError(t, c.Rename(ctx, "s", "s3").Err())
+	for _, k := range []string{"s2", "s3"} {
+		p, err := c.XPending(ctx, k, "g").Result()
+		require.NoError(t, err)
+		require.Equal(t, int64(1), p.Count)
+	}
+	keys, _, err := c.ScanType(ctx, 0, "*", 100, "stream").Result()
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"s2", "s3"}, keys)
+	require.NoError(t, c.Expire(ctx, "s3", time.Hour).Err())
+	require.True(t, c.TTL(ctx, "s3").Val() > 0)
+	require.NoError(t, c.Move(ctx, "s3", 1).Err())
+	require.Equal(t, int64(1), c.Del(ctx, "s2").Val())
+}
+
+func TestStreamWatchAndNotifications(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	sub := ts.raw(t)
+	r.do("CONFIG", "SET", "notify-keyspace-events", "KEA")
+	sub.do("PSUBSCRIBE", "__keyevent@0__:*")
+	r.do("XADD", "s", "MAXLEN", "1", "1-0", "a", "1")
+	r.do("XADD", "s", "MAXLEN", "1", "2-0", "a", "1")
+	r.do("XGROUP", "CREATE", "s", "g", "0")
+	var evs []string
+	for i := 0; i < 4; i++ {
+		evs = append(evs, sub.reply())
+	}
+	all := strings.Join(evs, "")
+	require.Contains(t, evs[0], "xadd")
+	require.Contains(t, evs[1], "xadd")
+	require.Contains(t, evs[2], "xtrim")
+	require.Contains(t, all, "xgroup-create")
+	// WATCH sees an XADD
+	w := ts.raw(t)
+	w.do("WATCH", "s")
+	r.do("XADD", "s", "*", "b", "2")
+	w.do("MULTI")
+	w.do("PING")
+	require.Equal(t, "*-1\r\n", w.do("EXEC"))
+}
+
+func TestStreamRestart(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	r := ts.raw(t)
+	for i := 1; i <= 300; i++ {
+		r.do("XADD", "s", "*", "n", "v")
+	}
+	r.do("XDEL", "s", bulkValue(r.do("XADD", "s", "*", "gone", "1")))
+	r.do("XGROUP", "CREATE", "s", "g", "0")
+	r.do("XREADGROUP", "GROUP", "g", "alice", "COUNT", "10", "STREAMS", "s", ">")
+	r.do("XGROUP", "CREATECONSUMER", "s", "g", "bob")
+	infoBefore := r.do("XINFO", "STREAM", "s", "FULL", "COUNT", "0")
+	rangeBefore := r.do("XRANGE", "s", "-", "+")
+	pendBefore := r.do("XPENDING", "s", "g", "-", "+", "100")
+	ts.stop()
+	ts2 := startServer(t, dir)
+	r2 := ts2.raw(t)
+	require.Equal(t, rangeBefore, r2.do("XRANGE", "s", "-", "+"))
+	require.Equal(t, ":300\r\n", r2.do("XLEN", "s"))
+	require.Equal(t, stripIdle(pendBefore), stripIdle(r2.do("XPENDING", "s", "g", "-", "+", "100")))
+	require.Equal(t, infoBefore, r2.do("XINFO", "STREAM", "s", "FULL", "COUNT", "0"))
+	// an XACK after the restart survives the next one
+	ack := append([]string{"XACK", "s", "g"}, firstIDs(r2.do("XPENDING", "s", "g", "-", "+", "100"))...)
+	require.Equal(t, ":10\r\n", r2.do(ack...))
+	ts2.stop()
+	ts3 := startServer(t, dir)
+	require.Equal(t, "*4\r\n:0\r\n$-1\r\n$-1\r\n*-1\r\n", ts3.raw(t).do("XPENDING", "s", "g"))
+}
+
+// stripIdle blanks XPENDING's idle times.
+func stripIdle(s string) string {
+	lines := strings.Split(s, "\r\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, ":") && i+2 < len(lines) && strings.HasPrefix(lines[i+1], ":") {
+			lines[i] = ":_"
+		}
+	}
+	return strings.Join(lines, "\r\n")
+}
+
+// firstIDs returns the IDs of an XPENDING extended reply.
+func firstIDs(s string) []string {
+	var out []string
+	lines := strings.Split(s, "\r\n")
+	for i := 0; i+2 < len(lines); i++ {
+		if lines[i] == "*4" {
+			out = append(out, lines[i+2])
+		}
+	}
+	return out
+}
