@@ -19,8 +19,6 @@ func entry(id string, fv ...string) string {
 	return s
 }
 
-
-
 // bulkValue returns the value of a raw bulk string reply.
 func bulkValue(s string) string {
 	i := strings.Index(s, "\r\n")
