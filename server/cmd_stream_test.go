@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"testing"
@@ -356,4 +357,32 @@ func firstIDs(s string) []string {
 		}
 	}
 	return out
+}
+
+// A payload DUMP wrote on Redis 7.0.15: stream s with 1-0..6-0, 2-0 deleted,
+// group g (alice owns 1-0, 3-0, 4-0; bob owns nothing).
+const redisStreamDump = "13011000000000000000010000000000000000c3405b407312730000002b00050101010201816602816702002009000020010982763103817802050103201c400e0032800e00022001400e0033c00e0003600e0034c00e0004600e0035800e01000140030d0101856f746865720601010601ff0506000100020006010167040081ffffffffffffffff0300000000000000010000000000000000ee609946a20100000100000000000000030000000000000000ee609946a20100000100000000000000040000000000000000ee609946a2010000010205616c696365ee609946a20100000300000000000000010000000000000000000000000000000300000000000000000000000000000004000000000000000003626f62f1609946a2010000000a009af15a85df677af2"
+
+func TestStreamDumpRestore(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	p, err := hex.DecodeString(redisStreamDump)
+	require.NoError(t, err)
+	require.Equal(t, "+OK\r\n", r.do("RESTORE", "s", "0", string(p)))
+	require.Equal(t, "*5\r\n"+entry("1-0", "f", "v1", "g", "x")+entry("3-0", "f", "v3", "g", "x")+entry("4-0", "f", "v4", "g", "x")+
+		entry("5-0", "f", "v5", "g", "x")+entry("6-0", "other", "1"), r.do("XRANGE", "s", "-", "+"))
+	info := r.do("XINFO", "STREAM", "s")
+	require.Contains(t, info, bulk("max-deleted-entry-id")+bulk("2-0"))
+	require.Contains(t, info, bulk("entries-added")+":6\r\n")
+	require.Equal(t, "*4\r\n:3\r\n"+bulk("1-0")+bulk("4-0")+"*1\r\n*2\r\n"+bulk("alice")+bulk("3"), r.do("XPENDING", "s", "g"))
+	require.Contains(t, r.do("XINFO", "CONSUMERS", "s", "g"), bulk("bob"))
+	// lux's own payload restores to the same stream
+	d := bulkValue(r.do("DUMP", "s"))
+	require.Equal(t, "+OK\r\n", r.do("RESTORE", "s2", "0", d))
+	require.Equal(t, r.do("XRANGE", "s", "-", "+"), r.do("XRANGE", "s2", "-", "+"))
+	require.Equal(t, r.do("XINFO", "STREAM", "s", "FULL"), r.do("XINFO", "STREAM", "s2", "FULL"))
+	// a damaged payload is refused
+	bad := []byte(d)
+	bad[20] ^= 0xff
+	require.Equal(t, "-ERR DUMP payload version or checksum are wrong\r\n", r.do("RESTORE", "s3", "0", string(bad)))
 }

@@ -959,3 +959,11 @@ func (tx *Tx) streamDirty(sh *shard, key []byte) {
 		}
 	}
 }
+
+// NodeMaster is the master ID of the node holding e (DUMP writes one
+// radix tree key per node).
+func (s *Stream) NodeMaster(e *StreamEntry) StreamID { return e.node.master }
+
+// Settle makes the stream's current size the one the store accounts when it
+// is installed (a stream built outside the store, by RESTORE).
+func (s *Stream) Settle() { s.accounted = s.MemSize() }
