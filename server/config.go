@@ -179,6 +179,13 @@ func newConfigTable(s *Server) *configTable {
 			return "no"
 		}
 		return s.store.SyncMode().String()
+	}, set: func(v string) string {
+		m, err := storage.ParseSyncMode(strings.ToLower(v))
+		if err != nil {
+			return "argument(s) must be one of the following: everysec, always, no"
+		}
+		s.store.SetSyncMode(m)
+		return ""
 	}}
 	return t
 }
