@@ -683,15 +683,26 @@ func cmdXsetid(c *Client, args [][]byte) {
 
 // ---- XREAD / XREADGROUP ----
 
-// xreadKeys is the lock set of XREAD/XREADGROUP: the first half of the
-// arguments after STREAMS.
+// xreadKeys is the lock set of XREAD/XREADGROUP: as Redis's key spec
+// (keyword STREAMS, the first half of what follows it; an odd count is
+// rounded down: the command refuses it before it reads a key).
 func xreadKeys(args [][]byte) [][]byte {
-	refs := xreadGetKeys(args)
-	out := make([][]byte, len(refs))
-	for i, r := range refs {
-		out[i] = args[r.pos]
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case eqFold(a, "block"), eqFold(a, "count"):
+			i++
+		case eqFold(a, "group"):
+			i += 2
+		case eqFold(a, "noack"):
+		case eqFold(a, "streams"):
+			n := (len(args) - i - 1) / 2
+			return args[i+1 : i+1+n]
+		default:
+			return nil
+		}
 	}
-	return out
+	return nil
 }
 
 // xreadBlocked is what a blocked XREAD remembers across re-runs: the IDs
