@@ -183,6 +183,12 @@ func decodeStream(r *rdbReader, t byte) (*storage.Stream, error) {
 		if count == 0 && deleted == 0 {
 			return nil, errBadData
 		}
+		type live struct {
+			id storage.StreamID
+			fv [][]byte
+		}
+		var lives []live
+		var lastInNode storage.StreamID
 		for k := count + deleted; k > 0; k-- {
 			flags, ok1 := nextInt()
 			msd, ok2 := nextInt()
@@ -218,18 +224,24 @@ func decodeStream(r *rdbReader, t byte) (*storage.Stream, error) {
 			if lc, ok := nextInt(); !ok || lc != extra {
 				return nil, errBadData
 			}
-			if flags&streamItemDeleted != 0 {
-				continue
-			}
 			id := storage.StreamID{Ms: master.Ms + uint64(msd), Seq: master.Seq + uint64(seqd)}
 			if started && id.Cmp(prev) <= 0 {
 				return nil, errBadData
 			}
 			prev, started = id, true
-			s.Append(id, fv)
+			lastInNode = id
+			if flags&streamItemDeleted == 0 {
+				lives = append(lives, live{id, fv})
+			}
 		}
-		if p != len(items) {
+		if p != len(items) || int64(len(lives)) != count {
 			return nil, errBadData
+		}
+		// the node as Redis had it: its deleted entries count toward when
+		// it is full, its listpack's bytes toward its size
+		s.PushNode(master, lastInNode, int(count+deleted), len(lp), masterFields)
+		for _, l := range lives {
+			s.PushEntry(l.id, l.fv)
 		}
 	}
 	length, err := r.count()

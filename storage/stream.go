@@ -27,9 +27,11 @@ import (
 //	0x02 group                           group: last id, entries-read
 //	0x03 uvarint(len group) group name   consumer: seen time
 //	0x04 uvarint(len group) group id(16) pending entry: delivery time, count, consumer
+//	0x05 master id(16)                   node: last id, entries (live and deleted), bytes, master fields
 //
-// Node boundaries are not stored: a loaded stream rebuilds them from its live
-// entries as appends would have.
+// The node records keep the node model exact across evictions, restarts,
+// RENAME and COPY: approximate trimming removes the same entries before and
+// after.
 type Stream struct {
 	ents []*StreamEntry // live entries, ents[head:] in ID order
 	head int
@@ -45,6 +47,7 @@ type Stream struct {
 
 	bytes     int // sum of the entries' field and value bytes
 	pelCount  int // NACKs over all groups
+	dropped   []StreamID // masters of nodes removed since the last StreamChanged
 	accounted int // MemSize when the store last accounted it
 }
 
@@ -363,6 +366,34 @@ func (s *Stream) Append(id StreamID, fv [][]byte) *StreamEntry {
 	return e
 }
 
+// pushEntry adds an entry to node n (load and RESTORE: the node's counters
+// are already its own).
+func (s *Stream) pushEntry(id StreamID, fv [][]byte, n *streamNode) {
+	fields := make([]string, len(fv))
+	for i, f := range fv {
+		fields[i] = string(f)
+		s.bytes += len(f)
+	}
+	n.live++
+	s.ents = append(s.ents, &StreamEntry{ID: id, Fields: fields, node: n})
+}
+
+// PushNode adds a node as RESTORE reads one from a payload: master ID,
+// last ID (deleted entries included), entries ever in it and listpack
+// bytes; PushEntry then adds its live entries.
+func (s *Stream) PushNode(master, last StreamID, total, bytes int, fields [][]byte) {
+	n := &streamNode{master: master, last: last, total: total, bytes: bytes}
+	for _, f := range fields {
+		n.fields = append(n.fields, string(f))
+	}
+	s.nodes = append(s.nodes, n)
+}
+
+// PushEntry adds a live entry to the node PushNode added last.
+func (s *Stream) PushEntry(id StreamID, fv [][]byte) {
+	s.pushEntry(id, fv, s.nodes[len(s.nodes)-1])
+}
+
 // dropFront removes the k oldest live entries.
 func (s *Stream) dropFront(k int, removed func(*StreamEntry)) {
 	for i := s.head; i < s.head+k; i++ {
@@ -394,6 +425,7 @@ func (s *Stream) removeNode(n *streamNode) {
 	for i, x := range s.nodes {
 		if x == n {
 			s.nodes = append(s.nodes[:i], s.nodes[i+1:]...)
+			s.dropped = append(s.dropped, n.master)
 			return
 		}
 	}
@@ -469,6 +501,7 @@ func (s *Stream) Trim(a TrimArgs, removed func(*StreamEntry)) int64 {
 		if remove {
 			s.dropFront(n.live, removed)
 			s.nodes = s.nodes[1:]
+			s.dropped = append(s.dropped, n.master)
 			deleted += entries
 			continue
 		}
@@ -623,6 +656,7 @@ const (
 	streamSubGroup    = 0x02
 	streamSubConsumer = 0x03
 	streamSubNACK     = 0x04
+	streamSubNode     = 0x05
 
 	streamPayloadVersion = 1
 )
@@ -687,6 +721,22 @@ func encodeNACK(b []byte, n *StreamNACK) []byte {
 	return b
 }
 
+func nodeSub(b []byte, master StreamID) []byte {
+	return master.encode(append(b, streamSubNode))
+}
+
+func encodeNode(b []byte, n *streamNode) []byte {
+	b = n.last.encode(b)
+	b = binary.AppendUvarint(b, uint64(n.total))
+	b = binary.AppendUvarint(b, uint64(n.bytes))
+	b = binary.AppendUvarint(b, uint64(len(n.fields)))
+	for _, f := range n.fields {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
 // ForEachElem implements Object.
 func (s *Stream) ForEachElem(fn func(sub, val []byte)) {
 	var sub, val []byte
@@ -694,6 +744,9 @@ func (s *Stream) ForEachElem(fn func(sub, val []byte)) {
 		sub = entrySub(sub[:0], e.ID)
 		val = encodeEntry(val[:0], e)
 		fn(sub, val)
+	}
+	for _, n := range s.nodes {
+		fn(nodeSub(sub[:0], n.master), encodeNode(val[:0], n))
 	}
 	for _, g := range s.Groups() {
 		fn(groupSub(sub[:0], g), encodeGroup(val[:0], g))
@@ -707,17 +760,19 @@ func (s *Stream) ForEachElem(fn func(sub, val []byte)) {
 	}
 }
 
-// Clone implements Object.
+// Clone implements Object: the same entries, nodes, counters and groups.
 func (s *Stream) Clone() Object {
-	c := &Stream{LastID: s.LastID, FirstID: s.FirstID, MaxDeletedID: s.MaxDeletedID}
-	for _, e := range s.Entries() {
-		fv := make([][]byte, len(e.Fields))
-		for i, f := range e.Fields {
-			fv[i] = []byte(f)
-		}
-		c.Append(e.ID, fv)
+	c := &Stream{LastID: s.LastID, FirstID: s.FirstID, MaxDeletedID: s.MaxDeletedID, EntriesAdded: s.EntriesAdded, bytes: s.bytes}
+	nodes := make(map[*streamNode]*streamNode, len(s.nodes))
+	for _, n := range s.nodes {
+		nn := *n
+		nn.fields = append([]string(nil), n.fields...)
+		nodes[n] = &nn
+		c.nodes = append(c.nodes, &nn)
 	}
-	c.LastID, c.FirstID, c.EntriesAdded = s.LastID, s.FirstID, s.EntriesAdded
+	for _, e := range s.Entries() {
+		c.ents = append(c.ents, &StreamEntry{ID: e.ID, Fields: append([]string(nil), e.Fields...), node: nodes[e.node]})
+	}
 	for _, g := range s.Groups() {
 		ng := c.CreateGroup([]byte(g.Name), g.LastID, g.EntriesRead)
 		for _, cons := range g.Consumers() {
@@ -760,6 +815,12 @@ func loadStream(meta []byte, it ElemIter) (Object, error) {
 	}
 	var nacks []nackRec
 	cons := map[string][]*StreamConsumer{}
+	type entryRec struct {
+		id StreamID
+		fv [][]byte
+	}
+	var ents []entryRec
+	var nodes []*streamNode
 	for it.Next() {
 		sub, val := it.Sub(), it.Value()
 		if len(sub) == 0 {
@@ -775,16 +836,44 @@ func loadStream(meta []byte, it ElemIter) (Object, error) {
 				return nil, errStreamRec
 			}
 			val = val[k:]
+			// copied: the iterator reuses its buffers
 			fv := make([][]byte, 0, cnt)
 			for i := uint64(0); i < cnt; i++ {
 				l, k := binary.Uvarint(val)
 				if k <= 0 || l > uint64(len(val)-k) {
 					return nil, errStreamRec
 				}
-				fv = append(fv, val[k:k+int(l)])
+				fv = append(fv, append([]byte(nil), val[k:k+int(l)]...))
 				val = val[k+int(l):]
 			}
-			s.Append(decodeStreamID(sub[1:]), fv)
+			ents = append(ents, entryRec{decodeStreamID(sub[1:]), fv})
+		case streamSubNode:
+			if len(sub) != 17 || len(val) < 16 {
+				return nil, errStreamRec
+			}
+			n := &streamNode{master: decodeStreamID(sub[1:]), last: decodeStreamID(val)}
+			p := val[16:]
+			var vals [3]uint64
+			for i := range vals {
+				v, k := binary.Uvarint(p)
+				if k <= 0 {
+					return nil, errStreamRec
+				}
+				vals[i], p = v, p[k:]
+			}
+			if vals[0] > math.MaxInt32 || vals[1] > math.MaxInt32 || vals[2] > uint64(len(p)) {
+				return nil, errStreamRec
+			}
+			n.total, n.bytes = int(vals[0]), int(vals[1])
+			for i := uint64(0); i < vals[2]; i++ {
+				l, k := binary.Uvarint(p)
+				if k <= 0 || l > uint64(len(p)-k) {
+					return nil, errStreamRec
+				}
+				n.fields = append(n.fields, string(p[k:k+int(l)]))
+				p = p[k+int(l):]
+			}
+			nodes = append(nodes, n)
 		case streamSubGroup:
 			if len(val) < 17 {
 				return nil, errStreamRec
@@ -818,6 +907,24 @@ func loadStream(meta []byte, it ElemIter) (Object, error) {
 			nacks = append(nacks, nackRec{g, decodeStreamID(rest), string(val[8+k2:]), int64(binary.BigEndian.Uint64(val)), cnt})
 		default:
 			return nil, errStreamRec
+		}
+	}
+	if len(nodes) == 0 {
+		// no node records: the model is rebuilt as appends would have
+		for _, e := range ents {
+			s.Append(e.id, e.fv)
+		}
+	} else {
+		s.nodes = nodes
+		j := 0
+		for _, e := range ents {
+			for j+1 < len(nodes) && nodes[j+1].master.Cmp(e.id) <= 0 {
+				j++
+			}
+			if e.id.Cmp(nodes[j].master) < 0 {
+				return nil, errStreamRec
+			}
+			s.pushEntry(e.id, e.fv, nodes[j])
 		}
 	}
 	s.LastID, s.FirstID, s.MaxDeletedID, s.EntriesAdded = last, first, maxDel, added
@@ -855,7 +962,9 @@ func (tx *Tx) StreamPutEntry(key []byte, e *StreamEntry) {
 		return
 	}
 	var sb [17]byte
-	tx.rec(txPut, tx.db, tx.db.shard(key), key, entrySub(sb[:0], e.ID), encodeEntry(nil, e), 0, 0)
+	sh := tx.db.shard(key)
+	tx.rec(txPut, tx.db, sh, key, entrySub(sb[:0], e.ID), encodeEntry(nil, e), 0, 0)
+	tx.rec(txPut, tx.db, sh, key, nodeSub(sb[:0], e.node.master), encodeNode(nil, e.node), 0, 0)
 }
 
 // StreamDelEntry records the removal of entry id of key's stream.
@@ -929,6 +1038,11 @@ func (tx *Tx) StreamDelNACK(key []byte, g *StreamGroup, id StreamID) {
 func (tx *Tx) StreamChanged(key []byte, e *Entry, s *Stream, meta bool, event string) {
 	db := tx.db
 	sh := db.shard(key)
+	var sb [17]byte
+	for _, m := range s.dropped {
+		tx.rec(txDel, db, sh, key, nodeSub(sb[:0], m), nil, 0, 0)
+	}
+	s.dropped = s.dropped[:0]
 	if meta {
 		tx.rec(txMeta, db, sh, key, nil, s.MetaPayload(), TypeStream, sh.expires[string(key)])
 	}

@@ -143,7 +143,7 @@ func TestStreamAppendRecordsOneEntry(t *testing.T) {
 			tx.StreamPutEntry(key, ent)
 			tx.StreamChanged(key, e, st, true, "xadd")
 			if i == 5000 {
-				require.Equal(t, 2, len(tx.ops), "records of one XADD")
+				require.Equal(t, 3, len(tx.ops), "records of one XADD: entry, node, meta")
 				require.Less(t, len(tx.arena), 200, "bytes of one XADD")
 			}
 			tx.Commit()
