@@ -45,10 +45,10 @@ type Stream struct {
 
 	groups map[string]*StreamGroup
 
-	bytes     int // sum of the entries' field and value bytes
-	pelCount  int // NACKs over all groups
+	bytes     int        // sum of the entries' field and value bytes
+	pelCount  int        // NACKs over all groups
 	dropped   []StreamID // masters of nodes removed since the last StreamChanged
-	accounted int // MemSize when the store last accounted it
+	accounted int        // MemSize when the store last accounted it
 }
 
 // StreamID is an entry ID: milliseconds and sequence.
