@@ -533,3 +533,57 @@ func TestStreamTieredMatchesInMemory(t *testing.T) {
 	}
 	require.Greater(t, store.StatsRef().DiskLoads.Load(), int64(100), "streams were read back from disk")
 }
+
+// Blocked XREADGROUP consumers are served in the order they blocked, one
+// new entry each.
+func TestStreamXreadgroupBlockFIFO(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	r.do("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+	var ws []*rawConn
+	for i := 0; i < 3; i++ {
+		w := ts.raw(t)
+		w.send("XREADGROUP", "GROUP", "g", "c"+strconv.Itoa(i), "BLOCK", "0", "STREAMS", "s", ">")
+		waitBlocked(t, ts, i+1)
+		ws = append(ws, w)
+	}
+	for i := 0; i < 3; i++ {
+		id := strconv.Itoa(i+1) + "-0"
+		r.do("XADD", "s", id, "n", strconv.Itoa(i))
+		require.Equal(t, "*1\r\n*2\r\n"+bulk("s")+"*1\r\n"+entry(id, "n", strconv.Itoa(i)), ws[i].reply(), "waiter %d", i)
+		waitBlocked(t, ts, 2-i)
+	}
+	require.Equal(t, "*4\r\n:3\r\n"+bulk("1-0")+bulk("3-0")+"*3\r\n*2\r\n"+bulk("c0")+bulk("1")+"*2\r\n"+bulk("c1")+bulk("1")+"*2\r\n"+bulk("c2")+bulk("1"), r.do("XPENDING", "s", "g"))
+}
+
+// Random and hostile arguments never crash the server: every call gets a
+// reply and the connection stays usable.
+func TestStreamBadInput(t *testing.T) {
+	ts := startServer(t, "")
+	r := ts.raw(t)
+	r.do("XADD", "s", "1-0", "a", "b")
+	r.do("XGROUP", "CREATE", "s", "g", "0")
+	r.do("SET", "str", "v")
+	rng := rand.New(rand.NewPCG(1, 9))
+	words := []string{"s", "str", "nokey", "g", "c", "*", "$", ">", "-", "+", "(", "(0-0", "0-0", "1-0", "1-*", "-1", "0",
+		"18446744073709551615-18446744073709551615", "18446744073709551616", "9223372036854775807", "-9223372036854775808",
+		"MAXLEN", "MINID", "~", "=", "LIMIT", "NOMKSTREAM", "COUNT", "BLOCK", "STREAMS", "GROUP", "NOACK", "IDLE", "TIME",
+		"RETRYCOUNT", "FORCE", "JUSTID", "LASTID", "ENTRIESADDED", "MAXDELETEDID", "MKSTREAM", "ENTRIESREAD", "FULL",
+		"CREATE", "SETID", "DESTROY", "CREATECONSUMER", "DELCONSUMER", "STREAM", "GROUPS", "CONSUMERS", "HELP", "", "\x00", "1-",
+		"-1-1", "+5", " 5", strings.Repeat("9", 200)}
+	cmds := []string{"XADD", "XRANGE", "XREVRANGE", "XLEN", "XDEL", "XTRIM", "XSETID", "XREAD", "XREADGROUP", "XACK",
+		"XPENDING", "XCLAIM", "XAUTOCLAIM", "XGROUP", "XINFO"}
+	for i := 0; i < 20000; i++ {
+		args := []string{cmds[rng.IntN(len(cmds))]}
+		for n := rng.IntN(9); n > 0; n-- {
+			w := words[rng.IntN(len(words))]
+			if w == "BLOCK" {
+				w = "COUNT" // no waiting here
+			}
+			args = append(args, w)
+		}
+		rep := r.do(args...)
+		require.NotEmpty(t, rep, "%q", args)
+	}
+	require.Equal(t, "+PONG\r\n", r.do("PING"))
+}
