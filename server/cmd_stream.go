@@ -989,16 +989,14 @@ func replyGroupRange(c *Client, tx *storage.Tx, key []byte, s *storage.Stream, g
 // replyConsumerPEL serves the consumer's own pending entries from start
 // (streamReplyWithRangeFromConsumerPEL).
 func replyConsumerPEL(c *Client, tx *storage.Tx, key []byte, s *storage.Stream, g *storage.StreamGroup, cons *storage.StreamConsumer, start storage.StreamID, count int64) {
-	p := &cons.PEL
-	i := p.Seek(start)
-	n := p.Len() - i
-	if count > 0 && int64(n) > count {
-		n = int(count)
-	}
-	c.WriteArray(n)
+	var nacks []*storage.StreamNACK
+	cons.PEL.Ascend(start, func(n *storage.StreamNACK) bool {
+		nacks = append(nacks, n)
+		return count <= 0 || int64(len(nacks)) < count
+	})
+	c.WriteArray(len(nacks))
 	now := nowMs()
-	for k := 0; k < n; k++ {
-		nack := p.At(i + k)
+	for _, nack := range nacks {
 		if e := s.Get(nack.ID); e != nil {
 			writeStreamEntry(c, e)
 			nack.DeliveryTime = now
@@ -1346,8 +1344,8 @@ func cmdXpending(c *Client, args [][]byte) {
 			c.WriteNullArray()
 			return
 		}
-		writeStreamID(c, g.PEL.At(0).ID)
-		writeStreamID(c, g.PEL.At(g.PEL.Len()-1).ID)
+		writeStreamID(c, g.PEL.First().ID)
+		writeStreamID(c, g.PEL.Last().ID)
 		var withPending []*storage.StreamConsumer
 		for _, cons := range g.Consumers() {
 			if cons.PEL.Len() > 0 {
@@ -1373,16 +1371,18 @@ func cmdXpending(c *Client, args [][]byte) {
 	}
 	now := nowMs()
 	var out []*storage.StreamNACK
-	for i := pel.Seek(start); count > 0 && i < pel.Len(); i++ {
-		n := pel.At(i)
-		if n.ID.Cmp(end) > 0 {
-			break
-		}
-		if minIdle != 0 && now-n.DeliveryTime < minIdle {
-			continue
-		}
-		out = append(out, n)
-		count--
+	if count > 0 {
+		pel.Ascend(start, func(n *storage.StreamNACK) bool {
+			if n.ID.Cmp(end) > 0 {
+				return false
+			}
+			if minIdle != 0 && now-n.DeliveryTime < minIdle {
+				return true
+			}
+			out = append(out, n)
+			count--
+			return count > 0
+		})
 	}
 	c.WriteArray(len(out))
 	for _, n := range out {
@@ -1627,21 +1627,27 @@ func cmdXautoclaim(c *Client, args [][]byte) {
 		e  *storage.StreamEntry
 	}
 	var out []claimed
-	i := g.PEL.Seek(start)
-	for attempts > 0 && count > 0 && i < g.PEL.Len() {
-		attempts--
-		n := g.PEL.At(i)
-		ent := s.Get(n.ID)
-		if ent == nil {
-			id := n.ID
-			s.Ack(g, id)
-			tx.StreamDelNACK(key, g, id)
-			deleted = append(deleted, id)
-			count--
-			continue // i now indexes the next entry
+	// cursor: the next PEL entry to look at (nil: the end)
+	n := g.PEL.Next(start)
+	advance := func(id storage.StreamID) *storage.StreamNACK {
+		if nx, ok := id.Incr(); ok {
+			return g.PEL.Next(nx)
 		}
-		i++
-		if minIdle != 0 && now-n.DeliveryTime < minIdle {
+		return nil
+	}
+	for attempts > 0 && count > 0 && n != nil {
+		attempts--
+		cur := n
+		n = advance(cur.ID)
+		ent := s.Get(cur.ID)
+		if ent == nil {
+			s.Ack(g, cur.ID)
+			tx.StreamDelNACK(key, g, cur.ID)
+			deleted = append(deleted, cur.ID)
+			count--
+			continue
+		}
+		if minIdle != 0 && now-cur.DeliveryTime < minIdle {
 			continue
 		}
 		if cons == nil {
@@ -1653,18 +1659,18 @@ func cmdXautoclaim(c *Client, args [][]byte) {
 			}
 			tx.StreamPutConsumer(key, g, cons)
 		}
-		g.SetOwner(n, cons)
-		n.DeliveryTime = now
+		g.SetOwner(cur, cons)
+		cur.DeliveryTime = now
 		if !justid {
-			n.DeliveryCount++
+			cur.DeliveryCount++
 		}
-		tx.StreamPutNACK(key, g, n)
-		out = append(out, claimed{n.ID, ent})
+		tx.StreamPutNACK(key, g, cur)
+		out = append(out, claimed{cur.ID, ent})
 		count--
 	}
 	var next storage.StreamID
-	if i < g.PEL.Len() {
-		next = g.PEL.At(i).ID
+	if n != nil {
+		next = n.ID
 	}
 	tx.StreamChanged(key, e, s, false, ev)
 	tx.Commit()
@@ -1851,13 +1857,9 @@ func xinfoStream(c *Client, args [][]byte, s *storage.Stream) {
 		c.WriteBulkString("pel-count")
 		c.WriteInt(g.PEL.Len())
 		c.WriteBulkString("pending")
-		n := g.PEL.Len()
-		if count != 0 && int64(n) > count {
-			n = int(count)
-		}
-		c.WriteArray(n)
-		for i := 0; i < n; i++ {
-			nack := g.PEL.At(i)
+		nacks := firstNACKs(&g.PEL, count)
+		c.WriteArray(len(nacks))
+		for _, nack := range nacks {
 			c.WriteArray(4)
 			writeStreamID(c, nack.ID)
 			name := ""
@@ -1880,13 +1882,9 @@ func xinfoStream(c *Client, args [][]byte, s *storage.Stream) {
 			c.WriteBulkString("pel-count")
 			c.WriteInt(cons.PEL.Len())
 			c.WriteBulkString("pending")
-			m := cons.PEL.Len()
-			if count != 0 && int64(m) > count {
-				m = int(count)
-			}
-			c.WriteArray(m)
-			for i := 0; i < m; i++ {
-				nack := cons.PEL.At(i)
+			cn := firstNACKs(&cons.PEL, count)
+			c.WriteArray(len(cn))
+			for _, nack := range cn {
 				c.WriteArray(3)
 				writeStreamID(c, nack.ID)
 				c.WriteInt64(nack.DeliveryTime)
@@ -1894,6 +1892,16 @@ func xinfoStream(c *Client, args [][]byte, s *storage.Stream) {
 			}
 		}
 	}
+}
+
+// firstNACKs returns the first count NACKs of p (0: all).
+func firstNACKs(p *storage.PEL, count int64) []*storage.StreamNACK {
+	var out []*storage.StreamNACK
+	p.Ascend(storage.StreamID{}, func(n *storage.StreamNACK) bool {
+		out = append(out, n)
+		return count == 0 || int64(len(out)) < count
+	})
+	return out
 }
 
 // radixNodes approximates rax->numnodes for radix-tree-nodes: Redis's radix

@@ -107,20 +107,20 @@ func encodeStream(w *rdbWriter, s *storage.Stream) {
 		w.length(g.LastID.Seq)
 		w.length(uint64(g.EntriesRead))
 		w.length(uint64(g.PEL.Len()))
-		for i := 0; i < g.PEL.Len(); i++ {
-			n := g.PEL.At(i)
+		g.PEL.Ascend(storage.StreamID{}, func(n *storage.StreamNACK) bool {
 			rawID(n.ID)
 			w.b = binary.LittleEndian.AppendUint64(w.b, uint64(n.DeliveryTime))
 			w.length(n.DeliveryCount)
-		}
+			return true
+		})
 		cs := g.Consumers()
 		w.length(uint64(len(cs)))
 		for _, c := range cs {
 			w.rawString([]byte(c.Name))
 			w.b = binary.LittleEndian.AppendUint64(w.b, uint64(c.SeenTime))
 			w.length(uint64(c.PEL.Len()))
-			for i := 0; i < c.PEL.Len(); i++ {
-				rawID(c.PEL.At(i).ID)
+			for _, id := range c.PEL.IDs() {
+				rawID(id)
 			}
 		}
 	}

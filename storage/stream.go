@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"sync/atomic"
+
+	"github.com/google/btree"
 )
 
 // Streams (Redis 7.0's t_stream.c data model).
@@ -170,53 +172,83 @@ type StreamNACK struct {
 	DeliveryCount uint64
 }
 
-// PEL is a pending entries list ordered by ID.
+// PEL is a pending entries list ordered by ID: a B-tree (inserts and
+// removals anywhere in O(log n): acknowledging the oldest of a million
+// pending entries moves nothing) and a map for lookups.
 type PEL struct {
-	ids []StreamID
-	m   map[StreamID]*StreamNACK
+	t *btree.BTreeG[*StreamNACK]
+	m map[StreamID]*StreamNACK
 }
 
+func nackLess(a, b *StreamNACK) bool { return a.ID.Cmp(b.ID) < 0 }
+
 // Len is the number of pending entries.
-func (p *PEL) Len() int { return len(p.ids) }
+func (p *PEL) Len() int { return len(p.m) }
 
 // Get returns the NACK of id.
 func (p *PEL) Get(id StreamID) *StreamNACK { return p.m[id] }
 
-// Seek returns the index of the first ID >= id.
-func (p *PEL) Seek(id StreamID) int {
-	return sort.Search(len(p.ids), func(i int) bool { return p.ids[i].Cmp(id) >= 0 })
+// Ascend calls fn for the NACKs with ID >= from in ID order until fn
+// returns false. fn must not change the PEL.
+func (p *PEL) Ascend(from StreamID, fn func(*StreamNACK) bool) {
+	if p.t == nil {
+		return
+	}
+	p.t.AscendGreaterOrEqual(&StreamNACK{ID: from}, fn)
 }
 
-// At returns the i-th NACK in ID order.
-func (p *PEL) At(i int) *StreamNACK { return p.m[p.ids[i]] }
+// Next returns the first NACK with ID >= from (nil: none).
+func (p *PEL) Next(from StreamID) *StreamNACK {
+	var out *StreamNACK
+	p.Ascend(from, func(n *StreamNACK) bool { out = n; return false })
+	return out
+}
+
+// First and Last return the NACKs of the lowest and highest IDs (nil when empty).
+func (p *PEL) First() *StreamNACK {
+	if p.t == nil {
+		return nil
+	}
+	n, _ := p.t.Min()
+	return n
+}
+
+// Last returns the NACK of the highest ID (nil when empty).
+func (p *PEL) Last() *StreamNACK {
+	if p.t == nil {
+		return nil
+	}
+	n, _ := p.t.Max()
+	return n
+}
+
+// IDs returns every pending ID in order.
+func (p *PEL) IDs() []StreamID {
+	out := make([]StreamID, 0, p.Len())
+	p.Ascend(StreamID{}, func(n *StreamNACK) bool { out = append(out, n.ID); return true })
+	return out
+}
 
 func (p *PEL) insert(n *StreamNACK) bool {
 	if p.m == nil {
 		p.m = map[StreamID]*StreamNACK{}
+		p.t = btree.NewG(16, nackLess)
 	}
 	if _, ok := p.m[n.ID]; ok {
 		return false
 	}
 	p.m[n.ID] = n
-	if k := len(p.ids); k == 0 || p.ids[k-1].Cmp(n.ID) < 0 {
-		p.ids = append(p.ids, n.ID)
-		return true
-	}
-	i := p.Seek(n.ID)
-	p.ids = append(p.ids, StreamID{})
-	copy(p.ids[i+1:], p.ids[i:])
-	p.ids[i] = n.ID
+	p.t.ReplaceOrInsert(n)
 	return true
 }
 
 func (p *PEL) remove(id StreamID) bool {
-	if _, ok := p.m[id]; !ok {
+	n, ok := p.m[id]
+	if !ok {
 		return false
 	}
 	delete(p.m, id)
-	i := p.Seek(id)
-	copy(p.ids[i:], p.ids[i+1:])
-	p.ids = p.ids[:len(p.ids)-1]
+	p.t.Delete(n)
 	return true
 }
 
@@ -405,6 +437,12 @@ func (s *Stream) dropFront(k int, removed func(*StreamEntry)) {
 		s.ents[i] = nil
 	}
 	s.head += k
+	s.compact()
+}
+
+// compact moves the live entries to the front of the slice once the
+// removed head is most of it.
+func (s *Stream) compact() {
 	if s.head > 64 && s.head*2 > len(s.ents) {
 		n := copy(s.ents, s.ents[s.head:])
 		clear(s.ents[n:])
@@ -440,10 +478,17 @@ func (s *Stream) Delete(id StreamID) bool {
 	}
 	x := e[i]
 	s.bytes -= entryBytes(x)
-	j := s.head + i
-	copy(s.ents[j:], s.ents[j+1:])
-	s.ents[len(s.ents)-1] = nil
-	s.ents = s.ents[:len(s.ents)-1]
+	if i == 0 {
+		// the oldest entry (a queue's usual XDEL): move the head
+		s.ents[s.head] = nil
+		s.head++
+		s.compact()
+	} else {
+		j := s.head + i
+		copy(s.ents[j:], s.ents[j+1:])
+		s.ents[len(s.ents)-1] = nil
+		s.ents = s.ents[:len(s.ents)-1]
+	}
 	x.node.live--
 	if x.node.live == 0 {
 		s.removeNode(x.node)
@@ -599,7 +644,7 @@ func (g *StreamGroup) CreateConsumer(name []byte, now int64) *StreamConsumer {
 // DeleteConsumer removes c and its pending entries from g; it returns the
 // IDs of the pending entries removed.
 func (s *Stream) DeleteConsumer(g *StreamGroup, c *StreamConsumer) []StreamID {
-	ids := append([]StreamID(nil), c.PEL.ids...)
+	ids := c.PEL.IDs()
 	for _, id := range ids {
 		g.PEL.remove(id)
 		s.pelCount--
@@ -753,10 +798,10 @@ func (s *Stream) ForEachElem(fn func(sub, val []byte)) {
 		for _, c := range g.Consumers() {
 			fn(consumerSub(sub[:0], g, c), encodeConsumer(val[:0], c))
 		}
-		for i := 0; i < g.PEL.Len(); i++ {
-			n := g.PEL.At(i)
+		g.PEL.Ascend(StreamID{}, func(n *StreamNACK) bool {
 			fn(nackSub(sub[:0], g, n.ID), encodeNACK(val[:0], n))
-		}
+			return true
+		})
 	}
 }
 
@@ -778,15 +823,15 @@ func (s *Stream) Clone() Object {
 		for _, cons := range g.Consumers() {
 			ng.CreateConsumer([]byte(cons.Name), cons.SeenTime)
 		}
-		for i := 0; i < g.PEL.Len(); i++ {
-			n := g.PEL.At(i)
+		g.PEL.Ascend(StreamID{}, func(n *StreamNACK) bool {
 			var owner *StreamConsumer
 			if n.Consumer != nil {
 				owner = ng.consumers[n.Consumer.Name]
 			}
 			nn, _ := c.AddNACK(ng, n.ID, owner, n.DeliveryTime)
 			nn.DeliveryCount = n.DeliveryCount
-		}
+			return true
+		})
 	}
 	c.accounted = c.MemSize()
 	return c
@@ -995,9 +1040,10 @@ func (tx *Tx) StreamDelGroup(key []byte, g *StreamGroup) {
 	for _, c := range g.consumers {
 		tx.rec(txDel, tx.db, sh, key, consumerSub(nil, g, c), nil, 0, 0)
 	}
-	for _, id := range g.PEL.ids {
-		tx.rec(txDel, tx.db, sh, key, nackSub(nil, g, id), nil, 0, 0)
-	}
+	g.PEL.Ascend(StreamID{}, func(n *StreamNACK) bool {
+		tx.rec(txDel, tx.db, sh, key, nackSub(nil, g, n.ID), nil, 0, 0)
+		return true
+	})
 }
 
 // StreamPutConsumer records consumer c of group g.

@@ -48,16 +48,16 @@ func streamState(s *Stream) string {
 	}
 	for _, g := range s.Groups() {
 		out += fmt.Sprintf("group %s %v %d\n", g.Name, g.LastID, g.EntriesRead)
-		for i := 0; i < g.PEL.Len(); i++ {
-			n := g.PEL.At(i)
+		g.PEL.Ascend(StreamID{}, func(n *StreamNACK) bool {
 			owner := ""
 			if n.Consumer != nil {
 				owner = n.Consumer.Name
 			}
 			out += fmt.Sprintf(" nack %v %s %d %d\n", n.ID, owner, n.DeliveryTime, n.DeliveryCount)
-		}
+			return true
+		})
 		for _, c := range g.Consumers() {
-			out += fmt.Sprintf(" consumer %s %d %v\n", c.Name, c.SeenTime, c.PEL.ids)
+			out += fmt.Sprintf(" consumer %s %d %v\n", c.Name, c.SeenTime, c.PEL.IDs())
 		}
 	}
 	return out
