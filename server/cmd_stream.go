@@ -676,7 +676,7 @@ func cmdXsetid(c *Client, args [][]byte) {
 		s.MaxDeletedID = maxDel
 	}
 	tx := c.DB().Begin()
-	tx.StreamChanged(key, e, s, true, "xsetid")
+	tx.StreamNotified(key, e, s, true, "xsetid")
 	tx.Commit()
 	c.WriteOK()
 }
@@ -935,7 +935,7 @@ func cmdXread(c *Client, args [][]byte) {
 			} else {
 				replyGroupRange(c, tx, key, sv.s, g, cons, start, count, noack)
 			}
-			tx.StreamChanged(key, sv.e, sv.s, false, ev)
+			tx.StreamNotified(key, sv.e, sv.s, false, ev)
 		}
 		if tx != nil {
 			tx.Commit()
@@ -1151,7 +1151,8 @@ func cmdXgroup(c *Client, args [][]byte) {
 			}
 		}
 		tx := c.DB().Begin()
-		if s == nil {
+		created := s == nil
+		if created {
 			e, s = tx.CreateStream(key)
 		}
 		ng := s.CreateGroup(grp, id, entriesRead)
@@ -1161,7 +1162,12 @@ func cmdXgroup(c *Client, args [][]byte) {
 			return
 		}
 		tx.StreamPutGroup(key, ng)
-		tx.StreamChanged(key, e, s, false, "xgroup-create")
+		if created {
+			// MKSTREAM: signalModifiedKey, then the event
+			tx.StreamChanged(key, e, s, false, "xgroup-create")
+		} else {
+			tx.StreamNotified(key, e, s, false, "xgroup-create")
+		}
 		tx.Commit()
 		c.WriteOK()
 	case setid && (len(args) == 5 || len(args) == 7):
@@ -1179,7 +1185,7 @@ func cmdXgroup(c *Client, args [][]byte) {
 		g.EntriesRead = entriesRead
 		tx := c.DB().Begin()
 		tx.StreamPutGroup(key, g)
-		tx.StreamChanged(key, e, s, false, "xgroup-setid")
+		tx.StreamNotified(key, e, s, false, "xgroup-setid")
 		tx.Commit()
 		c.WriteOK()
 	case eqFold(opt, "destroy") && len(args) == 4:
@@ -1190,7 +1196,7 @@ func cmdXgroup(c *Client, args [][]byte) {
 		tx := c.DB().Begin()
 		tx.StreamDelGroup(key, g)
 		s.DestroyGroup(g)
-		tx.StreamChanged(key, e, s, false, "xgroup-destroy")
+		tx.StreamNotified(key, e, s, false, "xgroup-destroy")
 		tx.Commit()
 		c.WriteInt(1)
 	case eqFold(opt, "createconsumer") && len(args) == 5:
@@ -1201,7 +1207,7 @@ func cmdXgroup(c *Client, args [][]byte) {
 		}
 		tx := c.DB().Begin()
 		tx.StreamPutConsumer(key, g, cons)
-		tx.StreamChanged(key, e, s, false, "xgroup-createconsumer")
+		tx.StreamNotified(key, e, s, false, "xgroup-createconsumer")
 		tx.Commit()
 		c.WriteInt(1)
 	case eqFold(opt, "delconsumer") && len(args) == 5:
@@ -1216,7 +1222,7 @@ func cmdXgroup(c *Client, args [][]byte) {
 			tx.StreamDelNACK(key, g, id)
 		}
 		tx.StreamDelConsumer(key, g, cons)
-		tx.StreamChanged(key, e, s, false, "xgroup-delconsumer")
+		tx.StreamNotified(key, e, s, false, "xgroup-delconsumer")
 		tx.Commit()
 		c.WriteInt(len(ids))
 	default:
@@ -1258,7 +1264,7 @@ func cmdXack(c *Client, args [][]byte) {
 		}
 	}
 	if acked > 0 {
-		tx.StreamChanged(key, e, s, false, "")
+		tx.StreamNotified(key, e, s, false, "")
 	}
 	tx.Commit()
 	c.WriteInt(acked)
@@ -1541,7 +1547,7 @@ func cmdXclaim(c *Client, args [][]byte) {
 		tx.StreamPutNACK(key, g, n)
 		out = append(out, claimed{id, ent})
 	}
-	tx.StreamChanged(key, e, s, false, ev)
+	tx.StreamNotified(key, e, s, false, ev)
 	tx.Commit()
 	c.WriteArray(len(out))
 	for _, x := range out {
@@ -1672,7 +1678,7 @@ func cmdXautoclaim(c *Client, args [][]byte) {
 	if n != nil {
 		next = n.ID
 	}
-	tx.StreamChanged(key, e, s, false, ev)
+	tx.StreamNotified(key, e, s, false, ev)
 	tx.Commit()
 	c.WriteArray(3)
 	writeStreamID(c, next)

@@ -307,6 +307,17 @@ func TestStreamWatchAndNotifications(t *testing.T) {
 	w.do("MULTI")
 	w.do("PING")
 	require.Equal(t, "*-1\r\n", w.do("EXEC"))
+	// and, as in Redis, not what is only notified: group changes, XSETID,
+	// deliveries, acknowledgements
+	w.do("WATCH", "s")
+	r.do("XGROUP", "CREATECONSUMER", "s", "g", "c")
+	r.do("XREADGROUP", "GROUP", "g", "c2", "STREAMS", "s", ">")
+	r.do("XACK", "s", "g", "2-0")
+	r.do("XSETID", "s", "99999999999999-0")
+	r.do("XGROUP", "SETID", "s", "g", "0")
+	w.do("MULTI")
+	w.do("PING")
+	require.Equal(t, "*1\r\n+PONG\r\n", w.do("EXEC"))
 }
 
 func TestStreamRestart(t *testing.T) {

@@ -1080,8 +1080,21 @@ func (tx *Tx) StreamDelNACK(key []byte, g *StreamGroup, id StreamID) {
 
 // StreamChanged ends the changes to key's stream s (entry e): it records
 // the meta record when meta is set, accounts the memory and reports event
-// (none when empty).
+// (none when empty) as a change of the key (WATCH sees it: Redis's
+// signalModifiedKey, which XADD, XDEL and XTRIM call).
 func (tx *Tx) StreamChanged(key []byte, e *Entry, s *Stream, meta bool, event string) {
+	tx.streamChanged(key, s, meta, event, true)
+}
+
+// StreamNotified is StreamChanged for the changes Redis only notifies
+// (XGROUP, XSETID, consumers XREADGROUP/XCLAIM create): the event reaches
+// keyspace notifications, key subscriptions and blocked clients, but WATCH
+// does not count it as a change of the key.
+func (tx *Tx) StreamNotified(key []byte, e *Entry, s *Stream, meta bool, event string) {
+	tx.streamChanged(key, s, meta, event, false)
+}
+
+func (tx *Tx) streamChanged(key []byte, s *Stream, meta bool, event string, modified bool) {
 	db := tx.db
 	sh := db.shard(key)
 	var sb [17]byte
@@ -1095,9 +1108,16 @@ func (tx *Tx) StreamChanged(key []byte, e *Entry, s *Stream, meta bool, event st
 	m := s.MemSize()
 	db.account(sh, int64(m-s.accounted))
 	s.accounted = m
-	if event != "" {
+	switch {
+	case event != "" && modified:
 		tx.touch(db, sh, key, event)
-	} else {
+	case event != "":
+		tx.touched = true
+		tx.streamDirty(sh, key)
+		if h := db.s.hook.Load(); h != nil {
+			(*h)(Event{DB: db.idx, Key: key, Name: event, Origin: tx.db.origin})
+		}
+	default:
 		tx.streamDirty(sh, key)
 	}
 }
