@@ -63,7 +63,8 @@ UNITS=${UNITS:-unit/type/string unit/type/incr unit/expire unit/keyspace unit/pu
 	unit/type/list-3 unit/type/hash unit/type/set unit/type/zset unit/scan unit/other
 	unit/bitops unit/bitfield unit/tracking unit/sort unit/geo unit/hyperloglog
 	unit/slowlog unit/latency-monitor unit/dump unit/pause unit/introspection-2
-	unit/scripting unit/functions unit/introspection}
+	unit/scripting unit/functions unit/introspection
+	unit/type/stream unit/type/stream-cgroups}
 
 missing() {
 	if [ "${CI:-}" = true ]; then

@@ -85,6 +85,7 @@ type blockRequest struct {
 	retry     bool    // the handler is being re-run after a wake-up
 	again     bool    // the re-run found nothing and asked to keep waiting
 	ns        int64   // time the handler ran so far (its first run, re-runs)
+	ctx       any     // the handler's own state across re-runs (blockOnCtx)
 }
 
 // ticket is one wake-up: the waiter closes done after its handler re-ran
@@ -101,6 +102,9 @@ type waiter struct {
 	registered bool
 	timed      bool    // blocked with a timeout
 	busy       *ticket // the ticket handed out and not yet finished
+	// wakeOnDelete: re-run also when a key is deleted (XREADGROUP answers
+	// an error then)
+	wakeOnDelete bool
 }
 
 // blockRegistry is the server-wide table of blocked clients per key.
@@ -201,6 +205,13 @@ func (c *Client) blockRetry() bool { return c.block != nil && c.block.retry }
 // without writing a reply. onTimeout writes the reply sent on timeout; inside
 // MULTI/EXEC it is written at once since a transaction cannot block.
 func (c *Client) blockOn(keys [][]byte, timeoutMs int64, onTimeout func(*Client)) {
+	c.blockOnCtx(keys, timeoutMs, onTimeout, nil, false)
+}
+
+// blockOnCtx is blockOn for a handler that keeps state across its re-runs
+// (c.block.ctx during a re-run: XREAD's "$" resolved when it blocked) and
+// that is re-run when a key it waits on is deleted (wakeOnDelete).
+func (c *Client) blockOnCtx(keys [][]byte, timeoutMs int64, onTimeout func(*Client), ctx any, wakeOnDelete bool) {
 	if c.inExec {
 		onTimeout(c)
 		return
@@ -210,7 +221,7 @@ func (c *Client) blockOn(keys [][]byte, timeoutMs int64, onTimeout func(*Client)
 		c.block.again = true
 		return
 	}
-	req := &blockRequest{onTimeout: onTimeout}
+	req := &blockRequest{onTimeout: onTimeout, ctx: ctx}
 	seen := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		if !seen[string(k)] {
@@ -224,7 +235,7 @@ func (c *Client) blockOn(keys [][]byte, timeoutMs int64, onTimeout func(*Client)
 	}
 	// registered now, under the handler's shard locks, so a push that runs
 	// right after the locks are released cannot be missed
-	req.w = &waiter{c: c, keys: req.keys, wake: make(chan *ticket, 1), unblock: make(chan bool, 1), timed: !req.deadline.IsZero()}
+	req.w = &waiter{c: c, keys: req.keys, wake: make(chan *ticket, 1), unblock: make(chan bool, 1), timed: !req.deadline.IsZero(), wakeOnDelete: wakeOnDelete}
 	c.srv.blocking.register(req.w)
 	c.block = req
 }
@@ -324,8 +335,8 @@ func (s *Server) serveKey(k blockKey) {
 	queue := append([]*waiter(nil), r.queues[k]...)
 	r.mu.Unlock()
 	for _, w := range queue {
-		if !s.keyExists(k) {
-			return
+		if !w.wakeOnDelete && !s.keyExists(k) {
+			continue
 		}
 		for {
 			r.mu.Lock()

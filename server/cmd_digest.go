@@ -46,6 +46,8 @@ func digestType(t storage.Type) uint32 {
 		return 3
 	case storage.TypeHash:
 		return 4
+	case storage.TypeStream:
+		return 6
 	}
 	return 100 + uint32(t) // Lux's own types
 }
@@ -84,6 +86,14 @@ func digestValue(d *digest20, e *storage.Entry, expires bool) {
 		o.ForEach(func(m []byte, score float64) bool { pair(m, digestG(score)); return true })
 	case *storage.Hash:
 		o.ForEach(func(f, v []byte) bool { pair(f, v); return true })
+	case *storage.Stream:
+		// entries only (Redis leaves the groups out): "ms.seq", then each field and value
+		for _, x := range o.Entries() {
+			d.mix([]byte(strconv.FormatUint(x.ID.Ms, 10) + "." + strconv.FormatUint(x.ID.Seq, 10)))
+			for _, f := range x.Fields {
+				d.mix([]byte(f))
+			}
+		}
 	case *storage.TimeSeries:
 		d.mix(o.MetaPayload())
 		o.Range(math.MinInt64, math.MaxInt64, func(x storage.Sample) bool {

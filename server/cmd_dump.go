@@ -170,6 +170,8 @@ func (v *dumpValue) object() (storage.Object, error) {
 			z.FitEncoding()
 		}
 		return z, nil
+	case dumpStream:
+		return v.stream, nil
 	}
 	return nil, errBadData
 }

@@ -207,8 +207,9 @@ func cmdFlushDB(c *Client, args [][]byte) {
 		c.WriteError(misconfMsg(err))
 		return
 	}
-	c.srv.flushTables(c) // tables are not per database: FLUSHDB removes them too (contract)
-	c.srv.trackFlush()   // also forgets remembered keys of clients that stopped tracking
+	c.srv.flushTables(c)      // tables are not per database: FLUSHDB removes them too (contract)
+	c.srv.trackFlush()        // also forgets remembered keys of clients that stopped tracking
+	c.srv.wakeBlockedDB(c.db) // XREADGROUP waiters learn their stream is gone
 	c.WriteOK()
 }
 
@@ -221,6 +222,7 @@ func cmdFlushAll(c *Client, args [][]byte) {
 			c.WriteError(misconfMsg(err))
 			return
 		}
+		c.srv.wakeBlockedDB(i) // XREADGROUP waiters learn their stream is gone
 	}
 	c.srv.flushTables(c)
 	c.srv.trackFlush() // also forgets remembered keys of clients that stopped tracking

@@ -114,6 +114,9 @@ func newConfigTable(s *Server) *configTable {
 		{[]string{"set-max-intset-entries"}, &storage.SetMaxIntsetEntries},
 		{[]string{"zset-max-listpack-entries", "zset-max-ziplist-entries"}, &storage.ZsetMaxListpackEntries},
 		{[]string{"zset-max-listpack-value", "zset-max-ziplist-value"}, &storage.ZsetMaxListpackValue},
+		// stream nodes: what approximate trimming removes depends on them
+		{[]string{"stream-node-max-entries"}, &storage.StreamNodeMaxEntries},
+		{[]string{"stream-node-max-bytes"}, &storage.StreamNodeMaxBytes},
 	} {
 		for _, n := range e.names {
 			delete(t.passiv, n)
@@ -218,8 +221,14 @@ func newConfigTable(s *Server) *configTable {
 		}
 		return s.store.SyncMode().String()
 	}
-	t.params["appendfsync"] = &configParam{get: appendfsync,
-		set: sameValueOnly(appendfsync, "lux takes appendfsync at start-up only (--appendfsync)")}
+	t.params["appendfsync"] = &configParam{get: appendfsync, set: func(v string) string {
+		m, err := storage.ParseSyncMode(strings.ToLower(v))
+		if err != nil {
+			return "argument(s) must be one of the following: everysec, always, no"
+		}
+		s.store.SetSyncMode(m)
+		return ""
+	}}
 	t.params["maxmemory-clients"] = &configParam{
 		get: func() string { return t.passiv["maxmemory-clients"] },
 		set: func(v string) string {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"strconv"
+
+	"github.com/luxdb/lux-go/storage"
 )
 
 // The serialized values of DUMP and RESTORE, in Redis 7.0's format: an RDB
@@ -56,6 +58,7 @@ const (
 	dumpSet
 	dumpZSet
 	dumpHash
+	dumpStream
 )
 
 // dumpValue is a decoded payload: a string, or a collection's elements
@@ -69,6 +72,7 @@ type dumpValue struct {
 	elems    [][]byte
 	scores   []float64
 	listpack bool
+	stream   *storage.Stream
 }
 
 // verifyDumpPayload checks the footer as Redis's verifyDumpPayload: at least
@@ -406,7 +410,15 @@ func decodeDumpPayload(p []byte) (*dumpValue, error) {
 		}
 		return v, nil
 	}
-	// streams, modules and unknown types
+	if t == rdbTypeStreamListpacks || t == rdbTypeStreamListpacks2 {
+		st, err := decodeStream(r, t)
+		if err != nil {
+			return nil, err
+		}
+		v.kind, v.stream = dumpStream, st
+		return v, nil
+	}
+	// modules and unknown types
 	return nil, errBadData
 }
 

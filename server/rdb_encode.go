@@ -290,6 +290,8 @@ func encodeDumpPayload(e *storage.Entry) ([]byte, bool) {
 			w.rawString(v)
 			return true
 		})
+	case *storage.Stream:
+		encodeStream(w, o)
 	default:
 		return nil, false
 	}

@@ -155,7 +155,7 @@ func (l fatalLogger) Fatalf(format string, args ...interface{}) {
 // many writes from many connections share one commit and, in always mode, one fsync.
 type durable struct {
 	db     *pebble.DB
-	mode   SyncMode
+	mode   atomic.Int32 // SyncMode; CONFIG SET appendfsync changes it (syncMode)
 	guard  *pebbleGuard
 	logger pebble.Logger
 
@@ -307,8 +307,9 @@ func openDurable(dir string, mode SyncMode, maxMemory int64, logger pebble.Logge
 		return nil, err
 	}
 	gate.Open()
-	d := &durable{db: db, mode: mode, guard: guard, logger: logger, kick: make(chan struct{}, 1),
+	d := &durable{db: db, guard: guard, logger: logger, kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}), failedCh: make(chan struct{})}
+	d.mode.Store(int32(mode))
 	if err := d.checkFormat(); err != nil {
 		db.Close()
 		return nil, err
@@ -426,6 +427,9 @@ func (d *durable) release() {
 	}
 }
 
+// syncMode is the current fsync policy.
+func (d *durable) syncMode() SyncMode { return SyncMode(d.mode.Load()) }
+
 func (d *durable) signal() {
 	select {
 	case d.kick <- struct{}{}:
@@ -446,15 +450,15 @@ func (d *durable) run() {
 			d.commitPending(true)
 			return
 		case <-d.kick:
-			d.commitPending(d.mode == SyncAlways)
+			d.commitPending(d.syncMode() == SyncAlways)
 		case <-tick.C:
-			d.commitPending(d.mode == SyncAlways)
+			d.commitPending(d.syncMode() == SyncAlways)
 		case <-syncTick.C:
 			// Pebble holds NoSync commits in a user-space buffer until a
 			// sync or a full 32 KiB block, so even "no" syncs now and then,
 			// or a process crash could lose writes of any age.
 			noSyncs++
-			if d.mode == SyncEverySec || (d.mode == SyncNo && noSyncs%noSyncEvery == 0) {
+			if d.syncMode() == SyncEverySec || (d.syncMode() == SyncNo && noSyncs%noSyncEvery == 0) {
 				d.commitPending(true)
 			}
 		}
@@ -585,7 +589,7 @@ func (d *durable) checkpoint() error {
 	d.mu.Lock()
 	seq := d.seq
 	d.mu.Unlock()
-	if d.mode == SyncAlways {
+	if d.syncMode() == SyncAlways {
 		return d.waitSynced(seq)
 	}
 	if err := d.waitCommitted(seq); err != nil {

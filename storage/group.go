@@ -29,7 +29,7 @@ func (s *Store) Release() {
 // the event was reported while its command held the committer, so its write
 // is covered. The caller must hold no shard lock and must not be a holder.
 func (s *Store) SyncBarrier() error {
-	if s.dur == nil || s.dur.mode != SyncAlways {
+	if s.dur == nil || s.dur.syncMode() != SyncAlways {
 		return nil
 	}
 	d := s.dur

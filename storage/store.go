@@ -43,6 +43,8 @@ const (
 	// Lux's own types (docs/LUX-EXTENSIONS.md).
 	TypeTimeSeries Type = 6
 	TypeVector     Type = 7
+	// TypeStream is Redis's stream (stream.go).
+	TypeStream Type = 8
 )
 
 // String returns the name TYPE replies with.
@@ -62,6 +64,8 @@ func (t Type) String() string {
 		return "timeseries"
 	case TypeVector:
 		return "vector"
+	case TypeStream:
+		return "stream"
 	}
 	return "none"
 }
@@ -354,7 +358,22 @@ func (s *Store) Close() error {
 func (s *Store) Persistent() bool { return s.dur != nil }
 
 // SyncMode returns the fsync policy.
-func (s *Store) SyncMode() SyncMode { return s.opts.Sync }
+func (s *Store) SyncMode() SyncMode {
+	if s.dur != nil {
+		return s.dur.syncMode()
+	}
+	return s.opts.Sync
+}
+
+// SetSyncMode changes the fsync policy (CONFIG SET appendfsync): writes
+// acknowledged from now on follow it; without persistence it is only
+// remembered.
+func (s *Store) SetSyncMode(m SyncMode) {
+	if s.dur != nil {
+		s.dur.mode.Store(int32(m))
+		s.dur.signal()
+	}
+}
 
 // Dir returns the data directory ("" when persistence is off).
 func (s *Store) Dir() string { return s.opts.Dir }
@@ -496,7 +515,7 @@ func (s *Store) LastSeq() uint64 {
 // always mode, a no-op otherwise. It fails when the durable store failed
 // before the write was synced: the write must not be acknowledged.
 func (s *Store) WaitDurable(seq uint64) error {
-	if s.dur == nil || seq == 0 || s.dur.mode != SyncAlways {
+	if s.dur == nil || seq == 0 || s.dur.syncMode() != SyncAlways {
 		return nil
 	}
 	return s.dur.waitSynced(seq)
@@ -534,7 +553,7 @@ func (s *Store) Persistence() PersistenceInfo {
 	pend := d.batch.Len()
 	d.mu.Unlock()
 	m := d.db.Metrics()
-	return PersistenceInfo{Enabled: true, Mode: d.mode.String(), LastSync: d.lastSync.Load(),
+	return PersistenceInfo{Enabled: true, Mode: d.syncMode().String(), LastSync: d.lastSync.Load(),
 		Commits: d.commits.Load(), Fsyncs: d.fsyncs.Load(), Errors: d.syncErrs.Load(),
 		DiskSize: m.DiskSpaceUsage(), PendingBytes: pend}
 }
