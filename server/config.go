@@ -203,6 +203,8 @@ func newConfigTable(s *Server) *configTable {
 	// a lower limit applies at once (Redis: on the next command or cron tick)
 	t.params["tracking-table-max-keys"] = intParam(s.trk.maxKeys.Load, func(v int64) { s.trk.maxKeys.Store(v); s.trackLimit() }, 0)
 	t.params["hll-sparse-max-bytes"] = intParam(s.hllMaxBytes.Load, s.hllMaxBytes.Store, 0)
+	// lux's own: how much the heap may grow while one script runs
+	t.params["lux-script-memory-limit"] = intParam(s.lua.memLimit.Load, s.lua.memLimit.Store, 0)
 	t.params["proto-max-bulk-len"] = intParam(s.limits.MaxBulkLen.Load, s.limits.MaxBulkLen.Store, 1024*1024)
 	t.params["maxclients"] = &configParam{
 		get: func() string { return strconv.FormatInt(s.maxClients.Load(), 10) },

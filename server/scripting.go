@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,6 +94,59 @@ type scriptEngine struct {
 	runMu sync.Mutex
 	runs  map[*scriptRun]struct{}
 	busy  atomic.Int32 // running scripts past busy-reply-threshold
+
+	// memLimit bounds how much the live heap may grow while a script runs
+	// (lux-script-memory-limit; 0: no bound); guardOnce starts the
+	// goroutine that watches it
+	memLimit  atomic.Int64
+	guardOnce sync.Once
+}
+
+// defaultScriptMemLimit is lux-script-memory-limit's default.
+const defaultScriptMemLimit = 512 << 20
+
+const msgScriptMemory = "ERR Script used more memory than lux-script-memory-limit allows"
+
+// guard kills a running script when the live heap has grown by more than
+// memLimit since it started: gopher-lua has no allocator hook, and a script
+// that allocates without bound would otherwise take the server down. It
+// samples the heap every 10 ms while scripts run. A killed script ends
+// with an error, as one that raised an error: the writes it made stay.
+func (e *scriptEngine) guard(quit <-chan struct{}) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
+		e.runMu.Lock()
+		n := len(e.runs)
+		e.runMu.Unlock()
+		if n == 0 {
+			continue
+		}
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 {
+			return
+		}
+		live := int64(sample[0].Value.Uint64())
+		limit := e.memLimit.Load()
+		e.runMu.Lock()
+		for r := range e.runs {
+			switch {
+			case r.heap0 == 0:
+				r.heap0 = live
+			case limit > 0 && live-r.heap0 > limit && !r.killed.Load():
+				r.memKilled.Store(true)
+				r.killed.Store(true)
+				r.vm.ctx.kill()
+			}
+		}
+		e.runMu.Unlock()
+	}
 }
 
 func (e *scriptEngine) lookup(sha string) *luaScript {
@@ -413,6 +467,20 @@ func newLuaVM(s *Server) *luaVM {
 		L.Call(L.GetTop()-1, 1)
 		return 1
 	}))
+	// string.rep builds its result at once: a result past the memory
+	// limit is refused before it is allocated (Lua: "not enough memory")
+	if st, ok := G.RawGetString("string").(*lua.LTable); ok {
+		origRep := st.RawGetString("rep").(*lua.LFunction)
+		st.RawSetString("rep", L.NewFunction(func(L *lua.LState) int {
+			str, n := L.CheckString(1), L.CheckInt(2)
+			if limit := s.lua.memLimit.Load(); n > 0 && limit > 0 && int64(len(str))*int64(n) > limit {
+				L.RaiseError("not enough memory")
+			}
+			L.Insert(origRep, 1)
+			L.Call(L.GetTop()-1, 1)
+			return 1
+		}))
+	}
 	origToString := G.RawGetString("tostring").(*lua.LFunction)
 	G.RawSetString("tostring", L.NewFunction(func(L *lua.LState) int {
 		// Lua 5.1 prints numbers with "%.14g" (gopher-lua with every digit)
@@ -501,33 +569,34 @@ func scriptPcall(L *lua.LState, vm *luaVM) int {
 	return L.GetTop()
 }
 
-
 // ---- running a script ----
 
 // scriptRun is one running script.
 type scriptRun struct {
-	s        *Server
-	c        *Client
-	vm       *luaVM
-	sc       *luaScript     // EVAL's script; nil for FCALL
-	fn       *lua.LFunction // FCALL's function, called with (keys, args)
-	name     string         // the sha, or the function's name, in error replies
-	argv     [][]byte       // FCALL's command, for FUNCTION STATS
-	isFunc   bool
-	start    time.Time
-	readOnly bool
-	allowOOM bool
-	oom      bool // over maxmemory when the script started
-	lockAll  bool
-	dirty    atomic.Bool
-	resp     int
-	db       int
-	cw       *captureWriter // the interpreter's: replies of the commands it calls
-	w        *redcon.Writer
-	timer    *time.Timer
-	busy     bool // counted in scriptEngine.busy (under runMu)
-	killed   atomic.Bool
-	inCall   bool
+	s         *Server
+	c         *Client
+	vm        *luaVM
+	sc        *luaScript     // EVAL's script; nil for FCALL
+	fn        *lua.LFunction // FCALL's function, called with (keys, args)
+	name      string         // the sha, or the function's name, in error replies
+	argv      [][]byte       // FCALL's command, for FUNCTION STATS
+	isFunc    bool
+	start     time.Time
+	readOnly  bool
+	allowOOM  bool
+	oom       bool // over maxmemory when the script started
+	lockAll   bool
+	dirty     atomic.Bool
+	resp      int
+	db        int
+	cw        *captureWriter // the interpreter's: replies of the commands it calls
+	w         *redcon.Writer
+	timer     *time.Timer
+	busy      bool // counted in scriptEngine.busy (under runMu)
+	killed    atomic.Bool
+	memKilled atomic.Bool // by the memory guard
+	heap0     int64       // the live heap when the guard first saw it (under runMu)
+	inCall    bool
 }
 
 type captureWriter struct{ buf []byte }
@@ -640,6 +709,7 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	vm.run = run
 	L := vm.L
 
+	e.guardOnce.Do(func() { go e.guard(s.quit) })
 	e.runMu.Lock()
 	if e.runs == nil {
 		e.runs = map[*scriptRun]struct{}{}
@@ -793,6 +863,10 @@ func scriptErrHandler(L *lua.LState) int {
 
 func (s *Server) replyScriptError(run *scriptRun, err error) {
 	c := run.c
+	if run.memKilled.Load() {
+		c.WriteError(msgScriptMemory)
+		return
+	}
 	ae, ok := err.(*lua.ApiError)
 	if !ok {
 		c.WriteError("ERR Error running script " + run.name + ", " + truncate(sanitizeErr(err.Error()), 100))
@@ -811,7 +885,9 @@ func (s *Server) replyScriptError(run *scriptRun, err error) {
 		return
 	}
 	msg := lua.LVAsString(t.RawGetString("err"))
-	if run.killed.Load() || run.vm.ctx.Err() != nil {
+	if run.memKilled.Load() {
+		msg = msgScriptMemory
+	} else if run.killed.Load() || run.vm.ctx.Err() != nil {
 		msg = "ERR " + msgScriptKilled
 	}
 	if src, ok := t.RawGetString("source").(lua.LString); ok {

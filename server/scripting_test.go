@@ -262,3 +262,23 @@ func TestScriptingLibs(t *testing.T) {
 	require.ErrorContains(t, rc.Eval(ctx, "return cjson.encode({n=0/0})", nil).Err(), "must not be NaN or Inf")
 	require.Equal(t, `{"n":null}`, rc.Eval(ctx, "cjson.encode_invalid_numbers('null') return cjson.encode({n=0/0})", nil).Val())
 }
+
+// TestScriptMemoryLimit: a script that allocates without bound is stopped
+// by the memory guard, a huge string.rep is refused before it allocates,
+// and the server goes on serving.
+func TestScriptMemoryLimit(t *testing.T) {
+	ts := startServer(t, "")
+	defer ts.stop()
+	rc := ts.client(t)
+	ctx := context.Background()
+	require.Equal(t, map[string]string{"lux-script-memory-limit": "536870912"},
+		rc.ConfigGet(ctx, "lux-script-memory-limit").Val())
+	require.NoError(t, rc.ConfigSet(ctx, "lux-script-memory-limit", "32mb").Err())
+	hog := "local t = {} for i = 1, 1e8 do t[i] = string.rep('x', 1000) .. i end return #t"
+	require.EqualError(t, rc.Eval(ctx, hog, nil).Err(), msgScriptMemory)
+	require.NoError(t, rc.FunctionLoad(ctx, "#!lua name=hog\nredis.register_function('hog', function() "+hog+" end)").Err())
+	require.EqualError(t, rc.FCall(ctx, "hog", nil).Err(), msgScriptMemory)
+	require.ErrorContains(t, rc.Eval(ctx, "return #string.rep('x', 1e10)", nil).Err(), "not enough memory")
+	require.Equal(t, int64(1000), rc.Eval(ctx, "local t = {} for i = 1, 1000 do t[i] = string.rep('x', 100) .. i end return #t", nil).Val())
+	require.Equal(t, "PONG", rc.Ping(ctx).Val())
+}

@@ -156,6 +156,7 @@ func New(cfg Config, store *storage.Store) *Server {
 	s.trk.init()
 	s.initBlocking()
 	s.tables() // load the tables at start-up, not on the first table command
+	s.lua.memLimit.Store(defaultScriptMemLimit)
 	s.loadFunctionsAtStart()
 	return s
 }
