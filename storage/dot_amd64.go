@@ -1,6 +1,10 @@
 package storage
 
-import "golang.org/x/sys/cpu"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
 
 // The vector distances use AVX2 and FMA when the CPU has them (8 float32
 // lanes: the graph's distances are most of a search's and an insertion's
@@ -18,11 +22,19 @@ func dot8AVX2(a, b *int8, n int) int32
 //go:noescape
 func scan2AVX2(codes *byte, q *int8, blocks, n int, cf *float32, bias int32, thr float32, out *uint32, ests *float32) int
 
+//go:noescape
+func scan1AVX2(codes *byte, lut *byte, rows, blocks int, f *float32, c, thr float32, out *uint32, ests *float32) int
+
 // prefetch asks for the two cache lines at p (a graph node's int8 vector)
 // before its distance is computed.
 //
 //go:noescape
 func prefetch(p *int8)
+
+// prefetchP asks for the cache line at p (a 2-bit code or factor).
+//
+//go:noescape
+func prefetchP(p unsafe.Pointer)
 
 var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
@@ -79,4 +91,23 @@ func scan2(codes []byte, q []int8, cf []float32, bias int32, thr float32, out []
 		return scan2AVX2(&codes[0], &q[0], stride/32, len(cf), &cf[0], bias, thr, &out[0], &ests[0])
 	}
 	return scan2Go(codes, q, cf, bias, thr, out, ests)
+}
+
+// scan1 writes into out and ests the indexes i of the 1-bit code vectors
+// (len(f), a multiple of 32: whole blocks of rows·32 bytes) whose estimate
+// f[i]·(S + c) exceeds thr (vecfast.go), and the estimates, and returns
+// their count (out and ests as long as f).
+func scan1(codes []byte, lut []byte, rows int, f []float32, c, thr float32, out []uint32, ests []float32) int {
+	if len(f) < 32 {
+		return 0
+	}
+	blocks := len(f) / 32
+	_ = codes[blocks*32*rows-1]
+	_ = lut[rows*64-1]
+	_ = out[len(f)-1]
+	_ = ests[len(f)-1]
+	if hasAVX2 && rows%2 == 0 {
+		return scan1AVX2(&codes[0], &lut[0], rows, blocks, &f[0], c, thr, &out[0], &ests[0])
+	}
+	return scan1Go(codes, lut, rows, f, c, thr, out, ests)
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // The flat index: every vector of a space also has a 2-bit code, and a
@@ -140,6 +141,7 @@ func (r *vecRot) encode(v []float32, dst []byte, y []float64) float32 {
 type flatQuery struct {
 	q    []int8
 	sumQ int32
+	lut  fastLUT // the 1-bit first pass's tables
 }
 
 func (r *vecRot) query(q []float32) flatQuery {
@@ -149,7 +151,7 @@ func (r *vecRot) query(q []float32) flatQuery {
 	for _, x := range y {
 		m = max(m, math.Abs(x))
 	}
-	fq := flatQuery{q: make([]int8, r.p)}
+	fq := flatQuery{q: make([]int8, r.p), lut: newFastLUT(y)}
 	if m == 0 || math.IsInf(m, 0) || math.IsNaN(m) {
 		return fq
 	}
@@ -174,6 +176,13 @@ func (sp *vecSpace) flatRescore(vd *vecData, q []float32, k int, ids []uint32) [
 		id uint32
 	}
 	ests := make([]est, len(ids))
+	// the copies are random reads: all are asked for first
+	for _, id := range ids {
+		c := vd.chunks[id>>vd.shift]
+		i := int(id & (1<<vd.shift - 1))
+		prefetch(&c.q8[i*vd.dims])
+		prefetchP(unsafe.Pointer(&c.qs[i]))
+	}
 	for i, id := range ids {
 		v, vs := vd.q8(id)
 		ests[i] = est{float32(dot8(hq, v)) * qs * vs, id}
@@ -305,6 +314,9 @@ const flatScanMin = 32 << 10
 func (sp *vecSpace) flatSearch(vd *vecData, q []float32, n int, ok func(uint32) bool) []uint32 {
 	fq := sp.rot.query(q)
 	ids := len(sp.state)
+	if ids >= flatFastMin {
+		return sp.fastSearch(vd, fq, n, ok)
+	}
 	per := 1 << vd.shift
 	nchunks := (ids + per - 1) / per
 	workers := max(1, min(runtime.GOMAXPROCS(0), ids/flatScanMin))

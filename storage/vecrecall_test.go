@@ -202,10 +202,15 @@ func BenchmarkVecSearchFlat(b *testing.B) {
 		return v
 	}
 	setVectors(db, n, randVec)
-	q := randVec()
+	qs := make([][]float32, 64)
+	for i := range qs {
+		qs[i] = randVec()
+	}
 	b.ResetTimer()
+	i := 0
 	for b.Loop() {
-		db.VSearch(q, 10, nil)
+		db.VSearch(qs[i%len(qs)], 10, nil)
+		i++
 	}
 }
 
@@ -230,5 +235,88 @@ func TestSelectBest(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestVectorFastSweep (set VEC_SWEEP to a list of first-pass candidate
+// counts, e.g. 4000,8000,16000) reports recall@10 and time per query of the
+// flat search through the 1-bit pass for each count, on VEC_RECALL_N
+// (default 1,000,000) vectors of 128 dims: uniform (VEC_DATA unset) or
+// clustered ("clustered": 1,000 centers, a few large dimensions).
+func TestVectorFastSweep(t *testing.T) {
+	sweep := os.Getenv("VEC_SWEEP")
+	if sweep == "" {
+		t.Skip("VEC_SWEEP not set")
+	}
+	n := 1_000_000
+	if v := os.Getenv("VEC_RECALL_N"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	const dims, queries, k = 128, 300, 10
+	gen := func(rng *rand.Rand, v []float32) {
+		for i := range v {
+			v[i] = rng.Float32()*2 - 1
+		}
+	}
+	if os.Getenv("VEC_DATA") == "clustered" {
+		crng := rand.New(rand.NewPCG(5, 6))
+		centers := make([][]float32, 1000)
+		for i := range centers {
+			centers[i] = make([]float32, dims)
+			for j := range centers[i] {
+				centers[i][j] = float32(crng.NormFloat64())
+			}
+		}
+		gen = func(rng *rand.Rand, v []float32) {
+			c := centers[rng.IntN(len(centers))]
+			for j := range v {
+				v[j] = c[j]*0.5 + float32(rng.NormFloat64())*0.5
+				if j < 8 {
+					v[j] = v[j]*6 + 3
+				}
+			}
+		}
+	}
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db := s.DB(0)
+	rng := rand.New(rand.NewPCG(1, 2))
+	randVec := func() []float32 {
+		v := make([]float32, dims)
+		gen(rng, v)
+		return v
+	}
+	setVectors(db, n, randVec)
+	sp := s.vec.dbs[0].spaces[dims]
+	qs := make([][]float32, queries)
+	want := make([]map[string]bool, queries)
+	for qi := range qs {
+		qs[qi] = randVec()
+		want[qi] = map[string]bool{}
+		for _, h := range sp.exact(qs[qi], k) {
+			want[qi][h.Key] = true
+		}
+	}
+	defer func(a, b int) { flatFirst, flatFastMin = a, b }(flatFirst, flatFastMin)
+	for _, f := range strings.Split(sweep, ",") {
+		flatFirst, _ = strconv.Atoi(f)
+		if flatFirst == 0 {
+			flatFastMin = n + 1 // the 2-bit scan of every code
+		} else {
+			flatFastMin = 0
+		}
+		var hit int
+		t0 := time.Now()
+		for qi, q := range qs {
+			for _, h := range db.VSearch(q, k, nil) {
+				if want[qi][h.Key] {
+					hit++
+				}
+			}
+		}
+		fmt.Printf("sweep: data=%q n=%d first=%d recall@10=%.4f time=%v/query\n", os.Getenv("VEC_DATA"), n, flatFirst, float64(hit)/float64(queries*k), time.Since(t0)/queries)
 	}
 }

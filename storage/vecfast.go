@@ -1,0 +1,317 @@
+package storage
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// The flat index's first pass (fast scan, in the style of RaBitQ with
+// FAISS's fast-scan layout; no training): every vector also has a 1-bit
+// code — the sign of each rotated component (vecRot.rotate), 4 dimensions
+// a nibble, P/8 bytes a vector (16 for 128 dims) — stored transposed in
+// blocks of 32 vectors: row j of a block holds, in byte v, nibbles 2j (low
+// bits) and 2j+1 (high bits) of the block's vector v. A query builds, for
+// each nibble, the 16 sums Σ q[d] over the dimensions whose bit is set,
+// quantized to 0..fastLevels; the AVX2 kernel (scan1AVX2) looks up 32
+// vectors' nibbles at once with VPSHUFB and adds them in uint16: about 5
+// vector instructions a vector, against 17 for the 2-bit code. A vector's
+// estimate is f·(S + c), S the sum of its looked-up entries, c the query's
+// constant, f the vector's correction |y|/Σ|y_d| (RaBitQ's estimator
+// <x̄,q>/<x̄,y> of the unit rotated vector y, x̄ its code ±1/√P).
+//
+// The block layout is addressed by vector id: the id's slot (block id/32,
+// lane id%32) is written when the id is given to a vector and its factor
+// set to NaN when the vector is removed (an estimate with a NaN factor
+// never passes the threshold). Ids are reused through the space's free list
+// (VSET over a key, RENAME, DEL, expiry all go through remove and add), so
+// the blocks hold no more dead slots than the space holds free ids, and no
+// compaction is needed: moving a vector would change its id, which the
+// graph, the filter sets and the key map hold. FLUSHDB drops the space.
+
+// fastLevels is the largest quantized table entry: 4 entries (two rows,
+// two nibbles each) are added in a byte before widening (4·63 ≤ 255). Its
+// rounding adds about 1/10 of the 1-bit code's own error.
+const fastLevels = 63
+
+// flatFirst is the number of candidates the first pass keeps for the
+// 2-bit estimate (in proportion when a search asks for more than
+// flatCandidates). A variable for tests.
+var flatFirst = 16000
+
+// flatFastMin is the fewest vectors a space has for its flat search to
+// start with the 1-bit pass (below, the 2-bit scan reads every code).
+var flatFastMin = 1 << 17
+
+// fastRunBlocks is the most blocks one call of the kernel scans.
+const fastRunBlocks = 64
+
+// vecFast is a space's 1-bit codes and factors, in slabs of slabV
+// vectors (about 256 KiB of codes) so that growing never copies them all.
+type vecFast struct {
+	rows  int // byte rows a block (P/8)
+	slabV int // vectors a slab (a multiple of 32)
+	codes [][]byte
+	f     [][]float32
+}
+
+func newVecFast(p int) vecFast {
+	rows := p / 8
+	return vecFast{rows: rows, slabV: max(1, (256<<10)/(rows*32)) * 32}
+}
+
+// ensure makes room for id's slot (ids are added in order: one more block
+// at most). A new block's factors are NaN: its empty slots never pass.
+func (f *vecFast) ensure(id uint32) {
+	s, i := int(id)/f.slabV, int(id)%f.slabV
+	for len(f.codes) <= s {
+		c := 0
+		if len(f.codes) > 0 {
+			c = f.slabV // later slabs fill up: allocated whole
+		}
+		f.codes = append(f.codes, make([]byte, 0, c*f.rows))
+		f.f = append(f.f, make([]float32, 0, c))
+	}
+	for len(f.f[s]) <= i {
+		f.codes[s] = append(f.codes[s], make([]byte, 32*f.rows)...)
+		for range 32 {
+			f.f[s] = append(f.f[s], float32(math.NaN()))
+		}
+	}
+}
+
+// set writes id's code and factor from its rotated vector y (len P).
+func (f *vecFast) set(id uint32, y []float64) {
+	f.ensure(id)
+	s, i := int(id)/f.slabV, int(id)%f.slabV
+	blk := f.codes[s][i/32*32*f.rows : (i/32+1)*32*f.rows]
+	lane := i % 32
+	var sa, ss float64
+	for j := range f.rows {
+		var b byte
+		for k, x := range y[8*j : 8*j+8] {
+			if x > 0 {
+				b |= 1 << k
+			}
+			sa += math.Abs(x)
+			ss += x * x
+		}
+		blk[j*32+lane] = b
+	}
+	fc := float32(math.Sqrt(ss) / sa)
+	if sa == 0 || math.IsInf(sa, 0) || math.IsNaN(sa) || math.IsInf(ss, 0) || math.IsNaN(float64(fc)) {
+		fc = 0
+	}
+	f.f[s][i] = fc
+}
+
+// kill marks id's slot dead.
+func (f *vecFast) kill(id uint32) {
+	s, i := int(id)/f.slabV, int(id)%f.slabV
+	if s < len(f.f) && i < len(f.f[s]) {
+		f.f[s][i] = float32(math.NaN())
+	}
+}
+
+// memSize is the codes' and factors' bytes.
+func (f *vecFast) memSize() int64 {
+	var n int64
+	for s := range f.codes {
+		n += int64(cap(f.codes[s])) + int64(cap(f.f[s]))*4
+	}
+	return n + int64(cap(f.codes))*48
+}
+
+// fastLUT is a query's tables: for row j, 64 bytes: the 16 entries of
+// nibble 2j twice (one per 128-bit lane), then those of nibble 2j+1 twice.
+// An estimate is f·(S + c).
+type fastLUT struct {
+	t []byte
+	c float32
+}
+
+// newFastLUT builds the tables of the rotated query y (len P).
+func newFastLUT(y []float64) fastLUT {
+	groups := len(y) / 4
+	levels := min(fastLevels, 65535/groups) // S fits uint16
+	var maxRange, sumMin, sumQ float64
+	for g := range groups {
+		var r float64
+		for _, x := range y[4*g : 4*g+4] {
+			r += math.Abs(x)
+			sumMin += min(0, x)
+			sumQ += x
+		}
+		maxRange = max(maxRange, r)
+	}
+	lt := fastLUT{t: make([]byte, groups*32)}
+	if maxRange == 0 || math.IsInf(maxRange, 0) || math.IsNaN(maxRange) {
+		return lt // every estimate 0
+	}
+	delta := maxRange / float64(levels)
+	for g := range groups {
+		q := y[4*g : 4*g+4]
+		var mn float64
+		for _, x := range q {
+			mn += min(0, x)
+		}
+		o := g/2*64 + g%2*32
+		for m := range 16 {
+			s := -mn
+			for i, x := range q {
+				if m>>i&1 != 0 {
+					s += x
+				}
+			}
+			e := byte(max(0, min(float64(levels), math.Round(s/delta))))
+			lt.t[o+m], lt.t[o+16+m] = e, e
+		}
+	}
+	// Σ sign·q = 2·Σ_{bit set} q − Σq ≈ 2·(delta·S + sumMin) − sumQ,
+	// divided by 2·delta (the ranking ignores a positive factor)
+	lt.c = float32((2*sumMin - sumQ) / (2 * delta))
+	return lt
+}
+
+// scan1Go is the portable scan1: blocks·32 vectors (len(f)), codes rows·32
+// bytes a block.
+func scan1Go(codes []byte, lut []byte, rows int, f []float32, c, thr float32, out []uint32, ests []float32) int {
+	n := 0
+	for b := range len(f) / 32 {
+		blk := codes[b*32*rows : (b+1)*32*rows]
+		for v := range 32 {
+			var s int32
+			for j := range rows {
+				x := blk[j*32+v]
+				s += int32(lut[j*64+int(x&15)]) + int32(lut[j*64+32+int(x>>4)])
+			}
+			if est := f[b*32+v] * (float32(s) + c); est > thr {
+				out[n], ests[n] = uint32(b*32+v), est
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// fastSearch is flatSearch with the 1-bit first pass (mu held for
+// reading). A sample of the blocks (one in flatSampleEvery) gives the
+// first pass's threshold: the estimate about flatFirst vectors exceed.
+// Each vector above it is estimated again from its 2-bit code at once
+// (its code is near the ones just read: no second pass, no selection
+// among the first pass's candidates), and the best n of those 2-bit
+// estimates are returned (when ok).
+func (sp *vecSpace) fastSearch(vd *vecData, fq flatQuery, n int, ok func(uint32) bool) []uint32 {
+	F := &sp.fast
+	ids := len(sp.state)
+	nblocks := (ids + 31) / 32
+	bps := F.slabV / 32
+	rowB := 32 * F.rows
+	n1 := flatFirst
+	if n > flatCandidates {
+		n1 = int(int64(flatFirst) * int64(n) / flatCandidates)
+	}
+	workers := max(1, min(runtime.GOMAXPROCS(0), ids/flatScanMin))
+	cb := sp.rot.codeBytes()
+	mask := uint32(1)<<vd.shift - 1
+	bias := -3 * fq.sumQ
+	// fetch asks for the 2-bit codes of block b0's indexes xs; est2 offers
+	// their 2-bit estimates to t
+	fetch := func(b0 int, xs []uint32) {
+		for _, x := range xs {
+			id := uint32(b0*32) + x
+			ch := vd.chunks[id>>vd.shift]
+			j := int(id & mask)
+			prefetchP(unsafe.Pointer(&ch.c2[j*cb]))
+			prefetchP(unsafe.Pointer(&ch.cf[j]))
+		}
+	}
+	est2 := func(t *flatBest, b0 int, xs []uint32) {
+		var out [1]uint32
+		var ests [1]float32
+		for _, x := range xs {
+			id := uint32(b0*32) + x
+			ch := vd.chunks[id>>vd.shift]
+			j := int(id & mask)
+			if scan2(ch.c2[j*cb:(j+1)*cb], fq.q, ch.cf[j:j+1], bias, t.thr, out[:], ests[:]) == 1 {
+				t.add(flatCand{ests[0], id})
+			}
+		}
+	}
+	// the thresholds from the sampled blocks: the first pass's, the
+	// estimate about n1 vectors exceed; the 2-bit one, that about 2n of
+	// those exceed (the scan's selection then handles about 2n offers)
+	thr1, thr2 := float32(math.Inf(-1)), float32(math.Inf(-1))
+	if sampled := (nblocks + flatSampleEvery - 1) / flatSampleEvery * 32; n1 < ids {
+		out, ests := make([]uint32, 32), make([]float32, 32)
+		t := newFlatBest(max(1, int(int64(n1)*int64(sampled)/int64(ids))))
+		for b := 0; b < nblocks; b += flatSampleEvery {
+			s, i := b/bps, b%bps
+			nc := scan1(F.codes[s][i*rowB:(i+1)*rowB], fq.lut.t, F.rows, F.f[s][i*32:(i+1)*32], fq.lut.c, t.thr, out, ests)
+			for j, e := range ests[:nc] {
+				if e > t.thr {
+					t.add(flatCand{e, uint32(b*32) + out[j]})
+				}
+			}
+		}
+		if t.trim(); len(t.c) == t.n {
+			thr1 = t.thr
+			t2 := newFlatBest(max(1, int(int64(2*n)*int64(sampled)/int64(ids))))
+			xs := make([]uint32, len(t.c))
+			for i, c := range t.c {
+				xs[i] = c.id
+			}
+			fetch(0, xs)
+			est2(&t2, 0, xs)
+			if t2.trim(); len(t2.c) == t2.n {
+				thr2 = t2.thr
+			}
+		}
+	}
+	best := make([]flatBest, workers)
+	// a worker scans its blocks a run at a time; the 2-bit codes of a
+	// run's candidates are fetched while the next run is scanned (a
+	// candidate's code is a random read: waiting for each costs more than
+	// the first pass)
+	scan := func(w int) {
+		t := newFlatBest(n)
+		t.thr = thr2
+		out, ests := make([]uint32, 32*fastRunBlocks), make([]float32, 32*fastRunBlocks)
+		prev := make([]uint32, 0, 32*fastRunBlocks)
+		pb := 0
+		for b0, b1 := w*nblocks/workers, (w+1)*nblocks/workers; b0 < b1; {
+			s, i := b0/bps, b0%bps
+			m := min(b1-b0, fastRunBlocks, bps-i)
+			nc := scan1(F.codes[s][i*rowB:(i+m)*rowB], fq.lut.t, F.rows, F.f[s][i*32:(i+m)*32], fq.lut.c, thr1, out, ests)
+			fetch(b0, out[:nc])
+			est2(&t, pb, prev)
+			prev, pb = append(prev[:0], out[:nc]...), b0
+			b0 += m
+		}
+		est2(&t, pb, prev)
+		best[w] = t
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); scan(w) }()
+	}
+	scan(0)
+	wg.Wait()
+	all := best[0].c
+	for _, b := range best[1:] {
+		all = append(all, b.c...)
+	}
+	if len(all) > n {
+		selectBest(all, n)
+		all = all[:n]
+	}
+	res := make([]uint32, 0, len(all))
+	for _, c := range all {
+		if ok(c.id) {
+			res = append(res, c.id)
+		}
+	}
+	return res
+}
