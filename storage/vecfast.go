@@ -38,7 +38,7 @@ const fastLevels = 63
 // flatFirst is the number of candidates the first pass keeps for the
 // 2-bit estimate (in proportion when a search asks for more than
 // flatCandidates). A variable for tests.
-var flatFirst = 16000
+var flatFirst = 24000
 
 // flatFastMin is the fewest vectors a space has for its flat search to
 // start with the 1-bit pass (below, the 2-bit scan reads every code).

@@ -181,7 +181,7 @@ func setVectors(db DB, n int, randVec func() []float32) {
 func (sp *vecSpace) exact(q []float32, k int) []VecHit { return sp.searchMode(q, k, nil, true) }
 
 // BenchmarkVecSearchFlat: VSEARCH K 10 through the flat index over
-// VEC_BENCH_N (default 100,000) random vectors of 128 dims.
+// VEC_BENCH_N (default 100,000) vectors of 128 dims (vecBenchGen).
 func BenchmarkVecSearchFlat(b *testing.B) {
 	n := 100_000
 	if v := os.Getenv("VEC_BENCH_N"); v != "" {
@@ -194,11 +194,10 @@ func BenchmarkVecSearchFlat(b *testing.B) {
 	defer s.Close()
 	db := s.DB(0)
 	rng := rand.New(rand.NewPCG(1, 2))
+	gen := vecBenchGen(128)
 	randVec := func() []float32 {
 		v := make([]float32, 128)
-		for i := range v {
-			v[i] = rng.Float32()*2 - 1
-		}
+		gen(rng, v)
 		return v
 	}
 	setVectors(db, n, randVec)
@@ -238,6 +237,36 @@ func TestSelectBest(t *testing.T) {
 	}
 }
 
+// vecBenchGen makes vectors of dims components: uniform in [−1, 1], or
+// with VEC_DATA=clustered around 1,000 centers, the first 8 dimensions
+// six times larger and offset (embedding-like).
+func vecBenchGen(dims int) func(*rand.Rand, []float32) {
+	if os.Getenv("VEC_DATA") != "clustered" {
+		return func(rng *rand.Rand, v []float32) {
+			for i := range v {
+				v[i] = rng.Float32()*2 - 1
+			}
+		}
+	}
+	crng := rand.New(rand.NewPCG(5, 6))
+	centers := make([][]float32, 1000)
+	for i := range centers {
+		centers[i] = make([]float32, dims)
+		for j := range centers[i] {
+			centers[i][j] = float32(crng.NormFloat64())
+		}
+	}
+	return func(rng *rand.Rand, v []float32) {
+		c := centers[rng.IntN(len(centers))]
+		for j := range v {
+			v[j] = c[j]*0.5 + float32(rng.NormFloat64())*0.5
+			if j < 8 {
+				v[j] = v[j]*6 + 3
+			}
+		}
+	}
+}
+
 // TestVectorFastSweep (set VEC_SWEEP to a list of first-pass candidate
 // counts, e.g. 4000,8000,16000) reports recall@10 and time per query of the
 // flat search through the 1-bit pass for each count, on VEC_RECALL_N
@@ -253,30 +282,7 @@ func TestVectorFastSweep(t *testing.T) {
 		n, _ = strconv.Atoi(v)
 	}
 	const dims, queries, k = 128, 300, 10
-	gen := func(rng *rand.Rand, v []float32) {
-		for i := range v {
-			v[i] = rng.Float32()*2 - 1
-		}
-	}
-	if os.Getenv("VEC_DATA") == "clustered" {
-		crng := rand.New(rand.NewPCG(5, 6))
-		centers := make([][]float32, 1000)
-		for i := range centers {
-			centers[i] = make([]float32, dims)
-			for j := range centers[i] {
-				centers[i][j] = float32(crng.NormFloat64())
-			}
-		}
-		gen = func(rng *rand.Rand, v []float32) {
-			c := centers[rng.IntN(len(centers))]
-			for j := range v {
-				v[j] = c[j]*0.5 + float32(rng.NormFloat64())*0.5
-				if j < 8 {
-					v[j] = v[j]*6 + 3
-				}
-			}
-		}
-	}
+	gen := vecBenchGen(dims)
 	s, err := Open(Options{})
 	if err != nil {
 		t.Fatal(err)
