@@ -50,6 +50,13 @@ func TestVectorRecall(t *testing.T) {
 		}
 	}
 	t.Run("flat", func(t *testing.T) { vecRecall(t, n, 128, uniform, false) })
+	t.Run("fast", func(t *testing.T) {
+		// the 1-bit first pass that spaces of 128k+ vectors start with,
+		// at this size
+		defer func(b int) { flatFastMin = b }(flatFastMin)
+		flatFastMin = 0
+		vecRecall(t, n, 128, uniform, false)
+	})
 	t.Run("graph", func(t *testing.T) { vecRecall(t, n, 128, uniform, true) })
 }
 
@@ -57,6 +64,16 @@ func TestVectorRecall(t *testing.T) {
 // embeddings — clusters, a few dimensions much larger than the rest, a dims
 // that is not a power of two (384, padded to 512 for the rotation).
 func TestVectorRecallEmbeddingLike(t *testing.T) {
+	t.Run("flat", func(t *testing.T) { vecRecallEmbeddingLike(t) })
+	t.Run("fast", func(t *testing.T) {
+		// through the 1-bit first pass, keeping a tenth of the vectors
+		defer func(a, b int) { flatFirst, flatFastMin = a, b }(flatFirst, flatFastMin)
+		flatFirst, flatFastMin = 2000, 0
+		vecRecallEmbeddingLike(t)
+	})
+}
+
+func vecRecallEmbeddingLike(t *testing.T) {
 	crng := rand.New(rand.NewPCG(5, 6))
 	const dims = 384
 	centers := make([][]float32, 200)
