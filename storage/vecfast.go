@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -272,24 +273,33 @@ func (sp *vecSpace) fastSearch(vd *vecData, fq flatQuery, n int, ok func(uint32)
 		}
 	}
 	best := make([]flatBest, workers)
-	// a worker scans its blocks a run at a time; the 2-bit codes of a
-	// run's candidates are fetched while the next run is scanned (a
-	// candidate's code is a random read: waiting for each costs more than
-	// the first pass)
+	// the workers take runs of R blocks (within a slab: R and bps are
+	// powers of two) from a shared counter, so that a worker that gets no
+	// core for a while (the machine is shared) delays the search by one
+	// run, not by its share; the 2-bit codes of a run's candidates are
+	// fetched while the worker scans its next run (a candidate's code is a
+	// random read: waiting for each costs more than the first pass)
+	R := min(fastRunBlocks, bps)
+	nruns := (nblocks + R - 1) / R
+	var next atomic.Int64
 	scan := func(w int) {
 		t := newFlatBest(n)
 		t.thr = thr2
 		out, ests := make([]uint32, 32*fastRunBlocks), make([]float32, 32*fastRunBlocks)
 		prev := make([]uint32, 0, 32*fastRunBlocks)
 		pb := 0
-		for b0, b1 := w*nblocks/workers, (w+1)*nblocks/workers; b0 < b1; {
+		for {
+			r := int(next.Add(1) - 1)
+			if r >= nruns {
+				break
+			}
+			b0 := r * R
+			m := min(R, nblocks-b0)
 			s, i := b0/bps, b0%bps
-			m := min(b1-b0, fastRunBlocks, bps-i)
 			nc := scan1(F.codes[s][i*rowB:(i+m)*rowB], fq.lut.t, F.rows, F.f[s][i*32:(i+m)*32], fq.lut.c, thr1, out, ests)
 			fetch(b0, out[:nc])
 			est2(&t, pb, prev)
 			prev, pb = append(prev[:0], out[:nc]...), b0
-			b0 += m
 		}
 		est2(&t, pb, prev)
 		best[w] = t

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -342,11 +343,23 @@ func (sp *vecSpace) flatSearch(vd *vecData, q []float32, n int, ok func(uint32) 
 		}
 	}
 	best := make([]flatBest, workers)
+	// the workers take chunks from a shared counter (a few at a time):
+	// one that gets no core for a while delays the search by its current
+	// chunks, not by its share
+	grab := max(1, 2048/per)
+	var next atomic.Int64
 	scan := func(w int) {
 		t := newFlatBest(n)
 		t.thr = thr0
 		out, ests := make([]uint32, per), make([]float32, per)
-		for ci := w * nchunks / workers; ci < (w+1)*nchunks/workers; ci++ {
+		for ci, end := 0, 0; ; ci++ {
+			if ci == end {
+				ci = int(next.Add(int64(grab))) - grab
+				if ci >= nchunks {
+					break
+				}
+				end = min(ci+grab, nchunks)
+			}
 			c := vd.chunks[ci]
 			base := ci * per
 			m := min(per, ids-base)
