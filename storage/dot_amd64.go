@@ -31,6 +31,12 @@ func scan1AVX2(codes *byte, lut *byte, rows, blocks int, f *float32, c, thr floa
 //go:noescape
 func prefetch(p *int8)
 
+//go:noescape
+func scan2ListAVX2(codes *byte, q *int8, blocks int, cf *float32, idx *uint32, n int, bias int32, thr float32, out *uint32, ests *float32) int
+
+//go:noescape
+func prefetchListAsm(codes *byte, stride int, cf *float32, idx *uint32, n int)
+
 // prefetchP asks for the cache line at p (a 2-bit code or factor).
 //
 //go:noescape
@@ -110,4 +116,37 @@ func scan1(codes []byte, lut []byte, rows int, f []float32, c, thr float32, out 
 		return scan1AVX2(&codes[0], &lut[0], rows, blocks, &f[0], c, thr, &out[0], &ests[0])
 	}
 	return scan1Go(codes, lut, rows, f, c, thr, out, ests)
+}
+
+// listFits tells whether every index of idx has a code of stride bytes in
+// codes and a factor in cf (the kernels below index them unchecked).
+func listFits(codes []byte, stride int, cf []float32, idx []uint32) bool {
+	var m uint32
+	for _, i := range idx {
+		m = max(m, i)
+	}
+	return int(m) < len(cf) && (int(m)+1)*stride <= len(codes)
+}
+
+// scan2List is scan2 for the code vectors idx of codes: it writes the
+// indexes (of idx's values) whose estimate exceeds thr into out and their
+// estimates into ests (both as long as idx) and returns their count.
+func scan2List(codes []byte, q []int8, cf []float32, idx []uint32, bias int32, thr float32, out []uint32, ests []float32) int {
+	stride := len(q) / 4
+	if len(idx) == 0 || !listFits(codes, stride, cf, idx) {
+		return scan2ListGo(codes, q, cf, idx, bias, thr, out, ests)
+	}
+	_ = out[len(idx)-1]
+	_ = ests[len(idx)-1]
+	if hasAVX2 {
+		return scan2ListAVX2(&codes[0], &q[0], stride/32, &cf[0], &idx[0], len(idx), bias, thr, &out[0], &ests[0])
+	}
+	return scan2ListGo(codes, q, cf, idx, bias, thr, out, ests)
+}
+
+// prefetchList asks for the codes and factors of the vectors idx.
+func prefetchList(codes []byte, stride int, cf []float32, idx []uint32) {
+	if len(idx) > 0 && listFits(codes, stride, cf, idx) {
+		prefetchListAsm(&codes[0], stride, &cf[0], &idx[0], len(idx))
+	}
 }

@@ -519,3 +519,105 @@ done:
 	VZEROUPPER
 	MOVQ R13, ret+64(FP)
 	RET
+
+// func scan2ListAVX2(codes *byte, q *int8, blocks int, cf *float32, idx *uint32, n int, bias int32, thr float32, out *uint32, ests *float32) int
+//
+// scan2AVX2's estimate for the n code vectors idx[0..n) of codes (blocks·32
+// bytes each), one at a time: the flat index's 1-bit candidates, whose
+// codes prefetchList asked for before.
+TEXT ·scan2ListAVX2(SB), NOSPLIT, $0-80
+	MOVQ codes+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ blocks+16(FP), R8
+	MOVQ cf+24(FP), R10
+	MOVQ idx+32(FP), R11
+	MOVL bias+48(FP), AX
+	VMOVD AX, X12
+	VMOVSS thr+52(FP), X13
+	MOVQ out+56(FP), R9
+	MOVQ ests+64(FP), R14
+	MOVL $0x03030303, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x00010001, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVQ R8, BX
+	SHLQ $5, BX // stride in bytes
+	XORQ R12, R12 // k
+	XORQ R13, R13 // count
+lloop:
+	CMPQ R12, n+40(FP)
+	JGE  ldone
+	MOVL (R11)(R12*4), AX
+	MOVQ AX, CX
+	IMULQ BX, CX
+	ADDQ SI, CX
+	MOVQ DI, DX
+	MOVQ R8, AX
+	VPXOR Y0, Y0, Y0
+lblk:
+	VMOVDQU (CX), Y1
+	VPAND Y15, Y1, Y2
+	VPMADDUBSW (DX), Y2, Y2
+	VPSRLW $2, Y1, Y3
+	VPAND Y15, Y3, Y3
+	VPMADDUBSW 32(DX), Y3, Y3
+	VPADDW Y3, Y2, Y2
+	VPSRLW $4, Y1, Y3
+	VPAND Y15, Y3, Y3
+	VPMADDUBSW 64(DX), Y3, Y3
+	VPADDW Y3, Y2, Y2
+	VPSRLW $6, Y1, Y3
+	VPAND Y15, Y3, Y3
+	VPMADDUBSW 96(DX), Y3, Y3
+	VPADDW Y3, Y2, Y2
+	VPMADDWD Y14, Y2, Y2
+	VPADDD Y2, Y0, Y0
+	ADDQ $32, CX
+	ADDQ $128, DX
+	DECQ AX
+	JNZ  lblk
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0x4E, X0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0xB1, X0, X1
+	VPADDD X1, X0, X0
+	VPSLLD $1, X0, X0
+	VPADDD X12, X0, X0
+	VCVTDQ2PS X0, X0
+	MOVL (R11)(R12*4), AX
+	VMULSS (R10)(AX*4), X0, X0
+	VUCOMISS X13, X0
+	JBE  lnext
+	MOVL AX, (R9)(R13*4)
+	VMOVSS X0, (R14)(R13*4)
+	INCQ R13
+lnext:
+	INCQ R12
+	JMP  lloop
+ldone:
+	VZEROUPPER
+	MOVQ R13, ret+72(FP)
+	RET
+
+// func prefetchListAsm(codes *byte, stride int, cf *float32, idx *uint32, n int)
+TEXT ·prefetchListAsm(SB), NOSPLIT, $0-40
+	MOVQ codes+0(FP), SI
+	MOVQ stride+8(FP), BX
+	MOVQ cf+16(FP), R10
+	MOVQ idx+24(FP), R11
+	MOVQ n+32(FP), CX
+	XORQ R12, R12
+ploop:
+	CMPQ R12, CX
+	JGE  pdone
+	MOVL (R11)(R12*4), AX
+	PREFETCHT0 (R10)(AX*4)
+	IMULQ BX, AX
+	PREFETCHT0 (SI)(AX*1)
+	INCQ R12
+	JMP  ploop
+pdone:
+	RET

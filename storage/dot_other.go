@@ -21,3 +21,9 @@ func scan2(codes []byte, q []int8, cf []float32, bias int32, thr float32, out []
 func scan1(codes []byte, lut []byte, rows int, f []float32, c, thr float32, out []uint32, ests []float32) int {
 	return scan1Go(codes, lut, rows, f, c, thr, out, ests)
 }
+
+func scan2List(codes []byte, q []int8, cf []float32, idx []uint32, bias int32, thr float32, out []uint32, ests []float32) int {
+	return scan2ListGo(codes, q, cf, idx, bias, thr, out, ests)
+}
+
+func prefetchList([]byte, int, []float32, []uint32) {}

@@ -142,6 +142,65 @@ func TestScan1(t *testing.T) {
 	}
 }
 
+// TestScan2List checks the listed 2-bit estimate against the portable one
+// and against scan2 of each vector: random codes, indexes in any order and
+// repeated, factors with NaN; an index past the codes falls back to the
+// portable code, which skips it.
+func TestScan2List(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for blocks := 1; blocks <= 3; blocks++ {
+		q := make([]int8, blocks*128)
+		for i := range q {
+			q[i] = int8(rng.IntN(255) - 127)
+		}
+		const n = 70
+		codes := make([]byte, n*blocks*32)
+		for i := range codes {
+			codes[i] = byte(rng.IntN(256))
+		}
+		cf := make([]float32, n)
+		for i := range cf {
+			cf[i] = rng.Float32() - 0.25
+			if rng.IntN(8) == 0 {
+				cf[i] = float32(math.NaN())
+			}
+		}
+		for _, bad := range []bool{false, true} {
+			idx := make([]uint32, rng.IntN(40))
+			for i := range idx {
+				idx[i] = uint32(rng.IntN(n))
+			}
+			if bad {
+				idx = append(idx, n)
+			}
+			for _, thr := range []float32{float32(math.Inf(-1)), 0, 100} {
+				o1, e1 := make([]uint32, len(idx)), make([]float32, len(idx))
+				o2, e2 := make([]uint32, len(idx)), make([]float32, len(idx))
+				c1 := scan2List(codes, q, cf, idx, -7, thr, o1, e1)
+				c2 := scan2ListGo(codes, q, cf, idx, -7, thr, o2, e2)
+				if !slices.Equal(o1[:c1], o2[:c2]) || !slices.Equal(e1[:c1], e2[:c2]) {
+					t.Fatalf("scan2List blocks=%d: %v %v, want %v %v", blocks, o1[:c1], e1[:c1], o2[:c2], e2[:c2])
+				}
+				var w []float32
+				for _, i := range idx {
+					if int(i) >= n {
+						continue
+					}
+					var o [1]uint32
+					var e [1]float32
+					if scan2(codes[int(i)*blocks*32:(int(i)+1)*blocks*32], q, cf[i:i+1], -7, thr, o[:], e[:]) == 1 {
+						w = append(w, e[0])
+					}
+				}
+				if !slices.Equal(e1[:c1], w) {
+					t.Fatalf("scan2List blocks=%d: %v, want scan2's %v", blocks, e1[:c1], w)
+				}
+				prefetchList(codes, blocks*32, cf, idx) // no fault, even with a bad index
+			}
+		}
+	}
+}
+
 // TestFastEstimate: the 1-bit estimate f·(S + c), times the constant the
 // ranking drops, is Σ sign(y)·q·|y|/Σ|y| up to the tables' rounding.
 func TestFastEstimate(t *testing.T) {

@@ -219,9 +219,31 @@ func (sp *vecSpace) fastSearch(vd *vecData, fq flatQuery, n int, ok func(uint32)
 	cb := sp.rot.codeBytes()
 	mask := uint32(1)<<vd.shift - 1
 	bias := -3 * fq.sumQ
-	// fetch asks for the 2-bit codes of block b0's indexes xs; est2 offers
-	// their 2-bit estimates to t
-	fetch := func(b0 int, xs []uint32) {
+	// span returns the 2-bit codes and factors of the vectors of blocks
+	// [b0, b0+m) as one slice each when they are contiguous (a run's
+	// chunks share a slab of codes: flatSlabChunks), so that a run's
+	// candidates are prefetched and estimated by one call each
+	span := func(b0, m int) ([]byte, []float32, bool) {
+		f, l := b0*32, min((b0+m)*32, ids)-1
+		if m == 0 || l < f {
+			return nil, nil, false
+		}
+		c0, c1 := vd.chunks[f>>vd.shift], vd.chunks[l>>vd.shift]
+		d := (l>>vd.shift - f>>vd.shift) << vd.shift // ids from c0's first to c1's
+		j0, j1 := f&int(mask), l&int(mask)
+		c2, cf := c0.c2[:cap(c0.c2)], c0.cf[:cap(c0.cf)]
+		if (d+j1+1)*cb > len(c2) || d+j1+1 > len(cf) || &c2[d*cb] != &c1.c2[0] || &cf[d] != &c1.cf[0] {
+			return nil, nil, false
+		}
+		return c2[j0*cb : (d+j1+1)*cb], cf[j0 : d+j1+1], true
+	}
+	// fetch asks for the 2-bit codes of the indexes xs of blocks [b0,
+	// b0+m); est2 offers their 2-bit estimates to t
+	fetch := func(b0, m int, xs []uint32) {
+		if c2, cf, ok := span(b0, m); ok {
+			prefetchList(c2, cb, cf, xs)
+			return
+		}
 		for _, x := range xs {
 			id := uint32(b0*32) + x
 			ch := vd.chunks[id>>vd.shift]
@@ -230,15 +252,23 @@ func (sp *vecSpace) fastSearch(vd *vecData, fq flatQuery, n int, ok func(uint32)
 			prefetchP(unsafe.Pointer(&ch.cf[j]))
 		}
 	}
-	est2 := func(t *flatBest, b0 int, xs []uint32) {
-		var out [1]uint32
-		var ests [1]float32
+	out2, ests2 := make([]uint32, 32*fastRunBlocks), make([]float32, 32*fastRunBlocks)
+	est2 := func(t *flatBest, b0, m int, xs []uint32, out2 []uint32, ests2 []float32) {
+		if c2, cf, ok := span(b0, m); ok {
+			nc := scan2List(c2, fq.q, cf, xs, bias, t.thr, out2, ests2)
+			for j, x := range out2[:nc] {
+				if ests2[j] > t.thr {
+					t.add(flatCand{ests2[j], uint32(b0*32) + x})
+				}
+			}
+			return
+		}
 		for _, x := range xs {
 			id := uint32(b0*32) + x
 			ch := vd.chunks[id>>vd.shift]
 			j := int(id & mask)
-			if scan2(ch.c2[j*cb:(j+1)*cb], fq.q, ch.cf[j:j+1], bias, t.thr, out[:], ests[:]) == 1 {
-				t.add(flatCand{ests[0], id})
+			if scan2(ch.c2[j*cb:(j+1)*cb], fq.q, ch.cf[j:j+1], bias, t.thr, out2[:1], ests2[:1]) == 1 {
+				t.add(flatCand{ests2[0], id})
 			}
 		}
 	}
@@ -265,8 +295,8 @@ func (sp *vecSpace) fastSearch(vd *vecData, fq flatQuery, n int, ok func(uint32)
 			for i, c := range t.c {
 				xs[i] = c.id
 			}
-			fetch(0, xs)
-			est2(&t2, 0, xs)
+			fetch(0, 0, xs)
+			est2(&t2, 0, 0, xs, out2, ests2)
 			if t2.trim(); len(t2.c) == t2.n {
 				thr2 = t2.thr
 			}
@@ -286,8 +316,9 @@ func (sp *vecSpace) fastSearch(vd *vecData, fq flatQuery, n int, ok func(uint32)
 		t := newFlatBest(n)
 		t.thr = thr2
 		out, ests := make([]uint32, 32*fastRunBlocks), make([]float32, 32*fastRunBlocks)
+		out2, ests2 := make([]uint32, 32*fastRunBlocks), make([]float32, 32*fastRunBlocks)
 		prev := make([]uint32, 0, 32*fastRunBlocks)
-		pb := 0
+		pb, pm := 0, 0
 		for {
 			r := int(next.Add(1) - 1)
 			if r >= nruns {
@@ -297,11 +328,11 @@ func (sp *vecSpace) fastSearch(vd *vecData, fq flatQuery, n int, ok func(uint32)
 			m := min(R, nblocks-b0)
 			s, i := b0/bps, b0%bps
 			nc := scan1(F.codes[s][i*rowB:(i+m)*rowB], fq.lut.t, F.rows, F.f[s][i*32:(i+m)*32], fq.lut.c, thr1, out, ests)
-			fetch(b0, out[:nc])
-			est2(&t, pb, prev)
-			prev, pb = append(prev[:0], out[:nc]...), b0
+			fetch(b0, m, out[:nc])
+			est2(&t, pb, pm, prev, out2, ests2)
+			prev, pb, pm = append(prev[:0], out[:nc]...), b0, m
 		}
-		est2(&t, pb, prev)
+		est2(&t, pb, pm, prev, out2, ests2)
 		best[w] = t
 	}
 	var wg sync.WaitGroup

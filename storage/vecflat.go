@@ -222,6 +222,23 @@ func scan2Go(codes []byte, q []int8, cf []float32, bias int32, thr float32, out 
 	return n
 }
 
+// scan2ListGo is the portable scan2List (an index past codes or cf
+// never passes).
+func scan2ListGo(codes []byte, q []int8, cf []float32, idx []uint32, bias int32, thr float32, out []uint32, ests []float32) int {
+	stride := len(q) / 4
+	n := 0
+	for _, i := range idx {
+		if int(i) >= len(cf) || (int(i)+1)*stride > len(codes) {
+			continue
+		}
+		if est := cf[i] * float32(2*dot2Go(codes[int(i)*stride:(int(i)+1)*stride], q)+bias); est > thr {
+			out[n], ests[n] = i, est
+			n++
+		}
+	}
+	return n
+}
+
 // flatCand is an estimate.
 type flatCand struct {
 	est float32

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -457,9 +458,17 @@ func TestVecFlushMemory(t *testing.T) {
 // TestVecFastLayout: random VSET (new keys and overwrites), DEL, RENAME,
 // EXPIRE and FLUSHDB on one space of 16 dims; after each batch the 1-bit
 // blocks match codes made afresh (checkFastLayout), and a flat search whose
-// first pass keeps at least every vector returns the same candidates as
-// the 2-bit scan of every code, and finds the exact top 10.
+// first pass keeps at least every vector returns the best 100 2-bit
+// estimates of the live vectors, and its hits are live with exact scores.
 func TestVecFastLayout(t *testing.T) {
+	// 16 dims: a run's 2-bit codes are one slice (estimated by one call);
+	// 4,096: runs cross the codes' slabs (estimated one by one)
+	for _, dims := range []int{16, 4096} {
+		t.Run(fmt.Sprint("dims=", dims), func(t *testing.T) { testVecFastLayout(t, dims) })
+	}
+}
+
+func testVecFastLayout(t *testing.T, dims int) {
 	s, err := Open(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -468,7 +477,6 @@ func TestVecFastLayout(t *testing.T) {
 	defer func(a, b int) { flatFirst, flatFastMin = a, b }(flatFirst, flatFastMin)
 	rng := rand.New(rand.NewPCG(3, 3))
 	d := s.DB(0)
-	const dims = 16
 	m := map[string][]float32{}
 	key := func() string { return fmt.Sprint("f", rng.IntN(3000)) }
 	for round := 0; round < 10; round++ {
@@ -535,9 +543,28 @@ func TestVecFastLayout(t *testing.T) {
 		all := func(uint32) bool { return true }
 		flatFirst, flatFastMin = len(sp.state), 0
 		got := sp.flatSearch(vd, q, 100, all)
-		flatFastMin = 1 << 30
-		want := sp.flatSearch(vd, q, 100, all)
+		// the reference: the best 100 2-bit estimates of the live vectors
+		fq := sp.rot.query(q)
+		cb := sp.rot.codeBytes()
+		var ref []flatCand
+		for id, st := range sp.state {
+			if st&stLive == 0 {
+				continue
+			}
+			c := vd.chunks[id>>vd.shift]
+			j := id & (1<<vd.shift - 1)
+			var o [1]uint32
+			var e [1]float32
+			if scan2(c.c2[j*cb:(j+1)*cb], fq.q, c.cf[j:j+1], -3*fq.sumQ, float32(math.Inf(-1)), o[:], e[:]) == 1 {
+				ref = append(ref, flatCand{e[0], uint32(id)})
+			}
+		}
 		sp.mu.RUnlock()
+		slices.SortFunc(ref, func(a, b flatCand) int { return cmp.Compare(b.est, a.est) })
+		var want []uint32
+		for _, c := range ref[:min(100, len(ref))] {
+			want = append(want, c.id)
+		}
 		slices.Sort(got)
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
