@@ -198,7 +198,8 @@ func setVectors(db DB, n int, randVec func() []float32) {
 func (sp *vecSpace) exact(q []float32, k int) []VecHit { return sp.searchMode(q, k, nil, true) }
 
 // BenchmarkVecSearchFlat: VSEARCH K 10 through the flat index over
-// VEC_BENCH_N (default 100,000) vectors of 128 dims (vecBenchGen).
+// VEC_BENCH_N (default 100,000) vectors of 128 dims (vecBenchGen);
+// VEC_FAST_MIN overrides flatFastMin.
 func BenchmarkVecSearchFlat(b *testing.B) {
 	n := 100_000
 	if v := os.Getenv("VEC_BENCH_N"); v != "" {
@@ -211,6 +212,11 @@ func BenchmarkVecSearchFlat(b *testing.B) {
 	defer s.Close()
 	db := s.DB(0)
 	rng := rand.New(rand.NewPCG(1, 2))
+	if v := os.Getenv("VEC_FAST_MIN"); v != "" {
+		// e.g. 1e9: the 2-bit scan of every code, as before the 1-bit pass
+		defer func(b int) { flatFastMin = b }(flatFastMin)
+		flatFastMin, _ = strconv.Atoi(v)
+	}
 	gen := vecBenchGen(128)
 	randVec := func() []float32 {
 		v := make([]float32, 128)
