@@ -171,6 +171,12 @@ TEXT ·prefetch(SB), NOSPLIT, $0-8
 	PREFETCHT0 64(AX)
 	RET
 
+// func prefetchP(p unsafe.Pointer)
+TEXT ·prefetchP(SB), NOSPLIT, $0-8
+	MOVQ p+0(FP), AX
+	PREFETCHT0 (AX)
+	RET
+
 // func scan2AVX2(codes *byte, q *int8, blocks, n int, cf *float32, bias int32, thr float32, out *uint32, ests *float32) int
 //
 // The flat index's scan: for each of the n code vectors of blocks·32 bytes,
@@ -380,4 +386,238 @@ snext:
 sdone:
 	VZEROUPPER
 	MOVQ R13, ret+64(FP)
+	RET
+
+// func scan1AVX2(codes *byte, lut *byte, rows, blocks int, f *float32, c, thr float32, out *uint32, ests *float32) int
+//
+// The flat index's first pass (vecfast.go): blocks of 32 vectors, each
+// rows·32 bytes (row j: byte v holds vector v's nibbles 2j and 2j+1); lut
+// has 64 bytes a row (nibble 2j's 16 entries twice, then nibble 2j+1's).
+// S[v] = Σ_j lut[j][lo(v)] + lut[j][hi(v)]: four looked-up entries (two
+// rows) are added in bytes (each ≤ 63), then into uint16 sums, the even
+// bytes' in the low bytes of Y8's words (Y8 also collects the odd bytes
+// times 256) and the odd bytes' in Y9. est[v] = (float(S[v]) + c)·f[v];
+// the indexes v with est > thr and their estimates are written to out and
+// ests (the 32 estimates of a block go through the 128-byte frame), their
+// count returned. rows is even.
+TEXT ·scan1AVX2(SB), NOSPLIT, $128-72
+	MOVQ codes+0(FP), SI
+	MOVQ lut+8(FP), DI
+	MOVQ rows+16(FP), R8
+	SHRQ $1, R8
+	MOVQ blocks+24(FP), R11
+	MOVQ f+32(FP), R10
+	VBROADCASTSS c+40(FP), Y12
+	VBROADCASTSS thr+44(FP), Y13
+	MOVQ out+48(FP), R9
+	MOVQ ests+56(FP), R14
+	XORQ R12, R12 // the block's first index
+	XORQ R13, R13 // count
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+block:
+	TESTQ R11, R11
+	JZ    done
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	MOVQ  DI, DX
+	MOVQ  R8, BX
+row:
+	PREFETCHT0 1024(SI)
+	VMOVDQU (SI), Y0
+	VMOVDQU 32(SI), Y4
+	VPSRLW $4, Y0, Y1
+	VPAND Y15, Y0, Y0
+	VPAND Y15, Y1, Y1
+	VPSRLW $4, Y4, Y5
+	VPAND Y15, Y4, Y4
+	VPAND Y15, Y5, Y5
+	VMOVDQU (DX), Y2
+	VPSHUFB Y0, Y2, Y0
+	VMOVDQU 32(DX), Y3
+	VPSHUFB Y1, Y3, Y1
+	VMOVDQU 64(DX), Y6
+	VPSHUFB Y4, Y6, Y4
+	VMOVDQU 96(DX), Y7
+	VPSHUFB Y5, Y7, Y5
+	VPADDB Y1, Y0, Y0
+	VPADDB Y5, Y4, Y4
+	VPADDB Y4, Y0, Y0
+	VPADDW Y0, Y8, Y8
+	VPSRLW $8, Y0, Y0
+	VPADDW Y0, Y9, Y9
+	ADDQ $64, SI
+	ADDQ $128, DX
+	DECQ BX
+	JNZ  row
+	// Y8 = even sums, Y9 = odd sums (words)
+	VPSLLW $8, Y9, Y10
+	VPSUBW Y10, Y8, Y8
+	// per lane, interleaved back in vector order: Y10 = v0..7 | v16..23,
+	// Y11 = v8..15 | v24..31
+	VPUNPCKLWD Y9, Y8, Y10
+	VPUNPCKHWD Y9, Y8, Y11
+	VPMOVZXWD X10, Y0
+	VPMOVZXWD X11, Y1
+	VEXTRACTI128 $1, Y10, X2
+	VPMOVZXWD X2, Y2
+	VEXTRACTI128 $1, Y11, X3
+	VPMOVZXWD X3, Y3
+	VCVTDQ2PS Y0, Y0
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VADDPS Y12, Y0, Y0
+	VADDPS Y12, Y1, Y1
+	VADDPS Y12, Y2, Y2
+	VADDPS Y12, Y3, Y3
+	VMULPS (R10), Y0, Y0
+	VMULPS 32(R10), Y1, Y1
+	VMULPS 64(R10), Y2, Y2
+	VMULPS 96(R10), Y3, Y3
+	VCMPPS $14, Y13, Y0, Y4
+	VCMPPS $14, Y13, Y1, Y5
+	VCMPPS $14, Y13, Y2, Y6
+	VCMPPS $14, Y13, Y3, Y7
+	VORPS Y5, Y4, Y10
+	VORPS Y7, Y6, Y11
+	VORPS Y11, Y10, Y10
+	VPTEST Y10, Y10
+	JZ     next
+	VMOVUPS Y0, 0(SP)
+	VMOVUPS Y1, 32(SP)
+	VMOVUPS Y2, 64(SP)
+	VMOVUPS Y3, 96(SP)
+	VMOVMSKPS Y4, AX
+	VMOVMSKPS Y5, BX
+	SHLL $8, BX
+	ORL  BX, AX
+	VMOVMSKPS Y6, BX
+	SHLL $16, BX
+	ORL  BX, AX
+	VMOVMSKPS Y7, BX
+	SHLL $24, BX
+	ORL  BX, AX
+	LEAQ 0(SP), DX
+bits:
+	BSFL AX, CX
+	LEAQ (R12)(CX*1), BX
+	MOVL BX, (R9)(R13*4)
+	MOVL (DX)(CX*4), BX
+	MOVL BX, (R14)(R13*4)
+	INCQ R13
+	LEAL -1(AX), BX
+	ANDL BX, AX
+	JNZ  bits
+next:
+	ADDQ $128, R10
+	ADDQ $32, R12
+	DECQ R11
+	JMP  block
+done:
+	VZEROUPPER
+	MOVQ R13, ret+64(FP)
+	RET
+
+// func scan2ListAVX2(codes *byte, q *int8, blocks int, cf *float32, idx *uint32, n int, bias int32, thr float32, out *uint32, ests *float32) int
+//
+// scan2AVX2's estimate for the n code vectors idx[0..n) of codes (blocks·32
+// bytes each), one at a time: the flat index's 1-bit candidates, whose
+// codes prefetchList asked for before.
+TEXT ·scan2ListAVX2(SB), NOSPLIT, $0-80
+	MOVQ codes+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ blocks+16(FP), R8
+	MOVQ cf+24(FP), R10
+	MOVQ idx+32(FP), R11
+	MOVL bias+48(FP), AX
+	VMOVD AX, X12
+	VMOVSS thr+52(FP), X13
+	MOVQ out+56(FP), R9
+	MOVQ ests+64(FP), R14
+	MOVL $0x03030303, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x00010001, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVQ R8, BX
+	SHLQ $5, BX // stride in bytes
+	XORQ R12, R12 // k
+	XORQ R13, R13 // count
+lloop:
+	CMPQ R12, n+40(FP)
+	JGE  ldone
+	MOVL (R11)(R12*4), AX
+	MOVQ AX, CX
+	IMULQ BX, CX
+	ADDQ SI, CX
+	MOVQ DI, DX
+	MOVQ R8, AX
+	VPXOR Y0, Y0, Y0
+lblk:
+	VMOVDQU (CX), Y1
+	VPAND Y15, Y1, Y2
+	VPMADDUBSW (DX), Y2, Y2
+	VPSRLW $2, Y1, Y3
+	VPAND Y15, Y3, Y3
+	VPMADDUBSW 32(DX), Y3, Y3
+	VPADDW Y3, Y2, Y2
+	VPSRLW $4, Y1, Y3
+	VPAND Y15, Y3, Y3
+	VPMADDUBSW 64(DX), Y3, Y3
+	VPADDW Y3, Y2, Y2
+	VPSRLW $6, Y1, Y3
+	VPAND Y15, Y3, Y3
+	VPMADDUBSW 96(DX), Y3, Y3
+	VPADDW Y3, Y2, Y2
+	VPMADDWD Y14, Y2, Y2
+	VPADDD Y2, Y0, Y0
+	ADDQ $32, CX
+	ADDQ $128, DX
+	DECQ AX
+	JNZ  lblk
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0x4E, X0, X1
+	VPADDD X1, X0, X0
+	VPSHUFD $0xB1, X0, X1
+	VPADDD X1, X0, X0
+	VPSLLD $1, X0, X0
+	VPADDD X12, X0, X0
+	VCVTDQ2PS X0, X0
+	MOVL (R11)(R12*4), AX
+	VMULSS (R10)(AX*4), X0, X0
+	VUCOMISS X13, X0
+	JBE  lnext
+	MOVL AX, (R9)(R13*4)
+	VMOVSS X0, (R14)(R13*4)
+	INCQ R13
+lnext:
+	INCQ R12
+	JMP  lloop
+ldone:
+	VZEROUPPER
+	MOVQ R13, ret+72(FP)
+	RET
+
+// func prefetchListAsm(codes *byte, stride int, cf *float32, idx *uint32, n int)
+TEXT ·prefetchListAsm(SB), NOSPLIT, $0-40
+	MOVQ codes+0(FP), SI
+	MOVQ stride+8(FP), BX
+	MOVQ cf+16(FP), R10
+	MOVQ idx+24(FP), R11
+	MOVQ n+32(FP), CX
+	XORQ R12, R12
+ploop:
+	CMPQ R12, CX
+	JGE  pdone
+	MOVL (R11)(R12*4), AX
+	PREFETCHT0 (R10)(AX*4)
+	IMULQ BX, AX
+	PREFETCHT0 (SI)(AX*1)
+	INCQ R12
+	JMP  ploop
+pdone:
 	RET

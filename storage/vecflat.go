@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 )
 
 // The flat index: every vector of a space also has a 2-bit code, and a
@@ -140,6 +142,7 @@ func (r *vecRot) encode(v []float32, dst []byte, y []float64) float32 {
 type flatQuery struct {
 	q    []int8
 	sumQ int32
+	lut  fastLUT // the 1-bit first pass's tables
 }
 
 func (r *vecRot) query(q []float32) flatQuery {
@@ -149,7 +152,7 @@ func (r *vecRot) query(q []float32) flatQuery {
 	for _, x := range y {
 		m = max(m, math.Abs(x))
 	}
-	fq := flatQuery{q: make([]int8, r.p)}
+	fq := flatQuery{q: make([]int8, r.p), lut: newFastLUT(y)}
 	if m == 0 || math.IsInf(m, 0) || math.IsNaN(m) {
 		return fq
 	}
@@ -174,6 +177,13 @@ func (sp *vecSpace) flatRescore(vd *vecData, q []float32, k int, ids []uint32) [
 		id uint32
 	}
 	ests := make([]est, len(ids))
+	// the copies are random reads: all are asked for first
+	for _, id := range ids {
+		c := vd.chunks[id>>vd.shift]
+		i := int(id & (1<<vd.shift - 1))
+		prefetch(&c.q8[i*vd.dims])
+		prefetchP(unsafe.Pointer(&c.qs[i]))
+	}
 	for i, id := range ids {
 		v, vs := vd.q8(id)
 		ests[i] = est{float32(dot8(hq, v)) * qs * vs, id}
@@ -206,6 +216,23 @@ func scan2Go(codes []byte, q []int8, cf []float32, bias int32, thr float32, out 
 	for i := range cf {
 		if est := cf[i] * float32(2*dot2Go(codes[i*stride:(i+1)*stride], q)+bias); est > thr {
 			out[n], ests[n] = uint32(i), est
+			n++
+		}
+	}
+	return n
+}
+
+// scan2ListGo is the portable scan2List (an index past codes or cf
+// never passes).
+func scan2ListGo(codes []byte, q []int8, cf []float32, idx []uint32, bias int32, thr float32, out []uint32, ests []float32) int {
+	stride := len(q) / 4
+	n := 0
+	for _, i := range idx {
+		if int(i) >= len(cf) || (int(i)+1)*stride > len(codes) {
+			continue
+		}
+		if est := cf[i] * float32(2*dot2Go(codes[int(i)*stride:(int(i)+1)*stride], q)+bias); est > thr {
+			out[n], ests[n] = i, est
 			n++
 		}
 	}
@@ -305,6 +332,9 @@ const flatScanMin = 32 << 10
 func (sp *vecSpace) flatSearch(vd *vecData, q []float32, n int, ok func(uint32) bool) []uint32 {
 	fq := sp.rot.query(q)
 	ids := len(sp.state)
+	if ids >= flatFastMin {
+		return sp.fastSearch(vd, fq, n, ok)
+	}
 	per := 1 << vd.shift
 	nchunks := (ids + per - 1) / per
 	workers := max(1, min(runtime.GOMAXPROCS(0), ids/flatScanMin))
@@ -330,11 +360,23 @@ func (sp *vecSpace) flatSearch(vd *vecData, q []float32, n int, ok func(uint32) 
 		}
 	}
 	best := make([]flatBest, workers)
+	// the workers take chunks from a shared counter (a few at a time):
+	// one that gets no core for a while delays the search by its current
+	// chunks, not by its share
+	grab := max(1, 2048/per)
+	var next atomic.Int64
 	scan := func(w int) {
 		t := newFlatBest(n)
 		t.thr = thr0
 		out, ests := make([]uint32, per), make([]float32, per)
-		for ci := w * nchunks / workers; ci < (w+1)*nchunks/workers; ci++ {
+		for ci, end := 0, 0; ; ci++ {
+			if ci == end {
+				ci = int(next.Add(int64(grab))) - grab
+				if ci >= nchunks {
+					break
+				}
+				end = min(ci+grab, nchunks)
+			}
 			c := vd.chunks[ci]
 			base := ci * per
 			m := min(per, ids-base)

@@ -260,6 +260,7 @@ type vecSpace struct {
 	// without mu while VSET appends
 	data  atomic.Pointer[vecData]
 	rot   *vecRot   // the flat index's rotation and code size
+	fast  vecFast   // the flat index's 1-bit codes (vecfast.go)
 	ybuf  []float64 // encode's buffer (mu held)
 	norm  []float64 // |v|
 	keys  []string
@@ -336,6 +337,7 @@ func vecChunkShift(dims int) int {
 
 func newVecSpace(s *Store, dims int) *vecSpace {
 	sp := &vecSpace{s: s, dims: dims, filt: map[string]map[string]map[uint32]struct{}{}, rot: newVecRot(dims)}
+	sp.fast = newVecFast(sp.rot.p)
 	sp.ybuf = make([]float64, sp.rot.p)
 	sp.data.Store(&vecData{dims: dims, shift: vecChunkShift(dims)})
 	return sp
@@ -345,7 +347,8 @@ func newVecSpace(s *Store, dims int) *vecSpace {
 func (sp *vecSpace) memSize() int64 {
 	n := int64(256) + sp.data.Load().memSize() + int64(len(sp.data.Load().chunks))*8 + int64(cap(sp.norm))*8 +
 		int64(cap(sp.keys))*16 + int64(cap(sp.exp))*8 + int64(cap(sp.meta))*24 + int64(cap(sp.hasM)) +
-		int64(cap(sp.state)) + int64(cap(sp.free))*4 + int64(cap(sp.pending))*4 + sp.filtMem + sp.dataMem
+		int64(cap(sp.state)) + int64(cap(sp.free))*4 + int64(cap(sp.pending))*4 + sp.filtMem + sp.dataMem +
+		sp.fast.memSize()
 	if sp.g != nil {
 		n += sp.gMem
 	}
@@ -401,6 +404,7 @@ func (sp *vecSpace) add(key string, v *Vector, exp int64) (uint32, int64) {
 	c.qs[i] = quantize(v.Comps, c.q8[i*sp.dims:(i+1)*sp.dims])
 	cb := sp.rot.codeBytes()
 	c.cf[i] = sp.rot.encode(v.Comps, c.c2[i*cb:(i+1)*cb], sp.ybuf)
+	sp.fast.set(id, sp.ybuf) // encode left the rotated vector in ybuf
 	sp.norm[id] = math.Sqrt(dot64(v.Comps, v.Comps))
 	sp.keys[id] = key
 	sp.meta[id], sp.hasM[id] = v.Meta, v.HasMeta
@@ -474,6 +478,7 @@ func (sp *vecSpace) remove(id uint32) int64 {
 	sp.keys[id], sp.meta[id], sp.hasM[id] = "", nil, false
 	vd := sp.data.Load()
 	vd.chunks[id>>vd.shift].cf[id&(1<<vd.shift-1)] = float32(math.NaN()) // the flat scan never picks it
+	sp.fast.kill(id)
 	sp.state[id] &^= stLive
 	sp.live--
 	if sp.state[id]&^stQueued == 0 {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -37,6 +38,7 @@ func (m vecModel) check(t *testing.T, s *Store, rng *rand.Rand) {
 		if got := s.DB(db).VCard(); got != int64(len(want)) {
 			t.Fatalf("db %d VCARD %d, want %d", db, got, len(want))
 		}
+		checkFastLayout(t, s, db)
 		for _, dims := range []int{3, 4} {
 			q := make([]float32, dims)
 			for i := range q {
@@ -86,6 +88,56 @@ func (m vecModel) check(t *testing.T, s *Store, rng *rand.Rand) {
 	}
 }
 
+// checkFastLayout checks the 1-bit blocks of every space of database db
+// against codes made afresh from the stored vectors: a live id's slot holds
+// its vector's code and factor, every other slot (removed, free, or past the
+// last id) a NaN factor.
+func checkFastLayout(t *testing.T, s *Store, db int) {
+	t.Helper()
+	d := &s.vec.dbs[db]
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for dims, sp := range d.spaces {
+		sp.mu.RLock()
+		F := &sp.fast
+		ref := newVecFast(sp.rot.p)
+		y := make([]float64, sp.rot.p)
+		vd := sp.data.Load()
+		slots := 0
+		for si := range F.f {
+			slots += len(F.f[si])
+			if len(F.codes[si]) != len(F.f[si])*F.rows || len(F.f[si])%32 != 0 {
+				t.Fatalf("dims %d slab %d: %d code bytes for %d slots", dims, si, len(F.codes[si]), len(F.f[si]))
+			}
+		}
+		if slots < len(sp.state) || slots >= len(sp.state)+32 {
+			t.Fatalf("dims %d: %d slots for %d ids", dims, slots, len(sp.state))
+		}
+		for id := 0; id < slots; id++ {
+			s, i := id/F.slabV, id%F.slabV
+			f := F.f[s][i]
+			if id >= len(sp.state) || sp.state[id]&stLive == 0 {
+				if !math.IsNaN(float64(f)) {
+					t.Fatalf("dims %d: dead id %d has factor %v", dims, id, f)
+				}
+				continue
+			}
+			sp.rot.rotate(vd.vec(uint32(id)), y)
+			ref.set(0, y)
+			if f != ref.f[0][0] {
+				t.Fatalf("dims %d id %d: factor %v, want %v", dims, id, f, ref.f[0][0])
+			}
+			blk := F.codes[s][i/32*32*F.rows:]
+			for j := range F.rows {
+				if blk[j*32+i%32] != ref.codes[0][j*32] {
+					t.Fatalf("dims %d id %d row %d: code %#x, want %#x", dims, id, j, blk[j*32+i%32], ref.codes[0][j*32])
+				}
+			}
+		}
+		sp.mu.RUnlock()
+	}
+}
+
 func cos64(q, v []float32) float64 {
 	var d, a, b float64
 	for i := range q {
@@ -103,9 +155,15 @@ func cos64(q, v []float32) float64 {
 // that the index holds exactly the live vector keys after each batch, and
 // after a restart; enough vectors of one dims to use the graph and rebuild it.
 func TestVecIndexModel(t *testing.T) {
-	for _, c := range []struct{ persist, graph bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+	for _, c := range []struct{ persist, graph, fast bool }{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {false, false, true}} {
 		persist := c.persist
-		t.Run(fmt.Sprint("persist=", persist, ",graph=", c.graph), func(t *testing.T) {
+		t.Run(fmt.Sprint("persist=", persist, ",graph=", c.graph, ",fast=", c.fast), func(t *testing.T) {
+			if c.fast {
+				// the flat search starts with the 1-bit pass at any size,
+				// keeping few candidates
+				defer func(a, b int) { flatFirst, flatFastMin = a, b }(flatFirst, flatFastMin)
+				flatFirst, flatFastMin = 50, 0
+			}
 			if c.graph {
 				// the graph answers beyond VecExactLimit vectors of a dims,
 				// not the flat index
@@ -394,5 +452,135 @@ func TestVecFlushMemory(t *testing.T) {
 	}
 	if got := db.VCard(); got != 0 {
 		t.Fatalf("VCARD %d", got)
+	}
+}
+
+// TestVecFastLayout: random VSET (new keys and overwrites), DEL, RENAME,
+// EXPIRE and FLUSHDB on one space of 16 dims; after each batch the 1-bit
+// blocks match codes made afresh (checkFastLayout), and a flat search whose
+// first pass keeps at least every vector returns the best 100 2-bit
+// estimates of the live vectors, and its hits are live with exact scores.
+func TestVecFastLayout(t *testing.T) {
+	// 16 dims: a run's 2-bit codes are one slice (estimated by one call);
+	// 4,096: runs cross the codes' slabs (estimated one by one)
+	for _, dims := range []int{16, 4096} {
+		t.Run(fmt.Sprint("dims=", dims), func(t *testing.T) { testVecFastLayout(t, dims) })
+	}
+}
+
+func testVecFastLayout(t *testing.T, dims int) {
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	defer func(a, b int) { flatFirst, flatFastMin = a, b }(flatFirst, flatFastMin)
+	rng := rand.New(rand.NewPCG(3, 3))
+	d := s.DB(0)
+	m := map[string][]float32{}
+	key := func() string { return fmt.Sprint("f", rng.IntN(3000)) }
+	for round := 0; round < 10; round++ {
+		for op := 0; op < 1500; op++ {
+			k := key()
+			switch r := rng.IntN(100); {
+			case r < 60:
+				v := make([]float32, dims)
+				for i := range v {
+					v[i] = rng.Float32()*2 - 1
+				}
+				locked(s, map[int][]string{0: {k}}, func() { d.SetVector([]byte(k), &Vector{Comps: v}, 0) })
+				m[k] = v
+			case r < 75:
+				locked(s, map[int][]string{0: {k}}, func() { d.Delete([]byte(k)) })
+				delete(m, k)
+			case r < 85:
+				k2 := key()
+				if k2 == k {
+					continue
+				}
+				locked(s, map[int][]string{0: {k, k2}}, func() {
+					if d.Rename([]byte(k), []byte(k2)) {
+						if v, ok := m[k]; ok {
+							m[k2] = v
+						} else {
+							delete(m, k2)
+						}
+						delete(m, k)
+					}
+				})
+			case r < 99:
+				locked(s, map[int][]string{0: {k}}, func() {
+					if d.Lookup([]byte(k)) != nil {
+						d.SetExpiry([]byte(k), NowMs()-1)
+						d.Lookup([]byte(k)) // expires it
+					}
+				})
+				delete(m, k)
+			default:
+				if round%3 == 2 && rng.IntN(10) == 0 {
+					var ls LockSet
+					ls.AddDB(0)
+					s.Lock(&ls)
+					if err := d.Flush(); err != nil {
+						t.Fatal(err)
+					}
+					s.Unlock(&ls)
+					m = map[string][]float32{}
+				}
+			}
+		}
+		checkFastLayout(t, s, 0)
+		sp := s.vec.dbs[0].spaces[dims]
+		if sp == nil {
+			continue
+		}
+		q := make([]float32, dims)
+		for i := range q {
+			q[i] = rng.Float32()*2 - 1
+		}
+		sp.mu.RLock()
+		vd := sp.data.Load()
+		all := func(uint32) bool { return true }
+		flatFirst, flatFastMin = len(sp.state), 0
+		got := sp.flatSearch(vd, q, 100, all)
+		// the reference: the best 100 2-bit estimates of the live vectors
+		fq := sp.rot.query(q)
+		cb := sp.rot.codeBytes()
+		var ref []flatCand
+		for id, st := range sp.state {
+			if st&stLive == 0 {
+				continue
+			}
+			c := vd.chunks[id>>vd.shift]
+			j := id & (1<<vd.shift - 1)
+			var o [1]uint32
+			var e [1]float32
+			if scan2(c.c2[j*cb:(j+1)*cb], fq.q, c.cf[j:j+1], -3*fq.sumQ, float32(math.Inf(-1)), o[:], e[:]) == 1 {
+				ref = append(ref, flatCand{e[0], uint32(id)})
+			}
+		}
+		sp.mu.RUnlock()
+		slices.SortFunc(ref, func(a, b flatCand) int { return cmp.Compare(b.est, a.est) })
+		var want []uint32
+		for _, c := range ref[:min(100, len(ref))] {
+			want = append(want, c.id)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: fast candidates %v, want %v", round, got, want)
+		}
+		for _, id := range got {
+			if sp.state[id]&stLive == 0 {
+				t.Fatalf("round %d: removed id %d returned", round, id)
+			}
+		}
+		flatFirst = 50 // the 1-bit pass does choose
+		hits := d.VSearch(q, 10, nil)
+		for _, h := range hits {
+			if v, ok := m[h.Key]; !ok || math.Abs(float64(h.Score)-cos64(q, v)) > 1e-6 {
+				t.Fatalf("round %d: hit %q (live %v)", round, h.Key, ok)
+			}
+		}
 	}
 }

@@ -50,6 +50,13 @@ func TestVectorRecall(t *testing.T) {
 		}
 	}
 	t.Run("flat", func(t *testing.T) { vecRecall(t, n, 128, uniform, false) })
+	t.Run("fast", func(t *testing.T) {
+		// the 1-bit first pass that spaces of 128k+ vectors start with,
+		// at this size
+		defer func(b int) { flatFastMin = b }(flatFastMin)
+		flatFastMin = 0
+		vecRecall(t, n, 128, uniform, false)
+	})
 	t.Run("graph", func(t *testing.T) { vecRecall(t, n, 128, uniform, true) })
 }
 
@@ -57,6 +64,16 @@ func TestVectorRecall(t *testing.T) {
 // embeddings — clusters, a few dimensions much larger than the rest, a dims
 // that is not a power of two (384, padded to 512 for the rotation).
 func TestVectorRecallEmbeddingLike(t *testing.T) {
+	t.Run("flat", func(t *testing.T) { vecRecallEmbeddingLike(t) })
+	t.Run("fast", func(t *testing.T) {
+		// through the 1-bit first pass, keeping a tenth of the vectors
+		defer func(a, b int) { flatFirst, flatFastMin = a, b }(flatFirst, flatFastMin)
+		flatFirst, flatFastMin = 2000, 0
+		vecRecallEmbeddingLike(t)
+	})
+}
+
+func vecRecallEmbeddingLike(t *testing.T) {
 	crng := rand.New(rand.NewPCG(5, 6))
 	const dims = 384
 	centers := make([][]float32, 200)
@@ -181,7 +198,8 @@ func setVectors(db DB, n int, randVec func() []float32) {
 func (sp *vecSpace) exact(q []float32, k int) []VecHit { return sp.searchMode(q, k, nil, true) }
 
 // BenchmarkVecSearchFlat: VSEARCH K 10 through the flat index over
-// VEC_BENCH_N (default 100,000) random vectors of 128 dims.
+// VEC_BENCH_N (default 100,000) vectors of 128 dims (vecBenchGen);
+// VEC_FAST_MIN overrides flatFastMin.
 func BenchmarkVecSearchFlat(b *testing.B) {
 	n := 100_000
 	if v := os.Getenv("VEC_BENCH_N"); v != "" {
@@ -194,18 +212,27 @@ func BenchmarkVecSearchFlat(b *testing.B) {
 	defer s.Close()
 	db := s.DB(0)
 	rng := rand.New(rand.NewPCG(1, 2))
+	if v := os.Getenv("VEC_FAST_MIN"); v != "" {
+		// e.g. 1e9: the 2-bit scan of every code, as before the 1-bit pass
+		defer func(b int) { flatFastMin = b }(flatFastMin)
+		flatFastMin, _ = strconv.Atoi(v)
+	}
+	gen := vecBenchGen(128)
 	randVec := func() []float32 {
 		v := make([]float32, 128)
-		for i := range v {
-			v[i] = rng.Float32()*2 - 1
-		}
+		gen(rng, v)
 		return v
 	}
 	setVectors(db, n, randVec)
-	q := randVec()
+	qs := make([][]float32, 64)
+	for i := range qs {
+		qs[i] = randVec()
+	}
 	b.ResetTimer()
+	i := 0
 	for b.Loop() {
-		db.VSearch(q, 10, nil)
+		db.VSearch(qs[i%len(qs)], 10, nil)
+		i++
 	}
 }
 
@@ -230,5 +257,95 @@ func TestSelectBest(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// vecBenchGen makes vectors of dims components: uniform in [−1, 1], or
+// with VEC_DATA=clustered around 1,000 centers, the first 8 dimensions
+// six times larger and offset (embedding-like).
+func vecBenchGen(dims int) func(*rand.Rand, []float32) {
+	if os.Getenv("VEC_DATA") != "clustered" {
+		return func(rng *rand.Rand, v []float32) {
+			for i := range v {
+				v[i] = rng.Float32()*2 - 1
+			}
+		}
+	}
+	crng := rand.New(rand.NewPCG(5, 6))
+	centers := make([][]float32, 1000)
+	for i := range centers {
+		centers[i] = make([]float32, dims)
+		for j := range centers[i] {
+			centers[i][j] = float32(crng.NormFloat64())
+		}
+	}
+	return func(rng *rand.Rand, v []float32) {
+		c := centers[rng.IntN(len(centers))]
+		for j := range v {
+			v[j] = c[j]*0.5 + float32(rng.NormFloat64())*0.5
+			if j < 8 {
+				v[j] = v[j]*6 + 3
+			}
+		}
+	}
+}
+
+// TestVectorFastSweep (set VEC_SWEEP to a list of first-pass candidate
+// counts, e.g. 4000,8000,16000) reports recall@10 and time per query of the
+// flat search through the 1-bit pass for each count, on VEC_RECALL_N
+// (default 1,000,000) vectors of 128 dims: uniform (VEC_DATA unset) or
+// clustered ("clustered": 1,000 centers, a few large dimensions).
+func TestVectorFastSweep(t *testing.T) {
+	sweep := os.Getenv("VEC_SWEEP")
+	if sweep == "" {
+		t.Skip("VEC_SWEEP not set")
+	}
+	n := 1_000_000
+	if v := os.Getenv("VEC_RECALL_N"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	const dims, queries, k = 128, 300, 10
+	gen := vecBenchGen(dims)
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db := s.DB(0)
+	rng := rand.New(rand.NewPCG(1, 2))
+	randVec := func() []float32 {
+		v := make([]float32, dims)
+		gen(rng, v)
+		return v
+	}
+	setVectors(db, n, randVec)
+	sp := s.vec.dbs[0].spaces[dims]
+	qs := make([][]float32, queries)
+	want := make([]map[string]bool, queries)
+	for qi := range qs {
+		qs[qi] = randVec()
+		want[qi] = map[string]bool{}
+		for _, h := range sp.exact(qs[qi], k) {
+			want[qi][h.Key] = true
+		}
+	}
+	defer func(a, b int) { flatFirst, flatFastMin = a, b }(flatFirst, flatFastMin)
+	for _, f := range strings.Split(sweep, ",") {
+		flatFirst, _ = strconv.Atoi(f)
+		if flatFirst == 0 {
+			flatFastMin = n + 1 // the 2-bit scan of every code
+		} else {
+			flatFastMin = 0
+		}
+		var hit int
+		t0 := time.Now()
+		for qi, q := range qs {
+			for _, h := range db.VSearch(q, k, nil) {
+				if want[qi][h.Key] {
+					hit++
+				}
+			}
+		}
+		fmt.Printf("sweep: data=%q n=%d first=%d recall@10=%.4f time=%v/query\n", os.Getenv("VEC_DATA"), n, flatFirst, float64(hit)/float64(queries*k), time.Since(t0)/queries)
 	}
 }
