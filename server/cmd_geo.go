@@ -281,8 +281,12 @@ func geoWithinShape(shape *geoShape, score float64, xy *[2]float64, distance *fl
 		return false
 	}
 	if !shape.box {
+		limit := shape.radius * shape.conversion
+		if clearlyOver(geohashGetDistanceFast(shape.xy[0], shape.xy[1], xy[0], xy[1]), limit) {
+			return false
+		}
 		*distance = geohashGetDistance(shape.xy[0], shape.xy[1], xy[0], xy[1])
-		return !(*distance > shape.radius*shape.conversion)
+		return !(*distance > limit)
 	}
 	return geohashGetDistanceIfInRectangle(shape.width*shape.conversion, shape.height*shape.conversion,
 		shape.xy[0], shape.xy[1], xy[0], xy[1], distance)

@@ -410,3 +410,21 @@ func TestGeoHostileArguments(t *testing.T) {
 	require.Equal(t, zArr("", "e"), r.do("GEOSEARCH", "", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km", "ASC"))
 	require.Equal(t, zErr(msgNotInt), r.do("GEOSEARCH", "", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km", "COUNT", "99999999999999999999"))
 }
+
+// TestGeoFastRejectIsExact: the cheap distance only rejects points that the
+// exact distance rejects too, also for radii equal to a point's exact
+// distance and one ulp either side of it.
+func TestGeoFastRejectIsExact(t *testing.T) {
+	rng := rand.New(rand.NewSource(56))
+	for i := 0; i < 200000; i++ {
+		lon1, lat1 := rng.Float64()*360-180, rng.Float64()*170-85
+		lon2, lat2 := lon1+(rng.Float64()-0.5)*rng.Float64()*2, lat1+(rng.Float64()-0.5)*rng.Float64()*2
+		exact := geohashGetDistance(lon1, lat1, lon2, lat2)
+		fast := geohashGetDistanceFast(lon1, lat1, lon2, lat2)
+		for _, limit := range []float64{exact, math.Nextafter(exact, 0), math.Nextafter(exact, math.Inf(1)), exact * (1 + 1e-13), exact * (1 - 1e-13)} {
+			if clearlyOver(fast, limit) && !(exact > limit) {
+				t.Fatalf("(%v,%v)-(%v,%v): fast %v rejects at %v, exact %v accepts", lon1, lat1, lon2, lat2, fast, limit, exact)
+			}
+		}
+	}
+}

@@ -377,9 +377,35 @@ func geohashGetDistance(lon1d, lat1d, lon2d, lat2d float64) float64 {
 	return 2.0 * geoEarthRadius * geoAsin(math.Sqrt(a))
 }
 
+// geohashGetDistanceFast is geohashGetDistance with Go's math.Sin, Cos and
+// Asin: within a few ulps of it, and about 20 times cheaper than the
+// correctly rounded functions (geomath.go). Searches use it to reject the
+// points that are clearly outside a shape; a point near the edge or inside
+// gets the exact distance, which decides and is what the reply shows.
+func geohashGetDistanceFast(lon1d, lat1d, lon2d, lat2d float64) float64 {
+	lon1r := geoDegRad(lon1d)
+	lon2r := geoDegRad(lon2d)
+	v := math.Sin((lon2r - lon1r) / 2)
+	if v == 0.0 {
+		return geohashGetLatDistance(lat1d, lat2d)
+	}
+	lat1r := geoDegRad(lat1d)
+	lat2r := geoDegRad(lat2d)
+	u := math.Sin((lat2r - lat1r) / 2)
+	a := u*u + math.Cos(lat1r)*math.Cos(lat2r)*v*v
+	return 2.0 * geoEarthRadius * math.Asin(math.Sqrt(a))
+}
+
+// clearlyOver reports whether a fast distance is over limit by more than its
+// possible error (a relative 1e-12, far above a few ulps).
+func clearlyOver(fast, limit float64) bool { return fast > limit+math.Abs(limit)*1e-12+1e-9 }
+
 func geohashGetDistanceIfInRectangle(widthM, heightM, x1, y1, x2, y2 float64, distance *float64) bool {
 	latDistance := geohashGetLatDistance(y2, y1)
 	if latDistance > heightM/2 {
+		return false
+	}
+	if clearlyOver(geohashGetDistanceFast(x2, y2, x1, y2), widthM/2) {
 		return false
 	}
 	lonDistance := geohashGetDistance(x2, y2, x1, y2)
