@@ -3,7 +3,7 @@ package server
 import (
 	"bytes"
 	"math"
-	"sort"
+	"slices"
 
 	"github.com/luxdb/lux-go/storage"
 )
@@ -233,13 +233,20 @@ func sortGeneric(c *Client, args [][]byte, readonly bool) {
 			}
 			vec[i].score = f
 		}
-		sort.SliceStable(vec, func(a, b int) bool {
-			x := sortCompare(&vec[a], &vec[b], alpha, sortby != nil)
+		cmp := func(a, b sortItem) int {
+			x := sortCompare(&a, &b, alpha, sortby != nil)
 			if desc {
 				x = -x
 			}
-			return x < 0
-		})
+			return x
+		}
+		if sortby == nil {
+			// a total order (ties only between equal elements): pdqsort
+			slices.SortFunc(vec, cmp)
+		} else {
+			// elements with equal BY values keep their order
+			slices.SortStableFunc(vec, cmp)
+		}
 	}
 
 	var out []sortItem // the LIMIT range
