@@ -51,6 +51,9 @@ type Client struct {
 	multi    bool
 	multiErr bool
 	inExec   bool
+	// tablesHeld: the client's EXEC or script holds the tables engine's
+	// write lock, so table commands take no lock of their own
+	tablesHeld bool
 	// execHolds: the running EXEC holds the committer for its whole queue
 	execHolds bool
 	queue     []queued

@@ -83,7 +83,7 @@ func (s *Server) tablesWriteLock() (unlock func()) {
 // lock again.
 func (s *Server) flushTables(c *Client) {
 	h := s.tablesHandle()
-	if !(c != nil && c.inExec && queueHasTables(c)) {
+	if !(c != nil && c.tablesHeld) {
 		h.db.Lock()
 		defer h.db.Unlock()
 	}
@@ -104,7 +104,7 @@ func queueHasTables(c *Client) bool {
 // load still running.
 func lockTables(c *Client, write bool) *tables.DB {
 	db := c.srv.tablesHandle().db
-	if !c.inExec {
+	if !c.tablesHeld {
 		if write {
 			db.Lock()
 		} else {
@@ -120,7 +120,7 @@ func lockTables(c *Client, write bool) *tables.DB {
 }
 
 func unlockTables(c *Client, db *tables.DB, write bool) {
-	if c.inExec {
+	if c.tablesHeld {
 		return
 	}
 	if write {

@@ -91,7 +91,9 @@ func cmdExec(c *Client, args [][]byte) {
 	// locks (the order FLUSHDB uses too) and held for the whole transaction
 	unlockTables := func() {}
 	if queueHasTables(c) {
-		unlockTables = s.tablesWriteLock()
+		unlock := s.tablesWriteLock()
+		c.tablesHeld = true
+		unlockTables = func() { c.tablesHeld = false; unlock() }
 	}
 	if c.watchAborted() {
 		unlockTables()

@@ -597,6 +597,9 @@ type scriptRun struct {
 	memKilled atomic.Bool // by the memory guard
 	heap0     int64       // the live heap when the guard first saw it (under runMu)
 	inCall    bool
+	// tablesUnlock releases the tables lock a table command made the
+	// script take (nil: none taken)
+	tablesUnlock func()
 }
 
 type captureWriter struct{ buf []byte }
@@ -789,6 +792,10 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 
 	if run.timer != nil {
 		run.timer.Stop()
+	}
+	if run.tablesUnlock != nil {
+		run.c.tablesHeld = false
+		run.tablesUnlock()
 	}
 	e.runMu.Lock()
 	delete(e.runs, run)
@@ -1117,6 +1124,14 @@ func (vm *luaVM) redisCall(L *lua.LState, raise bool) int {
 	}
 	if write {
 		run.dirty.Store(true)
+	}
+	if cmd.Flags&FlagTables != 0 && !c.tablesHeld {
+		// table commands take the engine's lock per command; in a script
+		// the script holds it (after its shard locks, the order EXEC and
+		// FLUSHDB use) until it ends, so its table reads and writes are
+		// one atomic unit with its key commands
+		run.tablesUnlock = s.tablesWriteLock()
+		c.tablesHeld = true
 	}
 
 	// run the handler under the script's locks, its reply captured

@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,4 +284,67 @@ func TestScriptMemoryLimit(t *testing.T) {
 	require.ErrorContains(t, rc.Eval(ctx, "return #string.rep('x', 1e10)", nil).Err(), "not enough memory")
 	require.Equal(t, int64(1000), rc.Eval(ctx, "local t = {} for i = 1, 1000 do t[i] = string.rep('x', 100) .. i end return #t", nil).Val())
 	require.Equal(t, "PONG", rc.Ping(ctx).Val())
+}
+
+// TestScriptTableWritesAreAtomic: a script's table commands are one atomic
+// unit: readers never see the odd value a script writes between two
+// updates of a row, and concurrent scripts lose no increment. The script
+// holds the tables lock from its first table command to its end (and, under
+// -race, the engine is never touched without a lock).
+func TestScriptTableWritesAreAtomic(t *testing.T) {
+	ts := startServer(t, "")
+	defer ts.stop()
+	rc := ts.client(t)
+	ctx := context.Background()
+	require.NoError(t, rc.Do(ctx, "TCREATE", "ctr", "n:int").Err())
+	require.NoError(t, rc.Do(ctx, "TINSERT", "ctr", "n", "0").Err())
+	// n goes even -> odd -> even within one script
+	incr := redis.NewScript(`local r = redis.call('TGET', 'ctr', 1)
+local n = 0
+for i = 1, #r, 2 do if r[i] == 'n' then n = tonumber(r[i+1]) end end
+redis.call('TUPDATE', 'ctr', 1, 'n', n + 1)
+redis.call('SET', KEYS[1], n)
+redis.call('TUPDATE', 'ctr', 1, 'n', n + 2)
+return n + 2`)
+	const clients, each = 3, 100
+	var wg sync.WaitGroup
+	var stop atomic.Bool
+	var odd, reads atomic.Int64
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := ts.client(t)
+			for !stop.Load() {
+				r, err := c.Do(ctx, "TGET", "ctr", 1).StringSlice()
+				if err == nil && len(r) == 2 {
+					reads.Add(1)
+					if n, _ := strconv.Atoi(r[1]); n%2 == 1 {
+						odd.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	var sw sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		sw.Add(1)
+		go func() {
+			defer sw.Done()
+			c := ts.client(t)
+			for j := 0; j < each; j++ {
+				if err := incr.Run(ctx, c, []string{fmt.Sprint("k", i)}).Err(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	sw.Wait()
+	stop.Store(true)
+	wg.Wait()
+	require.Zero(t, odd.Load(), "readers saw a script's half-done update (%d reads)", reads.Load())
+	r, err := rc.Do(ctx, "TGET", "ctr", 1).StringSlice()
+	require.NoError(t, err)
+	require.Equal(t, []string{"n", fmt.Sprint(2 * clients * each)}, r)
 }
