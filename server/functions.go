@@ -858,12 +858,7 @@ func functionStats(c *Client, args [][]byte) {
 	s := c.srv
 	e := &s.lua
 	e.runMu.Lock()
-	var cur *scriptRun
-	for r := range e.runs {
-		if cur == nil || r.start.Before(cur.start) {
-			cur = r
-		}
-	}
+	cur := e.oldestRun(nil)
 	var (
 		name string
 		argv [][]byte
@@ -908,29 +903,7 @@ func functionStats(c *Client, args [][]byte) {
 	c.WriteInt(nfn)
 }
 
-func functionKill(c *Client, args [][]byte) {
-	e := &c.srv.lua
-	e.runMu.Lock()
-	defer e.runMu.Unlock()
-	var target *scriptRun
-	for r := range e.runs {
-		if r.c != c && (target == nil || r.start.Before(target.start)) {
-			target = r
-		}
-	}
-	switch {
-	case target == nil:
-		c.WriteError(msgNotBusy)
-	case target.dirty.Load():
-		c.WriteError(msgUnkillable)
-	case !target.isFunc:
-		c.WriteError(msgBusyScript) // SCRIPT KILL stops an EVAL
-	default:
-		target.killed.Store(true)
-		target.vm.ctx.kill()
-		c.WriteOK()
-	}
-}
+func functionKill(c *Client, args [][]byte) { c.srv.lua.kill(c, true) }
 
 func functionHelp(c *Client, args [][]byte) {
 	writeHelp(c, args[0],

@@ -362,38 +362,33 @@ func geohashGetLatDistance(lat1d, lat2d float64) float64 {
 	return geoEarthRadius * math.Abs(geoDegRad(lat2d)-geoDegRad(lat1d))
 }
 
-// geohashGetDistance is Redis's haversine distance in meters.
+// geohashGetDistance is Redis's haversine distance in meters, with the
+// correctly rounded sin, cos and asin (geomath.go), so it equals glibc's.
 func geohashGetDistance(lon1d, lat1d, lon2d, lat2d float64) float64 {
-	lon1r := geoDegRad(lon1d)
-	lon2r := geoDegRad(lon2d)
-	v := geoSin((lon2r - lon1r) / 2)
-	if v == 0.0 {
-		return geohashGetLatDistance(lat1d, lat2d)
-	}
-	lat1r := geoDegRad(lat1d)
-	lat2r := geoDegRad(lat2d)
-	u := geoSin((lat2r - lat1r) / 2)
-	a := float64(u*u) + float64(float64(float64(geoCos(lat1r)*geoCos(lat2r))*v)*v)
-	return 2.0 * geoEarthRadius * geoAsin(math.Sqrt(a))
+	return haversine(geoSin, geoCos, geoAsin, lon1d, lat1d, lon2d, lat2d)
 }
 
 // geohashGetDistanceFast is geohashGetDistance with Go's math.Sin, Cos and
-// Asin: within a few ulps of it, and about 20 times cheaper than the
-// correctly rounded functions (geomath.go). Searches use it to reject the
-// points that are clearly outside a shape; a point near the edge or inside
-// gets the exact distance, which decides and is what the reply shows.
+// Asin: within a few ulps of it, and about 20 times cheaper. Searches use it
+// to reject the points that are clearly outside a shape; a point near the
+// edge or inside gets the exact distance, which decides and is what the
+// reply shows.
 func geohashGetDistanceFast(lon1d, lat1d, lon2d, lat2d float64) float64 {
+	return haversine(math.Sin, math.Cos, math.Asin, lon1d, lat1d, lon2d, lat2d)
+}
+
+func haversine(sin, cos, asin func(float64) float64, lon1d, lat1d, lon2d, lat2d float64) float64 {
 	lon1r := geoDegRad(lon1d)
 	lon2r := geoDegRad(lon2d)
-	v := math.Sin((lon2r - lon1r) / 2)
+	v := sin((lon2r - lon1r) / 2)
 	if v == 0.0 {
 		return geohashGetLatDistance(lat1d, lat2d)
 	}
 	lat1r := geoDegRad(lat1d)
 	lat2r := geoDegRad(lat2d)
-	u := math.Sin((lat2r - lat1r) / 2)
-	a := u*u + math.Cos(lat1r)*math.Cos(lat2r)*v*v
-	return 2.0 * geoEarthRadius * math.Asin(math.Sqrt(a))
+	u := sin((lat2r - lat1r) / 2)
+	a := float64(u*u) + float64(float64(float64(cos(lat1r)*cos(lat2r))*v)*v)
+	return 2.0 * geoEarthRadius * asin(math.Sqrt(a))
 }
 
 // clearlyOver reports whether a fast distance is over limit by more than its

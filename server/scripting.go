@@ -1496,31 +1496,40 @@ func (e *scriptEngine) killAll() {
 	}
 }
 
-func scriptKill(c *Client, args [][]byte) {
-	e := &c.srv.lua
-	e.runMu.Lock()
-	defer e.runMu.Unlock()
-	var target *scriptRun
+func scriptKill(c *Client, args [][]byte) { c.srv.lua.kill(c, false) }
+
+// oldestRun is the longest-running script other than one of skip's (nil
+// skips none); hold runMu.
+func (e *scriptEngine) oldestRun(skip *Client) *scriptRun {
+	var oldest *scriptRun
 	for r := range e.runs {
-		if r.c != c && (target == nil || r.start.Before(target.start)) {
-			target = r
+		if (skip == nil || r.c != skip) && (oldest == nil || r.start.Before(oldest.start)) {
+			oldest = r
 		}
 	}
-	if target == nil {
+	return oldest
+}
+
+// kill is scriptKill(c, is_eval): SCRIPT KILL stops an EVAL, FUNCTION KILL
+// a function, neither one that has written.
+func (e *scriptEngine) kill(c *Client, function bool) {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	target := e.oldestRun(c)
+	switch {
+	case target == nil:
 		c.WriteError(msgNotBusy)
-		return
-	}
-	if target.dirty.Load() {
+	case target.dirty.Load():
 		c.WriteError(msgUnkillable)
-		return
-	}
-	if target.isFunc {
+	case target.isFunc && !function:
 		c.WriteError(msgBusyFunction) // FUNCTION KILL stops a function
-		return
+	case !target.isFunc && function:
+		c.WriteError(msgBusyScript) // SCRIPT KILL stops an EVAL
+	default:
+		target.killed.Store(true)
+		target.vm.ctx.kill()
+		c.WriteOK()
 	}
-	target.killed.Store(true)
-	target.vm.ctx.kill()
-	c.WriteOK()
 }
 
 // scriptBusy reports whether a script has run past busy-reply-threshold;
@@ -1551,12 +1560,7 @@ func (s *Server) scriptBusyReject(c *Client, cmd *Command, args [][]byte) bool {
 func (e *scriptEngine) runningFunction() bool {
 	e.runMu.Lock()
 	defer e.runMu.Unlock()
-	var oldest *scriptRun
-	for r := range e.runs {
-		if oldest == nil || r.start.Before(oldest.start) {
-			oldest = r
-		}
-	}
+	oldest := e.oldestRun(nil)
 	return oldest != nil && oldest.isFunc
 }
 
