@@ -3,7 +3,8 @@
 #
 # bench_start NAME starts Debian's redis-server (--appendonly yes
 # --appendfsync everysec) on REDIS_PORT and lux (--appendfsync everysec) on
-# LUX_PORT, each with a fresh data directory under WORK, and waits for both;
+# LUX_PORT, each with a fresh data directory under WORK, and waits for both
+# (BENCH_MODE=mem: redis --appendonly no, lux --persistence=false);
 # it sets ROOT, WORK, LUX, RPID and LPID. LUX_BIN names a lux binary (else
 # one is built from this checkout); KEEP=1 keeps WORK.
 
@@ -38,12 +39,16 @@ bench_start() {
 		(cd "$ROOT" && go build -o "$LUX" ./cmd/lux)
 	fi
 	mkdir -p "$WORK/redis-data" "$WORK/lux-data"
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec \
+	local raof=(--appendonly yes --appendfsync everysec) lopt=(--data-dir "$WORK/lux-data" --appendfsync everysec)
+	if [ "${BENCH_MODE:-everysec}" = mem ]; then
+		raof=(--appendonly no) lopt=(--persistence=false)
+	fi
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' "${raof[@]}" \
 		--dir "$WORK/redis-data" --logfile "$WORK/redis.log" &
 	RPID=$!
 	PIDS+=("$RPID")
 	disown
-	"$LUX" --port "$LUX_PORT" --bind 127.0.0.1 --data-dir "$WORK/lux-data" --appendfsync everysec --demo= \
+	"$LUX" --port "$LUX_PORT" --bind 127.0.0.1 "${lopt[@]}" --demo= \
 		>"$WORK/lux.log" 2>&1 &
 	LPID=$!
 	PIDS+=("$LPID")

@@ -31,8 +31,8 @@ type Client struct {
 	srv  *Server
 	id   int64
 	conn net.Conn
-	rd   *redcon.Reader
-	pr   *protoReader    // under rd: what CLIENT LIST reports as the query buffer
+	rd   *reqReader
+	pr   *protoReader    // under rd: with rd, what CLIENT LIST reports as the query buffer
 	cw   *countingWriter // under Writer: sizes of the reply batches written
 	wmu  sync.Mutex
 
@@ -181,7 +181,7 @@ func (c *Client) liveView() clientView {
 		v.qbuf = int64(c.batchBytes - c.batchDone)
 	}
 	if c.pr != nil {
-		v.qbuf += int64(c.pr.buffered())
+		v.qbuf += int64(c.pr.buffered() + c.rd.buffered())
 		v.qbufFree = int64(c.pr.free())
 	}
 

@@ -656,7 +656,7 @@ func benchKsubSET(b *testing.B, subs int, pattern func(i int) string) {
 	}
 	lc := &loopConn{req: []byte(req.String())}
 	c := &Client{srv: s, Writer: redcon.NewWriter(io.Discard), authed: true}
-	c.rd = redcon.NewReader(newProtoReader(lc, &s.limits, c.authRequired))
+	c.rd = newReqReader(newProtoReader(lc, &s.limits, c.authRequired))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; {

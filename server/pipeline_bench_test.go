@@ -44,7 +44,7 @@ func benchPipelineOf(b *testing.B, dir string, cmd func(i int) string) {
 	}
 	lc := &loopConn{req: req.Bytes()}
 	c := &Client{srv: s, Writer: redcon.NewWriter(io.Discard), authed: true}
-	c.rd = redcon.NewReader(newProtoReader(lc, &s.limits, c.authRequired))
+	c.rd = newReqReader(newProtoReader(lc, &s.limits, c.authRequired))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for n := 0; n < b.N; {

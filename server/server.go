@@ -16,7 +16,6 @@ import (
 
 	"github.com/luxdb/lux-go/pubsub"
 	"github.com/luxdb/lux-go/storage"
-	"github.com/tidwall/redcon"
 )
 
 // Version is the server version reported by INFO and HELLO.
@@ -313,7 +312,7 @@ func (s *Server) serveConn(c *Client) {
 
 	cr := &countingReader{r: c.conn, n: &s.stats.netIn}
 	c.pr = newProtoReader(cr, &s.limits, c.authRequired)
-	c.rd = redcon.NewReader(c.pr)
+	c.rd = newReqReader(c.pr)
 	for {
 		cmds, err := c.rd.ReadCommands()
 		if err != nil {
