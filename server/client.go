@@ -48,6 +48,11 @@ type Client struct {
 	cmd       *Command
 	cmdName   string // cmd with its subcommand, for CLIENT LIST
 
+	// the last command name looked up, as sent, and its command (lookup)
+	lastName    [15]byte
+	lastNameLen uint8
+	lastLookup  *Command
+
 	multi    bool
 	multiErr bool
 	inExec   bool

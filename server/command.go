@@ -134,6 +134,21 @@ func lookupCommand(name []byte) *Command {
 	return commands[string(buf[:len(name)])]
 }
 
+// lookup is lookupCommand with a one-entry cache of the connection's last
+// command name as sent: a pipeline mostly repeats one command, and comparing
+// a few bytes costs less than lowering and hashing them.
+func (c *Client) lookup(name []byte) *Command {
+	if c.lastLookup != nil && string(name) == string(c.lastName[:c.lastNameLen]) {
+		return c.lastLookup
+	}
+	cmd := lookupCommand(name)
+	if cmd != nil && len(name) <= len(c.lastName) {
+		c.lastNameLen = uint8(copy(c.lastName[:], name))
+		c.lastLookup = cmd
+	}
+	return cmd
+}
+
 // keyArgs returns the key arguments of a call, per the command's key spec.
 func (cmd *Command) keyArgs(args [][]byte, dst [][]byte) [][]byte {
 	if cmd.Keys != nil {
@@ -233,7 +248,7 @@ func (s *Server) dispatch(c *Client, args [][]byte) {
 	// commands too) go before this command's reply, as in Redis
 	c.writePending(c.trackQ.Load())
 	c.argvMem = argsLen(args)
-	cmd := lookupCommand(args[0])
+	cmd := c.lookup(args[0])
 	s.stats.commands.Add(1)
 	if cmd == nil {
 		s.reject(c, nil, unknownCommandMsg(args))

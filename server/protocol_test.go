@@ -553,8 +553,9 @@ func protoGen(rng *rand.Rand) []byte {
 var protoFuzzMaxBulk = []int64{0, 1, 3, 16384, 16390, 100}
 
 // protoCheck is the property both the differential test and the fuzz target
-// check: protoReader's output is canonical multibulk that redcon parses into
-// exactly the commands Redis would run, and it ends with Redis's error.
+// check: protoReader's output is canonical multibulk that the server's framer
+// (reqReader) turns into exactly the commands Redis would run, however the
+// bytes are split, and it ends with Redis's error.
 func protoCheck(t *testing.T, in []byte, opts uint16) {
 	t.Helper()
 	auth := opts&1 != 0

@@ -2,6 +2,7 @@ package server
 
 import (
 	"io"
+	"os"
 	"slices"
 )
 
@@ -55,9 +56,11 @@ const reqBufKeep = 4 * reqBufSize
 const reqArgsKeep = 4096
 
 // scribbleArgs makes every reader overwrite a batch's bytes and argument
-// slices when the batch is done (tests set it: a command that keeps an
-// argument view past its run reads garbage instead of passing by luck).
-var scribbleArgs bool
+// slices when the batch is done (the package's tests set it, and
+// LUX_DEBUG_SCRIBBLE_ARGS=1 does for a server, as CI's Redis suite runs: a
+// command that keeps an argument view past its run reads garbage instead of
+// passing by luck).
+var scribbleArgs = os.Getenv("LUX_DEBUG_SCRIBBLE_ARGS") == "1"
 
 func newReqReader(src io.Reader) *reqReader {
 	return &reqReader{src: src}
