@@ -52,6 +52,10 @@ const reqBufSize = 2 * protoBufSize
 // that needed more gets its buffer, which goes when it is done.
 const reqBufKeep = 4 * reqBufSize
 
+// reqGrowAhead bounds how far the buffer grows past its doubling for a value
+// whose length line promised more.
+const reqGrowAhead = 16 << 20
+
 // reqArgsKeep is the most argument slices kept for the next batch.
 const reqArgsKeep = 4096
 
@@ -135,7 +139,10 @@ func (q *reqReader) fill() error {
 		} else {
 			size := 2 * len(q.buf)
 			if need := q.need(); need > size {
-				size = need
+				// room for a large value in few steps, but never far
+				// ahead of the bytes that came: a header alone does not
+				// get its 512 MB
+				size = min(need, size+reqGrowAhead)
 			}
 			nb := make([]byte, size)
 			copy(nb, q.buf[q.r:q.w])
