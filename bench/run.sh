@@ -81,4 +81,4 @@ for setting in $SETTINGS; do
 		echo
 	fi
 done
-echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); $(redis-server --version | awk '{print $3}'); lux $(cd "$DIR/.." && git rev-parse --short HEAD); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); $(redis-server --version | awk '{print $3}'); lux ${LUX_BIN:-$(cd "$DIR/.." && git rev-parse --short HEAD)}; load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -53,6 +53,9 @@ type Client struct {
 	lastNameLen uint8
 	lastLookup  *Command
 
+	subsInFlight bool // counted in Server.subscribesInFlight
+	pubYielded   bool // a PUBLISH of this batch yielded (awaitSubscribes)
+
 	multi    bool
 	multiErr bool
 	inExec   bool

@@ -100,9 +100,12 @@ type Server struct {
 	shutOnce sync.Once
 	// Close sets closing and closes quit under clientsMu; from then on no
 	// connection is admitted and no goroutine is added to wg.
-	closing   atomic.Bool
-	quit      chan struct{} // closed by Close: parked and sleeping handlers return
-	closeOnce sync.Once
+	closing atomic.Bool
+	// connections holding a read batch with a subscribe command not yet
+	// run (cmd_pubsub.go, awaitSubscribes)
+	subscribesInFlight atomic.Int32
+	quit               chan struct{} // closed by Close: parked and sleeping handlers return
+	closeOnce          sync.Once
 	// wg counts every goroutine that may use the store: connections (with
 	// the commands they run, blocked clients included), pub/sub delivery
 	// being retired, the INFO sampler. Close waits for it.
@@ -325,6 +328,8 @@ func (s *Server) serveConn(c *Client) {
 			}
 			return
 		}
+		s.noteSubscribes(c, cmds) // a PUBLISH elsewhere waits for them (cmd_pubsub.go)
+		c.pubYielded = false
 		endUse := s.useStore()
 		c.wmu.Lock()
 		c.writePending(c.sub) // messages published before these commands were read go first
@@ -345,11 +350,15 @@ func (s *Server) serveConn(c *Client) {
 				break
 			}
 			s.dispatch(c, cmds[i].Args)
+			if c.subsInFlight && isSubscribeName(cmds[i].Args[0]) {
+				s.doneSubscribes(c) // subscribed: a PUBLISH need not wait longer
+			}
 			if c.quit {
 				break
 			}
 		}
 		s.releaseHeld(c)
+		s.doneSubscribes(c)
 		c.batchBytes, c.batchDone, c.argvMem = 0, 0, 0 // the batch has run
 		c.publishView()
 		wrote := c.wrote
