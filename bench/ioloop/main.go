@@ -219,6 +219,9 @@ func (l *loop) run() {
 			mu.Lock()
 			c := l.conns[ev.Fd]
 			mu.Unlock()
+			if c == nil {
+				continue // closed earlier in this batch of events
+			}
 			k, err := unix.Read(fd, c.buf[c.w:])
 			if k <= 0 {
 				if err == unix.EAGAIN {
