@@ -58,15 +58,16 @@ bench_start() {
 }
 
 # run PORT PID N ARGS...: redis-benchmark -n N ARGS against one server;
-# prints "requests/s server-CPU-µs-per-request"
+# prints "requests/s server-CPU-µs-per-request" of its last test (a test such
+# as lrange_100 runs the LPUSH it needs first)
 run() {
 	local port=$1 pid=$2 n=$3
 	shift 3
 	local c0 c1 rps
 	c0=$(cpu "$pid")
-	rps=$(redis-benchmark -p "$port" --csv -n "$n" "$@" | awk -F'"' 'NR==2 {print $4}')
+	rps=$(redis-benchmark -p "$port" --csv -n "$n" "$@" | awk -F'"' 'NR > 1 {r = $4} END {print r}')
 	c1=$(cpu "$pid")
-	awk -v r="$rps" -v c=$((c1 - c0)) -v n="$n" 'BEGIN {printf "%s %.1f\n", r, c * 10000 / n}'
+	awk -v r="$rps" -v c=$((c1 - c0)) -v n="$n" 'BEGIN {printf "%s %.2f\n", r, c * 10000 / n}'
 }
 
 bench_header() {

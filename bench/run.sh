@@ -43,17 +43,6 @@ TESTS=(
 	"ZADD|-t zadd"
 )
 
-# run_last PORT PID N ARGS...: like lib.sh's run, reading the last CSV row
-run_last() {
-	local port=$1 pid=$2 n=$3
-	shift 3
-	local c0 c1 rps
-	c0=$(cpu "$pid")
-	rps=$(redis-benchmark -p "$port" --csv -n "$n" "$@" | awk -F'"' 'NR > 1 {r = $4} END {print r}')
-	c1=$(cpu "$pid")
-	awk -v r="$rps" -v c=$((c1 - c0)) -v n="$n" 'BEGIN {printf "%s %.2f\n", r, c * 10000 / n}'
-}
-
 for setting in $SETTINGS; do
 	(
 		BENCH_MODE=$setting
@@ -67,8 +56,8 @@ for setting in $SETTINGS; do
 			for t in "${TESTS[@]}"; do
 				name=${t%%|*}
 				read -r -a targs <<<"${t#*|}"
-				read -r rr rc < <(run_last "$REDIS_PORT" "$RPID" "$n" -c "$CLIENTS" -P "$p" "${targs[@]}")
-				read -r lr lc < <(run_last "$LUX_PORT" "$LPID" "$n" -c "$CLIENTS" -P "$p" "${targs[@]}")
+				read -r rr rc < <(run "$REDIS_PORT" "$RPID" "$n" -c "$CLIENTS" -P "$p" "${targs[@]}")
+				read -r lr lc < <(run "$LUX_PORT" "$LPID" "$n" -c "$CLIENTS" -P "$p" "${targs[@]}")
 				row "$name P=$p" "$rr" "$rc" "$lr" "$lc"
 			done
 		done
