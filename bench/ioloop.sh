@@ -68,4 +68,4 @@ for p in $PS; do
 	done
 done
 echo
-echo "machine: $(nproc) cores; $(redis-server --version | awk '{print $3}'); lux $(cd "$ROOT" && git rev-parse --short HEAD); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) cores; $(redis-server --version | awk '{print $3}'); lux ${LUX_BIN:-$(cd "$ROOT" && git rev-parse --short HEAD)}; load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -104,5 +104,5 @@ pipe_timed() {
 
 bench_footer() {
 	echo
-	echo "machine: $(nproc) cores, $(uname -m); $(redis-server --version | awk '{print $3}'); lux $(cd "$ROOT" && git rev-parse --short HEAD)"
+	echo "machine: $(nproc) cores, $(uname -m); $(redis-server --version | awk '{print $3}'); lux ${LUX_BIN:-$(cd "$ROOT" && git rev-parse --short HEAD)}"
 }
