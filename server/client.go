@@ -548,3 +548,16 @@ func (c *Client) pushWriter() *redcon.Writer {
 	}
 	return c.Writer
 }
+
+// dropKeyViews forgets the key arguments the batch's last command locked
+// (c.keys, kept as scratch): they view the request buffer, which must not
+// outlive its batch through them (a huge request's buffer would stay
+// reachable); a large scratch slice goes too.
+func (c *Client) dropKeyViews() {
+	if cap(c.keys) > 256 {
+		c.keys = nil
+		return
+	}
+	clear(c.keys[:cap(c.keys)])
+	c.keys = c.keys[:0]
+}

@@ -359,6 +359,7 @@ func (s *Server) serveConn(c *Client) {
 		}
 		s.releaseHeld(c)
 		s.doneSubscribes(c)
+		c.dropKeyViews()
 		c.batchBytes, c.batchDone, c.argvMem = 0, 0, 0 // the batch has run
 		c.publishView()
 		wrote := c.wrote
