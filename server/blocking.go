@@ -377,7 +377,8 @@ func (s *Server) serveBlocked(c *Client, cmd *Command, args [][]byte) {
 	req := c.block
 	w := req.w
 	r := s.blocking
-	c.publishView() // CLIENT LIST shows it blocked, in this command
+	c.publishView()   // CLIENT LIST shows it blocked, in this command
+	c.signalStarted() // queued: the event loop that handed c over goes on
 	defer func() {
 		// counted once, when the wait ends, with the time its runs took
 		s.afterTimed(c, cmd, args, s.statsFor(cmd, args), req.ns)
@@ -391,7 +392,7 @@ func (s *Server) serveBlocked(c *Client, cmd *Command, args [][]byte) {
 		defer tm.Stop()
 		timeout = tm.C
 	}
-	watch := watchDisconnect(c.conn)
+	watch := watchDisconnect(c.io)
 	defer watch.stop()
 
 	for {

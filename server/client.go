@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -54,7 +55,22 @@ type Client struct {
 	lastLookup  *Command
 
 	subsInFlight bool // counted in Server.subscribesInFlight
-	pubYielded   bool // a PUBLISH of this batch yielded (awaitSubscribes)
+
+	// the event loop (ioloop.go): whether the loop owns the socket (fd) and
+	// which loop, replies it could not write, the closing handshake
+	inLoop     atomic.Bool
+	loop       atomic.Pointer[ioLoop]
+	outPending []byte
+	fdMu       sync.Mutex
+	killed     atomic.Bool
+	// io is the connection reads and writes go through outside the loop:
+	// conn itself, or (after the loop handed c over) a new one on the
+	// socket; conn then only gives the addresses. file is the socket while
+	// the loop owns it (out of Go's netpoller). Both change under fdMu.
+	io         net.Conn
+	file       *os.File
+	started    chan struct{} // closed when a handed-over batch has run
+	pubYielded bool          // a PUBLISH of this batch yielded (awaitSubscribes)
 
 	multi    bool
 	multiErr bool
@@ -141,9 +157,11 @@ type clientView struct {
 }
 
 func newClient(s *Server, nc net.Conn) *Client {
-	cw := &countingWriter{w: nc, n: &s.stats.netOut}
+	cw := &countingWriter{n: &s.stats.netOut}
 	c := &Client{srv: s, id: s.nextID.Add(1), conn: nc, created: time.Now(),
 		Writer: redcon.NewWriter(cw), cw: cw}
+	cw.w = &connWriter{c: c}
+	c.io = nc
 	c.user.Store(s.acl.def)
 	c.authed = s.defaultLoginOK()
 	c.lastCmdAt = c.created
@@ -409,7 +427,7 @@ func (c *Client) WriteFramesLocked(b []byte) error {
 	if err := c.keyBarrier(); err != nil {
 		// not durable: the subscriber is not told, and not left thinking
 		// nothing happened either
-		c.conn.Close()
+		c.closeConn()
 		return err
 	}
 	w := c.pushWriter()
@@ -421,7 +439,7 @@ func (c *Client) WriteFramesLocked(b []byte) error {
 // messages is disconnected, like Redis's client-output-buffer-limit.
 func (c *Client) Overflow() {
 	logf("Client id=%d closed for overcoming of output buffer limits.", c.id)
-	c.conn.Close()
+	c.closeConn()
 }
 
 func (c *Client) unwatchAll() {

@@ -477,7 +477,7 @@ func killClient(self, victim *Client) {
 		self.quit = true
 		return
 	}
-	victim.conn.Close()
+	victim.closeConn()
 }
 
 // itoa is strconv.Itoa for int64.

@@ -213,7 +213,7 @@ func (s *Server) keyBarrierOr(c *Client) error {
 	if c.keySubscriber.Load() {
 		err := s.keyBarrier()
 		if err != nil {
-			c.conn.Close() // its frames must not go out
+			c.closeConn() // its frames must not go out
 		}
 		return err
 	}

@@ -76,6 +76,8 @@ type Command struct {
 	Summary   string
 
 	idx int // position in every Server's cmdStats, set by register
+	// mayWait: the event loop hands the command to a goroutine (ioloop.go)
+	mayWait bool
 }
 
 // commandStats are one command's INFO commandstats counters; each Server

@@ -239,6 +239,17 @@ func (p *protoReader) Read(b []byte) (int, error) {
 			}
 			p.r, p.w = 0, k
 		}
+		if err == errWouldBlock {
+			// the event loop's reader has nothing more for now: not an
+			// end of input, and not to be kept
+			if k == 0 {
+				if n > 0 {
+					return n, nil
+				}
+				return 0, err
+			}
+			err = nil
+		}
 		if err != nil {
 			p.rerr = err
 		}
@@ -260,6 +271,10 @@ func (p *protoReader) Read(b []byte) (int, error) {
 // The connection's own goroutine only.
 func (p *protoReader) buffered() int { return p.w - p.r + len(p.out) - p.outPos }
 func (p *protoReader) free() int     { return len(p.buf) - (p.w - p.r) }
+
+// pending reports whether a Read would return something without reading
+// the connection: buffered bytes, or an error to report.
+func (p *protoReader) pending() bool { return p.buffered() > 0 || p.perr != nil || p.rerr != nil }
 
 var errProtoBadRead = errors.New("server: connection reader returned an invalid count")
 

@@ -718,6 +718,7 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 		e.runs = map[*scriptRun]struct{}{}
 	}
 	e.runs[run] = struct{}{}
+	s.scriptsRunning.Add(1) // the event loop hands commands over meanwhile (ioloop.go)
 	e.runMu.Unlock()
 	// a read-only command the script runs makes a tracking client track
 	// the script's declared keys (Redis's trackingRememberKeys(caller))
@@ -799,6 +800,7 @@ func (s *Server) runScript(run *scriptRun, keys, argv [][]byte) {
 	}
 	e.runMu.Lock()
 	delete(e.runs, run)
+	s.scriptsRunning.Add(-1)
 	if run.busy {
 		run.busy = false
 		e.busy.Add(-1)

@@ -37,12 +37,15 @@ type Config struct {
 	ProtoMaxBulkLen  int64
 	// PubSubLimit is the per-subscriber pending output limit in bytes.
 	PubSubLimit int
+	// EventLoop serves connections from one epoll event loop where it can
+	// (ioloop.go); false: a goroutine per connection.
+	EventLoop bool
 }
 
 // DefaultConfig returns the defaults, matching Redis where Redis has one.
 func DefaultConfig() Config {
 	return Config{Bind: "127.0.0.1", Port: 6379, MaxClients: 10000,
-		ProtoMaxBulkLen: 512 << 20, PubSubLimit: 32 << 20}
+		ProtoMaxBulkLen: 512 << 20, PubSubLimit: 32 << 20, EventLoop: true}
 }
 
 // Server is a RESP server over a Store.
@@ -101,6 +104,9 @@ type Server struct {
 	// Close sets closing and closes quit under clientsMu; from then on no
 	// connection is admitted and no goroutine is added to wg.
 	closing atomic.Bool
+	// the event loop (ioloop.go), nil when connections get goroutines
+	loop           *ioLoop
+	scriptsRunning atomic.Int32
 	// connections holding a read batch with a subscribe command not yet
 	// run (cmd_pubsub.go, awaitSubscribes)
 	subscribesInFlight atomic.Int32
@@ -194,6 +200,10 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Serve accepts connections until Close.
 func (s *Server) Serve() error {
 	refineTicks()
+	if s.cfg.EventLoop {
+		markLoopUnsafe()
+		s.loop = newIOLoop(s)
+	}
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
@@ -221,7 +231,9 @@ func (s *Server) Serve() error {
 			tc.SetKeepAlive(true)
 			tc.SetKeepAlivePeriod(300 * time.Second)
 		}
-		go s.serveConn(c)
+		if s.loop == nil || !s.loop.add(c) {
+			go s.serveConn(c)
+		}
 	}
 }
 
@@ -283,9 +295,12 @@ func (s *Server) Close() error {
 		s.clientsMu.Lock()
 		s.closing.Store(true)
 		close(s.quit)
+		if s.loop != nil {
+			s.loop.poke()
+		}
 		s.lua.killAll() // a script that never ends would hold its connection
 		for _, c := range s.clients {
-			c.conn.Close()
+			c.closeConn()
 		}
 		s.clientsMu.Unlock()
 	})
@@ -309,94 +324,148 @@ func (s *Server) Close() error {
 // serveConn is one connection's loop: read a batch of pipelined requests,
 // run them, make them durable if the mode asks, flush the replies once.
 // Serve admitted c (registered, counted in wg).
-func (s *Server) serveConn(c *Client) {
+func (s *Server) serveConn(c *Client) { s.serveConnFrom(c, nil, nil) }
+
+// serveConnFrom is serveConn for a connection the event loop hands over
+// (ioloop.go): it first writes the replies the loop could not, then runs
+// pending (the rest of the batch the loop stopped at), and closes started
+// once that batch has run or its command blocks.
+func (s *Server) serveConnFrom(c *Client, pending []reqCommand, started chan struct{}) {
 	defer s.wg.Done()
 	defer s.dropClient(c)
+	defer c.signalStarted()
+	c.started = started
 
-	cr := &countingReader{r: c.conn, n: &s.stats.netIn}
-	c.pr = newProtoReader(cr, &s.limits, c.authRequired)
-	c.rd = newReqReader(c.pr)
-	for {
-		cmds, err := c.rd.ReadCommands()
+	if c.rd == nil {
+		s.initReaders(c)
+	}
+	if len(c.outPending) > 0 {
+		c.wmu.Lock()
+		_, err := c.io.Write(c.outPending)
+		c.outPending = nil
+		c.wmu.Unlock()
 		if err != nil {
-			var pe *ProtocolError
-			if errors.As(err, &pe) {
-				c.wmu.Lock()
-				c.WriteError("ERR " + pe.Msg)
-				c.Flush()
-				c.wmu.Unlock()
-			}
 			return
 		}
-		s.noteSubscribes(c, cmds) // a PUBLISH elsewhere waits for them (cmd_pubsub.go)
-		c.pubYielded = false
-		endUse := s.useStore()
-		c.wmu.Lock()
-		c.writePending(c.sub) // messages published before these commands were read go first
-		c.lastCmdAt = time.Now()
-		c.batchBytes, c.batchDone = 0, 0
-		for i := range cmds {
-			c.batchBytes += len(cmds[i].Raw)
-		}
-		for i := range cmds {
-			c.batchDone += len(cmds[i].Raw)
-			if len(cmds[i].Args) == 0 {
-				continue
-			}
-			if s.closing.Load() {
-				// Close closed the connection: no reply can reach the
-				// client, and Close is waiting for us
-				c.quit = true
-				break
-			}
-			s.dispatch(c, cmds[i].Args)
-			if c.subsInFlight && isSubscribeName(cmds[i].Args[0]) {
-				s.doneSubscribes(c) // subscribed: a PUBLISH need not wait longer
-			}
-			if c.quit {
-				break
-			}
-		}
-		s.releaseHeld(c)
-		s.doneSubscribes(c)
-		c.dropKeyViews()
-		c.batchBytes, c.batchDone, c.argvMem = 0, 0, 0 // the batch has run
-		c.publishView()
-		wrote := c.wrote
-		c.wrote = false
-		if s.store.SyncMode() == storage.SyncAlways {
-			// Every reply waits for the fsync of the writes before it, also
-			// a read's: a client must not see a value a crash could undo.
-			// It returns at once when nothing is pending.
-			// A key subscriber's frames taken above wait for the writes
-			// they report (keyBarrier covers LastSeq too).
-			err := s.keyBarrierOr(c)
-			if err != nil && wrote {
-				// the writes were not made durable: acknowledge nothing
-				c.wmu.Unlock()
+	}
+	for {
+		cmds := pending
+		pending = nil
+		if cmds == nil {
+			var err error
+			cmds, err = c.rd.ReadCommands()
+			if err != nil {
+				s.protocolError(c, err)
 				return
 			}
-			// After a failure a batch that wrote nothing is answered: its
-			// writes were refused (-MISCONF), its reads go on (they may
-			// show a write the failure lost, never acknowledged).
 		}
-		if c.realWriter != nil && c.realWriter != c.Writer {
-			// replies written before CLIENT REPLY OFF/SKIP in this batch
-			c.realWriter.Flush()
-		}
-		err = c.Flush()
-		c.wmu.Unlock()
-		endUse()
-		if err != nil || c.quit {
+		_, ok := s.runBatch(c, cmds, false)
+		c.signalStarted()
+		if !ok {
 			return
 		}
 	}
 }
 
+// initReaders sets up c's request readers over its connection.
+func (s *Server) initReaders(c *Client) {
+	cr := &countingReader{r: &connReader{c: c}, n: &s.stats.netIn}
+	c.pr = newProtoReader(cr, &s.limits, c.authRequired)
+	c.rd = newReqReader(c.pr)
+}
+
+// protocolError answers a request Redis refuses with its protocol error (the
+// connection then closes); other read errors end the connection quietly.
+func (s *Server) protocolError(c *Client, err error) {
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		c.wmu.Lock()
+		c.WriteError("ERR " + pe.Msg)
+		c.Flush()
+		c.wmu.Unlock()
+	}
+}
+
+// runBatch runs a batch of requests and flushes their replies; ok is false
+// when the connection must close. In the event loop (loop) it stops before a
+// command that may wait and returns the batch's rest, which the loop hands
+// to a goroutine.
+func (s *Server) runBatch(c *Client, cmds []reqCommand, loop bool) (rest []reqCommand, ok bool) {
+	s.noteSubscribes(c, cmds) // a PUBLISH elsewhere waits for them (cmd_pubsub.go)
+	c.pubYielded = false
+	endUse := s.useStore()
+	defer endUse()
+	c.wmu.Lock()
+	c.writePending(c.sub) // messages published before these commands were read go first
+	c.lastCmdAt = time.Now()
+	c.batchBytes, c.batchDone = 0, 0
+	for i := range cmds {
+		c.batchBytes += len(cmds[i].Raw)
+	}
+	for i := range cmds {
+		if len(cmds[i].Args) == 0 {
+			c.batchDone += len(cmds[i].Raw)
+			continue
+		}
+		if loop && !s.inlineOK(c, cmds[i].Args) {
+			rest = cmds[i:]
+			break
+		}
+		c.batchDone += len(cmds[i].Raw)
+		if s.closing.Load() {
+			// Close closed the connection: no reply can reach the
+			// client, and Close is waiting for us
+			c.quit = true
+			break
+		}
+		s.dispatch(c, cmds[i].Args)
+		if c.subsInFlight && isSubscribeName(cmds[i].Args[0]) {
+			s.doneSubscribes(c) // subscribed: a PUBLISH need not wait longer
+		}
+		if c.quit {
+			break
+		}
+	}
+	s.releaseHeld(c)
+	s.doneSubscribes(c)
+	c.dropKeyViews()
+	c.batchBytes, c.batchDone, c.argvMem = 0, 0, 0 // the batch has run
+	c.publishView()
+	wrote := c.wrote
+	c.wrote = false
+	if !loop && s.store.SyncMode() == storage.SyncAlways {
+		// Every reply waits for the fsync of the writes before it, also
+		// a read's: a client must not see a value a crash could undo.
+		// It returns at once when nothing is pending.
+		// A key subscriber's frames taken above wait for the writes
+		// they report (keyBarrier covers LastSeq too).
+		// (The event loop serves no connection in always mode.)
+		err := s.keyBarrierOr(c)
+		if err != nil && wrote {
+			// the writes were not made durable: acknowledge nothing
+			c.wmu.Unlock()
+			return nil, false
+		}
+		// After a failure a batch that wrote nothing is answered: its
+		// writes were refused (-MISCONF), its reads go on (they may
+		// show a write the failure lost, never acknowledged).
+	}
+	if c.realWriter != nil && c.realWriter != c.Writer {
+		// replies written before CLIENT REPLY OFF/SKIP in this batch
+		c.realWriter.Flush()
+	}
+	err := c.Flush()
+	c.wmu.Unlock()
+	if err != nil || c.quit {
+		return nil, false
+	}
+	return rest, true
+}
+
 func (s *Server) dropClient(c *Client) {
 	c.leaving.Store(true)
 	c.closed.Store(true)
-	c.conn.Close()
+	c.closeIO()
 	endUse := s.useStore()
 	c.unwatchAll()
 	endUse()

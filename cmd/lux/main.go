@@ -25,6 +25,7 @@ type options struct {
 	aclFile                                                                string
 	port                                                                   int
 	persistence                                                            bool
+	eventLoop                                                              bool
 	pprof                                                                  string
 	// demo is the chat demo's HTTP address (empty: none); demoSet says
 	// the user chose it (flag or LUX_DEMO) rather than the default.
@@ -56,6 +57,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.aclFile, "aclfile", envOr("LUX_ACLFILE", ""), "ACL file of users, loaded at start-up, by ACL LOAD and written by ACL SAVE; empty = none (env LUX_ACLFILE)")
 	fs.StringVar(&o.dataDir, "data-dir", envOr("LUX_DATA_DIR", "./data"), "Pebble data directory; empty disables persistence (env LUX_DATA_DIR)")
 	fs.BoolVar(&o.persistence, "persistence", persist, "persist to --data-dir; false = pure in-memory (env LUX_PERSISTENCE)")
+	fs.BoolVar(&o.eventLoop, "event-loop", os.Getenv("LUX_EVENT_LOOP") != "0", "serve connections from one epoll event loop where commands cannot wait; false = a goroutine per connection (env LUX_EVENT_LOOP=0)")
 	fs.StringVar(&o.appendfsync, "appendfsync", envOr("LUX_APPENDFSYNC", "everysec"), "fsync policy: always, everysec or no (env LUX_APPENDFSYNC)")
 	fs.StringVar(&o.maxmemory, "maxmemory", envOr("LUX_MAXMEMORY", "0"), "hot-tier memory limit, e.g. 512mb; 0 = unlimited (env LUX_MAXMEMORY)")
 	fs.StringVar(&o.policy, "maxmemory-policy", envOr("LUX_MAXMEMORY_POLICY", ""), "over --maxmemory: allkeys-lru (drop cold keys from memory; with persistence they stay on disk) or noeviction (refuse writes); default allkeys-lru with persistence, noeviction without, as Redis (env LUX_MAXMEMORY_POLICY)")
@@ -158,6 +160,7 @@ func run(o *options) error {
 	cfg := server.DefaultConfig()
 	cfg.Bind, cfg.Port, cfg.Password = o.bind, o.port, o.password
 	cfg.AllowUnprotected = strings.EqualFold(o.protectedMode, "no")
+	cfg.EventLoop = o.eventLoop
 	cfg.ACLFile = o.aclFile
 	srv := server.New(cfg, store)
 	if err := srv.LoadACLFile(); err != nil {
