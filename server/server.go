@@ -38,14 +38,17 @@ type Config struct {
 	// PubSubLimit is the per-subscriber pending output limit in bytes.
 	PubSubLimit int
 	// EventLoop serves connections from one epoll event loop where it can
-	// (ioloop.go); false: a goroutine per connection.
+	// (ioloop.go); false: a goroutine per connection. Off by default until
+	// its pipelined throughput is measured on a quiet machine (BENCHMARKS.md,
+	// "Request path"); LUX_EVENT_LOOP=1 turns it on, also for the tests.
 	EventLoop bool
 }
 
 // DefaultConfig returns the defaults, matching Redis where Redis has one.
 func DefaultConfig() Config {
 	return Config{Bind: "127.0.0.1", Port: 6379, MaxClients: 10000,
-		ProtoMaxBulkLen: 512 << 20, PubSubLimit: 32 << 20, EventLoop: true}
+		ProtoMaxBulkLen: 512 << 20, PubSubLimit: 32 << 20,
+		EventLoop: os.Getenv("LUX_EVENT_LOOP") == "1"}
 }
 
 // Server is a RESP server over a Store.
