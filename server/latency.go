@@ -167,8 +167,10 @@ type slowLog struct {
 func (l *slowLog) push(c *Client, args [][]byte, usec int64, maxLen int) {
 	args = redactArgs(args)
 	n := min(len(args), slowlogMaxArgc)
-	e := slowEntry{at: time.Now().Unix(), usec: usec, args: make([]string, n),
-		peer: c.conn.RemoteAddr().String(), name: c.name}
+	e := slowEntry{at: time.Now().Unix(), usec: usec, args: make([]string, n), name: c.name}
+	if c.conn != nil { // in-process benchmarks run clients without one
+		e.peer = c.conn.RemoteAddr().String()
+	}
 	for j := 0; j < n; j++ {
 		switch a := args[j]; {
 		case n != len(args) && j == n-1:
