@@ -678,10 +678,6 @@ func memoryKeys(args [][]byte) [][]byte {
 
 func cmdMemory(c *Client, args [][]byte) { runSubcommand(c, args, "memory") }
 
-// entryOverheadBytes approximates a key's bookkeeping beyond key and value,
-// matching the storage layer's accounting.
-const entryOverheadBytes = 96
-
 func memoryUsage(c *Client, args [][]byte) {
 	for j := 3; j < len(args); j++ {
 		if !eqFold(args[j], "samples") || j+1 >= len(args) {
@@ -704,11 +700,7 @@ func memoryUsage(c *Client, args [][]byte) {
 		c.WriteNull()
 		return
 	}
-	n := len(args[2]) + cap(e.Str) + entryOverheadBytes
-	if e.Obj != nil {
-		n += e.Obj.MemSize()
-	}
-	c.WriteInt(n)
+	c.WriteInt64(e.MemUsage())
 }
 
 func memoryDoctor(c *Client, args [][]byte) {

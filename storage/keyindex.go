@@ -234,7 +234,7 @@ func (s *Store) buildShardIndex(dbi, i int) bool {
 			return false
 		}
 	}
-	for k, e := range sh.m {
+	for k, e := range sh.m.all() {
 		ix.put(KeyHash([]byte(k)), classOf(e.Type))
 	}
 	if s.ixMem.Load()+ix.memSize() > s.indexBudget() {

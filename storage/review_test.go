@@ -78,7 +78,7 @@ func TestReviewFlushDirtiesWatchOfEvictedKey(t *testing.T) {
 	var w Watch
 	withDB(s, func(db DB) {
 		sh := db.shard([]byte("k"))
-		require.NotContains(t, sh.m, "k", "precondition: k is evicted")
+		require.False(t, sh.m.has("k"), "precondition: k is evicted")
 		db.Watch([]byte("k"), &w)
 		db.Flush()
 	})
@@ -110,7 +110,7 @@ func TestReviewEvictedKeysCountsOnlyEvictions(t *testing.T) {
 	require.Equal(t, int64(db.Size()-db.Resident()), s.stats.EvictedKeys.Load(), "evicted_keys counts an eviction that did not happen")
 	for i := 0; i < 100; i++ {
 		k := fmt.Sprintf("k%d", i)
-		require.Contains(t, db.shard([]byte(k)).m, k, "a key with an uncommitted write left memory")
+		require.True(t, db.shard([]byte(k)).m.has(k), "a key with an uncommitted write left memory")
 	}
 	withDB(s, func(db DB) {
 		for i := 0; i < 200; i++ {
@@ -160,7 +160,7 @@ func reviewMemCheck(t *testing.T, s *Store) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		var sum int64
-		for k, e := range sh.m {
+		for k, e := range sh.m.all() {
 			sum += e.memSize(len(k))
 		}
 		for k := range sh.tomb {

@@ -92,15 +92,19 @@ type Object interface {
 }
 
 // Entry is one key's value. Str holds a string's bytes; Obj a collection.
+// The entry also holds its key (entrytable.go): Str views the part of a
+// buffer that follows the key's bytes, so only the store assigns Str
+// (handlers read it, and never retain it past the shard lock).
 type Entry struct {
 	Str  []byte
 	Obj  Object
+	lru  uint32 // seconds clock of the last access, for eviction and OBJECT IDLETIME
 	Type Type
 	// Raw marks a string modified in place (APPEND, SETRANGE), which Redis
 	// reports as encoding "raw" whatever its content.
 	Raw  bool
-	freq uint8  // LFU counter (0 = never counted)
-	lru  uint32 // seconds clock of the last access, for eviction and OBJECT IDLETIME
+	freq uint8 // LFU counter (0 = never counted)
+	klen uint8 // the key's length, or longKey: stored in the buffer
 }
 
 // dirtySeq marks an entry or tombstone written since the last time eviction
@@ -110,12 +114,22 @@ const dirtySeq = ^uint64(0)
 // Idle returns the seconds since the entry was last accessed.
 func (e *Entry) Idle() int64 { return int64(lruClock() - e.lru) }
 
-// entryOverhead approximates the per-key bytes beyond key and value: map slot,
-// Entry struct, allocation headers.
-const entryOverhead = 96
+// entryOverhead approximates the per-key bytes beyond the key and value
+// buffer: the Entry (48 bytes) and its slot in the shard's entryTable (9
+// bytes at 60-85% load).
+const entryOverhead = 64
 
+// MemUsage is the bytes the key's entry is accounted for (MEMORY USAGE).
+func (e *Entry) MemUsage() int64 { return e.memSize(len(e.key())) }
+
+// memSize is the entry's accounted bytes: its key's length, the value's
+// capacity (the buffer's size class less the key), entryOverhead and a
+// collection's own estimate.
 func (e *Entry) memSize(keyLen int) int64 {
 	n := int64(keyLen + cap(e.Str) + entryOverhead)
+	if e.klen == longKey {
+		n += 4
+	}
 	if e.Obj != nil {
 		n += int64(e.Obj.MemSize())
 	}
@@ -133,8 +147,8 @@ func (w *Watch) Reset() { w.dirty.Store(false) }
 
 type shard struct {
 	mu      sync.Mutex
-	m       map[string]*Entry // resident keys
-	expires map[string]int64  // absolute unix-ms deadlines of resident keys that have one
+	m       entryTable       // resident keys
+	expires map[string]int64 // absolute unix-ms deadlines of resident keys that have one
 	// tomb holds keys deleted from memory whose deletion may not be in
 	// Pebble yet (value: the sequence bounding it, or dirtySeq): a miss on
 	// them must not read the old value back from disk.
@@ -265,7 +279,6 @@ func Open(opts Options) (*Store, error) {
 	s.maxMemory.Store(opts.MaxMemory)
 	s.policy.Store(int32(opts.Policy))
 	for i := range s.shards {
-		s.shards[i].m = make(map[string]*Entry)
 		s.shards[i].expires = make(map[string]int64)
 		s.shards[i].tomb = make(map[string]uint64)
 		s.shards[i].dirty = make(map[*Entry]uint64)

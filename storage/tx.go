@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"sync"
+	"unsafe"
 )
 
 // Tx is the change set of one command, and the only way a key's value
@@ -141,7 +142,7 @@ func payload(e *Entry) []byte {
 // records and reports event; it reports whether there was an entry.
 func (tx *Tx) remove(db DB, sh *shard, key []byte, event string) bool {
 	k := string(key)
-	e := sh.m[k]
+	e := sh.m.get(k)
 	if e == nil {
 		return false
 	}
@@ -160,6 +161,7 @@ func (tx *Tx) remove(db DB, sh *shard, key []byte, event string) bool {
 // reported) or counting a new key ("new"), and records its meta record and,
 // with elems, every element of its collection. It reports no event.
 func (tx *Tx) install(db DB, sh *shard, key []byte, e *Entry, exp int64, elems bool) {
+	e.rekey(key) // RENAME: the entry was key's source's
 	if old := db.lookup(sh, key, false); old != nil {
 		k := string(key)
 		db.unlink(sh, k, old.memSize(len(k)))
@@ -215,7 +217,7 @@ func (tx *Tx) expireCold(sh *shard, key []byte, t Type) {
 func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) {
 	db := tx.db
 	sh := db.shard(key)
-	e := sh.m[string(key)]
+	e := sh.m.get(bstr(key))
 	if e != nil && len(sh.expires) > 0 {
 		if d, ok := sh.expires[string(key)]; ok && d <= NowMs() {
 			// past its deadline but not reclaimed yet: it expires first, as
@@ -239,7 +241,7 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 		exp = sh.expires[string(key)]
 	}
 	if e == nil {
-		e = &Entry{Type: TypeString}
+		e = newStringEntry(key, val)
 		db.link(sh, string(key), e)
 		if !blind {
 			db.created(sh)
@@ -259,9 +261,13 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 	}
 	old := int64(cap(e.Str))
 	if cap(e.Str) >= len(val) && cap(e.Str) <= 2*len(val)+16 {
-		e.Str = append(e.Str[:0], val...)
+		if len(val) > 0 && unsafe.SliceData(e.Str) == unsafe.SliceData(val) {
+			e.Str = e.Str[:len(val)] // the caller passed the value itself
+		} else {
+			e.Str = append(e.Str[:0], val...)
+		}
 	} else {
-		e.Str = append(make([]byte, 0, len(val)), val...)
+		e.setValue(key, val)
 	}
 	e.Type, e.Obj, e.lru = TypeString, nil, lruClock()
 	// values grown in place, and HyperLogLogs (Redis creates them raw)
@@ -369,9 +375,13 @@ func (tx *Tx) CopyTo(src []byte, to DB, dst []byte) bool {
 		return false
 	}
 	exp := sh.expires[string(src)]
-	ne := &Entry{Str: append([]byte(nil), e.Str...), Type: e.Type}
+	var ne *Entry
 	if e.Obj != nil {
-		ne = &Entry{Obj: e.Obj.Clone(), Type: e.Type}
+		ne = newObjEntry(dst, e.Obj.Clone())
+		ne.Type = e.Type
+	} else {
+		ne = newStringEntry(dst, e.Str)
+		ne.Type = e.Type
 	}
 	tsh := to.shard(dst)
 	tx.install(to, tsh, dst, ne, exp, true)
@@ -387,9 +397,11 @@ func (tx *Tx) CopyTo(src []byte, to DB, dst []byte) bool {
 func (tx *Tx) Restore(key, str []byte, obj Object, exp int64, event string) *Entry {
 	db := tx.db
 	sh := db.shard(key)
-	e := &Entry{Str: append([]byte(nil), str...), Type: TypeString}
+	var e *Entry
 	if obj != nil {
-		e = &Entry{Obj: obj, Type: obj.Type()}
+		e = newObjEntry(key, obj)
+	} else {
+		e = newStringEntry(key, str)
 	}
 	tx.install(db, sh, key, e, exp, true)
 	tx.touch(db, sh, key, event)
@@ -409,7 +421,7 @@ func (tx *Tx) Signal(key []byte, event string) {
 // meta record: the caller records the elements with Put and ends with
 // Changed, whose event is the only one the key reports (as in Redis).
 func (tx *Tx) Create(key []byte, obj Object) *Entry {
-	e := &Entry{Obj: obj, Type: obj.Type()}
+	e := newObjEntry(key, obj)
 	tx.install(tx.db, tx.db.shard(key), key, e, 0, false)
 	return e
 }
@@ -420,7 +432,7 @@ func (tx *Tx) Create(key []byte, obj Object) *Entry {
 func (tx *Tx) Store(key []byte, obj Object, event string) *Entry {
 	db := tx.db
 	sh := db.shard(key)
-	e := &Entry{Obj: obj, Type: obj.Type()}
+	e := newObjEntry(key, obj)
 	tx.install(db, sh, key, e, 0, true)
 	tx.touch(db, sh, key, event)
 	return e
@@ -460,7 +472,7 @@ func (tx *Tx) Changed(key []byte, e *Entry, memDelta int64, event string) {
 	sh := db.shard(key)
 	db.account(sh, memDelta)
 	tx.touch(db, sh, key, event)
-	if e.Obj != nil && e.Obj.Len() == 0 && sh.m[string(key)] == e {
+	if e.Obj != nil && e.Obj.Len() == 0 && sh.m.get(bstr(key)) == e {
 		tx.remove(db, sh, key, "del")
 	}
 }
@@ -485,7 +497,7 @@ func (tx *Tx) List(ch ListChange) *Entry {
 	l, e := ch.List, ch.Entry
 	if e == nil {
 		// the same new list may come twice (LMOVE onto itself)
-		if e = sh.m[string(ch.Key)]; e != nil && e.Obj != Object(l) {
+		if e = sh.m.get(bstr(ch.Key)); e != nil && e.Obj != Object(l) {
 			e = nil
 		}
 	}
@@ -495,13 +507,13 @@ func (tx *Tx) List(ch ListChange) *Entry {
 	case e == nil && l.n == 0:
 		return nil
 	case e == nil:
-		e = &Entry{Obj: l, Type: TypeList}
+		e = newObjEntry(ch.Key, l)
 		l.accounted = l.MemSize()
 		tx.create(db, sh, ch.Key, e)
 		tx.listOps(sh, ch.Key, ops)
 		tx.rec(txMeta, db, sh, ch.Key, nil, l.MetaPayload(), TypeList, 0)
 	case l.n == 0:
-		if sh.m[string(ch.Key)] == e {
+		if sh.m.get(bstr(ch.Key)) == e {
 			// the meta record's deletion takes every element with it
 			db.account(sh, int64(e.Obj.MemSize()-l.accounted))
 			tx.touch(db, sh, ch.Key, ch.Event)

@@ -1,0 +1,327 @@
+package storage
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"iter"
+	"math/rand/v2"
+	"slices"
+	"unsafe"
+)
+
+// The compact hot-tier layout. A resident key costs one Entry (48 bytes),
+// one buffer holding the key's bytes followed by the string value (or by
+// nothing, for a collection), and one 8-byte slot plus a tag byte in its
+// shard's entryTable. The key is not stored anywhere else: the table compares
+// and iterates keys through the entries, so there is no map slot holding a
+// string header and no separate key allocation.
+//
+// The buffer: key bytes, then (only for keys of 255 bytes or more) the key's
+// length as 4 little-endian bytes, then the value; Entry.Str views the value
+// part, so the key is the klen bytes (or the stored length) before
+// Str's first byte. Str always keeps a capacity of at least 1 (Go does
+// not advance a slice's pointer into a capacity-0 remainder), and only the
+// store assigns Str, so the bytes before it are always the key. Key bytes
+// are never written after the buffer is made: a string obtained from key()
+// stays valid (it keeps the buffer alive) however the value changes later.
+
+// longKey marks an entry whose key length is stored in its buffer.
+const longKey = 255
+
+// newEntryBuf returns a buffer laid out for key with room for at least n
+// value bytes (at least 1), and the offset of the value in it.
+func newEntryBuf(key []byte, n int) ([]byte, int) {
+	off := len(key)
+	if off >= longKey {
+		off += 4
+	}
+	if n < 1 {
+		n = 1
+	}
+	// slices.Grow rounds the capacity up to the allocation's size class:
+	// that slack is the value's room to grow in place
+	buf := slices.Grow([]byte(nil), off+n)
+	buf = buf[:cap(buf)]
+	copy(buf, key)
+	if len(key) >= longKey {
+		binary.LittleEndian.PutUint32(buf[len(key):], uint32(len(key)))
+	}
+	return buf, off
+}
+
+// setValue makes key's buffer hold val (a new buffer with key copied in;
+// the caller knows e's key and Str's old buffer is dropped).
+func (e *Entry) setValue(key, val []byte) {
+	buf, off := newEntryBuf(key, len(val))
+	copy(buf[off:], val)
+	e.Str = buf[off : off+len(val)]
+	e.setKlen(len(key))
+}
+
+func (e *Entry) setKlen(n int) {
+	if n >= longKey {
+		e.klen = longKey
+	} else {
+		e.klen = uint8(n)
+	}
+}
+
+// newStringEntry returns a string entry of key holding a copy of val.
+func newStringEntry(key, val []byte) *Entry {
+	e := &Entry{Type: TypeString}
+	e.setValue(key, val)
+	return e
+}
+
+// newObjEntry returns the entry of key holding the collection obj.
+func newObjEntry(key []byte, obj Object) *Entry {
+	e := &Entry{Obj: obj, Type: obj.Type()}
+	e.setValue(key, nil)
+	return e
+}
+
+// key returns the entry's key, a view of its buffer (see above).
+func (e *Entry) key() string {
+	p := unsafe.Pointer(unsafe.SliceData(e.Str))
+	n := int(e.klen)
+	if n == longKey {
+		p = unsafe.Add(p, -4)
+		n = int(binary.LittleEndian.Uint32(unsafe.Slice((*byte)(p), 4)))
+	}
+	if n == 0 {
+		return ""
+	}
+	return unsafe.String((*byte)(unsafe.Add(p, -n)), n)
+}
+
+// rekey gives e a buffer under another key (RENAME): the value is copied.
+func (e *Entry) rekey(key []byte) {
+	if e.key() == string(key) {
+		return
+	}
+	if e.Obj != nil {
+		e.setValue(key, nil)
+		return
+	}
+	buf, off := newEntryBuf(key, cap(e.Str))
+	copy(buf[off:], e.Str)
+	e.Str = buf[off : off+len(e.Str)]
+	e.setKlen(len(key))
+}
+
+// bstr views b as a string that must not be retained (a lookup key).
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+var tableSeed = maphash.MakeSeed()
+
+// entryTable is a shard's resident keys: open addressing with linear
+// probing over entry pointers and one tag byte per slot (0 empty, 1 a
+// deleted slot, else 7 bits of the key's hash), any capacity (a slot is
+// chosen by multiply-shift, not a mask), grown or rebuilt to about 60%
+// full when live and deleted slots reach 85%. So a key costs about 9/0.7
+// bytes of table instead of a Go map's 24-byte slot at its load (56 bytes a
+// key at a million keys over 32 shards, just after the map's tables split).
+// A rebuild rehashes every key under the shard lock (a few ms per 100k keys
+// of one shard). fn of all/from must not add keys; deleting is allowed.
+type entryTable struct {
+	tags  []uint8
+	slots []*Entry
+	live  int
+	used  int // live + deleted slots
+}
+
+const (
+	tagEmpty   = 0
+	tagDeleted = 1
+	tableMin   = 8
+)
+
+func tableHash(k string) uint64 { return maphash.String(tableSeed, k) }
+
+func tagOf(h uint64) uint8 { return uint8(h>>57) | 0x80 }
+
+func (t *entryTable) len() int { return t.live }
+
+func (t *entryTable) home(h uint64) int {
+	return int((h & 0xffffffff) * uint64(len(t.tags)) >> 32)
+}
+
+// get returns key's entry or nil.
+func (t *entryTable) get(key string) *Entry {
+	if t.live == 0 {
+		return nil
+	}
+	h := tableHash(key)
+	tag := tagOf(h)
+	n := len(t.tags)
+	for i := t.home(h); ; {
+		switch g := t.tags[i]; g {
+		case tagEmpty:
+			return nil
+		case tag:
+			if e := t.slots[i]; e.key() == key {
+				return e
+			}
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
+// has reports whether key is resident.
+func (t *entryTable) has(key string) bool { return t.get(key) != nil }
+
+// put makes e the entry of its key, replacing any entry of that key.
+func (t *entryTable) put(e *Entry) {
+	if (t.used+1)*20 > len(t.tags)*17 {
+		t.rebuild(t.live + 1)
+	}
+	key := e.key()
+	h := tableHash(key)
+	tag := tagOf(h)
+	n := len(t.tags)
+	free := -1
+	for i := t.home(h); ; {
+		switch g := t.tags[i]; g {
+		case tagEmpty:
+			if free < 0 {
+				free = i
+				t.used++
+			}
+			t.tags[free], t.slots[free] = tag, e
+			t.live++
+			return
+		case tagDeleted:
+			if free < 0 {
+				free = i
+			}
+		case tag:
+			if t.slots[i].key() == key {
+				t.slots[i] = e
+				return
+			}
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
+// del removes key's entry and returns it (nil if it was not resident).
+func (t *entryTable) del(key string) *Entry {
+	if t.live == 0 {
+		return nil
+	}
+	h := tableHash(key)
+	tag := tagOf(h)
+	n := len(t.tags)
+	for i := t.home(h); ; {
+		switch g := t.tags[i]; g {
+		case tagEmpty:
+			return nil
+		case tag:
+			if e := t.slots[i]; e.key() == key {
+				t.slots[i] = nil
+				t.live--
+				next := i + 1
+				if next == n {
+					next = 0
+				}
+				if t.tags[next] == tagEmpty {
+					// the end of a probe run: the slot (and deleted ones
+					// before it) can be empty again
+					t.tags[i] = tagEmpty
+					t.used--
+					for {
+						if i--; i < 0 {
+							i = n - 1
+						}
+						if t.tags[i] != tagDeleted {
+							break
+						}
+						t.tags[i] = tagEmpty
+						t.used--
+					}
+				} else {
+					t.tags[i] = tagDeleted
+				}
+				if t.live == 0 && n > 4*tableMin {
+					*t = entryTable{}
+				}
+				return e
+			}
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
+// rebuild reallocates the table for about need live keys at 60% and
+// reinserts every entry (dropping deleted slots).
+func (t *entryTable) rebuild(need int) {
+	size := need * 5 / 3
+	if size < tableMin {
+		size = tableMin
+	}
+	old := t.slots
+	t.tags = make([]uint8, size)
+	t.slots = make([]*Entry, size)
+	t.live, t.used = 0, 0
+	for _, e := range old {
+		if e != nil {
+			t.insertNew(e)
+		}
+	}
+}
+
+// insertNew adds an entry whose key is not in the table, which has room.
+func (t *entryTable) insertNew(e *Entry) {
+	h := tableHash(e.key())
+	n := len(t.tags)
+	i := t.home(h)
+	for t.tags[i] != tagEmpty {
+		if i++; i == n {
+			i = 0
+		}
+	}
+	t.tags[i], t.slots[i] = tagOf(h), e
+	t.live++
+	t.used++
+}
+
+// all yields every resident key with its entry, in slot order.
+func (t *entryTable) all() iter.Seq2[string, *Entry] { return t.from(0) }
+
+// sample yields the entries from a random slot on (eviction's sample, as a
+// Go map's range starts at a random place).
+func (t *entryTable) sample() iter.Seq2[string, *Entry] {
+	if len(t.slots) == 0 {
+		return t.from(0)
+	}
+	return t.from(rand.IntN(len(t.slots)))
+}
+
+func (t *entryTable) from(start int) iter.Seq2[string, *Entry] {
+	return func(yield func(string, *Entry) bool) {
+		n := len(t.slots)
+		for j := 0; j < n; j++ {
+			i := start + j
+			if i >= n {
+				i -= n
+			}
+			if i >= len(t.slots) {
+				return // rebuilt under the caller: fn added keys
+			}
+			if e := t.slots[i]; e != nil {
+				if !yield(e.key(), e) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// memSize is the table's own bytes.
+func (t *entryTable) memSize() int { return len(t.tags) * 9 }
