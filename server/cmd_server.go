@@ -573,10 +573,10 @@ func debugObject(c *Client, key []byte) {
 	lru := (time.Now().Unix() - idle) & (1<<24 - 1)
 	var enc string
 	var serLen int
-	if e.Obj != nil {
-		enc, serLen = e.Obj.Encoding(), e.Obj.MemSize()
+	if e.Object() != nil {
+		enc, serLen = e.Object().Encoding(), e.Object().MemSize()
 	} else {
-		enc, serLen = stringEncoding(e), rdbStringLen(e.Str)
+		enc, serLen = stringEncoding(e), rdbStringLen(e.Bytes())
 	}
 	c.WriteString(fmt.Sprintf("Value at:%p refcount:1 encoding:%s serializedlength:%d lru:%d lru_seconds_idle:%d",
 		e, enc, serLen, lru, idle))

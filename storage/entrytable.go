@@ -4,29 +4,89 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"iter"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"unsafe"
 )
 
-// The compact hot-tier layout. A resident key costs one Entry (48 bytes),
-// one buffer holding the key's bytes followed by the string value (or by
-// nothing, for a collection), and one 8-byte slot plus a tag byte in its
-// shard's entryTable. The key is not stored anywhere else: the table compares
-// and iterates keys through the entries, so there is no map slot holding a
-// string header and no separate key allocation.
+// The compact hot-tier layout. A resident string key costs one 24-byte
+// Entry, one buffer holding the key's bytes followed by the value, and one
+// 8-byte slot plus a tag byte in its shard's entryTable. The key is stored
+// nowhere else: the table compares and iterates keys through the entries,
+// so there is no map slot holding a string header and no separate key
+// allocation.
 //
-// The buffer: key bytes, then (only for keys of 255 bytes or more) the key's
-// length as 4 little-endian bytes, then the value; Entry.Str views the value
-// part, so the key is the klen bytes (or the stored length) before
-// Str's first byte. Str always keeps a capacity of at least 1 (Go does
-// not advance a slice's pointer into a capacity-0 remainder), and only the
-// store assigns Str, so the bytes before it are always the key. Key bytes
-// are never written after the buffer is made: a string obtained from key()
-// stays valid (it keeps the buffer alive) however the value changes later.
+// A string's buffer: the key's bytes, then (only for keys of 255 bytes or
+// more) the key's length as 4 little-endian bytes, then the value; Entry.p
+// points at the value's first byte, n and c are the value's length and
+// capacity (the buffer's size class less the key, so a value grows in place
+// into that slack), so the key is the klen bytes (or the stored length)
+// before p. The value's capacity is at least 1, so p never points past the
+// buffer. Key bytes are never written after the buffer is made: a string
+// obtained from key() stays valid (it keeps the buffer alive) however the
+// value changes later.
+//
+// A collection's Entry points at an entryBox (flagObj) holding the Object
+// and the key; a string of 4 GiB or more (n and c are 32-bit) at a bigBox
+// (flagBig).
 
 // longKey marks an entry whose key length is stored in its buffer.
 const longKey = 255
+
+// Entry flags.
+const (
+	flagRaw = 1 << iota // Redis's "raw" encoding (APPEND, SETRANGE, HyperLogLogs)
+	flagObj             // p is an *entryBox
+	flagBig             // p is a *bigBox
+	flagBox = flagObj | flagBig
+)
+
+// entryBox is a collection entry's Object and key.
+type entryBox struct {
+	obj Object
+	key string
+}
+
+// bigBox is a string entry too long for the inline layout.
+type bigBox struct {
+	str []byte
+	key string
+}
+
+func (e *Entry) box() *entryBox { return (*entryBox)(e.p) }
+
+// Bytes returns a string entry's value (nil for a collection). The caller
+// holds the key's shard, reads it only, and does not retain it past the lock.
+func (e *Entry) Bytes() []byte {
+	if e.flags&flagBox == 0 {
+		return unsafe.Slice((*byte)(e.p), e.c)[:e.n]
+	}
+	if e.flags&flagBig != 0 {
+		return (*bigBox)(e.p).str
+	}
+	return nil
+}
+
+// Object returns a collection entry's value (nil for a string).
+func (e *Entry) Object() Object {
+	if e.flags&flagObj != 0 {
+		return e.box().obj
+	}
+	return nil
+}
+
+// Raw reports whether a string was modified in place (APPEND, SETRANGE) or
+// is a HyperLogLog: Redis's "raw" encoding whatever its content.
+func (e *Entry) Raw() bool { return e.flags&flagRaw != 0 }
+
+func (e *Entry) setRaw(raw bool) {
+	if raw {
+		e.flags |= flagRaw
+	} else {
+		e.flags &^= flagRaw
+	}
+}
 
 // newEntryBuf returns a buffer laid out for key with room for at least n
 // value bytes (at least 1), and the offset of the value in it.
@@ -49,40 +109,94 @@ func newEntryBuf(key []byte, n int) ([]byte, int) {
 	return buf, off
 }
 
-// setValue makes key's buffer hold val (a new buffer with key copied in;
-// the caller knows e's key and Str's old buffer is dropped).
-func (e *Entry) setValue(key, val []byte) {
-	buf, off := newEntryBuf(key, len(val))
-	copy(buf[off:], val)
-	e.Str = buf[off : off+len(val)]
-	e.setKlen(len(key))
-}
+// maxInline bounds a string's buffer in the inline layout (n and c are
+// 32-bit); a variable so tests can exercise bigBox.
+var maxInline uint64 = math.MaxUint32
 
-func (e *Entry) setKlen(n int) {
-	if n >= longKey {
+// setValue makes e the string val of key in a new buffer with room for
+// at least room bytes (the old buffer, or box, is dropped).
+func (e *Entry) setValue(key, val []byte, room int) {
+	if room < len(val) {
+		room = len(val)
+	}
+	e.flags &^= flagBox
+	if uint64(room)+uint64(len(key))+4 > maxInline || uint64(room) >= maxInline/2 {
+		b := &bigBox{str: make([]byte, len(val), room), key: string(key)}
+		copy(b.str, val)
+		e.p, e.n, e.c, e.klen = unsafe.Pointer(b), 0, 0, 0
+		e.flags |= flagBig
+		return
+	}
+	buf, off := newEntryBuf(key, room)
+	copy(buf[off:], val)
+	e.p = unsafe.Pointer(&buf[off])
+	e.n, e.c = uint32(len(val)), uint32(len(buf)-off)
+	if len(key) >= longKey {
 		e.klen = longKey
 	} else {
-		e.klen = uint8(n)
+		e.klen = uint8(len(key))
 	}
+}
+
+// setBytes makes e's string value val, in place when it fits the buffer
+// and the buffer is not more than about twice too large.
+func (e *Entry) setBytes(key, val []byte) {
+	if e.flags&flagBox == 0 && int(e.c) >= len(val) && int(e.c) <= 2*len(val)+16 {
+		copy(unsafe.Slice((*byte)(e.p), e.c), val) // val may be the value itself
+		e.n = uint32(len(val))
+		return
+	}
+	if e.flags&flagBig != 0 {
+		if b := (*bigBox)(e.p); cap(b.str) >= len(val) && cap(b.str) <= 2*len(val)+16 {
+			b.str = append(b.str[:0], val...)
+			return
+		}
+	}
+	e.setValue(key, val, len(val))
+}
+
+// valueCap is the bytes a string's value may grow to in place.
+func (e *Entry) valueCap() int {
+	if e.flags&flagBox == 0 {
+		return int(e.c)
+	}
+	if e.flags&flagBig != 0 {
+		return cap((*bigBox)(e.p).str)
+	}
+	return 0
+}
+
+// setObject makes e the collection obj of key.
+func (e *Entry) setObject(key []byte, obj Object) {
+	e.p = unsafe.Pointer(&entryBox{obj: obj, key: string(key)})
+	e.n, e.c, e.klen = 0, 0, 0
+	e.flags = e.flags&^flagBox | flagObj
+	e.Type = obj.Type()
 }
 
 // newStringEntry returns a string entry of key holding a copy of val.
 func newStringEntry(key, val []byte) *Entry {
 	e := &Entry{Type: TypeString}
-	e.setValue(key, val)
+	e.setValue(key, val, len(val))
 	return e
 }
 
 // newObjEntry returns the entry of key holding the collection obj.
 func newObjEntry(key []byte, obj Object) *Entry {
-	e := &Entry{Obj: obj, Type: obj.Type()}
-	e.setValue(key, nil)
+	e := &Entry{}
+	e.setObject(key, obj)
 	return e
 }
 
-// key returns the entry's key, a view of its buffer (see above).
+// key returns the entry's key, a view of its buffer or its box's string.
 func (e *Entry) key() string {
-	p := unsafe.Pointer(unsafe.SliceData(e.Str))
+	if e.flags&flagBox != 0 {
+		if e.flags&flagBig != 0 {
+			return (*bigBox)(e.p).key
+		}
+		return e.box().key
+	}
+	p := e.p
 	n := int(e.klen)
 	if n == longKey {
 		p = unsafe.Add(p, -4)
@@ -94,19 +208,21 @@ func (e *Entry) key() string {
 	return unsafe.String((*byte)(unsafe.Add(p, -n)), n)
 }
 
-// rekey gives e a buffer under another key (RENAME): the value is copied.
+// rekey gives e another key (RENAME): a string's value is copied into a
+// buffer for the new key.
 func (e *Entry) rekey(key []byte) {
 	if e.key() == string(key) {
 		return
 	}
-	if e.Obj != nil {
-		e.setValue(key, nil)
-		return
+	switch {
+	case e.flags&flagObj != 0:
+		e.p = unsafe.Pointer(&entryBox{obj: e.box().obj, key: string(key)})
+	case e.flags&flagBig != 0:
+		b := (*bigBox)(e.p)
+		e.p = unsafe.Pointer(&bigBox{str: b.str, key: string(key)})
+	default:
+		e.setValue(key, e.Bytes(), int(e.c))
 	}
-	buf, off := newEntryBuf(key, cap(e.Str))
-	copy(buf[off:], e.Str)
-	e.Str = buf[off : off+len(e.Str)]
-	e.setKlen(len(key))
 }
 
 // bstr views b as a string that must not be retained (a lookup key).
@@ -325,3 +441,12 @@ func (t *entryTable) from(start int) iter.Seq2[string, *Entry] {
 
 // memSize is the table's own bytes.
 func (t *entryTable) memSize() int { return len(t.tags) * 9 }
+
+// NewEntry returns an entry outside any store (a value to encode, in
+// tests): the collection obj, or a copy of the string str when obj is nil.
+func NewEntry(key, str []byte, obj Object) *Entry {
+	if obj != nil {
+		return newObjEntry(key, obj)
+	}
+	return newStringEntry(key, str)
+}

@@ -18,23 +18,32 @@ func testKeys() []string {
 }
 
 func TestEntryKeyLayout(t *testing.T) {
-	require.Equal(t, uintptr(48), unsafe.Sizeof(Entry{}), "the Entry is one 48-byte size class")
+	require.Equal(t, uintptr(24), unsafe.Sizeof(Entry{}), "the Entry is one 24-byte size class")
 	for _, k := range testKeys() {
 		for _, v := range []string{"", "x", strings.Repeat("v", 100), strings.Repeat("w", 5000)} {
 			e := newStringEntry([]byte(k), []byte(v))
 			require.Equal(t, k, e.key(), "key of len %d", len(k))
-			require.Equal(t, v, string(e.Str))
-			require.Positive(t, cap(e.Str), "Str keeps a capacity so its pointer stays after the key")
+			require.Equal(t, v, string(e.Bytes()))
+			require.Positive(t, e.valueCap(), "the value keeps a capacity so p stays inside the buffer")
 			// growing in place within the buffer leaves the key alone
-			e.Str = append(e.Str[:0], strings.Repeat("z", cap(e.Str))...)
+			before := e.p
+			full := strings.Repeat("z", e.valueCap())
+			e.setBytes([]byte(k), []byte(full))
+			require.Equal(t, before, e.p, "rewritten in place")
 			require.Equal(t, k, e.key())
+			require.Equal(t, full, string(e.Bytes()))
 			e.rekey([]byte(k + "/renamed"))
 			require.Equal(t, k+"/renamed", e.key())
-			require.Equal(t, strings.Repeat("z", len(e.Str)), string(e.Str))
+			require.Equal(t, full, string(e.Bytes()))
+			// past the capacity: a new buffer, same key
+			e.setBytes([]byte(k+"/renamed"), []byte(full+"+"))
+			require.Equal(t, k+"/renamed", e.key())
+			require.Equal(t, full+"+", string(e.Bytes()))
 		}
 		o := newObjEntry([]byte(k), NewSet())
 		require.Equal(t, k, o.key())
-		require.Zero(t, len(o.Str))
+		require.Nil(t, o.Bytes())
+		require.NotNil(t, o.Object())
 		require.Equal(t, TypeSet, o.Type)
 		o.rekey([]byte("other"))
 		require.Equal(t, "other", o.key())
@@ -111,10 +120,10 @@ func TestEntryLayoutThroughStore(t *testing.T) {
 			evSet(t, s, k, "12345", 0)
 			// in place: fits the buffer's capacity
 			evLocked(s, k, func(db DB) {
-				before := unsafe.SliceData(db.Lookup([]byte(k)).Str)
+				before := db.Lookup([]byte(k)).p
 				db.SetStringEvent([]byte(k), []byte("67890"), 0, false, "set")
 				e := db.Lookup([]byte(k))
-				require.Equal(t, before, unsafe.SliceData(e.Str), "rewritten in place")
+				require.Equal(t, before, e.p, "rewritten in place")
 				require.Equal(t, k, e.key())
 			})
 			// APPEND-style growth past the buffer, then a shrink
@@ -122,7 +131,7 @@ func TestEntryLayoutThroughStore(t *testing.T) {
 				evLocked(s, k, func(db DB) {
 					db.SetStringEvent([]byte(k), []byte(v), 0, false, "append")
 					e := db.Lookup([]byte(k))
-					require.Equal(t, v, string(e.Str))
+					require.Equal(t, v, string(e.Bytes()))
 					require.Equal(t, k, e.key())
 					require.Equal(t, e, db.shard([]byte(k)).m.get(k))
 				})
@@ -130,8 +139,8 @@ func TestEntryLayoutThroughStore(t *testing.T) {
 			// the value passed is the entry's own bytes
 			evLocked(s, k, func(db DB) {
 				e := db.Lookup([]byte(k))
-				db.SetStringEvent([]byte(k), e.Str, 0, false, "set")
-				require.Equal(t, "s", string(db.Lookup([]byte(k)).Str))
+				db.SetStringEvent([]byte(k), e.Bytes(), 0, false, "set")
+				require.Equal(t, "s", string(db.Lookup([]byte(k)).Bytes()))
 			})
 			// RENAME moves the entry under the new key; COPY makes a new one
 			evLocked(s, k, func(db DB) {
@@ -142,7 +151,7 @@ func TestEntryLayoutThroughStore(t *testing.T) {
 			evLocked(s, k+"-r", func(db DB) {
 				e := db.Lookup([]byte(k + "-r"))
 				require.Equal(t, k+"-r", e.key())
-				require.Equal(t, "s", string(e.Str))
+				require.Equal(t, "s", string(e.Bytes()))
 				tx := db.Begin()
 				require.True(t, tx.CopyTo([]byte(k+"-r"), db, []byte(k+"-c")))
 				tx.Commit()
@@ -163,7 +172,7 @@ func TestEntryLayoutThroughStore(t *testing.T) {
 				db.SetString([]byte(k), []byte("back"), 0, false)
 				e = db.Lookup([]byte(k))
 				require.Equal(t, TypeString, e.Type)
-				require.Equal(t, "back", string(e.Str))
+				require.Equal(t, "back", string(e.Bytes()))
 				require.Equal(t, k, e.key())
 			})
 			// a key with a deadline expires lazily
@@ -190,4 +199,41 @@ func TestEntryLayoutThroughStore(t *testing.T) {
 			evLocked(s, k, func(db DB) { require.Equal(t, k, db.Lookup([]byte(k)).key()) })
 		}
 	}
+}
+
+// TestEntryBigBox runs the layout of strings too long for 32-bit lengths
+// with the limit lowered.
+func TestEntryBigBox(t *testing.T) {
+	saved := maxInline
+	maxInline = 64
+	defer func() { maxInline = saved }()
+	s := evOpen(t, t.TempDir(), 0, false)
+	small, big := "small", strings.Repeat("B", 100)
+	evSet(t, s, "k", small, 0)
+	evLocked(s, "k", func(db DB) {
+		e := db.Lookup([]byte("k"))
+		require.Zero(t, e.flags&flagBig)
+		db.SetStringEvent([]byte("k"), []byte(big), 0, false, "append")
+		e = db.Lookup([]byte("k"))
+		require.NotZero(t, e.flags&flagBig)
+		require.True(t, e.Raw())
+		require.Equal(t, big, string(e.Bytes()))
+		require.Equal(t, "k", e.key())
+		db.SetStringEvent([]byte("k"), []byte(big[:90]), 0, false, "set")
+		require.Equal(t, big[:90], string(db.Lookup([]byte("k")).Bytes()))
+		tx := db.Begin()
+		require.True(t, tx.Rename([]byte("k"), []byte("k2")))
+		tx.Commit()
+	})
+	evLocked(s, "k2", func(db DB) {
+		e := db.Lookup([]byte("k2"))
+		require.Equal(t, "k2", e.key())
+		require.Equal(t, big[:90], string(e.Bytes()))
+		db.SetString([]byte("k2"), []byte(small), 0, false)
+		e = db.Lookup([]byte("k2"))
+		require.Zero(t, e.flags&flagBig)
+		require.Equal(t, small, string(e.Bytes()))
+		require.Equal(t, "k2", e.key())
+	})
+	require.Equal(t, accountedMem(s, 0), s.UsedMemory())
 }

@@ -44,7 +44,7 @@ func evSet(t *testing.T, s *Store, key, val string, exp int64) {
 func evGet(s *Store, key string) (val string, ok bool) {
 	evLocked(s, key, func(db DB) {
 		if e := db.Lookup([]byte(key)); e != nil {
-			val, ok = string(e.Str), true
+			val, ok = string(e.Bytes()), true
 		}
 	})
 	return val, ok

@@ -55,5 +55,5 @@ func TestDurableRoundTripAfterCoalescing(t *testing.T) {
 	e := s2.DB(0).Lookup([]byte("k"))
 	s2.Unlock(&ls)
 	require.NotNil(t, e)
-	require.Equal(t, "final", string(e.Str))
+	require.Equal(t, "final", string(e.Bytes()))
 }

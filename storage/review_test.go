@@ -120,7 +120,7 @@ func TestReviewEvictedKeysCountsOnlyEvictions(t *testing.T) {
 			}
 			e := db.Lookup([]byte(fmt.Sprintf("k%d", i)))
 			require.NotNil(t, e)
-			require.Equal(t, want, string(e.Str))
+			require.Equal(t, want, string(e.Bytes()))
 		}
 	})
 }
@@ -204,7 +204,7 @@ func TestReviewMemoryAccountingRandomOps(t *testing.T) {
 				tx := db.Begin()
 				tx.Store(k, h, "hset")
 				tx.Commit()
-			} else if h, ok := e.Obj.(*Hash); ok {
+			} else if h, ok := e.Object().(*Hash); ok {
 				before := int64(h.MemSize())
 				f := []byte(fmt.Sprint("f", r.IntN(20)))
 				tx := db.Begin()

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -91,20 +92,24 @@ type Object interface {
 	Clone() Object
 }
 
-// Entry is one key's value. Str holds a string's bytes; Obj a collection.
-// The entry also holds its key (entrytable.go): Str views the part of a
-// buffer that follows the key's bytes, so only the store assigns Str
-// (handlers read it, and never retain it past the shard lock).
+// Entry is one key's value: a string's bytes (Bytes) or a collection
+// (Object), with its key (entrytable.go has the layout: 24 bytes, and the
+// key shares the string value's buffer). Only the store changes an entry;
+// handlers read it under the shard lock and never retain what Bytes
+// returns past it.
 type Entry struct {
-	Str  []byte
-	Obj  Object
+	// p is a string's first value byte in its buffer (the key's bytes are
+	// before it) or, with flagBox, the *entryBox of a collection or of a
+	// string too long for n and c
+	p    unsafe.Pointer
+	n, c uint32 // the string's length and capacity (without flagBox)
 	lru  uint32 // seconds clock of the last access, for eviction and OBJECT IDLETIME
 	Type Type
-	// Raw marks a string modified in place (APPEND, SETRANGE), which Redis
-	// reports as encoding "raw" whatever its content.
-	Raw  bool
-	freq uint8 // LFU counter (0 = never counted)
-	klen uint8 // the key's length, or longKey: stored in the buffer
+	// flags: flagRaw marks a string modified in place (APPEND, SETRANGE),
+	// which Redis reports as encoding "raw" whatever its content
+	flags uint8
+	freq  uint8 // LFU counter (0 = never counted)
+	klen  uint8 // the key's length, or longKey: stored in the buffer
 }
 
 // dirtySeq marks an entry or tombstone written since the last time eviction
@@ -115,23 +120,34 @@ const dirtySeq = ^uint64(0)
 func (e *Entry) Idle() int64 { return int64(lruClock() - e.lru) }
 
 // entryOverhead approximates the per-key bytes beyond the key and value
-// buffer: the Entry (48 bytes) and its slot in the shard's entryTable (9
+// buffer: the Entry (24 bytes) and its slot in the shard's entryTable (9
 // bytes at 60-85% load).
-const entryOverhead = 64
+const entryOverhead = 40
+
+// boxOverhead is the entryBox of a collection (or huge string).
+const boxOverhead = 32
 
 // MemUsage is the bytes the key's entry is accounted for (MEMORY USAGE).
 func (e *Entry) MemUsage() int64 { return e.memSize(len(e.key())) }
 
 // memSize is the entry's accounted bytes: its key's length, the value's
 // capacity (the buffer's size class less the key), entryOverhead and a
-// collection's own estimate.
+// collection's box and own estimate.
 func (e *Entry) memSize(keyLen int) int64 {
-	n := int64(keyLen + cap(e.Str) + entryOverhead)
-	if e.klen == longKey {
-		n += 4
+	n := int64(keyLen + entryOverhead)
+	if e.flags&flagBox == 0 {
+		n += int64(e.c)
+		if e.klen == longKey {
+			n += 4
+		}
+		return n
 	}
-	if e.Obj != nil {
-		n += int64(e.Obj.MemSize())
+	n += boxOverhead
+	if e.flags&flagBig != 0 {
+		return n + int64(cap((*bigBox)(e.p).str))
+	}
+	if o := e.box().obj; o != nil {
+		n += int64(o.MemSize())
 	}
 	return n
 }

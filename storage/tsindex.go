@@ -190,7 +190,7 @@ func (s *Store) buildSeriesShard(sh *shard, i int) {
 		}
 	}
 	for k, e := range sh.m.all() {
-		if t, ok := e.Obj.(*TimeSeries); ok {
+		if t, ok := e.Object().(*TimeSeries); ok {
 			ix.put(strings.Clone(k), t.labels)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"sync"
-	"unsafe"
 )
 
 // Tx is the change set of one command, and the only way a key's value
@@ -130,10 +129,10 @@ func (tx *Tx) recElems(db DB, sh *shard, key []byte, obj Object) {
 
 // payload is the meta payload of e after its type and deadline.
 func payload(e *Entry) []byte {
-	if e.Obj != nil {
-		return e.Obj.MetaPayload()
+	if e.Object() != nil {
+		return e.Object().MetaPayload()
 	}
-	return e.Str
+	return e.Bytes()
 }
 
 // ---- the cache side of every change ----
@@ -175,8 +174,8 @@ func (tx *Tx) install(db DB, sh *shard, key []byte, e *Entry, exp int64, elems b
 	db.setExpiry(sh, key, exp)
 	db.valueInstalled(sh, key, e, exp)
 	tx.rec(txMeta, db, sh, key, nil, payload(e), e.Type, exp)
-	if elems && e.Obj != nil {
-		tx.recElems(db, sh, key, e.Obj)
+	if elems && e.Object() != nil {
+		tx.recElems(db, sh, key, e.Object())
 	}
 }
 
@@ -249,30 +248,23 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 		}
 	} else if e.Type != TypeString {
 		// a string over a collection: its elements go, in the same batch
-		if e.Type == TypeVector {
-			db.account(sh, -int64(e.Obj.MemSize())) // a vector has no element records
-		} else if e.Obj != nil {
-			db.account(sh, -int64(e.Obj.MemSize()))
+		// (a vector has no element records)
+		if e.Type != TypeVector && e.Object() != nil {
 			tx.rec(txDropElems, db, sh, key, nil, nil, e.Type, 0)
 		}
 		db.valueGone(sh, key, e.Type)
+		before := e.memSize(len(key))
+		e.setValue(key, nil, len(val)) // the collection and its box go
 		e.Type = TypeString
+		db.account(sh, e.memSize(len(key))-before)
 		db.indexPut(sh, key, TypeString)
 	}
-	old := int64(cap(e.Str))
-	if cap(e.Str) >= len(val) && cap(e.Str) <= 2*len(val)+16 {
-		if len(val) > 0 && unsafe.SliceData(e.Str) == unsafe.SliceData(val) {
-			e.Str = e.Str[:len(val)] // the caller passed the value itself
-		} else {
-			e.Str = append(e.Str[:0], val...)
-		}
-	} else {
-		e.setValue(key, val)
-	}
-	e.Type, e.Obj, e.lru = TypeString, nil, lruClock()
+	old := e.memSize(len(key))
+	e.setBytes(key, val)
+	e.Type, e.lru = TypeString, lruClock()
 	// values grown in place, and HyperLogLogs (Redis creates them raw)
-	e.Raw = event == "append" || event == "setrange" || len(event) > 2 && event[:2] == "pf"
-	if delta := int64(cap(e.Str)) - old; delta != 0 {
+	e.setRaw(event == "append" || event == "setrange" || len(event) > 2 && event[:2] == "pf")
+	if delta := e.memSize(len(key)) - old; delta != 0 {
 		db.account(sh, delta)
 	}
 	db.setExpiry(sh, key, exp)
@@ -376,11 +368,11 @@ func (tx *Tx) CopyTo(src []byte, to DB, dst []byte) bool {
 	}
 	exp := sh.expires[string(src)]
 	var ne *Entry
-	if e.Obj != nil {
-		ne = newObjEntry(dst, e.Obj.Clone())
+	if e.Object() != nil {
+		ne = newObjEntry(dst, e.Object().Clone())
 		ne.Type = e.Type
 	} else {
-		ne = newStringEntry(dst, e.Str)
+		ne = newStringEntry(dst, e.Bytes())
 		ne.Type = e.Type
 	}
 	tsh := to.shard(dst)
@@ -472,7 +464,7 @@ func (tx *Tx) Changed(key []byte, e *Entry, memDelta int64, event string) {
 	sh := db.shard(key)
 	db.account(sh, memDelta)
 	tx.touch(db, sh, key, event)
-	if e.Obj != nil && e.Obj.Len() == 0 && sh.m.get(bstr(key)) == e {
+	if e.Object() != nil && e.Object().Len() == 0 && sh.m.get(bstr(key)) == e {
 		tx.remove(db, sh, key, "del")
 	}
 }
@@ -497,7 +489,7 @@ func (tx *Tx) List(ch ListChange) *Entry {
 	l, e := ch.List, ch.Entry
 	if e == nil {
 		// the same new list may come twice (LMOVE onto itself)
-		if e = sh.m.get(bstr(ch.Key)); e != nil && e.Obj != Object(l) {
+		if e = sh.m.get(bstr(ch.Key)); e != nil && e.Object() != Object(l) {
 			e = nil
 		}
 	}
@@ -515,7 +507,7 @@ func (tx *Tx) List(ch ListChange) *Entry {
 	case l.n == 0:
 		if sh.m.get(bstr(ch.Key)) == e {
 			// the meta record's deletion takes every element with it
-			db.account(sh, int64(e.Obj.MemSize()-l.accounted))
+			db.account(sh, int64(e.Object().MemSize()-l.accounted))
 			tx.touch(db, sh, ch.Key, ch.Event)
 			tx.remove(db, sh, ch.Key, "del")
 		}
