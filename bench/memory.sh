@@ -85,6 +85,10 @@ measure() {
 	after=$(rss_kb "$4")
 	um=$(used_memory "$3")
 	log "$1 $2: dbsize=$keys rss_before=${before}kB rss_after=${after}kB used_memory=$um"
+	if [ "$2" = lux ]; then
+		# the parts of lux's used_memory (hot tier, key index, pending writes, Pebble)
+		log "$1 $2: $(redis-cli -p "$3" info memory | tr -d '\r' | grep '^lux_' | tr '\n' ' ')"
+	fi
 	echo "$1 $2 $5 $keys $before $after $um" >>"$WORK/rss.txt"
 	if [ "$2" = lux ] && [ -n "$HEAP_OUT" ]; then
 		mkdir -p "$HEAP_OUT"
