@@ -913,6 +913,10 @@ func (s *Server) infoString(req [][]byte) string {
 	return b.String()
 }
 
+// CommandsProcessed is INFO's total_commands_processed: the process's GC
+// tuner watches it to tell when the server goes quiet.
+func (s *Server) CommandsProcessed() int64 { return s.stats.commands.Load() }
+
 func infoServer(s *Server, b *infoBuilder) {
 	a := &s.admin
 	now := time.Now()

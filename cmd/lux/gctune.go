@@ -44,24 +44,22 @@ func gcPercentFor(live uint64, floor int) int {
 // more is allocated, and the runtime returns freed pages to the OS only
 // gradually, so a server that loaded a large keyspace and went quiet kept
 // that memory in its RSS (about 15% over the live heap at a million keys).
-// When a tick of idleTick allocated less than idleAlloc after one that did
-// not (the server just went quiet) and the heap retains more than
-// max(idleMin, live/16) beyond its live bytes, the tuner collects and
-// returns every free page (debug.FreeOSMemory): one collection per quiet
-// period, and at most one per idleGap.
+// When a tick of idleTick ran no command after ticks that did (the server
+// just went quiet; Pebble's flushes and compactions may go on) and the heap
+// retains more than max(idleMin, live/16) beyond its live bytes, the tuner
+// collects and returns every free page (debug.FreeOSMemory): one collection
+// per quiet period, at most one per idleGap.
 const (
-	idleTick  = 500 * time.Millisecond
-	idleAlloc = 1 << 20
-	idleMin   = 16 << 20
-	idleGap   = 30 * time.Second
+	idleTick = 500 * time.Millisecond
+	idleMin  = 16 << 20
+	idleGap  = 30 * time.Second
 )
 
-// idleRelease decides whether to return memory now: alloc is the bytes
-// allocated during the last tick, busy whether the server allocated more
-// than idleAlloc in a tick since the last release, retained and live the
-// heap's mapped (not released) and live bytes.
-func idleRelease(alloc uint64, busy bool, retained, live uint64) bool {
-	if alloc >= idleAlloc || !busy || retained <= live {
+// idleRelease decides whether to return memory now: ran is the commands
+// run during the last tick, busy whether any ran since the last release,
+// retained and live the heap's mapped (not released) and live bytes.
+func idleRelease(ran int64, busy bool, retained, live uint64) bool {
+	if ran != 0 || !busy || retained <= live {
 		return false
 	}
 	extra := uint64(idleMin)
@@ -76,10 +74,9 @@ func idleRelease(alloc uint64, busy bool, retained, live uint64) bool {
 // whatever the heap's size. (A once-a-second tuner let a heap that grew
 // fast between two ticks run at the small heap's high GOGC.) It also
 // returns memory when the server goes quiet (idleRelease).
-func gcTuner(stop <-chan struct{}, floor int) {
+func gcTuner(stop <-chan struct{}, floor int, commands func() int64) {
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	idle := []metrics.Sample{
-		{Name: "/gc/heap/allocs:bytes"},
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/memory/classes/heap/unused:bytes"},
 		{Name: "/memory/classes/heap/free:bytes"},
@@ -107,7 +104,7 @@ func gcTuner(stop <-chan struct{}, floor int) {
 	tick := time.NewTicker(idleTick)
 	defer tick.Stop()
 	cur := -1
-	var lastAllocs uint64
+	var lastCommands int64
 	var lastRelease time.Time
 	busy := false
 	for {
@@ -115,6 +112,16 @@ func gcTuner(stop <-chan struct{}, floor int) {
 		case <-stop:
 			return
 		case <-tick.C:
+			n := commands()
+			ran := n - lastCommands
+			lastCommands = n
+			if ran != 0 {
+				busy = true
+				continue
+			}
+			if !busy || time.Since(lastRelease) < idleGap {
+				continue
+			}
 			metrics.Read(idle)
 			known := true
 			for _, v := range idle {
@@ -123,16 +130,9 @@ func gcTuner(stop <-chan struct{}, floor int) {
 			if !known {
 				continue
 			}
-			allocs := idle[0].Value.Uint64()
-			alloc := allocs - lastAllocs
-			lastAllocs = allocs
-			if alloc >= idleAlloc {
-				busy = true
-				continue
-			}
 			// mapped heap pages not returned: objects, fragmentation, free
-			retained := idle[1].Value.Uint64() + idle[2].Value.Uint64() + idle[3].Value.Uint64()
-			if idleRelease(alloc, busy, retained, idle[4].Value.Uint64()) && time.Since(lastRelease) >= idleGap {
+			retained := idle[0].Value.Uint64() + idle[1].Value.Uint64() + idle[2].Value.Uint64()
+			if idleRelease(ran, busy, retained, idle[3].Value.Uint64()) {
 				debug.FreeOSMemory()
 				lastRelease = time.Now()
 				busy = false

@@ -5,7 +5,7 @@ import "testing"
 func TestIdleRelease(t *testing.T) {
 	const mb = 1 << 20
 	for _, c := range []struct {
-		alloc          uint64
+		ran            int64
 		busy           bool
 		retained, live uint64
 		want           bool
@@ -18,8 +18,8 @@ func TestIdleRelease(t *testing.T) {
 		{0, true, 10 * mb, 2 * mb, false},         // a small heap: under idleMin
 		{0, true, 100 * mb, 200 * mb, false},      // metrics from different moments
 	} {
-		if got := idleRelease(c.alloc, c.busy, c.retained, c.live); got != c.want {
-			t.Errorf("idleRelease(%d, %v, %d, %d) = %v, want %v", c.alloc, c.busy, c.retained, c.live, got, c.want)
+		if got := idleRelease(c.ran, c.busy, c.retained, c.live); got != c.want {
+			t.Errorf("idleRelease(%d, %v, %d, %d) = %v, want %v", c.ran, c.busy, c.retained, c.live, got, c.want)
 		}
 	}
 }
