@@ -84,7 +84,7 @@ measure() {
 	sleep "$SETTLE"
 	after=$(rss_kb "$4")
 	um=$(used_memory "$3")
-	log "$1 $2: dbsize=$keys rss_before=${before}kB rss_after=${after}kB used_memory=$um"
+	log "$1 $2: dbsize=$keys rss_before=${before}kB rss_after=${after}kB used_memory=$um $(grep -E 'RssAnon|RssFile' "/proc/$4/status" | tr -s ' \t\n' ' ')"
 	if [ "$2" = lux ]; then
 		# the parts of lux's used_memory (hot tier, key index, pending writes, Pebble)
 		log "$1 $2: $(redis-cli -p "$3" info memory | tr -d '\r' | grep '^lux_' | tr '\n' ' ')"
