@@ -237,8 +237,8 @@ var tableSeed = maphash.MakeSeed()
 // full when live and deleted slots reach 85%. So a key costs about 9/0.7
 // bytes of table instead of a Go map's 24-byte slot at its load (56 bytes a
 // key at a million keys over 32 shards, just after the map's tables split).
-// A rebuild rehashes every key under the shard lock (a few ms per 100k keys
-// of one shard). fn of all/from must not add keys; deleting is allowed.
+// A rebuild rehashes every key under the shard lock in one go (1.6 ms for
+// 31,250 keys, BenchmarkEntryTableRebuild). fn of all/from must not add keys; deleting is allowed.
 type entryTable struct {
 	tags  []uint8
 	slots []*Entry

@@ -73,3 +73,16 @@ func BenchmarkStoreGetDistinct(b *testing.B) {
 		s.Unlock(&ls)
 	}
 }
+
+// BenchmarkEntryTableRebuild rebuilds a shard's table of 31,250 keys (a
+// million keys over 32 shards): the pause a growing shard takes.
+func BenchmarkEntryTableRebuild(b *testing.B) {
+	var t entryTable
+	for _, k := range benchKeys(31250) {
+		t.put(newStringEntry(k, make([]byte, 100)))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t.rebuild(t.live + 1)
+	}
+}

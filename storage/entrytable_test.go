@@ -237,3 +237,34 @@ func TestEntryBigBox(t *testing.T) {
 	})
 	require.Equal(t, accountedMem(s, 0), s.UsedMemory())
 }
+
+// TestEntryCounterInPlace is INCR's pattern: a counter's value changes
+// length (1 to 6 digits) in its key's buffer, which moves only when the
+// value outgrows the buffer's size class (20-byte key: 4 digits fit the
+// 24-byte class, then 12 the 32-byte one), never back and forth.
+func TestEntryCounterInPlace(t *testing.T) {
+	s := evOpen(t, "", 0, false)
+	const k = "counter:000000000001"
+	evSet(t, s, k, "0", 0)
+	var p unsafe.Pointer
+	evLocked(s, k, func(db DB) { p = db.Lookup([]byte(k)).p })
+	moves := 0
+	for i := 1; i <= 100000; i++ {
+		evLocked(s, k, func(db DB) {
+			db.SetStringEvent([]byte(k), []byte(fmt.Sprint(i)), 0, true, "incrby")
+			if e := db.Lookup([]byte(k)); e.p != p {
+				p = e.p
+				moves++
+			}
+		})
+	}
+	require.Equal(t, 1, moves)
+	evLocked(s, k, func(db DB) {
+		e := db.Lookup([]byte(k))
+		require.Equal(t, "100000", string(e.Bytes()))
+		require.Equal(t, 12, e.valueCap())
+		require.False(t, e.Raw())
+		require.Equal(t, k, e.key())
+	})
+	require.Equal(t, accountedMem(s, 0), s.UsedMemory())
+}
