@@ -144,27 +144,27 @@ func (db DB) deleteKey(sh *shard, key string, event string) {
 	tx.Commit()
 }
 
-// link makes e, whose key is k, the resident entry of k (it was not
+// link makes e, whose key is key, the resident entry of key (it was not
 // resident) and accounts its memory. The entry counts as written until
 // eviction stamps it.
-func (db DB) link(sh *shard, k string, e *Entry) {
+func (db DB) link(sh *shard, key []byte, e *Entry) {
 	sh.m.put(e)
 	if db.s.dur != nil {
 		sh.dirty[e] = dirtySeq
 	} else if sh.ordered {
-		sh.order = append(sh.order, k)
+		sh.order = append(sh.order, string(key))
 		sh.reorder()
 	}
-	db.indexPut(sh, []byte(k), e.Type)
+	db.indexPut(sh, key, e.Type)
 	if len(sh.tomb) > 0 {
-		if _, ok := sh.tomb[k]; ok {
+		if _, ok := sh.tomb[string(key)]; ok {
 			// the new value's write follows the deletion in the log, and
 			// the entry stays resident until that write is committed
-			delete(sh.tomb, k)
-			db.account(sh, -int64(len(k)+tombOverhead))
+			delete(sh.tomb, string(key))
+			db.account(sh, -int64(len(key)+tombOverhead))
 		}
 	}
-	db.account(sh, e.memSize(len(k)))
+	db.account(sh, e.memSize(len(key)))
 }
 
 // unlink drops key's resident entry, whose accounted size is size, because

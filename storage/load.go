@@ -149,7 +149,7 @@ func (db DB) loadFromDisk(sh *shard, key []byte) *Entry {
 	}
 	db.s.stats.DiskLoads.Add(1)
 	k := string(key)
-	db.link(sh, k, e)
+	db.link(sh, key, e)
 	delete(sh.dirty, e) // Pebble holds exactly this value
 	if exp != 0 {
 		sh.expires[k] = exp

@@ -167,7 +167,7 @@ func (tx *Tx) install(db DB, sh *shard, key []byte, e *Entry, exp int64, elems b
 		db.valueGone(sh, key, old.Type)
 		tx.rec(txDrop, db, sh, key, nil, nil, old.Type, 0)
 		e.lru = lruClock()
-		db.link(sh, k, e)
+		db.link(sh, key, e)
 	} else {
 		tx.create(db, sh, key, e)
 	}
@@ -185,7 +185,7 @@ func (tx *Tx) create(db DB, sh *shard, key []byte, e *Entry) {
 	db.created(sh)
 	db.fire(key, "new")
 	e.lru = lruClock()
-	db.link(sh, string(key), e)
+	db.link(sh, key, e)
 }
 
 // touch reports a change of key (DB.touch) and counts it; the change's
@@ -241,7 +241,7 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 	}
 	if e == nil {
 		e = newStringEntry(key, val)
-		db.link(sh, string(key), e)
+		db.link(sh, key, e)
 		if !blind {
 			db.created(sh)
 			db.fire(key, "new")
