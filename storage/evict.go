@@ -175,6 +175,12 @@ func (s *Store) EnsureMemory() error {
 	if s.ixMem.Load() > s.indexBudget() && !s.ixOff.Load() {
 		s.dropIndexes()
 	}
+	// evicted keys enter the key index: it may pass its budget here
+	defer func() {
+		if s.ixMem.Load() > s.indexBudget() && !s.ixOff.Load() {
+			s.dropIndexes()
+		}
+	}()
 	pol := s.Policy()
 	if pol == PolicyNoEviction {
 		return ErrOOM
@@ -324,6 +330,7 @@ func (s *Store) evictOne(pol Policy) bool {
 	sh.m.del(victim)
 	delete(sh.expires, victim)
 	db.account(sh, -best.memSize(len(victim)))
+	db.indexPut(sh, []byte(victim), best.Type) // only on disk from now on
 	s.partial[dbi].Store(true)
 	return true
 }

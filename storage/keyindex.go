@@ -8,12 +8,17 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// keyIndex is one shard's set of every live key, resident or only on disk,
-// as 62-bit key hashes (KeyHash) with the value's class in the low 2 bits.
-// It answers "does this key exist, and is it a string?" without Pebble: a
-// miss on an absent key costs no disk read, and a SET over a cold string
-// key writes without reading the old value. Two keys sharing a 62-bit hash
-// would make a new key look present (p ≈ n/2^62 per write at n keys).
+// keyIndex is one shard's set of the live keys that are not resident (only
+// on disk), as 62-bit key hashes (KeyHash) with the value's class in the low
+// 2 bits. It answers "does this key exist, and is it a string?" without
+// Pebble for a key the shard's table does not hold: a miss on an absent key
+// costs no disk read, and a SET over a cold string key writes without
+// reading the old value. Resident keys are not in it (the table answers for
+// them): a key leaves the index when it becomes resident (link) and enters
+// it when eviction drops its entry, so a server whose keys all fit in memory
+// pays nothing for it. Two keys sharing a 62-bit hash would make a new key
+// look present, or a cold key absent once the other is loaded (p ≈ n/2^62
+// per write at n keys).
 //
 // Open addressing with linear probing and backward-shift deletion; 8 bytes a
 // slot, any size (a key's home slot is chosen by multiply-shift from the low
@@ -255,8 +260,8 @@ func (s *Store) buildShardIndex(dbi, i int) bool {
 			return false
 		}
 	}
-	for k, e := range sh.m.all() {
-		ix.put(KeyHash([]byte(k)), classOf(e.Type))
+	for k := range sh.m.all() {
+		ix.del(KeyHash([]byte(k))) // resident: the table answers for it
 	}
 	if s.ixMem.Load()+ix.memSize() > s.indexBudget() {
 		return false

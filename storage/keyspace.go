@@ -155,7 +155,7 @@ func (db DB) link(sh *shard, key []byte, e *Entry) {
 		sh.order = append(sh.order, string(key))
 		sh.reorder()
 	}
-	db.indexPut(sh, key, e.Type)
+	db.indexDel(sh, key) // resident now: the table answers for it
 	if len(sh.tomb) > 0 {
 		if _, ok := sh.tomb[string(key)]; ok {
 			// the new value's write follows the deletion in the log, and

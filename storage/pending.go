@@ -265,6 +265,7 @@ func (p *Pending) release() {
 		p.held.Add(-n)
 	}
 	p.arena, p.ops, p.slots, p.runs = nil, nil, nil, nil
+	p.scratch = pebble.DeferredBatchOp{} // its slices pointed into the arena
 	p.slotOf, p.runOf = make(map[string]int32), make(map[string]int32)
 	p.runData = 0
 }

@@ -257,7 +257,6 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 		e.setValue(key, nil, len(val)) // the collection and its box go
 		e.Type = TypeString
 		db.account(sh, e.memSize(len(key))-before)
-		db.indexPut(sh, key, TypeString)
 	}
 	old := e.memSize(len(key))
 	e.setBytes(key, val)
