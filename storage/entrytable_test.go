@@ -69,7 +69,7 @@ func TestEntryTableModel(t *testing.T) {
 			require.Same(t, model[k], e)
 		}
 		require.Len(t, seen, len(model))
-		require.LessOrEqual(t, tab.used*20, len(tab.tags)*17+20)
+		require.LessOrEqual(t, tab.used*20, tab.size()*17+20)
 	}
 	for step := 0; step < 200000; step++ {
 		k := keys[r.IntN(len(keys))]
