@@ -86,3 +86,42 @@ func BenchmarkEntryTableRebuild(b *testing.B) {
 		t.rebuild(t.live + 1)
 	}
 }
+
+// BenchmarkStoreGetValueDistinct is GET's access: a random lookup among
+// 1M resident keys that reads the value's first and last bytes.
+func BenchmarkStoreGetValueDistinct(b *testing.B) {
+	const n = 1 << 20
+	keys := benchKeys(n)
+	val := make([]byte, 100)
+	s, err := Open(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	db := s.DB(0)
+	var ls LockSet
+	for _, k := range keys {
+		ls.Reset()
+		ls.Add(s.ShardOf(0, k))
+		s.Lock(&ls)
+		db.SetString(k, val, 0, false)
+		s.Unlock(&ls)
+	}
+	b.ResetTimer()
+	x, sum := uint32(1), 0
+	for i := 0; i < b.N; i++ {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		k := keys[x&(n-1)]
+		ls.Reset()
+		ls.Add(s.ShardOf(0, k))
+		s.Lock(&ls)
+		v := db.Lookup(k).Bytes()
+		sum += int(v[0]) + int(v[len(v)-1])
+		s.Unlock(&ls)
+	}
+	if sum < 0 {
+		b.Fatal(sum)
+	}
+}
