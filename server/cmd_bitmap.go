@@ -71,7 +71,7 @@ func bitString(c *Client, key []byte) ([]byte, bool, bool) {
 	if e == nil {
 		return nil, false, true
 	}
-	return e.Str, true, true
+	return e.Bytes(), true, true
 }
 
 func cmdSetbit(c *Client, args [][]byte) {
@@ -90,7 +90,7 @@ func cmdSetbit(c *Client, args [][]byte) {
 	}
 	var old []byte
 	if e != nil {
-		old = e.Str
+		old = e.Bytes()
 	}
 	byteIdx, mask := off>>3, byte(1)<<(7-off&7)
 	var was bool
@@ -400,7 +400,7 @@ func cmdBitop(c *Client, args [][]byte) {
 		}
 		var s []byte
 		if e != nil {
-			s = e.Str
+			s = e.Bytes()
 		}
 		srcs = append(srcs, s)
 		maxLen = max(maxLen, len(s))
@@ -681,7 +681,7 @@ func bitfieldGeneric(c *Client, args [][]byte, ro bool) {
 		}
 		var old []byte
 		if e != nil {
-			old = e.Str
+			old = e.Bytes()
 		}
 		n := max(uint64(len(old)), highest>>3+1)
 		dirty = e == nil || n != uint64(len(old))

@@ -75,9 +75,9 @@ func digestValue(d *digest20, e *storage.Entry, expires bool) {
 		ed.mix(b)
 		d.xor(ed[:])
 	}
-	switch o := e.Obj.(type) {
+	switch o := e.Object().(type) {
 	case nil:
-		d.mix(e.Str)
+		d.mix(e.Bytes())
 	case *storage.List:
 		o.Range(0, o.Len(), func(_ int, v string) bool { d.mix([]byte(v)); return true })
 	case *storage.Set:

@@ -479,10 +479,7 @@ func FuzzRestorePayload(f *testing.F) {
 		}
 		// an accepted value encodes again and decodes to the same elements
 		obj, _ := v.object()
-		e := &storage.Entry{Str: v.str, Obj: obj}
-		if obj != nil {
-			e.Type = obj.Type()
-		}
+		e := storage.NewEntry([]byte("k"), v.str, obj)
 		p, ok := encodeDumpPayload(e)
 		if !ok || !verifyDumpPayload(p) {
 			t.Fatalf("re-encoding failed")

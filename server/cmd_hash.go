@@ -65,7 +65,7 @@ func lookupHash(c *Client, key []byte, write bool) (e *storage.Entry, h *storage
 	if e == nil {
 		return nil, nil, true
 	}
-	h, isHash := e.Obj.(*storage.Hash)
+	h, isHash := e.Object().(*storage.Hash)
 	if e.Type != storage.TypeHash || !isHash {
 		c.WriteError(msgWrongType)
 		return nil, nil, false

@@ -49,7 +49,7 @@ func hllCheck(c *Client, e *storage.Entry) bool {
 		c.WriteError(msgWrongType)
 		return false
 	}
-	if !hllValid(e.Str) {
+	if !hllValid(e.Bytes()) {
 		c.WriteError(msgHLLNotValid)
 		return false
 	}
@@ -71,7 +71,7 @@ func cmdPfadd(c *Client, args [][]byte) {
 		if !hllCheck(c, e) {
 			return
 		}
-		o = cloneBytes(e.Str)
+		o = cloneBytes(e.Bytes())
 	}
 	maxBytes := c.srv.hllSparseMaxBytes()
 	for _, ele := range args[2:] {
@@ -110,7 +110,7 @@ func cmdPfcount(c *Client, args [][]byte) {
 			if !hllCheck(c, e) {
 				return
 			}
-			if !hllMerge(&max, e.Str) {
+			if !hllMerge(&max, e.Bytes()) {
 				c.WriteError(msgHLLInvalid)
 				return
 			}
@@ -126,16 +126,16 @@ func cmdPfcount(c *Client, args [][]byte) {
 	if !hllCheck(c, e) {
 		return
 	}
-	if hllValidCache(e.Str) {
-		c.WriteInt64(int64(hllCard(e.Str)))
+	if hllValidCache(e.Bytes()) {
+		c.WriteInt64(int64(hllCard(e.Bytes())))
 		return
 	}
-	card, valid := hllCount(e.Str)
+	card, valid := hllCount(e.Bytes())
 	if !valid {
 		c.WriteError(msgHLLInvalid)
 		return
 	}
-	o := cloneBytes(e.Str)
+	o := cloneBytes(e.Bytes())
 	hllSetCard(o, card)
 	db.SetStringEvent(args[1], o, 0, true, "pfcount")
 	c.WriteInt64(int64(card))
@@ -153,10 +153,10 @@ func cmdPfmerge(c *Client, args [][]byte) {
 		if !hllCheck(c, e) {
 			return
 		}
-		if e.Str[4] == hllDense {
+		if e.Bytes()[4] == hllDense {
 			useDense = true
 		}
-		if !hllMerge(&max, e.Str) {
+		if !hllMerge(&max, e.Bytes()) {
 			c.WriteError(msgHLLInvalid)
 			return
 		}
@@ -166,7 +166,7 @@ func cmdPfmerge(c *Client, args [][]byte) {
 	if e := db.LookupWrite(key); e == nil {
 		o = hllNew()
 	} else {
-		o = cloneBytes(e.Str) // checked above
+		o = cloneBytes(e.Bytes()) // checked above
 	}
 	if useDense {
 		d, ok := hllSparseToDense(o)
@@ -204,7 +204,7 @@ func cmdPfdebug(c *Client, args [][]byte) {
 	if !hllCheck(c, e) {
 		return
 	}
-	s := e.Str
+	s := e.Bytes()
 	sub := string(args[1])
 	switch strings.ToLower(sub) {
 	case "getreg":

@@ -503,10 +503,10 @@ const sharedIntegers = 10000
 // stringEncoding names a string value's encoding as Redis would pick it; a
 // string grown in place by APPEND or SETRANGE is "raw" whatever its content.
 func stringEncoding(e *storage.Entry) string {
-	if e.Raw {
+	if e.Raw() {
 		return "raw"
 	}
-	v := e.Str
+	v := e.Bytes()
 	if len(v) <= 20 {
 		if _, ok := parseInt(v); ok {
 			return "int"
@@ -547,8 +547,8 @@ func cmdObject(c *Client, args [][]byte) {
 	}
 	switch sub {
 	case "encoding":
-		if e.Obj != nil {
-			c.WriteBulkString(e.Obj.Encoding())
+		if e.Object() != nil {
+			c.WriteBulkString(e.Object().Encoding())
 		} else {
 			c.WriteBulkString(stringEncoding(e))
 		}
@@ -562,8 +562,8 @@ func cmdObject(c *Client, args [][]byte) {
 		c.WriteInt64(e.Idle())
 	case "refcount":
 		st := c.srv.store
-		if e.Obj == nil && (st.MaxMemory() == 0 || st.NoEviction()) {
-			if n, ok := parseInt(e.Str); ok && len(e.Str) <= 20 && n >= 0 && n < sharedIntegers {
+		if e.Object() == nil && (st.MaxMemory() == 0 || st.NoEviction()) {
+			if n, ok := parseInt(e.Bytes()); ok && len(e.Bytes()) <= 20 && n >= 0 && n < sharedIntegers {
 				c.WriteInt64(math.MaxInt32)
 				return
 			}

@@ -633,7 +633,7 @@ func fakeElems(ts *testServer, dbi int, key string) map[string]string {
 		if e == nil {
 			return
 		}
-		f, ok := e.Obj.(*fakeObj)
+		f, ok := e.Object().(*fakeObj)
 		if !ok {
 			return
 		}
@@ -673,7 +673,7 @@ func TestKeysCollections(t *testing.T) {
 		// the copy is independent of its source
 		withKey(ts, 0, p+"copy", func(db storage.DB) {
 			e := db.Peek([]byte(p + "copy"))
-			e.Obj.(*fakeObj).m["a"] = "changed"
+			e.Object().(*fakeObj).m["a"] = "changed"
 		})
 		require.Equal(t, elems, fakeElems(ts, 0, p+"renamed"))
 		require.Equal(t, rZero, r.do("EXISTS", p+"src"))

@@ -80,7 +80,7 @@ func lookupList(c *Client, key []byte, write bool) (*storage.Entry, *storage.Lis
 	if e == nil {
 		return nil, nil, true
 	}
-	l, ok := e.Obj.(*storage.List)
+	l, ok := e.Object().(*storage.List)
 	if e.Type != storage.TypeList || !ok {
 		c.WriteError(msgWrongType)
 		return nil, nil, false
@@ -621,7 +621,7 @@ func mpopFirst(c *Client, keys [][]byte, left bool, count int64, retry bool) boo
 		if e == nil {
 			continue
 		}
-		l, ok := e.Obj.(*storage.List)
+		l, ok := e.Object().(*storage.List)
 		if e.Type != storage.TypeList || !ok {
 			if retry {
 				continue
@@ -701,7 +701,7 @@ func blmoveGeneric(c *Client, src, dst []byte, from, to bool, timeoutArg []byte)
 	}
 	e := c.DB().LookupWrite(src)
 	if e != nil {
-		if l, ok := e.Obj.(*storage.List); ok && e.Type == storage.TypeList {
+		if l, ok := e.Object().(*storage.List); ok && e.Type == storage.TypeList {
 			moveFrom(c, src, e, l, dst, from, to)
 			return
 		}

@@ -35,7 +35,7 @@ func asSet(e *storage.Entry) (s *storage.Set, wrong bool) {
 	if e == nil {
 		return nil, false
 	}
-	s, ok := e.Obj.(*storage.Set)
+	s, ok := e.Object().(*storage.Set)
 	if e.Type != storage.TypeSet || !ok {
 		return nil, true
 	}

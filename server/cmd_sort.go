@@ -157,7 +157,7 @@ func sortGeneric(c *Client, args [][]byte, readonly bool) {
 	}
 	vectorlen := 0
 	if e != nil {
-		vectorlen = e.Obj.Len()
+		vectorlen = e.Object().Len()
 	}
 	// LIMIT, bounded by the length as Redis does
 	start := min(max(limitStart, 0), int64(vectorlen))
@@ -180,7 +180,7 @@ func sortGeneric(c *Client, args [][]byte, readonly bool) {
 		if end >= start {
 			n := int(end - start + 1)
 			vec = make([]sortItem, 0, n)
-			switch o := e.Obj.(type) {
+			switch o := e.Object().(type) {
 			case *storage.List:
 				add := func(_ int, v string) bool { vec = append(vec, sortItem{obj: []byte(v)}); return true }
 				if desc {
@@ -199,7 +199,7 @@ func sortGeneric(c *Client, args [][]byte, readonly bool) {
 		}
 	default:
 		vec = make([]sortItem, 0, vectorlen)
-		switch o := e.Obj.(type) {
+		switch o := e.Object().(type) {
 		case *storage.List:
 			o.Range(0, vectorlen, func(_ int, v string) bool { vec = append(vec, sortItem{obj: []byte(v)}); return true })
 		case *storage.Set:
@@ -350,7 +350,7 @@ func sortLookup(c *Client, pattern, subst []byte) ([]byte, bool) {
 		return nil, false
 	}
 	if field != nil {
-		h, ok := e.Obj.(*storage.Hash)
+		h, ok := e.Object().(*storage.Hash)
 		if e.Type != storage.TypeHash || !ok {
 			return nil, false
 		}
@@ -359,5 +359,5 @@ func sortLookup(c *Client, pattern, subst []byte) ([]byte, bool) {
 	if e.Type != storage.TypeString {
 		return nil, false
 	}
-	return e.Str, true
+	return e.Bytes(), true
 }

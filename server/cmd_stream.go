@@ -218,7 +218,7 @@ func lookupStream(c *Client, key []byte, write bool) (*storage.Entry, *storage.S
 	if e == nil {
 		return nil, nil, true
 	}
-	s, isStream := e.Obj.(*storage.Stream)
+	s, isStream := e.Object().(*storage.Stream)
 	if e.Type != storage.TypeStream || !isStream {
 		c.WriteError(msgWrongType)
 		return nil, nil, false
@@ -800,7 +800,7 @@ func cmdXread(c *Client, args [][]byte) {
 		e := c.DB().Lookup(key)
 		var s *storage.Stream
 		if e != nil {
-			if s2, isStream := e.Obj.(*storage.Stream); e.Type == storage.TypeStream && isStream {
+			if s2, isStream := e.Object().(*storage.Stream); e.Type == storage.TypeStream && isStream {
 				s = s2
 			} else {
 				if retry {
@@ -877,7 +877,7 @@ func cmdXread(c *Client, args [][]byte) {
 		if e == nil {
 			continue
 		}
-		s, isStream := e.Obj.(*storage.Stream)
+		s, isStream := e.Object().(*storage.Stream)
 		if !isStream {
 			continue
 		}

@@ -65,7 +65,7 @@ func cmdGet(c *Client, args [][]byte) {
 		c.WriteNull()
 		return
 	}
-	c.WriteBulk(e.Str)
+	c.WriteBulk(e.Bytes())
 }
 
 // Option flags of SET and GETEX, as Redis's OBJ_* flags in t_string.c.
@@ -214,7 +214,7 @@ func writeOldValue(c *Client, e *storage.Entry) {
 	if e == nil {
 		c.WriteNull()
 	} else {
-		c.WriteBulk(e.Str)
+		c.WriteBulk(e.Bytes())
 	}
 }
 
@@ -264,7 +264,7 @@ func cmdGetex(c *Client, args [][]byte) {
 			return
 		}
 	}
-	c.WriteBulk(e.Str)
+	c.WriteBulk(e.Bytes())
 	switch {
 	case o.expire != nil:
 		c.DB().SetExpiry(key, exp) // an EXAT/PXAT in the past deletes the key
@@ -282,7 +282,7 @@ func cmdGetdel(c *Client, args [][]byte) {
 		c.WriteNull()
 		return
 	}
-	c.WriteBulk(e.Str)
+	c.WriteBulk(e.Bytes())
 	c.DB().Delete(args[1])
 }
 
@@ -301,7 +301,7 @@ func cmdMget(c *Client, args [][]byte) {
 	for _, k := range args[1:] {
 		// MGET answers nil for keys of another type instead of failing.
 		if e := db.Lookup(k); e != nil && e.Type == storage.TypeString {
-			c.WriteBulk(e.Str)
+			c.WriteBulk(e.Bytes())
 		} else {
 			c.WriteNull()
 		}
@@ -372,12 +372,12 @@ func cmdAppend(c *Client, args [][]byte) {
 		c.WriteInt(len(suffix))
 		return
 	}
-	if !stringFits(c, int64(len(e.Str)), int64(len(suffix))) {
+	if !stringFits(c, int64(len(e.Bytes())), int64(len(suffix))) {
 		return
 	}
 	// The full-slice expression forces a fresh buffer so the new value
 	// never aliases the entry's own buffer while SetString copies it.
-	nv := append(e.Str[:len(e.Str):len(e.Str)], suffix...)
+	nv := append(e.Bytes()[:len(e.Bytes()):len(e.Bytes())], suffix...)
 	c.DB().SetStringEvent(key, nv, 0, true, "append")
 	c.WriteInt(len(nv))
 }
@@ -391,7 +391,7 @@ func cmdStrlen(c *Client, args [][]byte) {
 		c.WriteInt(0)
 		return
 	}
-	c.WriteInt(len(e.Str))
+	c.WriteInt(len(e.Bytes()))
 }
 
 func cmdGetrange(c *Client, args [][]byte) {
@@ -412,7 +412,7 @@ func cmdGetrange(c *Client, args [][]byte) {
 	// Redis's getrangeCommand clamping, step for step, quirks included: a
 	// range entirely left of the string yields its first byte
 	// ("GETRANGE hello -100 -50" is "h").
-	n := int64(len(e.Str))
+	n := int64(len(e.Bytes()))
 	if start < 0 && end < 0 && start > end {
 		c.WriteBulk(nil)
 		return
@@ -432,7 +432,7 @@ func cmdGetrange(c *Client, args [][]byte) {
 		c.WriteBulk(nil)
 		return
 	}
-	c.WriteBulk(e.Str[start : end+1])
+	c.WriteBulk(e.Bytes()[start : end+1])
 }
 
 func cmdSetrange(c *Client, args [][]byte) {
@@ -452,7 +452,7 @@ func cmdSetrange(c *Client, args [][]byte) {
 	}
 	var old []byte
 	if e != nil {
-		old = e.Str
+		old = e.Bytes()
 	}
 	// Setting nothing answers the current length, even for a huge offset.
 	if len(val) == 0 {
@@ -503,7 +503,7 @@ func incrDecr(c *Client, key []byte, incr int64) {
 	}
 	var v int64
 	if e != nil {
-		if v, ok = parseInt(e.Str); !ok {
+		if v, ok = parseInt(e.Bytes()); !ok {
 			c.WriteError(msgNotInt)
 			return
 		}
@@ -526,7 +526,7 @@ func cmdIncrbyfloat(c *Client, args [][]byte) {
 	}
 	cur := longDouble{new(big.Float).SetPrec(ldPrec)}
 	if e != nil {
-		if cur, ok = parseLongDoubleExact(e.Str); !ok {
+		if cur, ok = parseLongDoubleExact(e.Bytes()); !ok {
 			c.WriteError(msgNotFloat)
 			return
 		}
@@ -562,10 +562,10 @@ func cmdLcs(c *Client, args [][]byte) {
 	}
 	var a, b []byte
 	if ea != nil {
-		a = ea.Str
+		a = ea.Bytes()
 	}
 	if eb != nil {
-		b = eb.Str
+		b = eb.Bytes()
 	}
 	var getLen, getIdx, withMatchLen bool
 	var minMatchLen int64

@@ -151,7 +151,7 @@ func lookupSeries(c *Client, db storage.DB, key []byte, write bool) (e *storage.
 	if e == nil {
 		return nil, nil, true
 	}
-	t, isTS := e.Obj.(*storage.TimeSeries)
+	t, isTS := e.Object().(*storage.TimeSeries)
 	if e.Type != storage.TypeTimeSeries || !isTS {
 		if c != nil {
 			c.WriteError(msgWrongType)

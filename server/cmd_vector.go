@@ -143,7 +143,7 @@ func cmdVGet(c *Client, args [][]byte) {
 		c.WriteNull()
 		return
 	}
-	v, ok := e.Obj.(*storage.Vector)
+	v, ok := e.Object().(*storage.Vector)
 	if e.Type != storage.TypeVector || !ok {
 		c.WriteError(msgWrongType)
 		return

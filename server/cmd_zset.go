@@ -124,7 +124,7 @@ func lookupZSet(c *Client, key []byte, write bool) (e *storage.Entry, z *storage
 	if e == nil {
 		return nil, nil, true
 	}
-	z, isZ := e.Obj.(*storage.ZSet)
+	z, isZ := e.Object().(*storage.ZSet)
 	if e.Type != storage.TypeZSet || !isZ {
 		c.WriteError(msgWrongType)
 		return nil, nil, false
@@ -1121,7 +1121,7 @@ func zpopFirst(c *Client, keys [][]byte, max bool, count int64, shape zpopReply)
 		if e == nil {
 			continue
 		}
-		z, isZ := e.Obj.(*storage.ZSet)
+		z, isZ := e.Object().(*storage.ZSet)
 		if e.Type != storage.TypeZSet || !isZ {
 			if retry {
 				continue
@@ -1339,7 +1339,7 @@ func zsetOpGeneric(c *Client, args [][]byte, store bool, op zsetOp, cardOnly boo
 		if e == nil {
 			continue
 		}
-		switch o := e.Obj.(type) {
+		switch o := e.Object().(type) {
 		case *storage.ZSet:
 			if e.Type == storage.TypeZSet {
 				srcs[i].z = o

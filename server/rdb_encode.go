@@ -186,13 +186,13 @@ const quicklistNodeLimit = 8192
 // Redis has no RDB encoding for (time series, vectors).
 func encodeDumpPayload(e *storage.Entry) ([]byte, bool) {
 	w := &rdbWriter{}
-	if e.Obj == nil {
+	if e.Object() == nil {
 		w.b = append(w.b, rdbTypeString)
-		w.rawString(e.Str)
+		w.rawString(e.Bytes())
 		return finishDumpPayload(w.b), true
 	}
 	var scratch []byte
-	switch o := e.Obj.(type) {
+	switch o := e.Object().(type) {
 	case *storage.List:
 		var nodes [][]byte
 		var lp *listpack

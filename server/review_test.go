@@ -138,7 +138,6 @@ func TestReviewRenameOverwriteEvents(t *testing.T) {
 
 // usedMemoryRecount sums what the store should account for every key.
 func usedMemoryRecount(ts *testServer) int64 {
-	const entryOverhead = 96 // storage.entryOverhead
 	var ls storage.LockSet
 	ls.AddAll()
 	ts.store.Lock(&ls)
@@ -149,10 +148,7 @@ func usedMemoryRecount(ts *testServer) int64 {
 		for i := 0; i < storage.ShardsPerDB; i++ {
 			// ForEach skips expired keys, which are still accounted: none here
 			db.ForEach(i, func(k string, e *storage.Entry) bool {
-				sum += int64(len(k) + cap(e.Str) + entryOverhead)
-				if e.Obj != nil {
-					sum += int64(e.Obj.MemSize())
-				}
+				sum += e.MemUsage()
 				return true
 			})
 		}

@@ -64,10 +64,10 @@ func servedCorrectly(t *testing.T, s *Store, want map[string]string) (missing in
 				missing++
 				continue
 			}
-			require.Equal(t, v, string(e.Str), "key %s is served with another value", k)
+			require.Equal(t, v, string(e.Bytes()), "key %s is served with another value", k)
 		}
 		if h := db.Lookup([]byte("h")); h != nil {
-			require.Equal(t, 50, h.Obj.Len())
+			require.Equal(t, 50, h.Object().Len())
 		} else {
 			missing++
 		}

@@ -162,6 +162,7 @@ type durable struct {
 	mu    sync.Mutex
 	batch *Pending // writes not yet handed to Pebble
 	spare *Pending // the other buffer, reused by the committer
+	idle  int      // commits in a row that found nothing pending (committer only)
 	seq   uint64   // sequence of the last appended write
 
 	appended  atomic.Uint64 // == seq, readable without mu
@@ -207,6 +208,10 @@ func pebbleBudget(maxMemory int64) (cache, memtable int64) {
 	memtable = clamp(maxMemory/8, 1<<20, maxMemtable)
 	return cache, memtable
 }
+
+// idleCommits is how many commits in a row must find nothing pending
+// before the committer releases the groups' buffers (about 100 ms).
+const idleCommits = 20
 
 // memtableStop is how many memtables may exist before writes wait for a
 // flush: it bounds Pebble's memory (outside the Go heap) to
@@ -513,7 +518,17 @@ func (d *durable) commitPending(sync bool) {
 			b.Close() // a failed batch may still be referenced by Pebble
 		}
 		d.commits.Add(1)
-	} else if sync && d.synced.Load() < seq {
+		d.idle = 0
+	} else if d.idle++; d.idle == idleCommits {
+		// quiet: the groups' buffers go (spare is ours under commitMu)
+		d.mu.Lock()
+		d.batch.release()
+		if d.spare != nil {
+			d.spare.release()
+		}
+		d.mu.Unlock()
+	}
+	if !pending && sync && d.synced.Load() < seq {
 		err = d.guard.run(func() error { return d.db.LogData(nil, pebble.Sync) })
 	}
 	if err != nil {

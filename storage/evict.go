@@ -175,6 +175,12 @@ func (s *Store) EnsureMemory() error {
 	if s.ixMem.Load() > s.indexBudget() && !s.ixOff.Load() {
 		s.dropIndexes()
 	}
+	// evicted keys enter the key index: it may pass its budget here
+	defer func() {
+		if s.ixMem.Load() > s.indexBudget() && !s.ixOff.Load() {
+			s.dropIndexes()
+		}
+	}()
 	pol := s.Policy()
 	if pol == PolicyNoEviction {
 		return ErrOOM
@@ -231,7 +237,7 @@ func (s *Store) evictOne(pol Policy) bool {
 	for j := 0; j < ShardsPerDB; j++ {
 		c := &s.shards[dbi*ShardsPerDB+(first-dbi*ShardsPerDB+j)%ShardsPerDB]
 		c.mu.Lock()
-		if len(c.m) > 0 || (s.dur != nil && len(c.tomb) > 0) {
+		if c.m.len() > 0 || (s.dur != nil && len(c.tomb) > 0) {
 			sh = c
 			break
 		}
@@ -295,7 +301,7 @@ func (s *Store) evictOne(pol Policy) bool {
 	}
 	if pol.volatile() && len(sh.expires) > 0 {
 		for k := range sh.expires {
-			if e := sh.m[k]; e != nil {
+			if e := sh.m.get(k); e != nil {
 				consider(k, e)
 			}
 			if n++; n >= evictSample {
@@ -305,7 +311,7 @@ func (s *Store) evictOne(pol Policy) bool {
 	} else if !pol.volatile() || s.dur != nil {
 		// with persistence a volatile policy falls back to every key:
 		// leaving memory loses nothing
-		for k, e := range sh.m {
+		for k, e := range sh.m.sample() {
 			consider(k, e)
 			if n++; n >= evictSample {
 				break
@@ -321,9 +327,10 @@ func (s *Store) evictOne(pol Policy) bool {
 		db.deleteKey(sh, victim, "evicted")
 		return true
 	}
-	delete(sh.m, victim)
+	sh.m.del(victim)
 	delete(sh.expires, victim)
 	db.account(sh, -best.memSize(len(victim)))
+	db.indexPut(sh, []byte(victim), best.Type) // only on disk from now on
 	s.partial[dbi].Store(true)
 	return true
 }

@@ -44,7 +44,7 @@ func evSet(t *testing.T, s *Store, key, val string, exp int64) {
 func evGet(s *Store, key string) (val string, ok bool) {
 	evLocked(s, key, func(db DB) {
 		if e := db.Lookup([]byte(key)); e != nil {
-			val, ok = string(e.Str), true
+			val, ok = string(e.Bytes()), true
 		}
 	})
 	return val, ok
@@ -53,7 +53,7 @@ func evGet(s *Store, key string) (val string, ok bool) {
 // evResident reports whether key is in the hot tier.
 func evResident(s *Store, key string) bool {
 	var in bool
-	evLocked(s, key, func(db DB) { _, in = db.shard([]byte(key)).m[key] })
+	evLocked(s, key, func(db DB) { in = db.shard([]byte(key)).m.has(key) })
 	return in
 }
 
@@ -336,7 +336,7 @@ func TestEvictMemoryAccountingNoDrift(t *testing.T) {
 		}
 		require.Zero(t, s.UsedMemory()-accountedMem(s, 1)-accountedMem(s, 0), "dir %q", dir)
 		for j := 0; j < ShardsPerDB; j++ {
-			require.Empty(t, s.shards[j].m, "dir %q: db 0 holds a deleted key", dir)
+			require.Zero(t, s.shards[j].m.len(), "dir %q: db 0 holds a deleted key", dir)
 		}
 		s.DB(1).Flush()
 		s.Unlock(&ls)
@@ -379,7 +379,7 @@ func TestEvictMemoryAccountingNoDrift(t *testing.T) {
 func accountedMem(s *Store, i int) int64 {
 	var n int64
 	for j := 0; j < ShardsPerDB; j++ {
-		for k, e := range s.shards[i*ShardsPerDB+j].m {
+		for k, e := range s.shards[i*ShardsPerDB+j].m.all() {
 			n += e.memSize(len(k))
 		}
 		for k := range s.shards[i*ShardsPerDB+j].tomb {

@@ -243,7 +243,7 @@ func (db DB) expireHint(sh *shard, key []byte, exp, now int64) {
 		})
 	}
 	k := string(key)
-	if _, ok := sh.m[k]; ok {
+	if sh.m.has(k) {
 		if cur, ok := sh.expires[k]; ok && cur == exp && cur <= now {
 			db.s.expireHeld(func() { db.deleteKey(sh, k, "expired") })
 			db.s.stats.ExpiredKeys.Add(1)

@@ -26,7 +26,7 @@ func exResidentCount(s *Store, dbi int) int {
 	for i := 0; i < ShardsPerDB; i++ {
 		sh := &s.shards[dbi*ShardsPerDB+i]
 		sh.mu.Lock()
-		n += len(sh.m)
+		n += sh.m.len()
 		sh.mu.Unlock()
 	}
 	return n

@@ -212,12 +212,12 @@ func checkFaultState(t *testing.T, s *Store, st *faultState) {
 		for k, v := range st.acked {
 			e := db.Lookup([]byte(k))
 			require.NotNil(t, e, "acknowledged key %s lost", k)
-			require.Equal(t, v, string(e.Str), "key %s", k)
+			require.Equal(t, v, string(e.Bytes()), "key %s", k)
 		}
 		for i := 0; i < st.rounds; i++ {
 			late := fmt.Sprint("late", i)
 			if e := db.Lookup([]byte(late)); e != nil {
-				require.Equal(t, faultVal(late, 1000), string(e.Str))
+				require.Equal(t, faultVal(late, 1000), string(e.Bytes()))
 			} else {
 				require.GreaterOrEqual(t, i, st.ackedR, "acknowledged %s lost", late)
 			}
@@ -227,8 +227,8 @@ func checkFaultState(t *testing.T, s *Store, st *faultState) {
 				require.GreaterOrEqual(t, i, st.ackedR, "acknowledged group %d lost", i)
 				continue
 			}
-			require.Equal(t, 5, pa.Obj.Len(), "round %d", i)
-			require.Equal(t, 5, pb.Obj.Len(), "round %d", i)
+			require.Equal(t, 5, pa.Object().Len(), "round %d", i)
+			require.Equal(t, 5, pb.Object().Len(), "round %d", i)
 		}
 	})
 	require.NoError(t, s.Err())
@@ -322,7 +322,7 @@ func TestFaultDiskErrorRefusesWrites(t *testing.T) {
 				for k, v := range st.acked {
 					e := db.Lookup([]byte(k))
 					require.NotNil(t, e, "key %s", k)
-					require.Equal(t, v, string(e.Str))
+					require.Equal(t, v, string(e.Bytes()))
 				}
 			})
 			// INFO persistence still answers (Pebble's metrics), with the error counted
@@ -393,7 +393,7 @@ func TestFaultFlushFailureRefusesWrites(t *testing.T) {
 	require.Contains(t, s.Err().Error(), "flush")
 	withDB(s, func(db DB) {
 		for k, v := range st.acked {
-			require.Equal(t, v, string(db.Lookup([]byte(k)).Str))
+			require.Equal(t, v, string(db.Lookup([]byte(k)).Bytes()))
 		}
 	})
 	require.ErrorAs(t, closeWithin(t, s, 10*time.Second), &ef)
@@ -452,7 +452,7 @@ func TestFaultCloseOnFailedDisk(t *testing.T) {
 		require.ErrorAs(t, closeWithin(t, s, 10*time.Second), &ef)
 		s2, err := Open(Options{Dir: "data", FS: disk.restart(false), Logger: &faultLog{}})
 		require.NoError(t, err)
-		withLocked(s2, []string{"k"}, func(db DB) { require.Equal(t, "v", string(db.Lookup([]byte("k")).Str)) })
+		withLocked(s2, []string{"k"}, func(db DB) { require.Equal(t, "v", string(db.Lookup([]byte("k")).Bytes())) })
 		require.NoError(t, s2.Close())
 	}
 }

@@ -345,7 +345,7 @@ func TestHashPersistsAtElementGranularity(t *testing.T) {
 	changes := s.StatsRef().Changes.Load()
 	withDB(s, func(db DB) {
 		e := db.LookupWrite(key)
-		h := e.Obj.(*Hash)
+		h := e.Object().(*Hash)
 		before := h.MemSize()
 		h.Set([]byte("f7"), []byte("new"))
 		tx := db.Begin()
@@ -363,7 +363,7 @@ func TestHashPersistsAtElementGranularity(t *testing.T) {
 	withDB(s2, func(db DB) {
 		e := db.Lookup(key)
 		require.NotNil(t, e)
-		h := e.Obj.(*Hash)
+		h := e.Object().(*Hash)
 		require.Equal(t, n, h.Len())
 		v, _ := h.Get([]byte("f7"))
 		require.Equal(t, "new", string(v))

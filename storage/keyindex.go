@@ -8,15 +8,23 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// keyIndex is one shard's set of every live key, resident or only on disk,
-// as 62-bit key hashes (KeyHash) with the value's class in the low 2 bits.
-// It answers "does this key exist, and is it a string?" without Pebble: a
-// miss on an absent key costs no disk read, and a SET over a cold string
-// key writes without reading the old value. Two keys sharing a 62-bit hash
-// would make a new key look present (p ≈ n/2^62 per write at n keys).
+// keyIndex is one shard's set of the live keys that are not resident (only
+// on disk), as 62-bit key hashes (KeyHash) with the value's class in the low
+// 2 bits. It answers "does this key exist, and is it a string?" without
+// Pebble for a key the shard's table does not hold: a miss on an absent key
+// costs no disk read, and a SET over a cold string key writes without
+// reading the old value. Resident keys are not in it (the table answers for
+// them): a key leaves the index when it becomes resident (link) and enters
+// it when eviction drops its entry, so a server whose keys all fit in memory
+// pays nothing for it. Two keys sharing a 62-bit hash would make a new key
+// look present, or a cold key absent once the other is loaded (p ≈ n/2^62
+// per write at n keys).
 //
 // Open addressing with linear probing and backward-shift deletion; 8 bytes a
-// slot, grown at 80% load.
+// slot, any size (a key's home slot is chosen by multiply-shift from the low
+// 32 bits of its hash, not by a mask), regrown to 60% full at 80% load: a
+// power-of-two table was half empty just after it doubled (16.7 bytes a key
+// at a million keys over 32 shards), this one averages about 11.
 type keyIndex struct {
 	slots []uint64
 	n     int
@@ -38,19 +46,27 @@ const keyIndexMinSlots = 64
 
 func (ix *keyIndex) memSize() int64 { return int64(len(ix.slots)) * 8 }
 
+// home is the first slot probed for hash h.
+func (ix *keyIndex) home(h uint64) int {
+	return int((h & 0xffffffff) * uint64(len(ix.slots)) >> 32)
+}
+
 // get returns the class of the key with hash h, 0 when absent.
 func (ix *keyIndex) get(h uint64) uint64 {
 	if len(ix.slots) == 0 {
 		return 0
 	}
-	mask := uint64(len(ix.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	n := len(ix.slots)
+	for i := ix.home(h); ; {
 		v := ix.slots[i]
 		if v == 0 {
 			return 0
 		}
 		if v>>2 == h {
 			return v & 3
+		}
+		if i++; i == n {
+			i = 0
 		}
 	}
 }
@@ -61,8 +77,8 @@ func (ix *keyIndex) put(h, class uint64) int64 {
 	if (ix.n+1)*5 > len(ix.slots)*4 {
 		grown = ix.grow()
 	}
-	mask := uint64(len(ix.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	n := len(ix.slots)
+	for i := ix.home(h); ; {
 		v := ix.slots[i]
 		if v == 0 {
 			ix.slots[i] = h<<2 | class
@@ -73,27 +89,32 @@ func (ix *keyIndex) put(h, class uint64) int64 {
 			ix.slots[i] = h<<2 | class
 			return grown
 		}
+		if i++; i == n {
+			i = 0
+		}
 	}
 }
 
 func (ix *keyIndex) grow() int64 {
 	old := ix.slots
-	size := 2 * len(old)
+	size := (ix.n + 1) * 5 / 3
 	if size < keyIndexMinSlots {
 		size = keyIndexMinSlots
 	}
 	ix.slots = make([]uint64, size)
 	ix.n = 0
-	mask := uint64(size - 1)
 	for _, v := range old {
 		if v == 0 {
 			continue
 		}
-		for i := (v >> 2) & mask; ; i = (i + 1) & mask {
+		for i := ix.home(v >> 2); ; {
 			if ix.slots[i] == 0 {
 				ix.slots[i] = v
 				ix.n++
 				break
+			}
+			if i++; i == size {
+				i = 0
 			}
 		}
 	}
@@ -106,8 +127,8 @@ func (ix *keyIndex) del(h uint64) {
 	if len(ix.slots) == 0 {
 		return
 	}
-	mask := uint64(len(ix.slots) - 1)
-	i := h & mask
+	n := len(ix.slots)
+	i := ix.home(h)
 	for {
 		v := ix.slots[i]
 		if v == 0 {
@@ -116,17 +137,22 @@ func (ix *keyIndex) del(h uint64) {
 		if v>>2 == h {
 			break
 		}
-		i = (i + 1) & mask
+		if i++; i == n {
+			i = 0
+		}
 	}
 	ix.n--
-	for j := (i + 1) & mask; ; j = (j + 1) & mask {
+	for j := i + 1; ; j++ {
+		if j == n {
+			j = 0
+		}
 		v := ix.slots[j]
 		if v == 0 {
 			ix.slots[i] = 0
 			return
 		}
 		// move v back to the hole unless its home lies cyclically in (i, j]
-		home := (v >> 2) & mask
+		home := ix.home(v >> 2)
 		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
 			ix.slots[i] = v
 			i = j
@@ -234,8 +260,8 @@ func (s *Store) buildShardIndex(dbi, i int) bool {
 			return false
 		}
 	}
-	for k, e := range sh.m {
-		ix.put(KeyHash([]byte(k)), classOf(e.Type))
+	for k := range sh.m.all() {
+		ix.del(KeyHash([]byte(k))) // resident: the table answers for it
 	}
 	if s.ixMem.Load()+ix.memSize() > s.indexBudget() {
 		return false

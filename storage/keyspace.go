@@ -48,7 +48,7 @@ func (db DB) LookupWrite(key []byte) *Entry { return db.lookup(db.shard(key), ke
 func (db DB) Peek(key []byte) *Entry { return db.lookup(db.shard(key), key, false) }
 
 func (db DB) lookup(sh *shard, key []byte, touch bool) *Entry {
-	e := sh.m[string(key)]
+	e := sh.m.get(bstr(key))
 	if e == nil {
 		if e = db.loadFromDisk(sh, key); e == nil {
 			return nil
@@ -79,7 +79,7 @@ func (db DB) lookup(sh *shard, key []byte, touch bool) *Entry {
 // abort EXEC).
 func (db DB) IsStale(key []byte) bool {
 	sh := db.shard(key)
-	if _, ok := sh.m[string(key)]; ok {
+	if ok := sh.m.has(bstr(key)); ok {
 		exp, ok := sh.expires[string(key)]
 		return ok && exp <= NowMs()
 	}
@@ -97,7 +97,7 @@ func (db DB) Expiry(key []byte) int64 {
 	if exp, ok := sh.expires[string(key)]; ok {
 		return exp
 	}
-	if _, ok := sh.m[string(key)]; ok {
+	if ok := sh.m.has(bstr(key)); ok {
 		return 0
 	}
 	if db.lookup(sh, key, false) == nil {
@@ -144,36 +144,37 @@ func (db DB) deleteKey(sh *shard, key string, event string) {
 	tx.Commit()
 }
 
-// link makes e the resident entry of key (it was not resident) and accounts
-// its memory. The entry counts as written until eviction stamps it.
-func (db DB) link(sh *shard, k string, e *Entry) {
-	sh.m[k] = e
+// link makes e, whose key is key, the resident entry of key (it was not
+// resident) and accounts its memory. The entry counts as written until
+// eviction stamps it.
+func (db DB) link(sh *shard, key []byte, e *Entry) {
+	sh.m.put(e)
 	if db.s.dur != nil {
 		sh.dirty[e] = dirtySeq
 	} else if sh.ordered {
-		sh.order = append(sh.order, k)
+		sh.order = append(sh.order, string(key))
 		sh.reorder()
 	}
-	db.indexPut(sh, []byte(k), e.Type)
+	db.indexDel(sh, key) // resident now: the table answers for it
 	if len(sh.tomb) > 0 {
-		if _, ok := sh.tomb[k]; ok {
+		if _, ok := sh.tomb[string(key)]; ok {
 			// the new value's write follows the deletion in the log, and
 			// the entry stays resident until that write is committed
-			delete(sh.tomb, k)
-			db.account(sh, -int64(len(k)+tombOverhead))
+			delete(sh.tomb, string(key))
+			db.account(sh, -int64(len(key)+tombOverhead))
 		}
 	}
-	db.account(sh, e.memSize(len(k)))
+	db.account(sh, e.memSize(len(key)))
 }
 
 // unlink drops key's resident entry, whose accounted size is size, because
 // the key is deleted or replaced; with persistence a tombstone stands for it
 // until the deletion is committed.
 func (db DB) unlink(sh *shard, k string, size int64) {
-	if e := sh.m[k]; e != nil && db.s.dur != nil {
+	if e := sh.m.get(k); e != nil && db.s.dur != nil {
 		delete(sh.dirty, e)
 	}
-	delete(sh.m, k)
+	sh.m.del(k)
 	if sh.ordered {
 		sh.reorder()
 	}
@@ -250,13 +251,13 @@ func (db DB) Signal(key []byte, event string) { db.touch(db.shard(key), key, eve
 // the event hook (pub/sub key events, blocked-client wake-ups).
 func (db DB) touch(sh *shard, key []byte, event string) {
 	if db.s.dur != nil {
-		if e := sh.m[string(key)]; e != nil {
+		if e := sh.m.get(bstr(key)); e != nil {
 			sh.dirty[e] = dirtySeq
 		}
 	}
 	if len(sh.watched) > 0 {
 		if regs := sh.watched[string(key)]; len(regs) > 0 {
-			_, exists := sh.m[string(key)]
+			exists := sh.m.has(bstr(key))
 			for _, r := range regs {
 				if r.stale && !exists {
 					// a key already expired when watched is now deleted:
@@ -342,7 +343,7 @@ func (db DB) ExpiresCount() int {
 func (db DB) Resident() int {
 	n := 0
 	for i := 0; i < ShardsPerDB; i++ {
-		n += len(db.s.shards[db.idx*ShardsPerDB+i].m)
+		n += db.s.shards[db.idx*ShardsPerDB+i].m.len()
 	}
 	return n
 }
@@ -377,7 +378,7 @@ func (db DB) Flush() error {
 		sh.dirty = make(map[*Entry]uint64)
 		sh.order, sh.ordered = nil, false
 		sh.epoch++
-		sh.m = make(map[string]*Entry)
+		sh.m = entryTable{}
 		sh.expires = make(map[string]int64)
 		sh.tomb = make(map[string]uint64)
 		sh.tsFlushed()
@@ -410,7 +411,7 @@ func (db DB) Flush() error {
 func (db DB) ForEach(i int, fn func(key string, e *Entry) bool) {
 	sh := &db.s.shards[db.idx*ShardsPerDB+i]
 	now := NowMs()
-	for k, e := range sh.m {
+	for k, e := range sh.m.all() {
 		if len(sh.expires) > 0 {
 			if exp, ok := sh.expires[k]; ok && exp <= now {
 				continue

@@ -138,7 +138,7 @@ func listContents(t *testing.T, s *Store, key string) []string {
 		if e == nil {
 			return
 		}
-		l := e.Obj.(*List)
+		l := e.Object().(*List)
 		l.Range(0, l.Len(), func(_ int, v string) bool { out = append(out, v); return true })
 	})
 	return out
@@ -159,7 +159,7 @@ func TestListCommitSurvivesRestart(t *testing.T) {
 			if e == nil {
 				l = NewList()
 			} else {
-				l = e.Obj.(*List)
+				l = e.Object().(*List)
 			}
 			m := models[k]
 			switch op := rng.IntN(6); {
@@ -186,7 +186,7 @@ func TestListCommitSurvivesRestart(t *testing.T) {
 				if de == nil {
 					dl = NewList()
 				} else {
-					dl = de.Obj.(*List)
+					dl = de.Object().(*List)
 				}
 				v := l.PopRight()
 				dl.PushLeft([]byte(v))
@@ -249,10 +249,10 @@ func TestListMemoryAccounting(t *testing.T) {
 	require.Greater(t, s.UsedMemory(), base+18000)
 	withLocked(s, []string{"k"}, func(db DB) {
 		e := db.LookupWrite([]byte("k"))
-		l := e.Obj.(*List)
+		l := e.Object().(*List)
 		l.Trim(0, 10)
 		commitLists(db, ListChange{Key: []byte("k"), Entry: e, List: l, Event: "ltrim"})
-		require.Equal(t, int64(l.MemSize()+len("k")+entryOverhead), s.UsedMemory()-base)
+		require.Equal(t, int64(l.MemSize()+len("k")+entryOverhead+boxOverhead), s.UsedMemory()-base)
 		l.Trim(0, 0)
 		entries := commitLists(db, ListChange{Key: []byte("k"), Entry: e, List: l, Event: "ltrim"})
 		require.Nil(t, entries[0])

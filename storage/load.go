@@ -72,7 +72,9 @@ func (s *Store) decodeEntry(db int, key, val []byte) (*Entry, int64, error) {
 		return nil, 0, err
 	}
 	if t == TypeString {
-		return &Entry{Str: append([]byte(nil), payload...), Type: t, lru: lruClock()}, exp, nil
+		e := newStringEntry(key, payload)
+		e.lru = lruClock()
+		return e, exp, nil
 	}
 	loadersMu.RLock()
 	l := loaders[t]
@@ -90,7 +92,9 @@ func (s *Store) decodeEntry(db int, key, val []byte) (*Entry, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	return &Entry{Obj: obj, Type: t, lru: lruClock()}, exp, nil
+	e := newObjEntry(key, obj)
+	e.Type, e.lru = t, lruClock()
+	return e, exp, nil
 }
 
 // diskMayHave reports whether a key that is not resident may be on disk:
@@ -145,7 +149,7 @@ func (db DB) loadFromDisk(sh *shard, key []byte) *Entry {
 	}
 	db.s.stats.DiskLoads.Add(1)
 	k := string(key)
-	db.link(sh, k, e)
+	db.link(sh, key, e)
 	delete(sh.dirty, e) // Pebble holds exactly this value
 	if exp != 0 {
 		sh.expires[k] = exp

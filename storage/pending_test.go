@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -55,5 +57,27 @@ func TestDurableRoundTripAfterCoalescing(t *testing.T) {
 	e := s2.DB(0).Lookup([]byte("k"))
 	s2.Unlock(&ls)
 	require.NotNil(t, e)
-	require.Equal(t, "final", string(e.Str))
+	require.Equal(t, "final", string(e.Bytes()))
+}
+
+// TestPendingRelease: an empty group's release drops its buffers and what
+// the held-bytes counter counts for them, and the group works afterwards.
+func TestPendingRelease(t *testing.T) {
+	var held atomic.Int64
+	p := newPending()
+	p.held = &held
+	for i := 0; i < 1000; i++ {
+		op := p.SetDeferred(8, 100)
+		copy(op.Key, fmt.Sprintf("k%07d", i))
+	}
+	require.Positive(t, held.Load())
+	p.release()
+	require.NotNil(t, p.arena, "a group with writes keeps them")
+	p.reset()
+	p.release()
+	require.Nil(t, p.arena)
+	require.Nil(t, p.scratch.Key, "no slice into the dropped arena survives")
+	require.Zero(t, held.Load())
+	p.Set([]byte("k"), []byte("v"))
+	require.Equal(t, 1, p.live)
 }

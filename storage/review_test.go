@@ -78,7 +78,7 @@ func TestReviewFlushDirtiesWatchOfEvictedKey(t *testing.T) {
 	var w Watch
 	withDB(s, func(db DB) {
 		sh := db.shard([]byte("k"))
-		require.NotContains(t, sh.m, "k", "precondition: k is evicted")
+		require.False(t, sh.m.has("k"), "precondition: k is evicted")
 		db.Watch([]byte("k"), &w)
 		db.Flush()
 	})
@@ -110,7 +110,7 @@ func TestReviewEvictedKeysCountsOnlyEvictions(t *testing.T) {
 	require.Equal(t, int64(db.Size()-db.Resident()), s.stats.EvictedKeys.Load(), "evicted_keys counts an eviction that did not happen")
 	for i := 0; i < 100; i++ {
 		k := fmt.Sprintf("k%d", i)
-		require.Contains(t, db.shard([]byte(k)).m, k, "a key with an uncommitted write left memory")
+		require.True(t, db.shard([]byte(k)).m.has(k), "a key with an uncommitted write left memory")
 	}
 	withDB(s, func(db DB) {
 		for i := 0; i < 200; i++ {
@@ -120,7 +120,7 @@ func TestReviewEvictedKeysCountsOnlyEvictions(t *testing.T) {
 			}
 			e := db.Lookup([]byte(fmt.Sprintf("k%d", i)))
 			require.NotNil(t, e)
-			require.Equal(t, want, string(e.Str))
+			require.Equal(t, want, string(e.Bytes()))
 		}
 	})
 }
@@ -160,7 +160,7 @@ func reviewMemCheck(t *testing.T, s *Store) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		var sum int64
-		for k, e := range sh.m {
+		for k, e := range sh.m.all() {
 			sum += e.memSize(len(k))
 		}
 		for k := range sh.tomb {
@@ -204,7 +204,7 @@ func TestReviewMemoryAccountingRandomOps(t *testing.T) {
 				tx := db.Begin()
 				tx.Store(k, h, "hset")
 				tx.Commit()
-			} else if h, ok := e.Obj.(*Hash); ok {
+			} else if h, ok := e.Object().(*Hash); ok {
 				before := int64(h.MemSize())
 				f := []byte(fmt.Sprint("f", r.IntN(20)))
 				tx := db.Begin()

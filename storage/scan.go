@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -88,8 +89,10 @@ func (db DB) scanMemory(cursor uint64, count int, fn func(key []byte, t Type)) u
 			// never scans pays nothing for it
 			sh.ordered = true
 			sh.order = sh.order[:0]
-			for k := range sh.m {
-				sh.order = append(sh.order, k)
+			for k := range sh.m.all() {
+				// a copy: the entry's buffer may be replaced (a value
+				// outgrowing it) while the list still names the key
+				sh.order = append(sh.order, strings.Clone(k))
 			}
 			sh.epoch++
 		}
@@ -99,7 +102,7 @@ func (db DB) scanMemory(cursor uint64, count int, fn func(key []byte, t Type)) u
 		cursor = 1 // only the first shard visited uses the cursor's epoch
 		for ; pos < len(sh.order); pos++ {
 			k := sh.order[pos]
-			e := sh.m[k]
+			e := sh.m.get(k)
 			if e == nil {
 				continue // deleted since it was listed
 			}
@@ -214,17 +217,17 @@ func (db DB) RandomKey() (string, bool, error) {
 // change: the epoch moves on, and a cursor of an older epoch restarts the
 // shard (SCAN may return a key twice, never miss one present throughout).
 func (sh *shard) reorder() {
-	if len(sh.order) <= 2*len(sh.m)+64 {
+	if len(sh.order) <= 2*sh.m.len()+64 {
 		return
 	}
-	if len(sh.m) == 0 {
+	if sh.m.len() == 0 {
 		sh.order, sh.ordered = nil, false
 		sh.epoch++
 		return
 	}
 	sh.order = sh.order[:0]
-	for k := range sh.m {
-		sh.order = append(sh.order, k)
+	for k := range sh.m.all() {
+		sh.order = append(sh.order, strings.Clone(k))
 	}
 	sh.epoch++
 }

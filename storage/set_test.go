@@ -104,12 +104,12 @@ func TestSetPersistAndReload(t *testing.T) {
 	require.NoError(t, err)
 	defer s2.Close()
 	withDB(s2, func(db DB) {
-		st := db.Lookup([]byte("s")).Obj.(*Set)
+		st := db.Lookup([]byte("s")).Object().(*Set)
 		require.Equal(t, 2, st.Len())
 		require.True(t, st.Has([]byte("a")))
 		require.False(t, st.Has([]byte("b")))
 		require.True(t, st.Has([]byte("c")))
 		require.Equal(t, "hashtable", st.Encoding())
-		require.Equal(t, "intset", db.Lookup([]byte("i")).Obj.Encoding())
+		require.Equal(t, "intset", db.Lookup([]byte("i")).Object().Encoding())
 	})
 }

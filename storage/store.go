@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -91,16 +92,24 @@ type Object interface {
 	Clone() Object
 }
 
-// Entry is one key's value. Str holds a string's bytes; Obj a collection.
+// Entry is one key's value: a string's bytes (Bytes) or a collection
+// (Object), with its key (entrytable.go has the layout: 24 bytes, and the
+// key shares the string value's buffer). Only the store changes an entry;
+// handlers read it under the shard lock and never retain what Bytes
+// returns past it.
 type Entry struct {
-	Str  []byte
-	Obj  Object
-	Type Type
-	// Raw marks a string modified in place (APPEND, SETRANGE), which Redis
-	// reports as encoding "raw" whatever its content.
-	Raw  bool
-	freq uint8  // LFU counter (0 = never counted)
+	// p is a string's first value byte in its buffer (the key's bytes are
+	// before it) or, with flagBox, the *entryBox of a collection or of a
+	// string too long for n and c
+	p    unsafe.Pointer
+	n, c uint32 // the string's length and capacity (without flagBox)
 	lru  uint32 // seconds clock of the last access, for eviction and OBJECT IDLETIME
+	Type Type
+	// flags: flagRaw marks a string modified in place (APPEND, SETRANGE),
+	// which Redis reports as encoding "raw" whatever its content
+	flags uint8
+	freq  uint8 // LFU counter (0 = never counted)
+	klen  uint8 // the key's length, or longKey: stored in the buffer
 }
 
 // dirtySeq marks an entry or tombstone written since the last time eviction
@@ -110,14 +119,35 @@ const dirtySeq = ^uint64(0)
 // Idle returns the seconds since the entry was last accessed.
 func (e *Entry) Idle() int64 { return int64(lruClock() - e.lru) }
 
-// entryOverhead approximates the per-key bytes beyond key and value: map slot,
-// Entry struct, allocation headers.
-const entryOverhead = 96
+// entryOverhead approximates the per-key bytes beyond the key and value
+// buffer: the Entry (24 bytes) and its slot in the shard's entryTable (9
+// bytes at 60-85% load).
+const entryOverhead = 40
 
+// boxOverhead is the entryBox of a collection (or huge string).
+const boxOverhead = 32
+
+// MemUsage is the bytes the key's entry is accounted for (MEMORY USAGE).
+func (e *Entry) MemUsage() int64 { return e.memSize(len(e.key())) }
+
+// memSize is the entry's accounted bytes: its key's length, the value's
+// capacity (the buffer's size class less the key), entryOverhead and a
+// collection's box and own estimate.
 func (e *Entry) memSize(keyLen int) int64 {
-	n := int64(keyLen + cap(e.Str) + entryOverhead)
-	if e.Obj != nil {
-		n += int64(e.Obj.MemSize())
+	n := int64(keyLen + entryOverhead)
+	if e.flags&flagBox == 0 {
+		n += int64(e.c)
+		if e.klen == longKey {
+			n += 4
+		}
+		return n
+	}
+	n += boxOverhead
+	if e.flags&flagBig != 0 {
+		return n + int64(cap((*bigBox)(e.p).str))
+	}
+	if o := e.box().obj; o != nil {
+		n += int64(o.MemSize())
 	}
 	return n
 }
@@ -133,8 +163,8 @@ func (w *Watch) Reset() { w.dirty.Store(false) }
 
 type shard struct {
 	mu      sync.Mutex
-	m       map[string]*Entry // resident keys
-	expires map[string]int64  // absolute unix-ms deadlines of resident keys that have one
+	m       entryTable       // resident keys
+	expires map[string]int64 // absolute unix-ms deadlines of resident keys that have one
 	// tomb holds keys deleted from memory whose deletion may not be in
 	// Pebble yet (value: the sequence bounding it, or dirtySeq): a miss on
 	// them must not read the old value back from disk.
@@ -265,7 +295,6 @@ func Open(opts Options) (*Store, error) {
 	s.maxMemory.Store(opts.MaxMemory)
 	s.policy.Store(int32(opts.Policy))
 	for i := range s.shards {
-		s.shards[i].m = make(map[string]*Entry)
 		s.shards[i].expires = make(map[string]int64)
 		s.shards[i].tomb = make(map[string]uint64)
 		s.shards[i].dirty = make(map[*Entry]uint64)

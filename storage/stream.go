@@ -1134,7 +1134,7 @@ func (tx *Tx) CreateStream(key []byte) (*Entry, *Stream) {
 // StreamDirty marks key's entry as changed without reporting an event.
 func (tx *Tx) streamDirty(sh *shard, key []byte) {
 	if tx.db.s.dur != nil {
-		if e := sh.m[string(key)]; e != nil {
+		if e := sh.m.get(bstr(key)); e != nil {
 			sh.dirty[e] = dirtySeq
 		}
 	}

@@ -137,7 +137,7 @@ func TestStreamAppendRecordsOneEntry(t *testing.T) {
 			if e = db.LookupWrite(key); e == nil {
 				e, st = tx.CreateStream(key)
 			} else {
-				st = e.Obj.(*Stream)
+				st = e.Object().(*Stream)
 			}
 			ent := st.Append(StreamID{uint64(i), 0}, fv("field", "value"))
 			tx.StreamPutEntry(key, ent)
@@ -154,7 +154,7 @@ func TestStreamAppendRecordsOneEntry(t *testing.T) {
 	withLocked(s2, []string{"s"}, func(db DB) {
 		e := db.Lookup(key)
 		require.NotNil(t, e)
-		st := e.Obj.(*Stream)
+		st := e.Object().(*Stream)
 		require.Equal(t, 5000, st.Length())
 		require.Equal(t, uint64(5000), st.EntriesAdded)
 		require.Equal(t, StreamID{5000, 0}, st.LastID)

@@ -143,7 +143,7 @@ func (db DB) touchSwapped(other DB, i int) {
 // present reports whether key has a record in db, expired or not, without
 // loading or expiring it (Redis's dictFind).
 func (db DB) present(sh *shard, key []byte) bool {
-	if _, ok := sh.m[string(key)]; ok {
+	if ok := sh.m.has(bstr(key)); ok {
 		return true
 	}
 	if !db.diskMayHave(sh, key) {

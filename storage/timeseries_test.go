@@ -187,7 +187,7 @@ func tsAdd(t *testing.T, s *Store, key string, ts int64, labels ...string) {
 		e := db.LookupWrite([]byte(key))
 		var ser *TimeSeries
 		if e != nil {
-			ser = e.Obj.(*TimeSeries)
+			ser = e.Object().(*TimeSeries)
 		} else {
 			ser = NewTimeSeries()
 		}
@@ -324,8 +324,8 @@ func TestTimeSeriesDiskModel(t *testing.T) {
 					return
 				}
 				require.NotNil(t, e, k)
-				checkSeries(t, e.Obj.(*TimeSeries), m.s)
-				require.Equal(t, m.ret, e.Obj.(*TimeSeries).Retention())
+				checkSeries(t, e.Object().(*TimeSeries), m.s)
+				require.Equal(t, m.ret, e.Object().(*TimeSeries).Retention())
 			})
 		}
 	}
@@ -379,7 +379,7 @@ func TestTimeSeriesDiskModel(t *testing.T) {
 			e := db.LookupWrite([]byte(key))
 			ser := NewTimeSeries()
 			if e != nil {
-				ser = e.Obj.(*TimeSeries)
+				ser = e.Object().(*TimeSeries)
 			}
 			tx := db.Begin()
 			_, err = tx.TSAdd([]byte(key), e, ser, a, "tsadd")

@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"sort"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -163,7 +164,7 @@ func (s *Store) buildSeriesShard(sh *shard, i int) {
 				if _, gone := sh.tomb[string(key)]; gone {
 					continue
 				}
-				if _, res := sh.m[string(key)]; res {
+				if res := sh.m.has(bstr(key)); res {
 					continue
 				}
 				v, err := it.ValueAndErr()
@@ -188,9 +189,9 @@ func (s *Store) buildSeriesShard(sh *shard, i int) {
 			s.readFailed(lower, err)
 		}
 	}
-	for k, e := range sh.m {
-		if t, ok := e.Obj.(*TimeSeries); ok {
-			ix.put(k, t.labels)
+	for k, e := range sh.m.all() {
+		if t, ok := e.Object().(*TimeSeries); ok {
+			ix.put(strings.Clone(k), t.labels)
 		}
 	}
 	ix.ready = true

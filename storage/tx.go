@@ -129,10 +129,10 @@ func (tx *Tx) recElems(db DB, sh *shard, key []byte, obj Object) {
 
 // payload is the meta payload of e after its type and deadline.
 func payload(e *Entry) []byte {
-	if e.Obj != nil {
-		return e.Obj.MetaPayload()
+	if e.Object() != nil {
+		return e.Object().MetaPayload()
 	}
-	return e.Str
+	return e.Bytes()
 }
 
 // ---- the cache side of every change ----
@@ -141,7 +141,7 @@ func payload(e *Entry) []byte {
 // records and reports event; it reports whether there was an entry.
 func (tx *Tx) remove(db DB, sh *shard, key []byte, event string) bool {
 	k := string(key)
-	e := sh.m[k]
+	e := sh.m.get(k)
 	if e == nil {
 		return false
 	}
@@ -160,21 +160,22 @@ func (tx *Tx) remove(db DB, sh *shard, key []byte, event string) bool {
 // reported) or counting a new key ("new"), and records its meta record and,
 // with elems, every element of its collection. It reports no event.
 func (tx *Tx) install(db DB, sh *shard, key []byte, e *Entry, exp int64, elems bool) {
+	e.rekey(key) // RENAME: the entry was key's source's
 	if old := db.lookup(sh, key, false); old != nil {
 		k := string(key)
 		db.unlink(sh, k, old.memSize(len(k)))
 		db.valueGone(sh, key, old.Type)
 		tx.rec(txDrop, db, sh, key, nil, nil, old.Type, 0)
 		e.lru = lruClock()
-		db.link(sh, k, e)
+		db.link(sh, key, e)
 	} else {
 		tx.create(db, sh, key, e)
 	}
 	db.setExpiry(sh, key, exp)
 	db.valueInstalled(sh, key, e, exp)
 	tx.rec(txMeta, db, sh, key, nil, payload(e), e.Type, exp)
-	if elems && e.Obj != nil {
-		tx.recElems(db, sh, key, e.Obj)
+	if elems && e.Object() != nil {
+		tx.recElems(db, sh, key, e.Object())
 	}
 }
 
@@ -184,7 +185,7 @@ func (tx *Tx) create(db DB, sh *shard, key []byte, e *Entry) {
 	db.created(sh)
 	db.fire(key, "new")
 	e.lru = lruClock()
-	db.link(sh, string(key), e)
+	db.link(sh, key, e)
 }
 
 // touch reports a change of key (DB.touch) and counts it; the change's
@@ -215,7 +216,7 @@ func (tx *Tx) expireCold(sh *shard, key []byte, t Type) {
 func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) {
 	db := tx.db
 	sh := db.shard(key)
-	e := sh.m[string(key)]
+	e := sh.m.get(bstr(key))
 	if e != nil && len(sh.expires) > 0 {
 		if d, ok := sh.expires[string(key)]; ok && d <= NowMs() {
 			// past its deadline but not reclaimed yet: it expires first, as
@@ -239,34 +240,30 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 		exp = sh.expires[string(key)]
 	}
 	if e == nil {
-		e = &Entry{Type: TypeString}
-		db.link(sh, string(key), e)
+		e = newStringEntry(key, val)
+		db.link(sh, key, e)
 		if !blind {
 			db.created(sh)
 			db.fire(key, "new")
 		}
 	} else if e.Type != TypeString {
 		// a string over a collection: its elements go, in the same batch
-		if e.Type == TypeVector {
-			db.account(sh, -int64(e.Obj.MemSize())) // a vector has no element records
-		} else if e.Obj != nil {
-			db.account(sh, -int64(e.Obj.MemSize()))
+		// (a vector has no element records)
+		if e.Type != TypeVector && e.Object() != nil {
 			tx.rec(txDropElems, db, sh, key, nil, nil, e.Type, 0)
 		}
 		db.valueGone(sh, key, e.Type)
+		before := e.memSize(len(key))
+		e.setValue(key, nil, len(val)) // the collection and its box go
 		e.Type = TypeString
-		db.indexPut(sh, key, TypeString)
+		db.account(sh, e.memSize(len(key))-before)
 	}
-	old := int64(cap(e.Str))
-	if cap(e.Str) >= len(val) && cap(e.Str) <= 2*len(val)+16 {
-		e.Str = append(e.Str[:0], val...)
-	} else {
-		e.Str = append(make([]byte, 0, len(val)), val...)
-	}
-	e.Type, e.Obj, e.lru = TypeString, nil, lruClock()
+	old := e.memSize(len(key))
+	e.setBytes(key, val)
+	e.Type, e.lru = TypeString, lruClock()
 	// values grown in place, and HyperLogLogs (Redis creates them raw)
-	e.Raw = event == "append" || event == "setrange" || len(event) > 2 && event[:2] == "pf"
-	if delta := int64(cap(e.Str)) - old; delta != 0 {
+	e.setRaw(event == "append" || event == "setrange" || len(event) > 2 && event[:2] == "pf")
+	if delta := e.memSize(len(key)) - old; delta != 0 {
 		db.account(sh, delta)
 	}
 	db.setExpiry(sh, key, exp)
@@ -369,9 +366,13 @@ func (tx *Tx) CopyTo(src []byte, to DB, dst []byte) bool {
 		return false
 	}
 	exp := sh.expires[string(src)]
-	ne := &Entry{Str: append([]byte(nil), e.Str...), Type: e.Type}
-	if e.Obj != nil {
-		ne = &Entry{Obj: e.Obj.Clone(), Type: e.Type}
+	var ne *Entry
+	if e.Object() != nil {
+		ne = newObjEntry(dst, e.Object().Clone())
+		ne.Type = e.Type
+	} else {
+		ne = newStringEntry(dst, e.Bytes())
+		ne.Type = e.Type
 	}
 	tsh := to.shard(dst)
 	tx.install(to, tsh, dst, ne, exp, true)
@@ -387,9 +388,11 @@ func (tx *Tx) CopyTo(src []byte, to DB, dst []byte) bool {
 func (tx *Tx) Restore(key, str []byte, obj Object, exp int64, event string) *Entry {
 	db := tx.db
 	sh := db.shard(key)
-	e := &Entry{Str: append([]byte(nil), str...), Type: TypeString}
+	var e *Entry
 	if obj != nil {
-		e = &Entry{Obj: obj, Type: obj.Type()}
+		e = newObjEntry(key, obj)
+	} else {
+		e = newStringEntry(key, str)
 	}
 	tx.install(db, sh, key, e, exp, true)
 	tx.touch(db, sh, key, event)
@@ -409,7 +412,7 @@ func (tx *Tx) Signal(key []byte, event string) {
 // meta record: the caller records the elements with Put and ends with
 // Changed, whose event is the only one the key reports (as in Redis).
 func (tx *Tx) Create(key []byte, obj Object) *Entry {
-	e := &Entry{Obj: obj, Type: obj.Type()}
+	e := newObjEntry(key, obj)
 	tx.install(tx.db, tx.db.shard(key), key, e, 0, false)
 	return e
 }
@@ -420,7 +423,7 @@ func (tx *Tx) Create(key []byte, obj Object) *Entry {
 func (tx *Tx) Store(key []byte, obj Object, event string) *Entry {
 	db := tx.db
 	sh := db.shard(key)
-	e := &Entry{Obj: obj, Type: obj.Type()}
+	e := newObjEntry(key, obj)
 	tx.install(db, sh, key, e, 0, true)
 	tx.touch(db, sh, key, event)
 	return e
@@ -460,7 +463,7 @@ func (tx *Tx) Changed(key []byte, e *Entry, memDelta int64, event string) {
 	sh := db.shard(key)
 	db.account(sh, memDelta)
 	tx.touch(db, sh, key, event)
-	if e.Obj != nil && e.Obj.Len() == 0 && sh.m[string(key)] == e {
+	if e.Object() != nil && e.Object().Len() == 0 && sh.m.get(bstr(key)) == e {
 		tx.remove(db, sh, key, "del")
 	}
 }
@@ -485,7 +488,7 @@ func (tx *Tx) List(ch ListChange) *Entry {
 	l, e := ch.List, ch.Entry
 	if e == nil {
 		// the same new list may come twice (LMOVE onto itself)
-		if e = sh.m[string(ch.Key)]; e != nil && e.Obj != Object(l) {
+		if e = sh.m.get(bstr(ch.Key)); e != nil && e.Object() != Object(l) {
 			e = nil
 		}
 	}
@@ -495,15 +498,15 @@ func (tx *Tx) List(ch ListChange) *Entry {
 	case e == nil && l.n == 0:
 		return nil
 	case e == nil:
-		e = &Entry{Obj: l, Type: TypeList}
+		e = newObjEntry(ch.Key, l)
 		l.accounted = l.MemSize()
 		tx.create(db, sh, ch.Key, e)
 		tx.listOps(sh, ch.Key, ops)
 		tx.rec(txMeta, db, sh, ch.Key, nil, l.MetaPayload(), TypeList, 0)
 	case l.n == 0:
-		if sh.m[string(ch.Key)] == e {
+		if sh.m.get(bstr(ch.Key)) == e {
 			// the meta record's deletion takes every element with it
-			db.account(sh, int64(e.Obj.MemSize()-l.accounted))
+			db.account(sh, int64(e.Object().MemSize()-l.accounted))
 			tx.touch(db, sh, ch.Key, ch.Event)
 			tx.remove(db, sh, ch.Key, "del")
 		}

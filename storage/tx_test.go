@@ -35,7 +35,7 @@ func TestHashSetTxOneAppendPerCommand(t *testing.T) {
 	withDB(s, func(db DB) {
 		// an SMOVE into a new key: removal, creation and insertion together
 		se := db.LookupWrite(src)
-		st := se.Obj.(*Set)
+		st := se.Object().(*Set)
 		before := st.MemSize()
 		st.Remove([]byte("7"))
 		tx := db.Begin()
@@ -56,9 +56,9 @@ func TestHashSetTxOneAppendPerCommand(t *testing.T) {
 	require.NoError(t, err)
 	defer s2.Close()
 	withDB(s2, func(db DB) {
-		require.Equal(t, 99, db.Lookup(src).Obj.Len())
-		require.False(t, db.Lookup(src).Obj.(*Set).Has([]byte("7")))
-		require.True(t, db.Lookup(dst).Obj.(*Set).Has([]byte("7")))
+		require.Equal(t, 99, db.Lookup(src).Object().Len())
+		require.False(t, db.Lookup(src).Object().(*Set).Has([]byte("7")))
+		require.True(t, db.Lookup(dst).Object().(*Set).Has([]byte("7")))
 	})
 }
 
@@ -156,10 +156,10 @@ func TestTxEventsInCallOrderOneAppend(t *testing.T) {
 	require.Equal(t, 2, db1.Size())
 	require.Nil(t, db.Lookup([]byte("a")))
 	require.Nil(t, db.Lookup([]byte("b")))
-	require.Equal(t, "2", string(db.Lookup([]byte("c")).Str))
+	require.Equal(t, "2", string(db.Lookup([]byte("c")).Bytes()))
 	require.Positive(t, db.Expiry([]byte("c")))
-	require.Equal(t, "2", string(db1.Lookup([]byte("c")).Str))
+	require.Equal(t, "2", string(db1.Lookup([]byte("c")).Bytes()))
 	require.Positive(t, db1.Expiry([]byte("c")))
-	require.Equal(t, "1", string(db1.Lookup([]byte("a")).Str))
-	require.Equal(t, "x", db.Lookup([]byte("l")).Obj.(*List).At(0))
+	require.Equal(t, "1", string(db1.Lookup([]byte("a")).Bytes()))
+	require.Equal(t, "x", db.Lookup([]byte("l")).Object().(*List).At(0))
 }

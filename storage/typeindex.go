@@ -20,7 +20,7 @@ func (db DB) valueGone(sh *shard, key []byte, t Type) {
 // valueInstalled is told that e became key's value with deadline exp (the
 // caller holds key's shard).
 func (db DB) valueInstalled(sh *shard, key []byte, e *Entry, exp int64) {
-	switch o := e.Obj.(type) {
+	switch o := e.Object().(type) {
 	case *TimeSeries:
 		db.tsIndexPut(sh, key, o)
 	case *Vector:

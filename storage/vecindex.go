@@ -130,7 +130,7 @@ func (db DB) vecDel(key []byte) {
 
 // vecExpiry records key's new deadline (0: none); e is its entry.
 func (db DB) vecExpiry(key []byte, e *Entry, exp int64) {
-	v, ok := e.Obj.(*Vector)
+	v, ok := e.Object().(*Vector)
 	if !ok {
 		return
 	}

@@ -92,7 +92,7 @@ func loadVector(meta []byte, _ ElemIter) (Object, error) { return decodeVector(m
 func (tx *Tx) SetVector(key []byte, v *Vector, exp int64) {
 	db := tx.db
 	sh := db.shard(key)
-	tx.install(db, sh, key, &Entry{Obj: v, Type: TypeVector}, exp, false)
+	tx.install(db, sh, key, newObjEntry(key, v), exp, false)
 	tx.touch(db, sh, key, "vset")
 }
 

@@ -356,7 +356,7 @@ func TestZSetPersistAndLoad(t *testing.T) {
 	defer s.Unlock(&ls2)
 	e = s.DB(0).Lookup(key)
 	require.NotNil(t, e)
-	z2 := e.Obj.(*ZSet)
+	z2 := e.Object().(*ZSet)
 	require.Equal(t, 499, z2.Len())
 	ref := &zref{scores: map[string]float64{}}
 	for i := 0; i < 500; i++ {
@@ -422,5 +422,5 @@ func TestZSetStoreAndElemsGroups(t *testing.T) {
 	ref.scores["m1"] = -1
 	delete(ref.scores, "m2")
 	ref.scores["new"] = 0.5
-	checkZSet(t, e.Obj.(*ZSet), ref)
+	checkZSet(t, e.Object().(*ZSet), ref)
 }

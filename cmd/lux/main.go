@@ -153,9 +153,10 @@ func run(o *options) error {
 			goLimit -= storage.PebbleMemory(maxmem)
 		}
 		debug.SetMemoryLimit(goLimit)
-		go gcTuner(stopGC, 100)
-	} else {
-		go gcTuner(stopGC, minGCPercent)
+	}
+	gcFloor := minGCPercent
+	if maxmem > 0 {
+		gcFloor = 100
 	}
 	cfg := server.DefaultConfig()
 	cfg.Bind, cfg.Port, cfg.Password = o.bind, o.port, o.password
@@ -163,6 +164,7 @@ func run(o *options) error {
 	cfg.EventLoop = o.eventLoop
 	cfg.ACLFile = o.aclFile
 	srv := server.New(cfg, store)
+	go gcTuner(stopGC, gcFloor, srv.CommandsProcessed)
 	if err := srv.LoadACLFile(); err != nil {
 		srv.Close()
 		store.Close()

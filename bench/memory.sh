@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# memory.sh: the memory part of redis-compare.sh alone. For each setting it
+# starts a fresh redis-server and then a fresh lux (one at a time, same run),
+# loads exactly RSS_KEYS distinct keys ("key:%012d") with VALUE_SIZE-byte
+# values through redis-cli --pipe, waits SETTLE seconds and reports VmRSS
+# (empty and loaded) and INFO memory's used_memory of both.
+#
+# Settings (as in redis-compare.sh):
+#   mem       lux --persistence=false        vs  redis --save '' --appendonly no
+#   everysec  lux --appendfsync everysec     vs  redis --save '' --appendonly yes --appendfsync everysec
+#
+# Environment (all optional):
+#   RSS_KEYS=1000000 VALUE_SIZE=100 SETTINGS="mem everysec" ROUNDS=1 SETTLE=2
+#   REDIS_PORT=7510 LUX_PORT=7520 PPROF_PORT=7530
+#   LUX_BIN= (skip the build and use this binary)  LUX_ARGS= (extra lux flags)
+#   HEAP_OUT= (a directory: keep a heap profile of each loaded lux, taken
+#              through --pprof after the settle time)
+#   KEEP=0
+set -euo pipefail
+
+RSS_KEYS=${RSS_KEYS:-1000000}
+VALUE_SIZE=${VALUE_SIZE:-100}
+SETTINGS=${SETTINGS:-"mem everysec"}
+ROUNDS=${ROUNDS:-1}
+SETTLE=${SETTLE:-2}
+REDIS_PORT=${REDIS_PORT:-7510}
+LUX_PORT=${LUX_PORT:-7520}
+PPROF_PORT=${PPROF_PORT:-7530}
+LUX_ARGS=${LUX_ARGS:-}
+HEAP_OUT=${HEAP_OUT:-}
+KEEP=${KEEP:-0}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/lux-memory.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	if [ "$KEEP" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+for tool in redis-server redis-cli; do
+	command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+if [ -n "${LUX_BIN:-}" ]; then
+	LUX=$LUX_BIN
+else
+	LUX=$WORK/lux
+	echo "building lux ..." >&2
+	(cd "$ROOT" && go build -o "$LUX" ./cmd/lux)
+fi
+
+log() { echo "[$(date +%T)] $*" >&2; }
+
+wait_ping() {
+	local i
+	for i in $(seq 200); do
+		[ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
+		sleep 0.1
+	done
+	echo "server on port $1 did not start" >&2
+	return 1
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}'; }
+
+awk -v n="$RSS_KEYS" -v size="$VALUE_SIZE" 'BEGIN {
+	v = sprintf("%" size "s", ""); gsub(/ /, "x", v)
+	for (i = 0; i < n; i++) {
+		k = sprintf("key:%012d", i)
+		printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, size, v
+	}
+}' >"$WORK/load.resp"
+
+# measure SETTING NAME PORT PID ROUND
+measure() {
+	local before after keys um
+	sleep 1
+	before=$(rss_kb "$4")
+	redis-cli -p "$3" --pipe <"$WORK/load.resp" >"$WORK/pipe_$1_$2.log" 2>&1
+	keys=$(redis-cli -p "$3" dbsize)
+	sleep "$SETTLE"
+	after=$(rss_kb "$4")
+	um=$(used_memory "$3")
+	log "$1 $2: dbsize=$keys rss_before=${before}kB rss_after=${after}kB used_memory=$um $(grep -E 'RssAnon|RssFile' "/proc/$4/status" | tr -s ' \t\n' ' ')"
+	if [ "$2" = lux ]; then
+		# the parts of lux's used_memory (hot tier, key index, pending writes, Pebble)
+		log "$1 $2: $(redis-cli -p "$3" info memory | tr -d '\r' | grep '^lux_' | tr '\n' ' ')"
+	fi
+	echo "$1 $2 $5 $keys $before $after $um" >>"$WORK/rss.txt"
+	if [ "$2" = lux ] && [ -n "$HEAP_OUT" ]; then
+		mkdir -p "$HEAP_OUT"
+		curl -s -o "$HEAP_OUT/heap_$1_$5.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/heap" || true
+	fi
+}
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+for round in $(seq "$ROUNDS"); do
+	for s in $SETTINGS; do
+		rm -rf "$WORK/redis" "$WORK/lux"
+		mkdir -p "$WORK/redis" "$WORK/lux"
+		aof=(--appendonly no)
+		[ "$s" = everysec ] && aof=(--appendonly yes --appendfsync everysec)
+		redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK/redis" --save '' "${aof[@]}" \
+			--daemonize no --logfile "$WORK/redis/redis.log" &
+		pid=$!
+		PIDS+=("$pid")
+		wait_ping "$REDIS_PORT"
+		measure "$s" redis "$REDIS_PORT" "$pid" "$round"
+		kill -TERM "$pid"
+		wait "$pid" 2>/dev/null || true
+
+		mode=(--persistence=false)
+		[ "$s" = everysec ] && mode=(--data-dir "$WORK/lux/data" --appendfsync everysec)
+		[ -n "$HEAP_OUT" ] && mode+=(--pprof "127.0.0.1:$PPROF_PORT")
+		# shellcheck disable=SC2086
+		"$LUX" --port "$LUX_PORT" --bind 127.0.0.1 "${mode[@]}" $LUX_ARGS 2>"$WORK/lux/lux.log" &
+		pid=$!
+		PIDS+=("$pid")
+		wait_ping "$LUX_PORT"
+		measure "$s" lux "$LUX_PORT" "$pid" "$round"
+		kill -TERM "$pid"
+		wait "$pid" 2>/dev/null || true
+	done
+done
+
+echo "## Memory: $RSS_KEYS distinct keys, ${VALUE_SIZE}-byte values"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); lux commit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && [ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' (+ uncommitted changes)'); load average at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| setting | round | server | keys | RSS empty (MiB) | RSS loaded (MiB) | used_memory (MiB) | RSS growth B/key | lux/redis RSS |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
+awk -v n="$RSS_KEYS" '
+	{ k = $1 SUBSEP $3; keys[k, $2] = $4; b[k, $2] = $5; a[k, $2] = $6; u[k, $2] = $7
+	  if (!(k in seen)) { seen[k] = 1; order[++m] = k; st[k] = $1; rd[k] = $3 } }
+	END {
+		for (i = 1; i <= m; i++) {
+			k = order[i]
+			for (j = 0; j < 2; j++) {
+				srv = j ? "lux" : "redis"
+				ratio = (j && a[k, "redis"] > 0) ? sprintf("%.2f", a[k, "lux"] / a[k, "redis"]) : ""
+				printf "| %s | %s | %s | %s | %.1f | %.1f | %.1f | %.0f | %s |\n", st[k], rd[k], srv, keys[k, srv],
+					b[k, srv] / 1024, a[k, srv] / 1024, u[k, srv] / 1048576, (a[k, srv] - b[k, srv]) * 1024 / n, ratio
+			}
+		}
+	}' "$WORK/rss.txt"
