@@ -124,7 +124,7 @@ func TestScan1(t *testing.T) {
 	for i := range y {
 		y[i] = float64(i%3) - 1
 	}
-	lt := newFastLUT(y)
+	lt := newFastLUT(y, new(flatBuf))
 	codes := make([]byte, 32*rows)
 	for i := range codes {
 		codes[i] = byte(rng.IntN(256))
@@ -211,7 +211,7 @@ func TestFastEstimate(t *testing.T) {
 		for i := range q {
 			q[i] = rng.NormFloat64()
 		}
-		lt := newFastLUT(q)
+		lt := newFastLUT(q, new(flatBuf))
 		var maxRange float64
 		for g := range p / 4 {
 			var r float64

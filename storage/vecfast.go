@@ -3,8 +3,6 @@ package storage
 import (
 	"math"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -134,8 +132,8 @@ type fastLUT struct {
 	c float32
 }
 
-// newFastLUT builds the tables of the rotated query y (len P).
-func newFastLUT(y []float64) fastLUT {
+// newFastLUT builds the tables of the rotated query y (len P) in b.lut.
+func newFastLUT(y []float64, b *flatBuf) fastLUT {
 	groups := len(y) / 4
 	levels := min(fastLevels, 65535/groups) // S fits uint16
 	var maxRange, sumMin, sumQ float64
@@ -148,8 +146,10 @@ func newFastLUT(y []float64) fastLUT {
 		}
 		maxRange = max(maxRange, r)
 	}
-	lt := fastLUT{t: make([]byte, groups*32)}
+	b.lut = grow(b.lut, groups*32)
+	lt := fastLUT{t: b.lut}
 	if maxRange == 0 || math.IsInf(maxRange, 0) || math.IsNaN(maxRange) {
+		clear(lt.t)
 		return lt // every estimate 0
 	}
 	delta := maxRange / float64(levels)
@@ -198,25 +198,6 @@ func scan1Go(codes []byte, lut []byte, rows int, f []float32, c, thr float32, ou
 	return n
 }
 
-// fastScratch is a fastSearch worker's buffers, pooled: a search at 1M
-// otherwise allocates about 130 KB, and a server whose live heap is large
-// runs with a low GOGC (cmd/lux/gctune.go), so that every 1,000 searches
-// or so met a collection and its mark assists (the p99 of the searches
-// that did was 18–22 ms).
-type fastScratch struct {
-	out, out2, prev []uint32
-	ests, ests2     []float32
-	best            []flatCand
-}
-
-var fastPool = sync.Pool{New: func() any {
-	return &fastScratch{
-		out: make([]uint32, 32*fastRunBlocks), out2: make([]uint32, 32*fastRunBlocks),
-		prev: make([]uint32, 0, 32*fastRunBlocks),
-		ests: make([]float32, 32*fastRunBlocks), ests2: make([]float32, 32*fastRunBlocks),
-	}
-}}
-
 // fastSearch is flatSearch with the 1-bit first pass (mu held for
 // reading). A sample of the blocks (one in flatSampleEvery) gives the
 // first pass's threshold: the estimate about flatFirst vectors exceed.
@@ -224,7 +205,7 @@ var fastPool = sync.Pool{New: func() any {
 // (its code is near the ones just read: no second pass, no selection
 // among the first pass's candidates), and the best n of those 2-bit
 // estimates are returned (when ok).
-func (sp *vecSpace) fastSearch(vd *vecData, fq flatQuery, n int, ok func(uint32) bool) []uint32 {
+func (sp *vecSpace) fastSearch(vd *vecData, fq flatQuery, n int, ok func(uint32) bool, b *flatBuf) []uint32 {
 	F := &sp.fast
 	ids := len(sp.state)
 	nblocks := (ids + 31) / 32
@@ -297,23 +278,32 @@ func (sp *vecSpace) fastSearch(vd *vecData, fq flatQuery, n int, ok func(uint32)
 	// those exceed (the scan's selection then handles about 2n offers)
 	thr1, thr2 := float32(math.Inf(-1)), float32(math.Inf(-1))
 	if sampled := (nblocks + flatSampleEvery - 1) / flatSampleEvery * 32; n1 < ids {
-		out, ests := make([]uint32, 32), make([]float32, 32)
-		t := newFlatBest(max(1, int(int64(n1)*int64(sampled)/int64(ids))))
-		for b := 0; b < nblocks; b += flatSampleEvery {
-			s, i := b/bps, b%bps
+		b.sOut, b.sEsts = grow(b.sOut, 32), grow(b.sEsts, 32)
+		out, ests := b.sOut, b.sEsts
+		sn := max(1, int(int64(n1)*int64(sampled)/int64(ids)))
+		b.samp = grow(b.samp, 2*sn)
+		t := flatBest{n: sn, thr: float32(math.Inf(-1)), c: b.samp[:0]}
+		for bl := 0; bl < nblocks; bl += flatSampleEvery {
+			s, i := bl/bps, bl%bps
 			nc := scan1(F.codes[s][i*rowB:(i+1)*rowB], fq.lut.t, F.rows, F.f[s][i*32:(i+1)*32], fq.lut.c, t.thr, out, ests)
 			for j, e := range ests[:nc] {
 				if e > t.thr {
-					t.add(flatCand{e, uint32(b*32) + out[j]})
+					t.add(flatCand{e, uint32(bl*32) + out[j]})
 				}
 			}
 		}
 		if t.trim(); len(t.c) == t.n {
 			thr1 = t.thr
-			t2 := newFlatBest(max(1, int(int64(2*n)*int64(sampled)/int64(ids))))
-			xs := make([]uint32, len(t.c))
+			b.xs = grow(b.xs, len(t.c))
+			xs := b.xs
 			for i, c := range t.c {
 				xs[i] = c.id
+			}
+			// t's buffer, now copied to xs, takes the 2-bit estimates
+			t2n := max(1, int(int64(2*n)*int64(sampled)/int64(ids)))
+			t2 := flatBest{n: t2n, thr: float32(math.Inf(-1)), c: b.samp[:0]}
+			if 2*t2n > cap(t2.c) {
+				t2.c = make([]flatCand, 0, 2*t2n)
 			}
 			fetch(0, 0, xs)
 			est2(&t2, 0, 0, xs, out2[:], ests2[:])
@@ -322,70 +312,26 @@ func (sp *vecSpace) fastSearch(vd *vecData, fq flatQuery, n int, ok func(uint32)
 			}
 		}
 	}
-	best := make([]flatBest, workers)
 	// the workers take runs of R blocks (within a slab: R and bps are
-	// powers of two) from a shared counter, so that a worker that gets no
-	// core for a while (the machine is shared) delays the search by one
-	// run, not by its share; the 2-bit codes of a run's candidates are
-	// fetched while the worker scans its next run (a candidate's code is a
-	// random read: waiting for each costs more than the first pass)
+	// powers of two) from a shared counter (flatRun); the 2-bit codes of a
+	// run's candidates are fetched while the worker scans its next run (a
+	// candidate's code is a random read: waiting for each costs more than
+	// the first pass)
 	R := min(fastRunBlocks, bps)
 	nruns := (nblocks + R - 1) / R
-	var next atomic.Int64
-	scratch := make([]*fastScratch, workers)
-	defer func() {
-		for _, sc := range scratch {
-			if sc != nil {
-				fastPool.Put(sc)
-			}
-		}
-	}()
-	scan := func(w int) {
-		sc := fastPool.Get().(*fastScratch)
-		scratch[w] = sc
-		if cap(sc.best) < 2*n {
-			sc.best = make([]flatCand, 0, 2*n)
-		}
-		t := flatBest{n: n, thr: thr2, c: sc.best[:0]}
-		out, ests, out2, ests2, prev := sc.out, sc.ests, sc.out2, sc.ests2, sc.prev[:0]
-		pb, pm := 0, 0
-		for {
-			r := int(next.Add(1) - 1)
-			if r >= nruns {
-				break
-			}
-			b0 := r * R
-			m := min(R, nblocks-b0)
-			s, i := b0/bps, b0%bps
-			nc := scan1(F.codes[s][i*rowB:(i+m)*rowB], fq.lut.t, F.rows, F.f[s][i*32:(i+m)*32], fq.lut.c, thr1, out, ests)
-			fetch(b0, m, out[:nc])
-			est2(&t, pb, pm, prev, out2, ests2)
-			prev, pb, pm = append(prev[:0], out[:nc]...), b0, m
-		}
-		est2(&t, pb, pm, prev, out2, ests2)
-		sc.prev, sc.best = prev, t.c[:0] // t.c's backing stays the scratch's unless it grew
-		best[w] = t
+	start := func(sc *flatScratch) {
+		sc.init(n, thr2, 32*R)
+		sc.prev, sc.pb, sc.pm = sc.prev[:0], 0, 0
 	}
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); scan(w) }()
+	run := func(sc *flatScratch, r int) {
+		b0 := r * R
+		m := min(R, nblocks-b0)
+		s, i := b0/bps, b0%bps
+		nc := scan1(F.codes[s][i*rowB:(i+m)*rowB], fq.lut.t, F.rows, F.f[s][i*32:(i+m)*32], fq.lut.c, thr1, sc.out, sc.ests)
+		fetch(b0, m, sc.out[:nc])
+		est2(&sc.t, sc.pb, sc.pm, sc.prev, sc.out2, sc.ests2)
+		sc.prev, sc.pb, sc.pm = append(sc.prev[:0], sc.out[:nc]...), b0, m
 	}
-	scan(0)
-	wg.Wait()
-	all := best[0].c
-	for _, b := range best[1:] {
-		all = append(all, b.c...)
-	}
-	if len(all) > n {
-		selectBest(all, n)
-		all = all[:n]
-	}
-	res := make([]uint32, 0, len(all))
-	for _, c := range all {
-		if ok(c.id) {
-			res = append(res, c.id)
-		}
-	}
-	return res
+	end := func(sc *flatScratch) { est2(&sc.t, sc.pb, sc.pm, sc.prev, sc.out2, sc.ests2) }
+	return b.keep(flatRun(workers, nruns, start, run, end), n, ok)
 }

@@ -1,11 +1,9 @@
 package storage
 
 import (
-	"cmp"
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -145,14 +143,47 @@ type flatQuery struct {
 	lut  fastLUT // the 1-bit first pass's tables
 }
 
-func (r *vecRot) query(q []float32) flatQuery {
-	y := make([]float64, r.p)
+// flatBuf is one flat search's buffers, pooled (flatPool): a search at a
+// million vectors otherwise allocated about 40 KB of garbage, and a server
+// whose live heap is large runs with a low GOGC (cmd/lux/gctune.go): about
+// every 5,000 searches met a collection, and the searches during its mark
+// phase (hundreds of milliseconds on a heap of a million keys) were slowed
+// by its workers and assists. The slices it hands out are valid until it is
+// put back.
+type flatBuf struct {
+	y         []float64
+	q, hq     []int8
+	lut       []byte
+	samp, all []flatCand
+	ests      []flatCand
+	sOut      []uint32 // the sample's
+	sEsts     []float32
+	xs, res   []uint32
+}
+
+var flatPool = sync.Pool{New: func() any { return new(flatBuf) }}
+
+// grow returns s resliced to n, or a new slice when s is too short (its
+// contents are not kept).
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n, n+n/4)
+	}
+	return s[:n]
+}
+
+// query rotates and quantizes q into b's buffers.
+func (r *vecRot) query(q []float32, b *flatBuf) flatQuery {
+	b.y = grow(b.y, r.p)
+	y := b.y
 	r.rotate(q, y)
 	var m float64
 	for _, x := range y {
 		m = max(m, math.Abs(x))
 	}
-	fq := flatQuery{q: make([]int8, r.p), lut: newFastLUT(y)}
+	b.q = grow(b.q, r.p)
+	fq := flatQuery{q: b.q, lut: newFastLUT(y, b)}
+	clear(fq.q)
 	if m == 0 || math.IsInf(m, 0) || math.IsNaN(m) {
 		return fq
 	}
@@ -163,20 +194,18 @@ func (r *vecRot) query(q []float32) flatQuery {
 	return fq
 }
 
-// flatRescore returns the best max(flatExact, 4·k) of ids by the int8
-// copies' estimate (mu held for reading).
-func (sp *vecSpace) flatRescore(vd *vecData, q []float32, k int, ids []uint32) []uint32 {
+// flatRescore returns the best max(flatExact, 4·k) of ids, in no order, by
+// the int8 copies' estimate (mu held for reading).
+func (sp *vecSpace) flatRescore(vd *vecData, q []float32, k int, ids []uint32, b *flatBuf) []uint32 {
 	n := max(flatExact, 4*k)
 	if len(ids) <= n {
 		return ids
 	}
-	hq := make([]int8, len(q))
+	b.hq = grow(b.hq, len(q))
+	hq := b.hq
 	qs := quantize(q, hq)
-	type est struct {
-		s  float32
-		id uint32
-	}
-	ests := make([]est, len(ids))
+	b.ests = grow(b.ests, len(ids))
+	ests := b.ests
 	// the copies are random reads: all are asked for first
 	for _, id := range ids {
 		c := vd.chunks[id>>vd.shift]
@@ -186,9 +215,10 @@ func (sp *vecSpace) flatRescore(vd *vecData, q []float32, k int, ids []uint32) [
 	}
 	for i, id := range ids {
 		v, vs := vd.q8(id)
-		ests[i] = est{float32(dot8(hq, v)) * qs * vs, id}
+		ests[i] = flatCand{float32(dot8(hq, v)) * qs * vs, id}
 	}
-	slices.SortFunc(ests, func(a, b est) int { return cmp.Compare(b.s, a.s) })
+	// the exact scores order them: only the best n are needed
+	selectBest(ests, n)
 	for i := range n {
 		ids[i] = ests[i].id
 	}
@@ -253,10 +283,6 @@ type flatBest struct {
 	n   int
 	thr float32
 	c   []flatCand
-}
-
-func newFlatBest(n int) flatBest {
-	return flatBest{n: n, thr: float32(math.Inf(-1)), c: make([]flatCand, 0, 2*n)}
 }
 
 func (b *flatBest) add(c flatCand) {
@@ -327,13 +353,13 @@ const flatSampleEvery = 32
 const flatScanMin = 32 << 10
 
 // flatSearch returns the ids that ok accepts among the n best estimates
-// of the space's vectors (mu held for reading). The chunks are split
-// among up to GOMAXPROCS goroutines.
-func (sp *vecSpace) flatSearch(vd *vecData, q []float32, n int, ok func(uint32) bool) []uint32 {
-	fq := sp.rot.query(q)
+// of the space's vectors (mu held for reading), in b's buffers. The chunks
+// are split among up to GOMAXPROCS goroutines.
+func (sp *vecSpace) flatSearch(vd *vecData, q []float32, n int, ok func(uint32) bool, b *flatBuf) []uint32 {
+	fq := sp.rot.query(q, b)
 	ids := len(sp.state)
 	if ids >= flatFastMin {
-		return sp.fastSearch(vd, fq, n, ok)
+		return sp.fastSearch(vd, fq, n, ok, b)
 	}
 	per := 1 << vd.shift
 	nchunks := (ids + per - 1) / per
@@ -344,8 +370,11 @@ func (sp *vecSpace) flatSearch(vd *vecData, q []float32, n int, ok func(uint32) 
 	thr0 := float32(math.Inf(-1))
 	cb := sp.rot.codeBytes()
 	if nchunks >= 4*flatSampleEvery {
-		out, ests := make([]uint32, per), make([]float32, per)
-		t := newFlatBest(max(1, 2*n/flatSampleEvery))
+		b.sOut, b.sEsts = grow(b.sOut, per), grow(b.sEsts, per)
+		out, ests := b.sOut, b.sEsts
+		sn := max(1, 2*n/flatSampleEvery)
+		b.samp = grow(b.samp, 2*sn)
+		t := flatBest{n: sn, thr: float32(math.Inf(-1)), c: b.samp[:0]}
 		for ci := 0; ci < nchunks-1; ci += flatSampleEvery {
 			c := vd.chunks[ci]
 			nc := scan2(c.c2[:per*cb], fq.q, c.cf[:per], -3*fq.sumQ, t.thr, out, ests)
@@ -359,58 +388,132 @@ func (sp *vecSpace) flatSearch(vd *vecData, q []float32, n int, ok func(uint32) 
 			thr0 = t.thr
 		}
 	}
-	best := make([]flatBest, workers)
-	// the workers take chunks from a shared counter (a few at a time):
-	// one that gets no core for a while delays the search by its current
-	// chunks, not by its share
+	// the workers take chunks from a shared counter, a few at a time
+	// (flatRun)
 	grab := max(1, 2048/per)
-	var next atomic.Int64
-	scan := func(w int) {
-		t := newFlatBest(n)
-		t.thr = thr0
-		out, ests := make([]uint32, per), make([]float32, per)
-		for ci, end := 0, 0; ; ci++ {
-			if ci == end {
-				ci = int(next.Add(int64(grab))) - grab
-				if ci >= nchunks {
-					break
-				}
-				end = min(ci+grab, nchunks)
-			}
+	start := func(sc *flatScratch) { sc.init(n, thr0, per) }
+	run := func(sc *flatScratch, r int) {
+		for ci := r * grab; ci < min((r+1)*grab, nchunks); ci++ {
 			c := vd.chunks[ci]
 			base := ci * per
 			m := min(per, ids-base)
 			// a removed vector's factor is NaN: it never passes; liveness
 			// (a deadline) is checked on the few kept
-			nc := scan2(c.c2[:m*cb], fq.q, c.cf[:m], -3*fq.sumQ, t.thr, out, ests)
-			for j, i := range out[:nc] {
-				if ests[j] > t.thr {
-					t.add(flatCand{ests[j], uint32(base) + i})
+			t := &sc.t
+			nc := scan2(c.c2[:m*cb], fq.q, c.cf[:m], -3*fq.sumQ, t.thr, sc.out, sc.ests)
+			for j, i := range sc.out[:nc] {
+				if sc.ests[j] > t.thr {
+					t.add(flatCand{sc.ests[j], uint32(base) + i})
 				}
 			}
 		}
-		best[w] = t
 	}
-	var wg sync.WaitGroup
+	return b.keep(flatRun(workers, (nchunks+grab-1)/grab, start, run, nil), n, ok)
+}
+
+// flatScratch is a scan worker's buffers, pooled (flatBuf's reason).
+type flatScratch struct {
+	t               flatBest // the best estimates it was offered
+	best            []flatCand
+	out, out2, prev []uint32
+	ests, ests2     []float32
+	pb, pm          int // the blocks of prev's candidates (fastSearch)
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(flatScratch) }}
+
+// init readies sc for a search keeping n estimates above thr, with
+// buffers for runs of up to per vectors.
+func (sc *flatScratch) init(n int, thr float32, per int) {
+	if cap(sc.best) < 2*n {
+		sc.best = make([]flatCand, 0, 2*n)
+	}
+	sc.t = flatBest{n: n, thr: thr, c: sc.best[:0]}
+	if len(sc.out) < per {
+		sc.out, sc.out2 = make([]uint32, per), make([]uint32, per)
+		sc.ests, sc.ests2 = make([]float32, per), make([]float32, per)
+		sc.prev = make([]uint32, 0, per)
+	}
+}
+
+// flatJob is one search's worker coordination (flatRun).
+type flatJob struct {
+	next, done atomic.Int64
+	wake       chan struct{}
+	scr        []*flatScratch // of the workers that took runs
+}
+
+// flatRun has up to workers goroutines, the caller's among them, take
+// the runs [0, nruns) from a shared counter and call run for each, with
+// their own scratch (readied by start for its first run; end, when not
+// nil, after its last), and returns the scratches of the workers that
+// took runs (they go back to scratchPool with flatBuf.keep). The search
+// waits for its runs, not for its goroutines: a worker that gets no core
+// until the others have taken every run (the machine is shared, or the
+// collector's worker holds the other P) delays the search by nothing —
+// it finds no run and returns without touching the search's data — and
+// one that loses its core delays it by one run, not by its share.
+func flatRun(workers, nruns int, start func(*flatScratch), run func(*flatScratch, int), end func(*flatScratch)) []*flatScratch {
+	j := &flatJob{wake: make(chan struct{}, 1), scr: make([]*flatScratch, workers)}
+	work := func(w int) {
+		var sc *flatScratch
+		var runs int64
+		for {
+			r := int(j.next.Add(1) - 1)
+			if r >= nruns {
+				break
+			}
+			if sc == nil {
+				sc = scratchPool.Get().(*flatScratch)
+				start(sc)
+			}
+			run(sc, r)
+			runs++
+		}
+		if sc == nil {
+			return // the search may be over: nothing of it is touched
+		}
+		if end != nil {
+			end(sc)
+		}
+		j.scr[w] = sc
+		if j.done.Add(runs) == int64(nruns) && w > 0 {
+			j.wake <- struct{}{} // the last run's worker wakes the caller
+		}
+	}
 	for w := 1; w < workers; w++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); scan(w) }()
+		go work(w)
 	}
-	scan(0)
-	wg.Wait()
-	all := best[0].c
-	for _, b := range best[1:] {
-		all = append(all, b.c...)
+	work(0)
+	if j.done.Load() != int64(nruns) {
+		<-j.wake
 	}
+	return j.scr
+}
+
+// keep returns, in b.res, the ids that ok accepts among the n best of the
+// workers' estimates, and puts the workers' scratches back.
+func (b *flatBuf) keep(scr []*flatScratch, n int, ok func(uint32) bool) []uint32 {
+	all := b.all[:0]
+	for i, sc := range scr {
+		if sc != nil {
+			all = append(all, sc.t.c...)
+			sc.best, sc.t.c = sc.t.c[:0], nil // its backing, unless it grew
+			scratchPool.Put(sc)
+			scr[i] = nil
+		}
+	}
+	b.all = all
 	if len(all) > n {
 		selectBest(all, n)
 		all = all[:n]
 	}
-	out := make([]uint32, 0, len(all))
+	res := b.res[:0]
 	for _, c := range all {
 		if ok(c.id) {
-			out = append(out, c.id)
+			res = append(res, c.id)
 		}
 	}
-	return out
+	b.res = res
+	return res
 }

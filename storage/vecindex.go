@@ -694,9 +694,11 @@ func (sp *vecSpace) searchMode(q []float32, k int, filters []VecFilter, exact bo
 			}
 		}
 	case !graph:
-		for _, id := range sp.flatRescore(vd, q, k, sp.flatSearch(vd, q, cands, ok)) {
+		b := flatPool.Get().(*flatBuf)
+		for _, id := range sp.flatRescore(vd, q, k, sp.flatSearch(vd, q, cands, ok, b), b) {
 			score(id)
 		}
+		flatPool.Put(b)
 	default:
 		hq := hnswQuery{v: make([]int8, len(q))}
 		hq.s = quantize(q, hq.v)

@@ -542,9 +542,9 @@ func testVecFastLayout(t *testing.T, dims int) {
 		vd := sp.data.Load()
 		all := func(uint32) bool { return true }
 		flatFirst, flatFastMin = len(sp.state), 0
-		got := sp.flatSearch(vd, q, 100, all)
+		got := sp.flatSearch(vd, q, 100, all, new(flatBuf))
 		// the reference: the best 100 2-bit estimates of the live vectors
-		fq := sp.rot.query(q)
+		fq := sp.rot.query(q, new(flatBuf))
 		cb := sp.rot.codeBytes()
 		var ref []flatCand
 		for id, st := range sp.state {
