@@ -150,7 +150,8 @@ func cmdMigrate(c *Client, args [][]byte) {
 		sent = append(sent, it)
 	}
 	d := time.Duration(timeout) * time.Millisecond
-	addr := net.JoinHostPort(string(args[1]), string(args[2]))
+	// the port as Redis reads it (atoi): "abc" is port 0, which refuses
+	addr := net.JoinHostPort(string(args[1]), strconv.Itoa(int(int32(cAtoi(args[2])))))
 	var (
 		lines    []string
 		ioErr    string
@@ -159,7 +160,7 @@ func cmdMigrate(c *Client, args [][]byte) {
 	for {
 		lines, ioErr = migrateExchange(addr, cmd.Bytes(), 1+len(sent)+b2i(hasPassword), d)
 		// a retry only when nothing was answered and it was not a timeout
-		if ioErr != "" && mayRetry && len(lines) == 0 && ioErr != "timeout" {
+		if ioErr != "" && mayRetry && len(lines) == 0 && ioErr != "write timeout" && ioErr != "read timeout" {
 			mayRetry = false
 			continue
 		}
@@ -217,7 +218,7 @@ func b2i(b bool) int {
 }
 
 func ioErrMsg(kind string) string {
-	if kind == "writing" {
+	if kind == "writing" || kind == "write timeout" {
 		return "IOERR error or timeout writing to target instance"
 	}
 	return "IOERR error or timeout reading to target instance"
@@ -239,12 +240,26 @@ func writeCommand(b *bytes.Buffer, parts ...[]byte) {
 
 // migrateExchange connects to addr, writes req and reads up to n reply
 // lines, each within timeout d. It returns the lines read and, on failure,
-// what failed: "connect", "writing", "reading", or "timeout" (a read or
-// write deadline, after which Redis does not retry).
+// what failed: "connect", "writing", "reading", "write timeout" or "read
+// timeout" (a deadline, after which Redis does not retry).
+//
+// Only a host that does not resolve fails as "connect": Redis connects
+// without blocking (connBlockingConnect returns success for a connection
+// still in progress, and one refused or timed out), so a refused or
+// unreachable port, or a connection that does not complete in time, fails
+// at its first write: "writing", or "write timeout".
 func migrateExchange(addr string, req []byte, n int, d time.Duration) ([]string, string) {
 	nc, err := net.DialTimeout("tcp", addr, d)
 	if err != nil {
-		return nil, "connect"
+		var dnsErr *net.DNSError
+		var ne net.Error
+		switch {
+		case errors.As(err, &dnsErr):
+			return nil, "connect"
+		case errors.As(err, &ne) && ne.Timeout():
+			return nil, "write timeout"
+		}
+		return nil, "writing"
 	}
 	defer nc.Close()
 	for pos := 0; pos < len(req); {
@@ -253,7 +268,7 @@ func migrateExchange(addr string, req []byte, n int, d time.Duration) ([]string,
 		w, err := nc.Write(req[pos:end])
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return nil, "timeout"
+				return nil, "write timeout"
 			}
 			return nil, "writing"
 		}
@@ -266,7 +281,7 @@ func migrateExchange(addr string, req []byte, n int, d time.Duration) ([]string,
 		l, err := rd.ReadString('\n')
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && len(lines) == 0 {
-				return lines, "timeout"
+				return lines, "read timeout"
 			}
 			return lines, "reading"
 		}
