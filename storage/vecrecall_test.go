@@ -3,12 +3,15 @@ package storage
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -348,4 +351,47 @@ func TestVectorFastSweep(t *testing.T) {
 		}
 		fmt.Printf("sweep: data=%q n=%d first=%d recall@10=%.4f time=%v/query\n", os.Getenv("VEC_DATA"), n, flatFirst, float64(hit)/float64(queries*k), time.Since(t0)/queries)
 	}
+}
+
+// TestFlatRun: every run of a search is done exactly once and its results
+// reach the caller, with more workers than runs, workers that start after
+// the search is over, and searches running at once that share the pools
+// (run with -race: a late worker must not touch a finished search).
+func TestFlatRun(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := new(flatBuf)
+			for i := range 300 {
+				nruns := []int{0, 1, 2, 3, 7, 64}[(g+i)%6]
+				workers := 1 + (g+i)%5
+				var started atomic.Int64
+				start := func(sc *flatScratch) {
+					started.Add(1)
+					sc.init(100, float32(math.Inf(-1)), 32)
+				}
+				run := func(sc *flatScratch, r int) {
+					if r%4 == 1 {
+						time.Sleep(20 * time.Microsecond) // the other workers take runs
+					}
+					sc.t.add(flatCand{float32(r), uint32(r)})
+				}
+				ids := b.keep(flatRun(workers, nruns, start, run, nil), 1000, func(uint32) bool { return true })
+				slices.Sort(ids)
+				for r, id := range ids {
+					if id != uint32(r) {
+						t.Errorf("%d runs on %d workers: ids %v", nruns, workers, ids)
+						return
+					}
+				}
+				if len(ids) != nruns || started.Load() > int64(min(workers, nruns)) {
+					t.Errorf("%d runs on %d workers: %d ids, %d workers started", nruns, workers, len(ids), started.Load())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
