@@ -685,7 +685,10 @@ func xreadGetKeys(args [][]byte) []keyRef {
 
 // setGetKeys: the key, read as well when a GET argument follows the value.
 func setGetKeys(args [][]byte) []keyRef {
-	for _, a := range args[3:] {
+	if len(args) < 2 {
+		return nil // no key (an arity error; ACL checks may come first)
+	}
+	for _, a := range args[min(3, len(args)):] {
 		if strings.EqualFold(string(a), "get") {
 			return []keyRef{{pos: 1, flags: ksRW | ksAccess | ksUpdate}}
 		}
