@@ -393,9 +393,11 @@ func (s *Server) inlineOK(c *Client, args [][]byte) bool {
 		return false
 	}
 	if cmd.Name == "client" && len(args) > 1 {
-		switch string(lowerASCII(args[1])) {
-		case "tracking", "reply", "pause", "caching", "unblock", "kill":
-			return false
+		if sub := lookupSubcommand("client", args[1]); sub != nil {
+			switch sub.Name {
+			case "tracking", "reply", "pause", "caching", "unblock", "kill":
+				return false
+			}
 		}
 	}
 	return true
@@ -409,20 +411,6 @@ var loopUnsafe = []string{
 	"monitor", "ksub", "kunsub",
 	"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "function", "script",
 	"config", "debug", "migrate", "shutdown", "sync", "psync", "replicaof", "slaveof",
-}
-
-func lowerASCII(b []byte) []byte {
-	var buf [16]byte
-	if len(b) > len(buf) {
-		return b
-	}
-	for i, ch := range b {
-		if ch >= 'A' && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		buf[i] = ch
-	}
-	return buf[:len(b)]
 }
 
 var markLoopOnce sync.Once
