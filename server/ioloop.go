@@ -227,7 +227,6 @@ func (l *ioLoop) finish() bool {
 	if !l.s.closing.Load() {
 		return false
 	}
-	l.reap()
 	// every connection left goes, each cleaned up by a goroutine of its
 	// own as without the loop (one after another, a server closing under
 	// load would take as many scheduler rounds)
@@ -238,6 +237,7 @@ func (l *ioLoop) finish() bool {
 	}
 	l.mu.Unlock()
 	for _, c := range left {
+		c.killed.Store(true) // closing: no net.Conn to make for it
 		l.release(c)
 		go func() {
 			l.s.dropClient(c)
@@ -269,8 +269,11 @@ func (l *ioLoop) reap() {
 	}
 }
 
-// drop closes a connection the loop owns and forgets it.
+// drop closes a connection the loop owns and forgets it. It is marked
+// killed first, so release closes the socket instead of making a net.Conn
+// of it for a goroutine that will never run.
 func (l *ioLoop) drop(c *Client) {
+	c.killed.Store(true)
 	l.release(c)
 	l.s.dropClient(c)
 	l.s.wg.Done()
