@@ -6,6 +6,7 @@
 #
 #   bench/ioloop.sh                  # N=200000 P="1 64" ROUNDS=3 TESTS=set,get
 #   LUX_BIN=/tmp/lux bench/ioloop.sh
+#   MODELS=lux TESTS=set,get,incr,lpush,hset P=64 bench/ioloop.sh   # lux both ways
 set -euo pipefail
 N=${N:-200000}
 PS=${P:-1 64}
@@ -24,14 +25,18 @@ fi
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
 # server name -> command line
-names=("redis-server" "ioloop goroutine" "ioloop epoll x1" "ioloop epoll x2" "lux")
+names=("redis-server" "ioloop goroutine" "ioloop epoll x1" "ioloop epoll x2" "lux" "lux event-loop")
+# MODELS=lux keeps redis-server and the lux models only (the toy server's
+# models are the baseline of the decision; lux's are the product).
+[ "${MODELS:-all}" = lux ] && names=("redis-server" "lux" "lux event-loop")
 start() {
 	case $1 in
 	"redis-server") redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --logfile /dev/null & ;;
 	"ioloop goroutine") "$WORK/ioloop" -addr "127.0.0.1:$PORT" -mode goroutine & ;;
 	"ioloop epoll x1") "$WORK/ioloop" -addr "127.0.0.1:$PORT" -mode epoll -loops 1 & ;;
 	"ioloop epoll x2") "$WORK/ioloop" -addr "127.0.0.1:$PORT" -mode epoll -loops 2 & ;;
-	"lux") "$LUX" --port "$PORT" --bind 127.0.0.1 --persistence=false --demo= >/dev/null 2>&1 & ;;
+	"lux") "$LUX" --port "$PORT" --bind 127.0.0.1 --persistence=false --demo= --event-loop=false >/dev/null 2>&1 & ;;
+	"lux event-loop") "$LUX" --port "$PORT" --bind 127.0.0.1 --persistence=false --demo= --event-loop=true >/dev/null 2>&1 & ;;
 	esac
 	SPID=$!
 	for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && return; sleep 0.05; done

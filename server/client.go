@@ -61,8 +61,13 @@ type Client struct {
 	inLoop     atomic.Bool
 	loop       atomic.Pointer[ioLoop]
 	outPending []byte
-	fdMu       sync.Mutex
-	killed     atomic.Bool
+	// unflushed: the loop ran a batch of c's and writes its replies at
+	// the end of the round (flushRound); flushErr: that write failed
+	unflushed bool
+	goBatches int // batches a handed-over c ran on its goroutine (giveBack)
+	flushErr  bool
+	fdMu      sync.Mutex
+	killed    atomic.Bool
 	// io is the connection reads and writes go through outside the loop:
 	// conn itself, or (after the loop handed c over) a new one on the
 	// socket; conn then only gives the addresses. file is the socket while

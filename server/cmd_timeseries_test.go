@@ -497,7 +497,7 @@ func TestTSTiering(t *testing.T) {
 	for i := 0; i < 2000; i++ {
 		require.NoError(t, c.Set(ctx, fmt.Sprintf("fill:%d", i), filler, 0).Err())
 	}
-	require.Less(t, ts.store.DB(0).Resident(), n+2000, "nothing went cold")
+	require.Less(t, ts.resident(), n+2000, "nothing went cold")
 	res, err := c.Do(ctx, "TSMRANGE", "-", "+", "FILTER", "grp=1", "AGGREGATION", "count", "100000").Slice()
 	require.NoError(t, err)
 	require.Len(t, res, n/3)

@@ -369,7 +369,7 @@ func TestVectorTiering(t *testing.T) {
 	}
 	require.NoError(t, c.ConfigSet(ctx, "maxmemory", "2000000").Err())
 	require.NoError(t, c.Set(ctx, "trigger", "x", 0).Err())
-	require.Less(t, ts.store.DB(0).Resident(), n/2, "vectors went cold")
+	require.Less(t, ts.resident(), n/2, "vectors went cold")
 	card, err := c.Do(ctx, "VCARD").Int64()
 	require.NoError(t, err)
 	require.Equal(t, int64(n), card)

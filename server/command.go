@@ -369,8 +369,12 @@ func (s *Server) reject(c *Client, cmd *Command, msg string) {
 func (s *Server) call(c *Client, cmd *Command, args [][]byte) {
 	c.cmd = cmd
 	c.beginKeyEvents()
-	c.cmdName = fullName(cmd, args)
-	st := s.statsFor(cmd, args)
+	var st *commandStats
+	if s.subStats[cmd.idx] == nil { // no subcommands: no lookups by name
+		c.cmdName, st = cmd.Name, &s.cmdStats[cmd.idx]
+	} else {
+		c.cmdName, st = fullName(cmd, args), s.statsFor(cmd, args)
+	}
 	st.calls.Add(1)
 	var ns int64
 	errs := c.errs

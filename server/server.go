@@ -38,9 +38,9 @@ type Config struct {
 	// PubSubLimit is the per-subscriber pending output limit in bytes.
 	PubSubLimit int
 	// EventLoop serves connections from one epoll event loop where it can
-	// (ioloop.go); false: a goroutine per connection. Off by default until
-	// its pipelined throughput is measured on a quiet machine (BENCHMARKS.md,
-	// "Request path"); LUX_EVENT_LOOP=1 turns it on, also for the tests.
+	// (ioloop.go); false: a goroutine per connection. On by default
+	// (BENCHMARKS.md, "Request path"); LUX_EVENT_LOOP=0 turns it off, also
+	// for the tests.
 	EventLoop bool
 }
 
@@ -48,7 +48,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Bind: "127.0.0.1", Port: 6379, MaxClients: 10000,
 		ProtoMaxBulkLen: 512 << 20, PubSubLimit: 32 << 20,
-		EventLoop: os.Getenv("LUX_EVENT_LOOP") == "1"}
+		EventLoop: os.Getenv("LUX_EVENT_LOOP") != "0"}
 }
 
 // Server is a RESP server over a Store.
@@ -334,15 +334,24 @@ func (s *Server) serveConn(c *Client) { s.serveConnFrom(c, nil, nil) }
 // pending (the rest of the batch the loop stopped at), and closes started
 // once that batch has run or its command blocks.
 func (s *Server) serveConnFrom(c *Client, pending []reqCommand, started chan struct{}) {
-	defer s.wg.Done()
-	defer s.dropClient(c)
-	defer c.signalStarted()
+	returned := false
+	defer func() {
+		if returned {
+			return // the loop owns c now, and its count in wg
+		}
+		c.signalStarted()
+		s.dropClient(c)
+		s.wg.Done()
+	}()
 	c.started = started
 
 	if c.rd == nil {
 		s.initReaders(c)
 	}
 	if len(c.outPending) > 0 {
+		if c.io == nil {
+			return // the loop could not give the socket back
+		}
 		c.wmu.Lock()
 		_, err := c.io.Write(c.outPending)
 		c.outPending = nil
@@ -365,6 +374,10 @@ func (s *Server) serveConnFrom(c *Client, pending []reqCommand, started chan str
 		_, ok := s.runBatch(c, cmds, false)
 		c.signalStarted()
 		if !ok {
+			return
+		}
+		if s.giveBack(c) {
+			returned = true
 			return
 		}
 	}
@@ -456,6 +469,13 @@ func (s *Server) runBatch(c *Client, cmds []reqCommand, loop bool) (rest []reqCo
 	if c.realWriter != nil && c.realWriter != c.Writer {
 		// replies written before CLIENT REPLY OFF/SKIP in this batch
 		c.realWriter.Flush()
+	}
+	if loop && rest == nil && !c.quit {
+		// the event loop writes the replies of its round's batches
+		// together once they have all run (flushRound), as Redis does
+		c.unflushed = true
+		c.wmu.Unlock()
+		return nil, true
 	}
 	err := c.Flush()
 	c.wmu.Unlock()

@@ -145,3 +145,13 @@ func io_ReadFull(rd *bufio.Reader, buf []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// resident counts db 0's keys in memory under its locks (the server may be
+// evicting meanwhile).
+func (ts *testServer) resident() int {
+	var ls storage.LockSet
+	ls.AddDB(0)
+	ts.store.Lock(&ls)
+	defer ts.store.Unlock(&ls)
+	return ts.store.DB(0).Resident()
+}

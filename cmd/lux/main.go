@@ -57,7 +57,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.aclFile, "aclfile", envOr("LUX_ACLFILE", ""), "ACL file of users, loaded at start-up, by ACL LOAD and written by ACL SAVE; empty = none (env LUX_ACLFILE)")
 	fs.StringVar(&o.dataDir, "data-dir", envOr("LUX_DATA_DIR", "./data"), "Pebble data directory; empty disables persistence (env LUX_DATA_DIR)")
 	fs.BoolVar(&o.persistence, "persistence", persist, "persist to --data-dir; false = pure in-memory (env LUX_PERSISTENCE)")
-	fs.BoolVar(&o.eventLoop, "event-loop", os.Getenv("LUX_EVENT_LOOP") == "1", "serve connections from one epoll event loop in socket-readiness order (Redis's order across connections); off = a goroutine per connection (env LUX_EVENT_LOOP=1)")
+	fs.BoolVar(&o.eventLoop, "event-loop", os.Getenv("LUX_EVENT_LOOP") != "0", "serve connections from one epoll event loop in socket-readiness order (Redis's order across connections); false = a goroutine per connection (env LUX_EVENT_LOOP=0)")
 	fs.StringVar(&o.appendfsync, "appendfsync", envOr("LUX_APPENDFSYNC", "everysec"), "fsync policy: always, everysec or no (env LUX_APPENDFSYNC)")
 	fs.StringVar(&o.maxmemory, "maxmemory", envOr("LUX_MAXMEMORY", "0"), "hot-tier memory limit, e.g. 512mb; 0 = unlimited (env LUX_MAXMEMORY)")
 	fs.StringVar(&o.policy, "maxmemory-policy", envOr("LUX_MAXMEMORY_POLICY", ""), "over --maxmemory: allkeys-lru (drop cold keys from memory; with persistence they stay on disk) or noeviction (refuse writes); default allkeys-lru with persistence, noeviction without, as Redis (env LUX_MAXMEMORY_POLICY)")
