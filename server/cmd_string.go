@@ -513,9 +513,15 @@ func incrDecr(c *Client, key []byte, incr int64) {
 		return
 	}
 	v += incr
-	var buf [20]byte
-	c.DB().SetStringEvent(key, strconv.AppendInt(buf[:0], v, 10), 0, true, "incrby")
-	c.WriteInt64(v)
+	var buf [24]byte
+	buf[0] = ':'
+	digits := strconv.AppendInt(buf[:1], v, 10)
+	if e != nil {
+		c.DB().SetStringOf(e, key, digits[1:], "incrby")
+	} else {
+		c.DB().SetStringEvent(key, digits[1:], 0, true, "incrby")
+	}
+	c.WriteRaw(append(digits, '\r', '\n')) // the integer reply
 }
 
 func cmdIncrbyfloat(c *Client, args [][]byte) {

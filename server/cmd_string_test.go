@@ -680,3 +680,41 @@ func TestParseLongDoubleExact(t *testing.T) {
 	require.True(t, ok)
 	require.True(t, inf.f.IsInf() && inf.f.Signbit())
 }
+
+// INCR updates a resident string in place (storage.DB.SetStringOf): the new
+// value, its TTL and the key's memory survive a restart, also for a key that
+// was only on disk when INCR ran, and for values that change length.
+func TestIncrInPlaceIsDurable(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	r := ts.raw(t)
+	require.Equal(t, "+OK\r\n", r.do("SET", "ttl", "9", "EX", "1000"))
+	require.Equal(t, ":10\r\n", r.do("INCR", "ttl"))
+	require.Equal(t, ":5\r\n", r.do("INCRBY", "fresh", "5"))
+	require.Equal(t, ":-995\r\n", r.do("DECRBY", "fresh", "1000"))
+	for i := 0; i < 1000; i++ {
+		r.send("INCR", "many")
+	}
+	for i := 0; i < 1000; i++ {
+		require.Equal(t, ":"+strconv.Itoa(i+1)+"\r\n", r.reply())
+	}
+	require.Equal(t, "+OK\r\n", r.do("SET", "str", "abc"))
+	require.True(t, strings.HasPrefix(r.do("INCR", "str"), "-ERR value is not an integer"))
+	mem := r.do("MEMORY", "USAGE", "many")
+	ts.stop()
+
+	ts2 := startServer(t, dir)
+	r2 := ts2.raw(t)
+	require.Equal(t, bulk("10"), r2.do("GET", "ttl"))
+	ttl, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(r2.do("TTL", "ttl"), ":")))
+	require.NoError(t, err)
+	require.InDelta(t, 1000, ttl, 5, "INCR lost the TTL")
+	require.Equal(t, bulk("-995"), r2.do("GET", "fresh"))
+	require.Equal(t, ":1001\r\n", r2.do("INCR", "many")) // loaded from disk, then in place
+	require.Equal(t, mem, r2.do("MEMORY", "USAGE", "many"))
+	require.Equal(t, bulk("abc"), r2.do("GET", "str"))
+	ts2.stop()
+
+	ts3 := startServer(t, dir)
+	require.Equal(t, bulk("1001"), ts3.raw(t).do("GET", "many"))
+}

@@ -119,6 +119,28 @@ func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event stri
 	tx.Commit()
 }
 
+// SetStringOf is SetStringEvent(key, val, 0, true, event) for e, the live
+// string entry of key that LookupWrite returned in the same command (the
+// shard still locked): the key is not looked up again (INCR and its kin).
+func (db DB) SetStringOf(e *Entry, key, val []byte, event string) {
+	sh := db.shard(key)
+	var exp int64
+	if len(sh.expires) > 0 {
+		exp = sh.expires[string(key)]
+	}
+	tx := db.Begin()
+	old := e.memSize(len(key))
+	e.setBytes(key, val)
+	e.lru = lruClock()
+	e.setRaw(false)
+	if delta := e.memSize(len(key)) - old; delta != 0 {
+		db.account(sh, delta)
+	}
+	tx.rec(txMeta, db, sh, key, nil, val, TypeString, exp)
+	tx.touch(db, sh, key, event)
+	tx.Commit()
+}
+
 func (db DB) setExpiry(sh *shard, key []byte, exp int64) {
 	if exp > 0 {
 		sh.expires[string(key)] = exp
