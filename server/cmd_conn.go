@@ -332,7 +332,9 @@ func (s *Server) snapshotClients() []*Client {
 	s.clientsMu.Lock()
 	out := make([]*Client, 0, len(s.clients))
 	for _, cl := range s.clients {
-		out = append(out, cl)
+		if !cl.killed.Load() { // killed: gone, as in Redis, while its socket closes
+			out = append(out, cl)
+		}
 	}
 	s.clientsMu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })

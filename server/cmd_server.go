@@ -965,7 +965,12 @@ func (s *Server) listenPort() int {
 
 func infoClients(s *Server, b *infoBuilder) {
 	s.clientsMu.Lock()
-	n := len(s.clients)
+	n := 0
+	for _, cl := range s.clients {
+		if !cl.killed.Load() { // (as CLIENT LIST)
+			n++
+		}
+	}
 	s.clientsMu.Unlock()
 	blocked := s.blockedClients() + int(s.pause.waiting.Load())
 	b.num("connected_clients", int64(n))
