@@ -172,13 +172,23 @@ func FuzzLoadList(f *testing.F) {
 			return
 		}
 		l := obj.(*List)
-		// the elements are the records in [head, tail], in position order
+		// the elements are the records in [head, tail] (format 1), or all
+		// of them (an empty payload: they load only at consecutive
+		// positions), in position order
 		_, _, payload, _ := decodeMeta(meta)
-		head, tail := binary.BigEndian.Uint64(payload), binary.BigEndian.Uint64(payload[8:])
+		head, tail := uint64(0), uint64(math.MaxUint64)
+		if len(payload) > 0 {
+			head, tail = binary.BigEndian.Uint64(payload), binary.BigEndian.Uint64(payload[8:])
+		}
 		var want []string
+		next, first := uint64(0), true
 		for _, r := range fuzzElems(elems) {
 			if len(r.sub) == 8 {
 				if p := binary.BigEndian.Uint64(r.sub); p >= head && p <= tail {
+					if len(payload) == 0 {
+						require.True(t, first || p == next, "a list with a gap in its positions loaded")
+						first, next = false, p+1
+					}
 					want = append(want, string(r.val))
 				}
 			}

@@ -3,13 +3,23 @@ package storage
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 )
 
 // Lists on disk: one record per element under the key's element prefix, the
 // sub-key an 8-byte big-endian position. Elements occupy consecutive
 // positions; LPUSH takes head-1 and RPUSH tail+1, starting from listOrigin, so
-// pushes and pops at either end write one record. The meta payload is
-// head(8)+tail(8), the positions of the first and last element.
+// pushes and pops at either end write one record. The meta payload is empty:
+// the element records themselves say where the list starts (its first
+// record) and ends, so a push or a pop writes its element record only and
+// the meta record is written when the list is created (and by EXPIRE and
+// its kin). Rewriting the meta record at every change (format 1 below) put
+// the same key in every memtable flush: each L0 table then spanned from the
+// meta key to the elements and overlapped every other, and compactions
+// rewrote the whole list again and again (57% of the CPU of pipelined
+// LPUSH with everysec). Lists written before kept head(8)+tail(8) in their
+// meta payload, the positions of the first and last element; they load as
+// before and their meta record is rewritten at their next change.
 //
 // A command mutates the in-memory List (which remembers the element records
 // it changed) and then records it with Tx.List: every element record and
@@ -34,6 +44,9 @@ type List struct {
 
 	ops       []listOp // element records changed since the last commit
 	accounted int      // MemSize when the store last accounted it
+	// oldMeta: loaded from a meta record holding head and tail (format 1),
+	// which the next change rewrites (Tx.List)
+	oldMeta bool
 }
 
 // listOp is one pending element record write (del: remove the record).
@@ -50,6 +63,9 @@ func init() { RegisterLoader(TypeList, loadList) }
 
 // loadList rebuilds a list from its meta payload and element records.
 func loadList(meta []byte, it ElemIter) (Object, error) {
+	if len(meta) == 0 {
+		return loadListRecords(it)
+	}
 	if len(meta) < 16 {
 		return nil, errors.New("storage: bad list meta payload")
 	}
@@ -72,6 +88,33 @@ func loadList(meta []byte, it ElemIter) (Object, error) {
 		return nil, errNoElems
 	}
 	l.accounted = l.MemSize()
+	l.oldMeta = true
+	return l, nil
+}
+
+// loadListRecords rebuilds a list whose meta payload is empty: its
+// elements are its records in position order, at consecutive positions
+// (every change commits its records atomically, and a deleted list's
+// records go with its meta record).
+func loadListRecords(it ElemIter) (Object, error) {
+	var l *List
+	for it.Next() {
+		sub := it.Sub()
+		if len(sub) != 8 {
+			continue
+		}
+		p := binary.BigEndian.Uint64(sub)
+		if l == nil {
+			l = &List{pos: p}
+		} else if p != l.pos+uint64(l.n) {
+			return nil, fmt.Errorf("storage: list element record at position %d follows %d", p, l.pos+uint64(l.n)-1)
+		}
+		l.pushBack(string(it.Value()))
+	}
+	if l == nil {
+		return nil, errNoElems
+	}
+	l.accounted = l.MemSize()
 	return l, nil
 }
 
@@ -87,13 +130,11 @@ func (l *List) MemSize() int { return 48 + l.bytes + l.n*listElemOverhead + (len
 // Encoding implements Object: Redis 7.0 lists are always quicklists.
 func (l *List) Encoding() string { return "quicklist" }
 
-// MetaPayload implements Object: head and tail positions.
-func (l *List) MetaPayload() []byte {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:], l.pos)
-	binary.BigEndian.PutUint64(b[8:], l.pos+uint64(l.n)-1)
-	return b[:]
-}
+// MetaPayload implements Object: empty (the records give head and tail).
+func (l *List) MetaPayload() []byte { return nil }
+
+// bounds returns the positions of the first and last element.
+func (l *List) bounds() (head, tail uint64) { return l.pos, l.pos + uint64(l.n) - 1 }
 
 // Clone implements Object.
 func (l *List) Clone() Object {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/stretchr/testify/require"
 )
 
@@ -39,8 +40,8 @@ func checkList(t *testing.T, l *List, model []string, disk map[uint64]string) {
 	}
 	require.Equal(t, model, got)
 	require.Len(t, disk, len(model), "stale element records on disk")
-	meta := l.MetaPayload()
-	head, tail := binary.BigEndian.Uint64(meta), binary.BigEndian.Uint64(meta[8:])
+	require.Empty(t, l.MetaPayload(), "the records give head and tail")
+	head, tail := l.bounds()
 	require.Equal(t, uint64(len(model)-1), tail-head)
 	for i, v := range model {
 		require.Equal(t, v, disk[head+uint64(i)], "record %d", i)
@@ -259,4 +260,72 @@ func TestListMemoryAccounting(t *testing.T) {
 		require.Nil(t, db.Lookup([]byte("k")))
 	})
 	require.Equal(t, base, s.UsedMemory())
+}
+
+// A list written by the previous format (head and tail in its meta
+// payload, records outside them ignored) loads as before; its first change
+// rewrites the meta record with an empty payload, after which its records
+// alone say where it starts, also over restarts.
+func TestListFormat1MetaLoadsAndIsRewritten(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, Sync: SyncAlways})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	writeRaw(t, dir, func(b *pebble.Batch) {
+		payload := binary.BigEndian.AppendUint64(nil, 100)
+		payload = binary.BigEndian.AppendUint64(payload, 102)
+		v := make([]byte, metaHeader, metaHeader+16)
+		putMetaHeader(v, TypeList, 0)
+		b.Set(metaKey(nil, 0, []byte("old")), append(v, payload...), nil)
+		for p, val := range map[uint64]string{99: "stale", 100: "a", 101: "b", 102: "c", 103: "stale too"} {
+			b.Set(append(elemPrefix(nil, 0, []byte("old")), binary.BigEndian.AppendUint64(nil, p)...), []byte(val), nil)
+		}
+		b.Set([]byte{nsCount, 0}, binary.BigEndian.AppendUint64(nil, 1), nil)
+	})
+	elems := func(s *Store) (out []string, meta []byte) {
+		withLocked(s, []string{"old"}, func(db DB) {
+			e := db.Lookup([]byte("old"))
+			require.NotNil(t, e)
+			l := e.Object().(*List)
+			l.Range(0, l.Len(), func(_ int, v string) bool { out = append(out, v); return true })
+		})
+		require.NoError(t, s.SyncBarrier()) // the committer has written the changes
+		v, closer, err := s.dur.db.Get(metaKey(nil, 0, []byte("old")))
+		require.NoError(t, err)
+		_, _, payload, err := decodeMeta(v)
+		require.NoError(t, err)
+		meta = append([]byte(nil), payload...)
+		closer.Close()
+		return out, meta
+	}
+
+	s, err = Open(Options{Dir: dir, Sync: SyncAlways})
+	require.NoError(t, err)
+	got, meta := elems(s)
+	require.Equal(t, []string{"a", "b", "c"}, got)
+	require.Len(t, meta, 16, "loading rewrote nothing")
+	withLocked(s, []string{"old"}, func(db DB) {
+		e := db.LookupWrite([]byte("old"))
+		l := e.Object().(*List)
+		l.PushRight([]byte("d")) // position 103: the stale record is overwritten
+		commitLists(db, ListChange{Key: []byte("old"), Entry: e, List: l, Event: "rpush"})
+	})
+	got, meta = elems(s)
+	require.Equal(t, []string{"a", "b", "c", "d"}, got)
+	require.Empty(t, meta, "the change left the format-1 meta record")
+	withLocked(s, []string{"old"}, func(db DB) {
+		e := db.LookupWrite([]byte("old"))
+		l := e.Object().(*List)
+		l.PushLeft([]byte("z")) // position 99
+		l.PopRight()
+		commitLists(db, ListChange{Key: []byte("old"), Entry: e, List: l, Event: "lpush"})
+	})
+	require.NoError(t, s.Close())
+
+	s, err = Open(Options{Dir: dir, Sync: SyncAlways})
+	require.NoError(t, err)
+	defer s.Close()
+	got, meta = elems(s)
+	require.Equal(t, []string{"z", "a", "b", "c"}, got)
+	require.Empty(t, meta)
 }

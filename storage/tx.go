@@ -516,7 +516,12 @@ func (tx *Tx) List(ch ListChange) *Entry {
 		l.accounted = l.MemSize()
 		e.lru = lruClock()
 		tx.listOps(sh, ch.Key, ops)
-		tx.rec(txMeta, db, sh, ch.Key, nil, l.MetaPayload(), TypeList, sh.expires[string(ch.Key)])
+		if l.oldMeta {
+			// a list of format 1: its meta record's head and tail would
+			// go stale; the empty payload makes the records say (list.go)
+			l.oldMeta = false
+			tx.rec(txMeta, db, sh, ch.Key, nil, l.MetaPayload(), TypeList, sh.expires[string(ch.Key)])
+		}
 	}
 	tx.touch(db, sh, ch.Key, ch.Event)
 	return e
