@@ -34,6 +34,48 @@ func TestPendingCoalescesPointWrites(t *testing.T) {
 	require.Equal(t, 1, p.live)
 }
 
+// Keys whose hashes collide still coalesce each on its own: with every key
+// hashing alike, the survivors are each key's last write.
+func TestPendingCoalescesCollidingKeys(t *testing.T) {
+	for _, collide := range []bool{false, true} {
+		if collide {
+			saved := pendingHash
+			pendingHash = func([]byte) uint64 { return 7 }
+			defer func() { pendingHash = saved }()
+		}
+		p := newPending()
+		want := map[string]string{}
+		for i := 0; i < 2000; i++ {
+			k, v := fmt.Sprintf("k%d", i%37), fmt.Sprintf("v%d", i)
+			if i%11 == 0 {
+				p.Delete([]byte(k))
+				want[k] = "<del>"
+			} else {
+				p.Set([]byte(k), []byte(v))
+				want[k] = v
+			}
+		}
+		p.indexLast()
+		got := map[string]string{}
+		for _, op := range p.ops {
+			if op.kind == opDead {
+				continue
+			}
+			k := string(p.arena[op.k0:op.k1])
+			require.NotContains(t, got, k, "two live writes of %s (collide %v)", k, collide)
+			if op.kind == opDelete {
+				got[k] = "<del>"
+			} else {
+				got[k] = string(p.arena[op.v0:op.v1])
+			}
+		}
+		require.Equal(t, want, got, "collide %v", collide)
+		require.Equal(t, len(want), p.live)
+		p.reset()
+		require.Nil(t, p.collided)
+	}
+}
+
 func TestDurableRoundTripAfterCoalescing(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir, Sync: SyncAlways})
