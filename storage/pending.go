@@ -219,6 +219,78 @@ func (p *Pending) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
 	return nil
 }
 
+// DeletePos records the deletion of the record prefix+pos, where every
+// record under prefix has an 8-byte big-endian position after it (a list's
+// elements). Deletions of adjacent positions in a row (LPOP after LPOP,
+// LTRIM) become one range deletion: Pebble then holds one tombstone for the
+// run instead of one per element, which its compactions would write and
+// merge down level after level (popping a long list with everysec spent
+// half of the server's CPU in compactions). Only the group's last op is
+// extended, so every op keeps its place in the order.
+func (p *Pending) DeletePos(prefix []byte, pos uint64) {
+	if p.extendPosRun(prefix, pos) {
+		return
+	}
+	op := p.DeleteDeferred(len(prefix) + 8)
+	copy(op.Key, prefix)
+	binary.BigEndian.PutUint64(op.Key[len(prefix):], pos)
+}
+
+// extendPosRun makes the group's last op, a deletion of positions next to
+// pos under prefix, delete pos as well; false if it is not one.
+func (p *Pending) extendPosRun(prefix []byte, pos uint64) bool {
+	n := len(p.ops)
+	if n == 0 || pos == math.MaxUint64 {
+		return false
+	}
+	op := &p.ops[n-1]
+	point := op.kind == opDelete && p.last == int32(n-1) // (a point op is indexed at the next call)
+	if !point && op.kind != opRangeDelete {
+		return false
+	}
+	k, v := p.arena[op.k0:op.k1], p.arena[op.v0:op.v1]
+	if point {
+		v = k
+	}
+	if len(k) != len(prefix)+8 || len(v) != len(k) ||
+		string(k[:len(prefix)]) != string(prefix) || string(v[:len(prefix)]) != string(prefix) {
+		return false
+	}
+	lo := binary.BigEndian.Uint64(k[len(prefix):])
+	end := binary.BigEndian.Uint64(v[len(prefix):]) // exclusive; for a point, its position
+	if point {
+		if end == math.MaxUint64 {
+			return false
+		}
+		end++
+	}
+	switch {
+	case pos == end:
+		end++
+	case pos+1 == lo:
+		lo = pos
+	default:
+		return false
+	}
+	if point {
+		// the point deletion becomes the run's range deletion, in its
+		// place (it is the last op); the key's earlier point write, which
+		// the point deletion would have dropped, stays and the range after
+		// it deletes it
+		k0 := op.k0
+		p.ops = p.ops[:n-1]
+		p.arena = p.arena[:k0]
+		p.last = -1
+		p.live--
+		start := binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), lo)
+		p.DeleteRange(start, binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), end), nil)
+		return true
+	}
+	binary.BigEndian.PutUint64(k[len(prefix):], lo)
+	binary.BigEndian.PutUint64(v[len(prefix):], end)
+	return true
+}
+
 // fill copies the live ops into a Pebble batch, in order.
 func (p *Pending) fill(b *pebble.Batch) {
 	p.indexLast()

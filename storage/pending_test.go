@@ -1,7 +1,10 @@
 package storage
 
 import (
+	"encoding/binary"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 
@@ -122,4 +125,79 @@ func TestPendingRelease(t *testing.T) {
 	require.Zero(t, held.Load())
 	p.Set([]byte("k"), []byte("v"))
 	require.Equal(t, 1, p.live)
+}
+
+// DeletePos turns deletions of adjacent positions in a row into one range
+// deletion without changing what the group does: random list-like writes
+// (sets and deletions of positions under two prefixes, other keys between)
+// leave the same state applied through Pending as applied one by one.
+func TestPendingDeletePosMatchesModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	prefixes := [][]byte{[]byte("e\x00\x01a"), []byte("e\x00\x01b")}
+	key := func(pfx []byte, pos uint64) string {
+		return string(binary.BigEndian.AppendUint64(append([]byte(nil), pfx...), pos))
+	}
+	ranges := 0
+	for round := 0; round < 300; round++ {
+		p := newPending()
+		want := map[string]string{}
+		// the state before the group: records on "disk"
+		disk := map[string]string{}
+		for _, pfx := range prefixes {
+			for pos := uint64(90); pos < 130; pos++ {
+				disk[key(pfx, pos)] = "old"
+			}
+		}
+		disk["e\x00\x01a\xff"] = "other key after the positions"
+		for k, v := range disk {
+			want[k] = v
+		}
+		pos := uint64(100 + rng.IntN(20))
+		for i := 0; i < 60; i++ {
+			pfx := prefixes[rng.IntN(2)]
+			switch r := rng.IntN(10); {
+			case r < 5: // pop at the running position, either way
+				if rng.IntN(2) == 0 {
+					pos++
+				} else {
+					pos--
+				}
+				p.DeletePos(pfx, pos)
+				delete(want, key(pfx, pos))
+			case r < 7:
+				q := pos + uint64(rng.IntN(5)) - 2
+				v := fmt.Sprintf("v%d", i)
+				p.Set([]byte(key(pfx, q)), []byte(v))
+				want[key(pfx, q)] = v
+			case r < 8:
+				q := pos + uint64(rng.IntN(5)) - 2
+				p.Delete([]byte(key(pfx, q)))
+				delete(want, key(pfx, q))
+			default: // a deletion anywhere
+				q := uint64(90 + rng.IntN(40))
+				p.DeletePos(pfx, q)
+				delete(want, key(pfx, q))
+			}
+		}
+		p.indexLast()
+		got := maps.Clone(disk)
+		for _, op := range p.ops {
+			k, v := string(p.arena[op.k0:op.k1]), string(p.arena[op.v0:op.v1])
+			switch op.kind {
+			case opSet:
+				got[k] = v
+			case opDelete:
+				delete(got, k)
+			case opRangeDelete:
+				ranges++
+				for gk := range got {
+					if gk >= k && gk < v {
+						delete(got, gk)
+					}
+				}
+			}
+		}
+		require.Equal(t, want, got, "round %d", round)
+	}
+	require.Greater(t, ranges, 300, "adjacent deletions did not become ranges")
 }

@@ -62,6 +62,7 @@ const (
 	txMember                 // a sorted set member with its score in objs[v0] when the batch is filled
 	txDelRange               // every element with sub-key in [sub, val) (a series' retention)
 	txSample                 // a time series sample (sub: ts, val: value bits) for the series' run
+	txListDel                // a list element's deletion (sub: its 8-byte position): Pending.DeletePos
 )
 
 var txPool = sync.Pool{New: func() any { return new(Tx) }}
@@ -536,7 +537,7 @@ func (tx *Tx) listOps(sh *shard, key []byte, ops []listOp) {
 	for _, lo := range ops {
 		o := txOp{kind: txPut, db: uint8(tx.db.idx)}
 		if lo.del {
-			o.kind = txDel
+			o.kind = txListDel
 		}
 		o.k0, o.k1 = tx.keySpan(key)
 		o.s0 = len(tx.arena)
@@ -596,6 +597,9 @@ func (tx *Tx) write(b *Pending) {
 			copy(op.Key[len(prefix):], sub)
 			copy(op.Value, val)
 			op.Finish()
+		case txListDel:
+			prefix = elemPrefix(prefix[:0], dbi, key)
+			b.DeletePos(prefix, binary.BigEndian.Uint64(tx.arena[o.s0:o.s1]))
 		case txSample:
 			prefix = elemPrefix(prefix[:0], dbi, key)
 			ts := int64(binary.BigEndian.Uint64(tx.arena[o.s0:]))
