@@ -205,7 +205,10 @@ func (s *Server) Serve() error {
 	refineTicks()
 	if s.cfg.EventLoop {
 		markLoopUnsafe()
-		s.loop = newIOLoop(s)
+		l := newIOLoop(s)
+		s.clientsMu.Lock() // Close reads it under clientsMu (a server may close before it serves)
+		s.loop = l
+		s.clientsMu.Unlock()
 	}
 	for {
 		nc, err := s.ln.Accept()
