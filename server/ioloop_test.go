@@ -161,3 +161,29 @@ func TestLoopClientKill(t *testing.T) {
 	}
 	require.Equal(t, "+PONG\r\n", admin.do("PING"))
 }
+
+// A busy script inside EXEC does not hold the loop: queueing EVAL already
+// hands the connection over, so while the script runs another connection is
+// served (BUSY) and SCRIPT KILL stops it.
+func TestLoopExecWithScriptIsHandedOver(t *testing.T) {
+	ts := startLoopServer(t)
+	r := ts.raw(t)
+	c := serverClient(t, ts, r)
+	require.Equal(t, "+OK\r\n", ts.raw(t).do("CONFIG", "SET", "busy-reply-threshold", "20"))
+	require.Equal(t, "+OK\r\n", r.do("MULTI"))
+	require.Equal(t, "+QUEUED\r\n", r.do("SET", "k", "v"))
+	require.Equal(t, "*1\r\n+OK\r\n", r.do("EXEC"))
+	require.True(t, c.inLoop.Load(), "an EXEC without scripts left the loop")
+
+	require.Equal(t, "+OK\r\n", r.do("MULTI"))
+	require.Equal(t, "+QUEUED\r\n", r.do("EVAL", "while true do end", "0"))
+	r.send("EXEC")
+	other := ts.raw(t)
+	require.Eventually(t, func() bool {
+		return strings.HasPrefix(other.do("PING"), "-BUSY")
+	}, 5*time.Second, 5*time.Millisecond, "the busy script held the loop")
+	require.Equal(t, "+OK\r\n", other.do("SCRIPT", "KILL"))
+	reply := r.reply()
+	require.True(t, strings.HasPrefix(reply, "*1\r\n-ERR"), "EXEC reply %q", reply)
+	require.Equal(t, "+PONG\r\n", other.do("PING"))
+}
