@@ -62,10 +62,9 @@ type Client struct {
 	loop       atomic.Pointer[ioLoop]
 	outPending []byte
 	// unflushed: the loop ran a batch of c's and writes its replies at
-	// the end of the round (flushRound); flushErr: that write failed
+	// the end of the round (flushRound)
 	unflushed bool
 	goBatches int // batches a handed-over c ran on its goroutine (giveBack)
-	flushErr  bool
 	fdMu      sync.Mutex
 	killed    atomic.Bool
 	// io is the connection reads and writes go through outside the loop:

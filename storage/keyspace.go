@@ -129,15 +129,7 @@ func (db DB) SetStringOf(e *Entry, key, val []byte, event string) {
 		exp = sh.expires[string(key)]
 	}
 	tx := db.Begin()
-	old := e.memSize(len(key))
-	e.setBytes(key, val)
-	e.lru = lruClock()
-	e.setRaw(false)
-	if delta := e.memSize(len(key)) - old; delta != 0 {
-		db.account(sh, delta)
-	}
-	tx.rec(txMeta, db, sh, key, nil, val, TypeString, exp)
-	tx.touch(db, sh, key, event)
+	tx.storeString(sh, e, key, val, exp, event)
 	tx.Commit()
 }
 

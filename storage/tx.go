@@ -259,6 +259,14 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 		e.Type = TypeString
 		db.account(sh, e.memSize(len(key))-before)
 	}
+	db.setExpiry(sh, key, exp)
+	tx.storeString(sh, e, key, val, exp, event)
+}
+
+// storeString makes val the value of e, key's resident string entry (or
+// one becoming a string), and records it with deadline exp.
+func (tx *Tx) storeString(sh *shard, e *Entry, key, val []byte, exp int64, event string) {
+	db := tx.db
 	old := e.memSize(len(key))
 	e.setBytes(key, val)
 	e.Type, e.lru = TypeString, lruClock()
@@ -267,7 +275,6 @@ func (tx *Tx) SetString(key, val []byte, exp int64, keepTTL bool, event string) 
 	if delta := e.memSize(len(key)) - old; delta != 0 {
 		db.account(sh, delta)
 	}
-	db.setExpiry(sh, key, exp)
 	tx.rec(txMeta, db, sh, key, nil, val, TypeString, exp)
 	tx.touch(db, sh, key, event)
 }
