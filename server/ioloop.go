@@ -267,8 +267,12 @@ func (l *ioLoop) reap() {
 	kills := l.kills
 	l.kills = nil
 	l.mu.Unlock()
+	closing := l.s.closing.Load()
 	for _, c := range kills {
 		if c.loop.Load() == l {
+			if closing {
+				continue // finish drops every connection left, each on a goroutine of its own
+			}
 			l.drop(c)
 		} else {
 			c.closeIO() // handed over meanwhile: its goroutine ends
