@@ -30,6 +30,15 @@ func parseInt(b []byte) (int64, bool) {
 		return 0, false
 	}
 	var v uint64
+	if n-i <= 19 { // at most 19 digits: below 10^19, no uint64 overflow
+		for ; i < n; i++ {
+			d := b[i] - '0'
+			if d > 9 {
+				return 0, false
+			}
+			v = v*10 + uint64(d)
+		}
+	}
 	for ; i < n; i++ {
 		d := b[i]
 		if d < '0' || d > '9' {

@@ -193,6 +193,10 @@ func (q *reqReader) frame() ([]reqCommand, error) {
 	for q.r < q.w {
 		in := q.buf[q.r:q.w]
 		if q.argc == 0 {
+			if n := q.frameWhole(in); n > 0 {
+				q.r += n
+				continue
+			}
 			if in[0] != '*' {
 				return q.cmds, &ProtocolError{Msg: msgProtoInvalidMbulk}
 			}
@@ -241,6 +245,52 @@ func (q *reqReader) frame() ([]reqCommand, error) {
 		q.argc, q.next = 0, 0
 	}
 	return q.cmds, nil
+}
+
+// frameWhole frames the request at the start of in in one pass when it is
+// complete there (the usual case: a pipeline's reads end at request
+// boundaries), appending its command and arguments; it returns the request's
+// length, or 0 when it is incomplete or has more than 99 arguments, and then
+// frame's general path, which keeps the state of a partial request, takes
+// it. protoReader has checked the form, so only lengths are read here.
+func (q *reqReader) frameWhole(in []byte) int {
+	if len(in) < 4 || in[0] != '*' {
+		return 0
+	}
+	argc := int(in[1] - '0')
+	i := 2
+	if d := in[2] - '0'; d <= 9 {
+		argc, i = argc*10+int(d), 3
+	}
+	if argc > 99 || argc < 1 || len(in)-i < 2 || in[i] != '\r' {
+		return 0
+	}
+	i += 2 // "\r\n"
+	base := len(q.args)
+	for ; argc > 0; argc-- {
+		if len(in)-i < 4 || in[i] != '$' {
+			q.args = q.args[:base]
+			return 0
+		}
+		l, j := int(in[i+1]-'0'), i+2
+		for ; j < len(in) && j < i+12; j++ { // "$<digit>\r" needs one look
+			d := in[j] - '0'
+			if d > 9 {
+				break
+			}
+			l = l*10 + int(d)
+		}
+		// j is at the line's "\r": the value starts after "\r\n"
+		if j >= i+12 || len(in)-j < l+4 {
+			q.args = q.args[:base]
+			return 0
+		}
+		j += 2
+		q.args = append(q.args, in[j:j+l:j+l])
+		i = j + l + 2
+	}
+	q.cmds = append(q.cmds, reqCommand{Raw: in[:i:i], Args: q.args[base:len(q.args):len(q.args)]})
+	return i
 }
 
 // reqNum parses the decimal number of a header line starting at in[i] up to

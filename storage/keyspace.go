@@ -114,6 +114,12 @@ func (db DB) SetString(key, val []byte, exp int64, keepTTL bool) {
 
 // SetStringEvent is Tx.SetString as a change of its own.
 func (db DB) SetStringEvent(key, val []byte, exp int64, keepTTL bool, event string) {
+	if db.s.dur == nil {
+		tx := memTx(db)
+		tx.SetString(key, val, exp, keepTTL, event)
+		tx.commitMem()
+		return
+	}
 	tx := db.Begin()
 	tx.SetString(key, val, exp, keepTTL, event)
 	tx.Commit()
@@ -127,6 +133,12 @@ func (db DB) SetStringOf(e *Entry, key, val []byte, event string) {
 	var exp int64
 	if len(sh.expires) > 0 {
 		exp = sh.expires[string(key)]
+	}
+	if db.s.dur == nil {
+		tx := memTx(db)
+		tx.storeString(sh, e, key, val, exp, event)
+		tx.commitMem()
+		return
 	}
 	tx := db.Begin()
 	tx.storeString(sh, e, key, val, exp, event)

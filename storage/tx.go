@@ -76,6 +76,21 @@ func (db DB) Begin() *Tx {
 	return tx
 }
 
+// memTx is a Tx for a store that keeps nothing on disk, returned by value
+// so it stays on the caller's stack: such a Tx records nothing, so the
+// pool's round trip (Begin, Commit) is all it would cost. The hot string
+// writes use it; end it with commitMem.
+func memTx(db DB) Tx {
+	return Tx{db: db, lastK: [2]int{-1, -1}}
+}
+
+// commitMem ends a memTx: the change counts as Commit counts it.
+func (tx *Tx) commitMem() {
+	if tx.touched {
+		tx.db.s.stats.Changes.Add(1)
+	}
+}
+
 // keySpan copies key into the arena, or reuses the copy the previous record
 // made of the same key.
 func (tx *Tx) keySpan(key []byte) (int, int) {

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// parseIntRef is Redis's string2ll by its rules: strconv's parse of the
+// canonical form only (no '+', no leading zeros, no "-0").
+func parseIntRef(s string) (int64, bool) {
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || strconv.FormatInt(v, 10) != s {
+		return 0, false
+	}
+	return v, true
+}
+
+func TestParseIntMatchesString2ll(t *testing.T) {
+	cases := []string{
+		"", "0", "-0", "00", "01", "-", "+1", "1", "-1", " 1", "1 ", "12a", "a",
+		"9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+		"18446744073709551615", "18446744073709551616", "99999999999999999999", "-99999999999999999999",
+		"1000000000000000000", "9999999999999999999", "10000000000000000000", "123456789012345678901",
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		n := 1 + rng.IntN(21)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "0123456789"[rng.IntN(10)]
+		}
+		switch rng.IntN(4) {
+		case 0:
+			b[0] = '-'
+		case 1:
+			b[rng.IntN(n)] = "-+ x/:"[rng.IntN(6)]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		want, wok := parseIntRef(s)
+		got, ok := parseInt([]byte(s))
+		require.Equal(t, wok, ok, "%q", s)
+		require.Equal(t, want, got, "%q", s)
+	}
+}
