@@ -86,7 +86,15 @@ var aclTab struct {
 	once  sync.Once
 	all   []*aclCmd // by id
 	top   []*aclCmd // top-level, sorted by name
-	byCmd map[*Command]*aclCmd
+	byCmd []*aclCmd // by Command.idx (a slice: every call's ACL check looks it up)
+}
+
+// aclOf returns cmd's ACL command (aclCommands has run).
+func aclOf(cmd *Command) *aclCmd {
+	if cmd.idx < len(aclTab.byCmd) && aclTab.byCmd[cmd.idx] != nil && aclTab.byCmd[cmd.idx].cmd == cmd {
+		return aclTab.byCmd[cmd.idx]
+	}
+	return nil
 }
 
 func aclCategoryBit(name string) uint32 {
@@ -110,7 +118,7 @@ func aclCatBits(cats []string) uint32 {
 // init has registered its commands and subcommands).
 func aclCommands() {
 	aclTab.once.Do(func() {
-		aclTab.byCmd = map[*Command]*aclCmd{}
+		aclTab.byCmd = make([]*aclCmd, len(commands))
 		for _, cmd := range sortedCommands() {
 			r := rowOf(cmd)
 			ac := &aclCmd{id: len(aclTab.all), name: cmd.Name, cats: aclCatBits(r.categories()), arity: cmd.Arity,
@@ -118,7 +126,7 @@ func aclCommands() {
 			ac.spec = redisSpecs[cmd.Name]
 			aclTab.all = append(aclTab.all, ac)
 			aclTab.top = append(aclTab.top, ac)
-			aclTab.byCmd[cmd] = ac
+			aclTab.byCmd[cmd.idx] = ac
 			for _, s := range subcommandsOf(cmd.Name) {
 				sr := subRowOf(cmd, s)
 				sc := &aclCmd{id: len(aclTab.all), name: sr.name, cats: aclCatBits(sr.categories()), parent: ac,
@@ -148,13 +156,13 @@ func aclLookup(name string) *aclCmd {
 		if cmd == nil {
 			return nil
 		}
-		return aclTab.byCmd[cmd].subByName[n[i+1:]]
+		return aclOf(cmd).subByName[n[i+1:]]
 	}
 	cmd := commands[n]
 	if cmd == nil {
 		return nil
 	}
-	return aclTab.byCmd[cmd]
+	return aclOf(cmd)
 }
 
 // aclResolve returns the ACL command a call runs: the subcommand of a
@@ -163,7 +171,7 @@ func aclLookup(name string) *aclCmd {
 // handler reports (Redis reports them before the ACL check).
 func aclResolve(cmd *Command, args [][]byte) (*aclCmd, bool) {
 	aclCommands()
-	ac := aclTab.byCmd[cmd]
+	ac := aclOf(cmd)
 	if ac == nil {
 		return nil, false
 	}
@@ -1497,7 +1505,7 @@ func cmdACL(c *Client, args [][]byte) {
 		var ac *aclCmd
 		if cmd != nil {
 			aclCommands()
-			ac = aclTab.byCmd[cmd]
+			ac = aclOf(cmd)
 			if ac.subs != nil && len(cargs) >= 2 {
 				ac = ac.subByName[strings.ToLower(string(cargs[1]))]
 			}

@@ -47,3 +47,32 @@ func TestParseIntMatchesString2ll(t *testing.T) {
 		require.Equal(t, want, got, "%q", s)
 	}
 }
+
+// incrDecimal gives INCR's reply for every canonical counter it takes, and
+// declines the rest (parseInt's path answers those).
+func TestIncrDecimalMatchesParseAndFormat(t *testing.T) {
+	cases := []string{"0", "1", "9", "10", "99", "199", "999999999999999999", "899999999999999999",
+		"99999999999999999", "1999", "", "00", "01", "-1", "-0", "9999999999999999999", "12a", " 1", "+1"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		n := 1 + rng.IntN(20)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "0123456789999"[rng.IntN(13)]
+		}
+		if rng.IntN(8) == 0 {
+			b[rng.IntN(n)] = "-+ x/:"[rng.IntN(6)]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		var buf [24]byte
+		got := incrDecimal(&buf, []byte(s))
+		v, ok := parseInt([]byte(s))
+		if !ok || v < 0 || len(s) > 18 {
+			require.Nil(t, got, "%q", s)
+			continue
+		}
+		require.Equal(t, ":"+strconv.FormatInt(v+1, 10)+"\r\n", string(got), "%q", s)
+	}
+}

@@ -501,6 +501,15 @@ func incrDecr(c *Client, key []byte, incr int64) {
 	if !ok {
 		return
 	}
+	var buf [24]byte
+	if e != nil && incr == 1 {
+		// INCR of a counter: one added to its digits, no parse or format
+		if reply := incrDecimal(&buf, e.Bytes()); reply != nil {
+			c.DB().SetStringOf(e, key, reply[1:len(reply)-2], "incrby")
+			c.WriteRaw(reply)
+			return
+		}
+	}
 	var v int64
 	if e != nil {
 		if v, ok = parseInt(e.Bytes()); !ok {
@@ -513,7 +522,6 @@ func incrDecr(c *Client, key []byte, incr int64) {
 		return
 	}
 	v += incr
-	var buf [24]byte
 	buf[0] = ':'
 	digits := strconv.AppendInt(buf[:1], v, 10)
 	if e != nil {
@@ -522,6 +530,37 @@ func incrDecr(c *Client, key []byte, incr int64) {
 		c.DB().SetStringEvent(key, digits[1:], 0, true, "incrby")
 	}
 	c.WriteRaw(append(digits, '\r', '\n')) // the integer reply
+}
+
+// incrDecimal adds one to b when it is a canonical non-negative integer of
+// at most 18 digits (so the sum is below 2^63), working on the digits; it
+// returns the integer reply (":<sum>\r\n") in buf, or nil for any other b.
+func incrDecimal(buf *[24]byte, b []byte) []byte {
+	n := len(b)
+	if n == 0 || n > 18 || b[0] == '0' && n > 1 {
+		return nil
+	}
+	for _, ch := range b {
+		if ch-'0' > 9 {
+			return nil
+		}
+	}
+	d := buf[2 : 2+n]
+	copy(d, b)
+	i := n - 1
+	for ; i >= 0 && d[i] == '9'; i-- {
+		d[i] = '0' // carry
+	}
+	start := 1 // where ':' goes
+	if i < 0 {
+		buf[1] = '1' // 999 + 1: one digit more
+		start = 0
+	} else {
+		d[i]++
+	}
+	buf[start] = ':'
+	buf[2+n], buf[3+n] = '\r', '\n'
+	return buf[start : 4+n]
 }
 
 func cmdIncrbyfloat(c *Client, args [][]byte) {

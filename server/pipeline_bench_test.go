@@ -44,6 +44,7 @@ func benchPipelineOf(b *testing.B, dir string, cmd func(i int) string) {
 	}
 	lc := &loopConn{req: req.Bytes()}
 	c := &Client{srv: s, Writer: redcon.NewWriter(io.Discard), authed: true}
+	c.user.Store(s.acl.def) // as newClient: the default user, allowed everything
 	c.rd = newReqReader(newProtoReader(lc, &s.limits, c.authRequired))
 	b.ReportAllocs()
 	b.ResetTimer()
