@@ -9,6 +9,7 @@
 #   hash  one hash of MEMBERS fields   (HSET h field:N value:N, 100 per command)
 #   set   one set of MEMBERS members   (SADD s member:N, 100 per command)
 #   zset  one zset of MEMBERS members  (ZADD z N member:N, 100 per command)
+#   list  one list of MEMBERS elements (RPUSH l element:N, 100 per command)
 #
 # Settings (as in redis-compare.sh):
 #   mem       lux --persistence=false        vs  redis --save '' --appendonly no
@@ -88,15 +89,16 @@ gen_keys() {
 gen_members() {
 	awk -v n="$MEMBERS" -v shape="$1" 'function bulk(s) { return sprintf("$%d\r\n%s\r\n", length(s), s) }
 	BEGIN {
-		cmd = shape == "hash" ? "HSET" : shape == "set" ? "SADD" : "ZADD"
-		key = shape == "hash" ? "h" : shape == "set" ? "s" : "z"
-		per = shape == "set" ? 1 : 2
+		cmd = shape == "hash" ? "HSET" : shape == "set" ? "SADD" : shape == "list" ? "RPUSH" : "ZADD"
+		key = shape == "hash" ? "h" : shape == "set" ? "s" : shape == "list" ? "l" : "z"
+		per = shape == "set" || shape == "list" ? 1 : 2
 		for (i = 0; i < n; i += 100) {
 			m = n - i < 100 ? n - i : 100
 			out = sprintf("*%d\r\n", 2 + per * m) bulk(cmd) bulk(key)
 			for (j = i; j < i + m; j++) {
 				if (shape == "hash") out = out bulk("field:" j) bulk("value:" j)
 				else if (shape == "set") out = out bulk("member:" j)
+				else if (shape == "list") out = out bulk("element:" j)
 				else out = out bulk(j) bulk("member:" j)
 			}
 			printf "%s", out
@@ -107,7 +109,7 @@ gen_members() {
 for shape in $SHAPES; do
 	case $shape in
 	keys) gen_keys >"$WORK/load_keys.resp" ;;
-	hash | set | zset) gen_members "$shape" >"$WORK/load_$shape.resp" ;;
+	hash | set | zset | list) gen_members "$shape" >"$WORK/load_$shape.resp" ;;
 	*) echo "unknown shape $shape" >&2; exit 1 ;;
 	esac
 done
@@ -119,6 +121,7 @@ count() {
 	hash) redis-cli -p "$2" hlen h ;;
 	set) redis-cli -p "$2" scard s ;;
 	zset) redis-cli -p "$2" zcard z ;;
+	list) redis-cli -p "$2" llen l ;;
 	esac
 }
 

@@ -196,7 +196,7 @@ func FuzzLoadList(f *testing.F) {
 		var got []string
 		l.Range(0, l.Len(), func(_ int, v string) bool { got = append(got, v); return true })
 		require.Equal(t, want, got)
-		require.LessOrEqual(t, len(l.buf), 2*l.Len()+4)
+		require.LessOrEqual(t, len(l.ring), 2*l.Len()+4)
 		checkList(t, l, want, diskOf(l))
 	})
 }

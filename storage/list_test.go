@@ -329,3 +329,66 @@ func TestListFormat1MetaLoadsAndIsRewritten(t *testing.T) {
 	require.Equal(t, []string{"z", "a", "b", "c"}, got)
 	require.Empty(t, meta)
 }
+
+// A list used as a queue reclaims its removed elements' bytes (compaction),
+// and every string At and Pop handed out keeps its content afterwards:
+// chunks are never written over.
+func TestListChunksCompactAndViewsStay(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	l := NewList()
+	var model []string
+	type kept struct{ got, want string }
+	var views []kept
+	compactions := 0
+	for step := 0; step < 60000; step++ {
+		v := fmt.Sprintf("%d:%s", step, make([]byte, rng.IntN(300)))
+		if rng.IntN(2) == 0 {
+			l.PushLeft([]byte(v))
+			model = append([]string{v}, model...)
+		} else {
+			l.PushRight([]byte(v))
+			model = append(model, v)
+		}
+		for len(model) > 50+rng.IntN(50) {
+			dead := l.dead
+			var got string
+			if rng.IntN(2) == 0 {
+				got = l.PopLeft()
+				require.Equal(t, model[0], got)
+				model = model[1:]
+			} else {
+				got = l.PopRight()
+				require.Equal(t, model[len(model)-1], got)
+				model = model[:len(model)-1]
+			}
+			if l.dead < dead {
+				compactions++
+			}
+			if rng.IntN(100) == 0 {
+				views = append(views, kept{got, string([]byte(got))})
+			}
+		}
+		if rng.IntN(50) == 0 && l.Len() > 0 {
+			i := rng.IntN(l.Len())
+			views = append(views, kept{l.At(i), model[i]})
+			nv := fmt.Sprintf("set%d", step)
+			l.Set(i, []byte(nv))
+			model[i] = nv
+		}
+		l.ops = nil
+		// the chunks hold the live bytes and at most as many dead ones
+		// (plus the chunk being filled and the compaction threshold)
+		require.LessOrEqual(t, l.chunkB, 2*l.bytes+2*listChunkMax+listCompactMin, "step %d", step)
+	}
+	require.Greater(t, compactions, 10)
+	got := make([]string, 0, l.Len())
+	l.Range(0, l.Len(), func(_ int, v string) bool { got = append(got, v); return true })
+	require.Equal(t, model, got)
+	for _, k := range views {
+		require.Equal(t, k.want, k.got, "a string handed out changed")
+	}
+	c := l.Clone().(*List)
+	got = got[:0]
+	c.Range(0, c.Len(), func(_ int, v string) bool { got = append(got, v); return true })
+	require.Equal(t, model, got)
+}
