@@ -328,6 +328,9 @@ func msetGeneric(c *Client, args [][]byte, name string, nx bool) {
 	// one change set: after a crash or a disk failure the command is all
 	// there or not at all
 	tx := db.Begin()
+	if len(args) > 64 {
+		tx.Grow(len(args)/2, argsLen(args[1:]))
+	}
 	for j := 1; j < len(args); j += 2 {
 		tx.SetString(args[j], args[j+1], 0, false, "set")
 	}

@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync/atomic"
+	"time"
 )
 
 // reqReader frames the requests a connection sends, in place.
@@ -65,6 +67,38 @@ const reqArgsKeep = 4096
 // command that keeps an argument view past its run reads garbage instead of
 // passing by luck).
 var scribbleArgs = os.Getenv("LUX_DEBUG_SCRIBBLE_ARGS") == "1"
+
+// A large request turns into many times its bytes of short-lived memory
+// (argument slices, the change's records and batch, new keys) while it is
+// framed and run; with the collector's usual headroom (cmd/lux's tuner: 32
+// MB) one MSET of a million arguments was collected 23 times, each time
+// marking the whole heap, and the collector took most of its CPU. The
+// tuner widens its headroom for a while after a request buffer grew large
+// (BigRequest).
+var bigReq struct {
+	size atomic.Int64
+	at   atomic.Int64 // unix nanoseconds of the growth
+}
+
+func noteBigRequest(size int) {
+	now := time.Now().UnixNano()
+	if bigReq.size.Load() < int64(size) || now-bigReq.at.Load() > int64(bigRequestWindow) {
+		bigReq.size.Store(int64(size))
+	}
+	bigReq.at.Store(now)
+}
+
+// bigRequestWindow is how long a large request's buffer counts.
+const bigRequestWindow = 5 * time.Second
+
+// BigRequest returns the bytes of the largest request buffer grown past
+// its usual size in the last few seconds (0 when there was none).
+func BigRequest() int64 {
+	if time.Now().UnixNano()-bigReq.at.Load() > int64(bigRequestWindow) {
+		return 0
+	}
+	return bigReq.size.Load()
+}
 
 func newReqReader(src io.Reader) *reqReader {
 	return &reqReader{src: src}
@@ -147,6 +181,9 @@ func (q *reqReader) fill() error {
 			nb := make([]byte, size)
 			copy(nb, q.buf[q.r:q.w])
 			q.buf = nb
+			if size > reqBufKeep {
+				noteBigRequest(size)
+			}
 		}
 		q.r, q.w = 0, n
 	}

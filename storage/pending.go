@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"slices"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -83,6 +84,25 @@ func (p *Pending) Len() int { return len(p.arena) + p.runData }
 
 // Empty reports whether nothing is pending.
 func (p *Pending) Empty() bool { return len(p.ops) == 0 }
+
+// Grow makes room for n more ops of size bytes in all (keys and values), so
+// one change of many records (MSET of half a million keys) is copied in
+// without regrowing the buffers again and again.
+func (p *Pending) Grow(n, size int) {
+	if n < 1024 {
+		return
+	}
+	before := p.size()
+	p.ops = slices.Grow(p.ops, n)
+	if len(p.arena)+size > cap(p.arena) {
+		grown := make([]byte, len(p.arena), len(p.arena)+size)
+		copy(grown, p.arena)
+		p.arena = grown
+	}
+	if after := p.size(); after != before && p.held != nil {
+		p.held.Add(after - before)
+	}
+}
 
 func (p *Pending) alloc(kind uint8, kl, vl int) (k, v []byte) {
 	p.indexLast()

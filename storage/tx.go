@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"sync"
 )
 
@@ -74,6 +75,17 @@ func (db DB) Begin() *Tx {
 	tx.dur = db.s.dur != nil
 	tx.lastK = [2]int{-1, -1}
 	return tx
+}
+
+// Grow makes room for n more records of about size bytes (keys and values)
+// in all, so a command of many writes (MSET of half a million keys) fills
+// its buffers without regrowing them again and again.
+func (tx *Tx) Grow(n, size int) {
+	if !tx.dur {
+		return
+	}
+	tx.ops = slices.Grow(tx.ops, n)
+	tx.arena = slices.Grow(tx.arena, size)
 }
 
 // memTx is a Tx for a store that keeps nothing on disk, returned by value
@@ -598,6 +610,7 @@ func (tx *Tx) Commit() {
 
 // write fills the durable batch (under the durable store's lock).
 func (tx *Tx) write(b *Pending) {
+	b.Grow(len(tx.ops), len(tx.arena)+len(tx.ops)*24) // keys get a prefix of up to 11 bytes, meta values a header
 	var prefix []byte
 	for _, o := range tx.ops {
 		key := tx.arena[o.k0:o.k1]

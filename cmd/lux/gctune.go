@@ -24,12 +24,25 @@ const (
 	maxGCPercent = 1000
 )
 
+// bigRequestFactor: while a large request is framed and run (its buffer
+// grew to B bytes within the last few seconds, server.BigRequest) the
+// headroom is at least this many times B. One MSET of a million arguments
+// (a 16 MB buffer) allocates about 250 MB while it runs; with 8 × B it is
+// collected 8 times instead of 23 (server CPU 3.4 → 1.8 s) for a peak RSS
+// of 483 MB instead of 394; 16 × B saved nothing more (1.8 s, 579 MB).
+const bigRequestFactor = 8
+
 // gcPercentFor is the GOGC for a live heap; floor is the least it returns.
-func gcPercentFor(live uint64, floor int) int {
+// big is server.BigRequest().
+func gcPercentFor(live uint64, floor int, big int64) int {
 	if live == 0 {
 		return maxGCPercent
 	}
-	p := int(uint64(gcHeadroom) * 100 / live)
+	headroom := uint64(gcHeadroom)
+	if b := uint64(big) * bigRequestFactor; big > 0 && b > headroom {
+		headroom = b
+	}
+	p := int(headroom * 100 / live)
 	if p < floor {
 		return floor
 	}
@@ -74,7 +87,7 @@ func idleRelease(ran int64, busy bool, retained, live uint64) bool {
 // whatever the heap's size. (A once-a-second tuner let a heap that grew
 // fast between two ticks run at the small heap's high GOGC.) It also
 // returns memory when the server goes quiet (idleRelease).
-func gcTuner(stop <-chan struct{}, floor int, commands func() int64) {
+func gcTuner(stop <-chan struct{}, floor int, commands func() int64, big func() int64) {
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	idle := []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"},
@@ -144,7 +157,7 @@ func gcTuner(stop <-chan struct{}, floor int, commands func() int64) {
 		if sample[0].Value.Kind() != metrics.KindUint64 {
 			return
 		}
-		if p := gcPercentFor(sample[0].Value.Uint64(), floor); p != cur {
+		if p := gcPercentFor(sample[0].Value.Uint64(), floor, big()); p != cur {
 			debug.SetGCPercent(p)
 			cur = p
 		}

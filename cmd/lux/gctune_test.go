@@ -23,3 +23,26 @@ func TestIdleRelease(t *testing.T) {
 		}
 	}
 }
+
+func TestGCPercentFor(t *testing.T) {
+	const mb = 1 << 20
+	for _, c := range []struct {
+		live  uint64
+		floor int
+		big   int64
+		want  int
+	}{
+		{0, 15, 0, maxGCPercent},
+		{4 * mb, 15, 0, 800},          // 32 MB over a 4 MB heap
+		{2 * mb, 15, 0, maxGCPercent}, // capped
+		{320 * mb, 15, 0, 15},         // 10% would be below the floor
+		{100 * mb, 15, 0, 32},
+		{100 * mb, 15, 1 * mb, 32},  // a small "big" request: the usual headroom
+		{200 * mb, 15, 16 * mb, 64}, // a 16 MB request: 128 MB of headroom
+		{20 * mb, 15, 16 * mb, 640},
+	} {
+		if got := gcPercentFor(c.live, c.floor, c.big); got != c.want {
+			t.Errorf("gcPercentFor(%d MB, %d, %d MB) = %d, want %d", c.live/mb, c.floor, c.big/mb, got, c.want)
+		}
+	}
+}

@@ -164,7 +164,7 @@ func run(o *options) error {
 	cfg.EventLoop = o.eventLoop
 	cfg.ACLFile = o.aclFile
 	srv := server.New(cfg, store)
-	go gcTuner(stopGC, gcFloor, srv.CommandsProcessed)
+	go gcTuner(stopGC, gcFloor, srv.CommandsProcessed, server.BigRequest)
 	if err := srv.LoadACLFile(); err != nil {
 		srv.Close()
 		store.Close()
