@@ -15,8 +15,8 @@
 #   bench/run.sh > /tmp/run.md                  # about 10 minutes on 2 cores
 #   N=20000 N_PIPE=200000 SETTINGS=mem BIGREQ=0 bench/run.sh   # a quick look
 #
-# Memory per key is measured separately: bench/collections-compare.sh (1M-member
-# hash, set, zset) and bench/redis-compare.sh (1M keys x 100 B).
+# Memory per key is measured separately: bench/memory.sh (1M keys x 100 B;
+# SHAPES="hash set zset list" for 1M-member collections, each in a fresh server).
 set -euo pipefail
 N=${N:-100000}
 N_PIPE=${N_PIPE:-1000000}
