@@ -305,7 +305,7 @@ func (q *reqReader) frameWhole(in []byte) int {
 	i += 2 // "\r\n"
 	base := len(q.args)
 	for ; argc > 0; argc-- {
-		if len(in)-i < 4 || in[i] != '$' {
+		if len(in)-i < 4 || in[i] != '$' || in[i+1]-'0' > 9 {
 			q.args = q.args[:base]
 			return 0
 		}
