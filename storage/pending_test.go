@@ -201,3 +201,41 @@ func TestPendingDeletePosMatchesModel(t *testing.T) {
 	}
 	require.Greater(t, ranges, 300, "adjacent deletions did not become ranges")
 }
+
+// hashSlots against a map, through growth and resets; hashes that differ
+// only in the top bit share an entry (indexLast tells such keys apart).
+func TestHashSlotsMatchesMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var hs hashSlots
+	for round := 0; round < 6; round++ {
+		model := map[uint64]int32{}
+		n := []int{0, 10, 5000, 100, 70000, 3}[round]
+		for i := 0; i < n; i++ {
+			h := rng.Uint64() >> uint(rng.IntN(40)) // small hashes collide in the low bits
+			if i%97 == 0 {
+				h = 0
+			}
+			v := int32(i)
+			hs.put(h, v)
+			model[h|1<<63] = v
+		}
+		for h, v := range model {
+			got, ok := hs.get(h &^ (1 << 63))
+			require.True(t, ok)
+			require.Equal(t, v, got)
+			got, ok = hs.get(h) // the top bit does not tell them apart
+			require.True(t, ok)
+			require.Equal(t, v, got)
+		}
+		for i := 0; i < 1000; i++ {
+			h := rng.Uint64()
+			if _, in := model[h|1<<63]; !in {
+				_, ok := hs.get(h)
+				require.False(t, ok)
+			}
+		}
+		hs.reset()
+		_, ok := hs.get(0)
+		require.False(t, ok, "reset leaves nothing")
+	}
+}
