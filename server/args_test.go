@@ -18,6 +18,15 @@ func parseIntRef(s string) (int64, bool) {
 	return v, true
 }
 
+// randDigits returns 1 to most bytes drawn from digits.
+func randDigits(rng *rand.Rand, most int, digits string) []byte {
+	b := make([]byte, 1+rng.IntN(most))
+	for i := range b {
+		b[i] = digits[rng.IntN(len(digits))]
+	}
+	return b
+}
+
 func TestParseIntMatchesString2ll(t *testing.T) {
 	cases := []string{
 		"", "0", "-0", "00", "01", "-", "+1", "1", "-1", " 1", "1 ", "12a", "a",
@@ -27,16 +36,12 @@ func TestParseIntMatchesString2ll(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 20000 {
-		n := 1 + rng.IntN(21)
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = "0123456789"[rng.IntN(10)]
-		}
+		b := randDigits(rng, 21, "0123456789")
 		switch rng.IntN(4) {
 		case 0:
 			b[0] = '-'
 		case 1:
-			b[rng.IntN(n)] = "-+ x/:"[rng.IntN(6)]
+			b[rng.IntN(len(b))] = "-+ x/:"[rng.IntN(6)]
 		}
 		cases = append(cases, string(b))
 	}
@@ -55,13 +60,9 @@ func TestIncrDecimalMatchesParseAndFormat(t *testing.T) {
 		"99999999999999999", "1999", "", "00", "01", "-1", "-0", "9999999999999999999", "12a", " 1", "+1"}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 20000 {
-		n := 1 + rng.IntN(20)
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = "0123456789999"[rng.IntN(13)]
-		}
+		b := randDigits(rng, 20, "0123456789999") // more nines: more carries
 		if rng.IntN(8) == 0 {
-			b[rng.IntN(n)] = "-+ x/:"[rng.IntN(6)]
+			b[rng.IntN(len(b))] = "-+ x/:"[rng.IntN(6)]
 		}
 		cases = append(cases, string(b))
 	}
