@@ -129,7 +129,7 @@ func (l *List) compact() {
 		r := l.ring[j]
 		var v []byte
 		if r.n > 0 {
-			v = old[r.chunk][r.off : r.off+uint32(r.n)]
+			v = old[r.chunk][r.off:][:r.n]
 		}
 		l.ring[j] = l.store(v)
 	}
