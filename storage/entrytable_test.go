@@ -143,12 +143,12 @@ func TestEntryLayoutThroughStore(t *testing.T) {
 				require.Equal(t, "s", string(db.Lookup([]byte(k)).Bytes()))
 			})
 			// RENAME moves the entry under the new key; COPY makes a new one
-			evLocked(s, k, func(db DB) {
+			evLockedKeys(s, []string{k, k + "-r"}, func(db DB) {
 				tx := db.Begin()
 				require.True(t, tx.Rename([]byte(k), []byte(k+"-r")))
 				tx.Commit()
 			})
-			evLocked(s, k+"-r", func(db DB) {
+			evLockedKeys(s, []string{k + "-r", k + "-c"}, func(db DB) {
 				e := db.Lookup([]byte(k + "-r"))
 				require.Equal(t, k+"-r", e.key())
 				require.Equal(t, "s", string(e.Bytes()))

@@ -24,9 +24,15 @@ func evOpen(t *testing.T, dir string, maxMem int64, noEviction bool) *Store {
 }
 
 // evLocked runs fn holding key's shard in database 0.
-func evLocked(s *Store, key string, fn func(db DB)) {
+func evLocked(s *Store, key string, fn func(db DB)) { evLockedKeys(s, []string{key}, fn) }
+
+// evLockedKeys runs fn holding the shards of keys in database 0 (RENAME
+// and COPY write two keys, as the server locks them).
+func evLockedKeys(s *Store, keys []string, fn func(db DB)) {
 	var ls LockSet
-	ls.Add(s.ShardOf(0, []byte(key)))
+	for _, k := range keys {
+		ls.Add(s.ShardOf(0, []byte(k)))
+	}
 	s.Lock(&ls)
 	defer s.Unlock(&ls)
 	fn(s.DB(0))
