@@ -59,18 +59,22 @@ type List struct {
 	oldMeta bool
 }
 
-// listRef is where an element's bytes are: chunks[chunk][off:off+n].
+// listRef is where an element's bytes are: chunks[chunk][off:off+n], 8
+// bytes. Chunks hold at most listChunkMax bytes, so offset and length fit 16
+// bits; an element of listBig bytes or more has a chunk of its own, and its
+// n is listBig (the element is the whole chunk).
 type listRef struct {
-	chunk, off uint32
-	n          uint64
+	chunk uint32
+	off   uint16
+	n     uint16
 }
 
 // Chunk sizes: the first fits a small list's element or two, later ones
-// double up to listChunkMax; an element larger than that gets a chunk of
-// its own.
+// double up to listChunkMax.
 const (
 	listChunkMin = 32
 	listChunkMax = 64 << 10
+	listBig      = 1<<16 - 1
 )
 
 // listCompactMin is the least dead bytes a compaction is worth.
@@ -78,11 +82,17 @@ const listCompactMin = 4 << 10
 
 // store copies v into the list's chunks and returns its reference.
 func (l *List) store(v []byte) listRef {
+	if len(v) >= listBig {
+		c := append([]byte(nil), v...)
+		l.chunks = append(l.chunks, c)
+		l.chunkB += cap(c)
+		return listRef{chunk: uint32(len(l.chunks) - 1), n: listBig}
+	}
 	if k := len(l.chunks) - 1; k >= 0 {
 		c := l.chunks[k]
-		if cap(c)-len(c) >= len(v) && len(c) <= 1<<31 {
+		if cap(c)-len(c) >= len(v) && cap(c) <= listChunkMax {
 			l.chunks[k] = append(c, v...)
-			return listRef{chunk: uint32(k), off: uint32(len(c)), n: uint64(len(v))}
+			return listRef{chunk: uint32(k), off: uint16(len(c)), n: uint16(len(v))}
 		}
 	}
 	size := listChunkMin
@@ -93,21 +103,38 @@ func (l *List) store(v []byte) listRef {
 	c := make([]byte, 0, size)
 	l.chunks = append(l.chunks, append(c, v...))
 	l.chunkB += size
-	return listRef{chunk: uint32(len(l.chunks) - 1), n: uint64(len(v))}
+	return listRef{chunk: uint32(len(l.chunks) - 1), n: uint16(len(v))}
 }
 
-// str is the element r refers to, as a view of its chunk.
+// bytesOf is the element r refers to, as a view of its chunk (nil when
+// empty).
+func (l *List) bytesOf(r listRef) []byte {
+	if r.n == listBig {
+		return l.chunks[r.chunk]
+	}
+	if r.n == 0 {
+		return nil
+	}
+	return l.chunks[r.chunk][r.off : int(r.off)+int(r.n) : int(r.off)+int(r.n)]
+}
+
+// str is the element r refers to, as a string viewing its chunk.
 func (l *List) str(r listRef) string {
 	if r.n == 0 {
 		return ""
 	}
-	return unsafe.String(&l.chunks[r.chunk][r.off], int(r.n))
+	c := l.chunks[r.chunk]
+	if r.n == listBig {
+		return unsafe.String(unsafe.SliceData(c), len(c))
+	}
+	return unsafe.String(&c[r.off], int(r.n))
 }
 
 // drop counts r's bytes as dead (compact reclaims them).
 func (l *List) drop(r listRef) {
-	l.dead += int(r.n)
-	l.bytes -= int(r.n)
+	n := len(l.bytesOf(r))
+	l.dead += n
+	l.bytes -= n
 }
 
 // compact copies the live elements into fresh chunks once the dead bytes
@@ -128,8 +155,10 @@ func (l *List) compact() {
 		j := (l.head + i) & mask
 		r := l.ring[j]
 		var v []byte
-		if r.n > 0 {
-			v = old[r.chunk][r.off:][:r.n]
+		if r.n == listBig {
+			v = old[r.chunk]
+		} else if r.n > 0 {
+			v = old[r.chunk][r.off : int(r.off)+int(r.n)]
 		}
 		l.ring[j] = l.store(v)
 	}
@@ -211,7 +240,7 @@ func (l *List) Type() Type { return TypeList }
 func (l *List) Len() int { return l.n }
 
 // MemSize implements Object.
-func (l *List) MemSize() int { return 96 + l.chunkB + len(l.ring)*16 + len(l.chunks)*24 }
+func (l *List) MemSize() int { return 96 + l.chunkB + len(l.ring)*8 + len(l.chunks)*24 }
 
 // Encoding implements Object: Redis 7.0 lists are always quicklists.
 func (l *List) Encoding() string { return "quicklist" }
@@ -227,7 +256,7 @@ func (l *List) Clone() Object {
 	c := &List{pos: l.pos}
 	c.grow(l.n)
 	for i := 0; i < l.n; i++ {
-		c.pushBack(unsafe.Slice(unsafe.StringData(l.At(i)), l.ref(i).n))
+		c.pushBack(l.bytesOf(l.ref(i)))
 	}
 	c.accounted = c.MemSize()
 	return c
