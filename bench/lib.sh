@@ -106,3 +106,15 @@ bench_footer() {
 	echo
 	echo "machine: $(nproc) cores, $(uname -m); $(redis-server --version | awk '{print $3}'); lux ${LUX_BIN:-$(cd "$ROOT" && git rev-parse --short HEAD)}"
 }
+
+# resp_sets N SIZE: RESP SET commands for N distinct keys ("key:%012d") with
+# SIZE-byte values, on stdout (the memory measurements' load).
+resp_sets() {
+	awk -v n="$1" -v size="$2" 'BEGIN {
+		v = sprintf("%" size "s", ""); gsub(/ /, "x", v)
+		for (i = 0; i < n; i++) {
+			k = sprintf("key:%012d", i)
+			printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, size, v
+		}
+	}'
+}

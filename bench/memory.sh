@@ -40,6 +40,7 @@ HEAP_OUT=${HEAP_OUT:-}
 KEEP=${KEEP:-0}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh" # resp_sets (the script's own helpers below take precedence)
 WORK=$(mktemp -d /tmp/lux-memory.XXXXXX)
 PIDS=()
 cleanup() {
@@ -75,16 +76,6 @@ wait_ping() {
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}'; }
 
-gen_keys() {
-	awk -v n="$RSS_KEYS" -v size="$VALUE_SIZE" 'BEGIN {
-		v = sprintf("%" size "s", ""); gsub(/ /, "x", v)
-		for (i = 0; i < n; i++) {
-			k = sprintf("key:%012d", i)
-			printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, size, v
-		}
-	}'
-}
-
 # gen_members SHAPE: MEMBERS members of one collection, 100 per command.
 gen_members() {
 	awk -v n="$MEMBERS" -v shape="$1" 'function bulk(s) { return sprintf("$%d\r\n%s\r\n", length(s), s) }
@@ -108,7 +99,7 @@ gen_members() {
 
 for shape in $SHAPES; do
 	case $shape in
-	keys) gen_keys >"$WORK/load_keys.resp" ;;
+	keys) resp_sets "$RSS_KEYS" "$VALUE_SIZE" >"$WORK/load_keys.resp" ;;
 	hash | set | zset | list) gen_members "$shape" >"$WORK/load_$shape.resp" ;;
 	*) echo "unknown shape $shape" >&2; exit 1 ;;
 	esac

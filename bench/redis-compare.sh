@@ -46,6 +46,7 @@ KEEP=${KEEP:-0}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh" # resp_sets (the script's own helpers below take precedence)
 WORK=$(mktemp -d /tmp/lux-bench.XXXXXX)
 RES=$WORK/results
 mkdir -p "$RES"
@@ -154,13 +155,7 @@ bench() {
 
 # The load file for the RSS measurement: RESP SET commands for RSS_KEYS distinct keys.
 gen_load() {
-	awk -v n="$RSS_KEYS" -v size="$VALUE_SIZE" 'BEGIN {
-		v = sprintf("%" size "s", ""); gsub(/ /, "x", v)
-		for (i = 0; i < n; i++) {
-			k = sprintf("key:%012d", i)
-			printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, size, v
-		}
-	}' >"$WORK/load.resp"
+	resp_sets "$RSS_KEYS" "$VALUE_SIZE" >"$WORK/load.resp"
 }
 
 # rss SETTING NAME PORT PID: loads the keys and records RSS before/after.

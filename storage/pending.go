@@ -167,10 +167,9 @@ func (p *Pending) indexLast() {
 // an entry: indexLast compares the keys and sends the second one to
 // collided, as for any collision.
 type hashSlots struct {
-	hs    []uint64
-	vs    []int32
-	n     int
-	dirty bool // entries were put since the last reset
+	hs []uint64
+	vs []int32
+	n  int
 }
 
 func (t *hashSlots) get(h uint64) (int32, bool) {
@@ -204,7 +203,6 @@ func (t *hashSlots) put(h uint64, v int32) {
 		case 0:
 			t.hs[i], t.vs[i] = h, v
 			t.n++
-			t.dirty = true
 			return
 		}
 	}
@@ -224,7 +222,7 @@ func (t *hashSlots) grow() {
 // reset empties t, keeping its table unless the group used little of it
 // (a group after one huge MSET would clear megabytes every commit window).
 func (t *hashSlots) reset() {
-	if !t.dirty {
+	if t.n == 0 {
 		return
 	}
 	if len(t.hs) > 4096 && t.n*8 < len(t.hs) {
@@ -232,7 +230,7 @@ func (t *hashSlots) reset() {
 		return
 	}
 	clear(t.hs)
-	t.n, t.dirty = 0, false
+	t.n = 0
 }
 
 // pendingHash hashes a key for Pending's key index (a variable: a test
