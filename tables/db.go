@@ -214,15 +214,27 @@ func (db *DB) delRow(t *table, id int64) {
 	db.addOp(wDel, k0, len(db.wb))
 }
 
-func (db *DB) putSeq(t *table) {
+// putState records t's last id and counts (every command that changes them).
+func (db *DB) putState(t *table) {
 	if !db.persist {
 		return
 	}
 	k0 := len(db.wb)
-	db.wb = seqKey(db.wb, t.tid)
+	db.wb = stateKey(db.wb, t.tid)
 	k1 := len(db.wb)
 	db.wb = binary.BigEndian.AppendUint64(db.wb, uint64(t.seq))
+	db.wb = t.appendCounts(db.wb)
 	db.addOp(wSet, k0, k1)
+}
+
+// delKey records the deletion of one stored key.
+func (db *DB) delKey(k []byte) {
+	if !db.persist {
+		return
+	}
+	k0 := len(db.wb)
+	db.wb = append(db.wb, k...)
+	db.addOp(wDel, k0, len(db.wb))
 }
 
 func (db *DB) putSchema(t *table) {
@@ -360,8 +372,7 @@ func (db *DB) Create(name []byte, specs [][]byte) error {
 	db.refreshNames()
 	db.putNextTid()
 	db.putSchema(t)
-	db.putSeq(t)
-	db.putCount(t)
+	db.putState(t)
 	db.commit()
 	return nil
 }
@@ -471,9 +482,8 @@ func (db *DB) Insert(name []byte, pairs [][]byte) (int64, error) {
 			db.compOp(wSet, t, c, e)
 		}
 	}
-	db.putSeq(t)
 	db.putRow(t, id, data)
-	db.putCount(t)
+	db.putState(t)
 	db.syncPinned(t)
 	db.commit()
 	return id, nil
@@ -661,7 +671,7 @@ func (db *DB) Update(name, idArg []byte, pairs [][]byte) error {
 	}
 	db.setRow(t, id, data)
 	db.putRow(t, id, data)
-	db.putCount(t)
+	db.putState(t)
 	db.syncPinned(t)
 	db.commit()
 	return nil
@@ -724,7 +734,7 @@ func (db *DB) Delete(name, idArg []byte) error {
 	db.clearRow(t, id)
 	t.count--
 	db.delRow(t, id)
-	db.putCount(t)
+	db.putState(t)
 	db.syncPinned(t)
 	db.commit()
 	return nil
@@ -952,7 +962,7 @@ func (db *DB) Alter(name, action, arg []byte) error {
 	}
 	db.syncPinned(t)
 	db.putSchema(t)
-	db.putCount(t)
+	db.putState(t)
 	seq := db.commit()
 	if db.persist && (len(builds) > 0 || len(singles) > 0) {
 		// the new stored indexes were written without an overlay: they

@@ -64,7 +64,7 @@ func TestLoadRowBeyondSequence(t *testing.T) {
 			st.TableWrite(func(w storage.TableWriter) {
 				w.Set(rowKey(nil, tb.tid, c.id), []byte(tb.rows[1].data))
 				if c.seq != nil {
-					w.Set(seqKey(nil, tb.tid), c.seq)
+					w.Set(stateKey(nil, tb.tid), tb.appendCounts(slices.Clone(c.seq)))
 				}
 			})
 			require.NoError(t, st.Close())
@@ -165,8 +165,7 @@ func dump(db *DB) []kv {
 	for _, name := range db.names {
 		tb := db.tables[name]
 		set(schemaKey(nil, tb.tid), encodeSchema(nil, tb))
-		set(seqKey(nil, tb.tid), binary.BigEndian.AppendUint64(nil, uint64(tb.seq)))
-		set(countKey(nil, tb.tid), tb.appendCounts(nil))
+		set(stateKey(nil, tb.tid), tb.appendCounts(binary.BigEndian.AppendUint64(nil, uint64(tb.seq))))
 		for _, r := range rowList(nil, db, tb) {
 			id, data := r.id, r.data
 			set(rowKey(nil, tb.tid, int64(id)), []byte(data))

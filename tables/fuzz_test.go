@@ -1,13 +1,16 @@
 package tables
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/luxdb/lux-go/storage"
 	"github.com/stretchr/testify/require"
 )
 
@@ -394,6 +397,55 @@ func TestDumpIsWhatIsStored(t *testing.T) {
 		return true
 	}))
 	require.Equal(t, stored, dump(db))
+}
+
+// TestLoadOldStateKeys: a directory written before the state key (keys.go)
+// kept the last id at 0x02 and the counts at 0x05, or the last id alone
+// (before counts were). It loads to the same tables, and its stored form
+// becomes the current one: the state key, no old keys.
+func TestLoadOldStateKeys(t *testing.T) {
+	for _, withCounts := range []bool{true, false} {
+		t.Run(fmt.Sprintf("counts=%v", withCounts), func(t *testing.T) {
+			dir := t.TempDir()
+			st := openStore(t, dir)
+			db, err := Open(st)
+			require.NoError(t, err)
+			db.Now = func() int64 { return 1700000000000 }
+			for _, line := range append(fuzzSchemaSetup, "tdel m 2", "tdel u 2") {
+				require.NoError(t, run(t, db, fuzzArgs(line)), line)
+			}
+			want := dump(db)
+			st.TableWrite(func(w storage.TableWriter) {
+				for _, name := range db.names {
+					tb := db.tables[name]
+					w.Delete(stateKey(nil, tb.tid))
+					w.Set(seqKey(nil, tb.tid), binary.BigEndian.AppendUint64(nil, uint64(tb.seq)))
+					if withCounts {
+						w.Set(countKey(nil, tb.tid), tb.appendCounts(nil))
+					}
+				}
+			})
+			require.NoError(t, st.Close())
+
+			st = openStore(t, dir)
+			defer st.Close()
+			db2, err := Open(st)
+			require.NoError(t, err)
+			defer db2.Close()
+			require.Equal(t, want, dump(db2))
+			require.NoError(t, db2.Check())
+			require.NoError(t, st.TableWaitCommitted(st.LastSeq()))
+			var stored []kv
+			require.NoError(t, st.TableScan(nil, func(k, v []byte) bool {
+				stored = append(stored, kv{slices.Clone(k), slices.Clone(v)})
+				return true
+			}))
+			require.Equal(t, want, stored)
+			id, err := db2.Insert([]byte("m"), bs("u", "1", "ts", "7", "body", "z"))
+			require.NoError(t, err)
+			require.Equal(t, int64(4), id, "ids go on after the loaded last id")
+		})
+	}
 }
 
 // ---- stored data ----

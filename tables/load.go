@@ -4,11 +4,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/luxdb/lux-go/storage"
 )
 
-// load reads what every stored table needs in memory: its schema, its id
-// sequence and its counts (rows, entries of each single-field index) —
-// three keys per table, found with seeks, whatever the number of rows.
+// load reads what every stored table needs in memory: its schema and its
+// state (last id, counts of rows and of each single-field index's entries) —
+// two keys per table, found with seeks, whatever the number of rows.
 // Rows and index entries stay in the store and are read on access
 // (cache.go, stored.go).
 //
@@ -77,28 +79,22 @@ func (db *DB) load() error {
 		}
 		db.tables[t.name] = t
 		db.register(t)
-		if it.Next() {
-			if k := it.Key(); len(k) == 6 && binary.BigEndian.Uint32(k[1:5]) == tid && k[5] == kSeq {
-				v := it.Value()
-				s := int64(-1)
-				if len(v) == 8 {
-					s = int64(binary.BigEndian.Uint64(v))
-				}
-				if s < 0 || s > maxRowID {
-					return fmt.Errorf("tables: table %q: corrupt id sequence", t.name)
-				}
-				t.seq = s
+		sk := stateKey(nil, tid)
+		if it.SeekGE(sk) && string(it.Key()) == string(sk) {
+			v := it.Value()
+			if len(v) < 8 {
+				return fmt.Errorf("tables: table %q: corrupt id sequence", t.name)
 			}
-		}
-		ck := countKey(nil, tid)
-		if it.SeekGE(ck) && string(it.Key()) == string(ck) {
-			if !t.decodeCounts(it.Value()) {
+			if err := t.setSeq(binary.BigEndian.Uint64(v)); err != nil {
+				return err
+			}
+			if !t.decodeCounts(v[8:]) {
 				return fmt.Errorf("tables: table %q: corrupt counts", t.name)
 			}
 		} else if err := it.Err(); err != nil {
 			return err
-		} else {
-			recount = append(recount, t)
+		} else if err := db.loadOldState(it, t, &recount); err != nil {
+			return err
 		}
 		ok = it.SeekGE(tablePrefix(nil, tid+1))
 	}
@@ -115,16 +111,46 @@ func (db *DB) load() error {
 	return nil
 }
 
-// putCount records t's counts (every command that changes them).
-func (db *DB) putCount(t *table) {
-	if !db.persist {
-		return
+// setSeq sets t's last id from its stored value.
+func (t *table) setSeq(v uint64) error {
+	if v > uint64(maxRowID) {
+		return fmt.Errorf("tables: table %q: corrupt id sequence", t.name)
 	}
-	k0 := len(db.wb)
-	db.wb = countKey(db.wb, t.tid)
-	k1 := len(db.wb)
-	db.wb = t.appendCounts(db.wb)
-	db.addOp(wSet, k0, k1)
+	t.seq = int64(v)
+	return nil
+}
+
+// loadOldState reads the last id and the counts of a table stored before
+// the state key (keys.go): the last id at 0x02, the counts at 0x05 (or
+// none: the table is added to recount). Both move to the state key, in the
+// batch load commits.
+func (db *DB) loadOldState(it *storage.TableIterator, t *table, recount *[]*table) error {
+	sk := seqKey(nil, t.tid)
+	if it.SeekGE(sk) && string(it.Key()) == string(sk) {
+		v := it.Value()
+		if len(v) != 8 {
+			return fmt.Errorf("tables: table %q: corrupt id sequence", t.name)
+		}
+		if err := t.setSeq(binary.BigEndian.Uint64(v)); err != nil {
+			return err
+		}
+		db.delKey(sk)
+	} else if err := it.Err(); err != nil {
+		return err
+	}
+	ck := countKey(nil, t.tid)
+	if it.SeekGE(ck) && string(it.Key()) == string(ck) {
+		if !t.decodeCounts(it.Value()) {
+			return fmt.Errorf("tables: table %q: corrupt counts", t.name)
+		}
+		db.delKey(ck)
+		db.putState(t)
+		return nil
+	} else if err := it.Err(); err != nil {
+		return err
+	}
+	*recount = append(*recount, t) // recount writes the state
+	return nil
 }
 
 // appendCounts appends t's count record to dst.
@@ -182,7 +208,7 @@ func (db *DB) recount(t *table) error {
 			}
 		}
 	}
-	db.putCount(t)
+	db.putState(t)
 	return nil
 }
 
