@@ -196,3 +196,28 @@ func TestHoldKeepsATransactionInOneBatch(t *testing.T) {
 	require.NoError(t, s.dur.waitCommitted(s.LastSeq()))
 	require.GreaterOrEqual(t, s.dur.committed.Load(), first+1)
 }
+
+// A holder that takes the pending group past stallPendingBytes is answered
+// without waiting for its commit; the next holder waits for the group to
+// leave the pending buffer first, so at most one such group is pending
+// (and one in Pebble's hands) however many holders follow.
+func TestHeldBigWriteWaitsAtTheNextHold(t *testing.T) {
+	s := evOpen(t, t.TempDir(), 0, false)
+	big := make([]byte, 1<<20)
+	for round := 0; round < 3; round++ {
+		s.Hold()
+		for i := 0; i < 9; i++ {
+			k := fmt.Sprintf("big%d-%d", round, i)
+			withLocked(s, []string{k}, func(db DB) { db.SetString([]byte(k), big, 0, false) })
+		}
+		require.True(t, s.dur.stall.Load(), "the held group passed the stall point")
+		s.Release()
+		s.Hold()
+		s.dur.mu.Lock()
+		pending := s.dur.batch.Len()
+		s.dur.mu.Unlock()
+		s.Release()
+		require.Less(t, pending, stallPendingBytes, "a holder went on with the big group still pending")
+	}
+	require.NoError(t, s.dur.waitCommitted(s.LastSeq()))
+}
