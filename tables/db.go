@@ -57,6 +57,7 @@ type DB struct {
 	writeFn func(storage.TableWriter)
 	vals    []pval
 	ents    []rowEnt
+	rowBuf  []byte // a row being encoded (write lock): its string is one exact-size copy
 	stamp   uint64
 
 	repairs []string // what loading found damaged and repaired
@@ -466,7 +467,8 @@ func (db *DB) Insert(name []byte, pairs [][]byte) (int64, error) {
 		db.ents = append(db.ents, rowEnt{fid: v.f.fid, val: v.canon})
 	}
 	sortByFid(db.ents)
-	data := string(encodeRow(nil, db.ents))
+	db.rowBuf = encodeRow(db.rowBuf[:0], db.ents)
+	data := string(db.rowBuf)
 	t.seq = id
 	db.setRow(t, id, data)
 	t.count++
@@ -653,7 +655,8 @@ func (db *DB) Update(name, idArg []byte, pairs [][]byte) error {
 		return nil
 	}
 	sortByFid(db.ents)
-	data := string(encodeRow(nil, db.ents))
+	db.rowBuf = encodeRow(db.rowBuf[:0], db.ents)
+	data := string(db.rowBuf)
 	for _, c := range t.comps {
 		oe, had := rowCompEntry(c, old, id)
 		ne, has := rowCompEntry(c, data, id)
