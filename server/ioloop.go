@@ -119,6 +119,8 @@ func (l *ioLoop) add(c *Client) bool {
 		f.Close()
 		return false
 	}
+	c.wmu.Lock() // no writer sees the switch half done (release)
+	defer c.wmu.Unlock()
 	c.fdMu.Lock()
 	defer c.fdMu.Unlock()
 	if c.killed.Load() {
@@ -300,11 +302,18 @@ func (l *ioLoop) release(c *Client) {
 	l.mu.Lock()
 	delete(l.conns, c.id)
 	l.mu.Unlock()
+	// Writers hold wmu (the pub/sub and tracking delivery goroutines write
+	// pushes at any time): none may see the socket between its owners, with
+	// inLoop false and c.io not set yet (the write failed as closed and the
+	// delivery stopped for good: a redirect target handed over at that
+	// moment never got another invalidation).
+	c.wmu.Lock()
 	c.fdMu.Lock()
 	c.loop.Store(nil)
 	c.inLoop.Store(false)
 	c.toGoroutine()
 	c.fdMu.Unlock()
+	c.wmu.Unlock()
 }
 
 // toGoroutine gives c a net.Conn on the socket the loop read (fdMu held);
@@ -577,6 +586,15 @@ func (w *connWriter) Write(b []byte) (int, error) {
 	if !c.inLoop.Load() {
 		if c.io == nil {
 			return 0, net.ErrClosed
+		}
+		if len(c.outPending) > 0 {
+			// what the loop could not write yet goes first (a push may
+			// come before the connection's goroutine writes it)
+			p := c.outPending
+			c.outPending = nil
+			if _, err := c.io.Write(p); err != nil {
+				return 0, err
+			}
 		}
 		return c.io.Write(b)
 	}

@@ -131,3 +131,36 @@ func TestTrackingEvictionBeforeReply(t *testing.T) {
 	require.Equal(t, ":0\r\n", r.reply())
 	require.Equal(t, ":0\r\n", r.do("EXISTS", "volatile-key"))
 }
+
+// A redirect target's first command after its tracking queue exists hands
+// it from the event loop to a goroutine; an invalidation delivered while the
+// loop let go of the socket must neither be lost nor stop the deliveries
+// (its write saw no socket: the delivery goroutine gave up, and the target,
+// as in the Redis suite's "redirect invalidation with client reply off",
+// waited for ever).
+func TestTrackingRedirectDuringHandover(t *testing.T) {
+	ts := startServer(t, "", func(c *Config) { c.EventLoop = true })
+	w := ts.raw(t)
+	for i := 0; i < 200; i++ {
+		a, tr := ts.raw(t), ts.raw(t)
+		a.do("HELLO", "3")
+		id := strings.TrimSuffix(strings.TrimPrefix(a.do("CLIENT", "ID"), ":"), "\r\n")
+		require.Equal(t, rOK, tr.do("CLIENT", "TRACKING", "on", "REDIRECT", id))
+		tr.do("GET", "k")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			w.do("SET", "k", strconv.Itoa(i))
+		}()
+		a.send("PING")
+		got := []string{a.reply(), a.reply()}
+		<-done
+		require.ElementsMatch(t, []string{"+PONG\r\n", invalidate("k")}, got, "round %d", i)
+		// deliveries go on after the hand-over
+		tr.do("GET", "k")
+		w.do("SET", "k", "x")
+		require.Equal(t, invalidate("k"), a.reply(), "round %d", i)
+		a.c.Close()
+		tr.c.Close()
+	}
+}
