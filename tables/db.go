@@ -229,13 +229,16 @@ func (db *DB) putState(t *table) {
 }
 
 // delKey records the deletion of one stored key.
-func (db *DB) delKey(k []byte) {
+func (db *DB) delKey(k []byte) { db.keyOp(wDel, k) }
+
+// keyOp records an op of kind on key k that carries no value.
+func (db *DB) keyOp(kind uint8, k []byte) {
 	if !db.persist {
 		return
 	}
 	k0 := len(db.wb)
 	db.wb = append(db.wb, k...)
-	db.addOp(wDel, k0, len(db.wb))
+	db.addOp(kind, k0, len(db.wb))
 }
 
 func (db *DB) putSchema(t *table) {
@@ -282,16 +285,8 @@ func (db *DB) compOp(kind uint8, t *table, c *compIndex, e compEnt) {
 	db.addOp(kind, k0, len(db.wb))
 }
 
-// delPrefix records the deletion of every stored key starting with the key
-// built by mk.
-func (db *DB) delPrefix(p []byte) {
-	if !db.persist {
-		return
-	}
-	k0 := len(db.wb)
-	db.wb = append(db.wb, p...)
-	db.addOp(wDelPrefix, k0, len(db.wb))
-}
+// delPrefix records the deletion of every stored key starting with p.
+func (db *DB) delPrefix(p []byte) { db.keyOp(wDelPrefix, p) }
 
 // commit hands the command's writes to storage as one crash-atomic group
 // and returns its durable sequence. What the command wrote in memory (rows,
