@@ -233,20 +233,28 @@ func cmdPubsub(c *Client, args [][]byte) {
 // yields (the next ones of a pipeline would find nothing new), and inside
 // MULTI or a script it does not wait.
 
-// isSubscribeName reports whether a command name is SUBSCRIBE, PSUBSCRIBE or
-// SSUBSCRIBE.
+// isSubscribeName reports whether a command name is one that changes the
+// connection's subscriptions: (P|S)SUBSCRIBE or (P|S)UNSUBSCRIBE. An
+// unsubscribe sent before another connection's PUBLISH must keep the
+// message from it as a subscribe must bring it (the Redis suite's
+// "PUBLISH/PSUBSCRIBE after PUNSUBSCRIBE without arguments" publishes at once
+// and expects 0 receivers).
 func isSubscribeName(name []byte) bool {
 	switch len(name) {
 	case 9:
 		return strings.EqualFold(string(name), "subscribe")
 	case 10:
 		return strings.EqualFold(string(name), "psubscribe") || strings.EqualFold(string(name), "ssubscribe")
+	case 11:
+		return strings.EqualFold(string(name), "unsubscribe")
+	case 12:
+		return strings.EqualFold(string(name), "punsubscribe") || strings.EqualFold(string(name), "sunsubscribe")
 	}
 	return false
 }
 
-// noteSubscribes marks c as holding a read batch with a subscribe command
-// until doneSubscribes.
+// noteSubscribes marks c as holding a read batch with a subscribe or
+// unsubscribe command until doneSubscribes.
 func (s *Server) noteSubscribes(c *Client, cmds []reqCommand) {
 	for i := range cmds {
 		if len(cmds[i].Args) > 0 && isSubscribeName(cmds[i].Args[0]) {
