@@ -215,6 +215,17 @@ func (db *DB) delRow(t *table, id int64) {
 	db.addOp(wDel, k0, len(db.wb))
 }
 
+// rowString encodes db.ents (sorted) into one string. The buffer is kept
+// for the next row unless the row was large.
+func (db *DB) rowString() string {
+	db.rowBuf = encodeRow(db.rowBuf[:0], db.ents)
+	data := string(db.rowBuf)
+	if cap(db.rowBuf) > 64<<10 {
+		db.rowBuf = nil
+	}
+	return data
+}
+
 // putState records t's last id and counts (every command that changes them).
 func (db *DB) putState(t *table) {
 	if !db.persist {
@@ -462,8 +473,7 @@ func (db *DB) Insert(name []byte, pairs [][]byte) (int64, error) {
 		db.ents = append(db.ents, rowEnt{fid: v.f.fid, val: v.canon})
 	}
 	sortByFid(db.ents)
-	db.rowBuf = encodeRow(db.rowBuf[:0], db.ents)
-	data := string(db.rowBuf)
+	data := db.rowString()
 	t.seq = id
 	db.setRow(t, id, data)
 	t.count++
@@ -650,8 +660,7 @@ func (db *DB) Update(name, idArg []byte, pairs [][]byte) error {
 		return nil
 	}
 	sortByFid(db.ents)
-	db.rowBuf = encodeRow(db.rowBuf[:0], db.ents)
-	data := string(db.rowBuf)
+	data := db.rowString()
 	for _, c := range t.comps {
 		oe, had := rowCompEntry(c, old, id)
 		ne, has := rowCompEntry(c, data, id)
