@@ -108,26 +108,23 @@ func (l *List) store(v []byte) listRef {
 
 // bytesOf is the element r refers to, as a view of its chunk (nil when
 // empty).
-func (l *List) bytesOf(r listRef) []byte {
+func (l *List) bytesOf(r listRef) []byte { return refBytes(l.chunks, r) }
+
+// refBytes is the element r refers to in chunks.
+func refBytes(chunks [][]byte, r listRef) []byte {
 	if r.n == listBig {
-		return l.chunks[r.chunk]
+		return chunks[r.chunk]
 	}
 	if r.n == 0 {
 		return nil
 	}
-	return l.chunks[r.chunk][r.off : int(r.off)+int(r.n) : int(r.off)+int(r.n)]
+	return chunks[r.chunk][r.off : int(r.off)+int(r.n) : int(r.off)+int(r.n)]
 }
 
 // str is the element r refers to, as a string viewing its chunk.
 func (l *List) str(r listRef) string {
-	if r.n == 0 {
-		return ""
-	}
-	c := l.chunks[r.chunk]
-	if r.n == listBig {
-		return unsafe.String(unsafe.SliceData(c), len(c))
-	}
-	return unsafe.String(&c[r.off], int(r.n))
+	b := l.bytesOf(r)
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // drop counts r's bytes as dead (compact reclaims them).
@@ -153,14 +150,7 @@ func (l *List) compact() {
 	mask := len(l.ring) - 1
 	for i := 0; i < l.n; i++ {
 		j := (l.head + i) & mask
-		r := l.ring[j]
-		var v []byte
-		if r.n == listBig {
-			v = old[r.chunk]
-		} else if r.n > 0 {
-			v = old[r.chunk][r.off : int(r.off)+int(r.n)]
-		}
-		l.ring[j] = l.store(v)
+		l.ring[j] = l.store(refBytes(old, l.ring[j]))
 	}
 }
 
