@@ -187,12 +187,12 @@ func (l *ioLoop) run() {
 	for {
 		n := 0
 		rerr := rc.Read(func(fd uintptr) bool {
-			var err error
-			n, err = unix.EpollWait(int(fd), events, 0)
+			var err unix.Errno
+			n, err = rawEpollPoll(int(fd), events)
 			if err == unix.EINTR {
-				n, err = 0, nil
+				n, err = 0, 0
 			}
-			if err != nil {
+			if err != 0 {
 				logf("event loop: epoll_wait: %v", err)
 				n = 0
 				return true
@@ -561,7 +561,7 @@ func (r *connReader) Read(b []byte) (int, error) {
 		return c.io.Read(b)
 	}
 	for {
-		n, err := unix.Read(c.fd, b)
+		n, err := rawRead(c.fd, b)
 		switch {
 		case n > 0:
 			return n, nil
@@ -569,7 +569,7 @@ func (r *connReader) Read(b []byte) (int, error) {
 			continue
 		case err == unix.EAGAIN:
 			return 0, errWouldBlock
-		case err != nil:
+		case err != 0:
 			return 0, err
 		}
 		return 0, io.EOF
@@ -604,7 +604,7 @@ func (w *connWriter) Write(b []byte) (int, error) {
 			c.outPending = append(c.outPending, b...)
 			return total, nil
 		}
-		n, err := unix.Write(c.fd, b)
+		n, err := rawWrite(c.fd, b)
 		if n > 0 {
 			b = b[n:]
 			continue
@@ -615,7 +615,7 @@ func (w *connWriter) Write(b []byte) (int, error) {
 		case unix.EAGAIN:
 			c.outPending = append(c.outPending, b...)
 			return total, nil
-		case nil:
+		case 0:
 			return total - len(b), io.ErrShortWrite
 		}
 		return total - len(b), &net.OpError{Op: "write", Net: "tcp", Err: err}
