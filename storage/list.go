@@ -154,11 +154,13 @@ func (l *List) compact() {
 	}
 }
 
-// listOp is one pending element record write (del: remove the record).
+// listOp is one pending element record write (del: remove the record;
+// push: a position the list did not have, see Pending.SetUnindexed).
 type listOp struct {
-	pos uint64
-	val string
-	del bool
+	pos  uint64
+	val  string
+	del  bool
+	push bool
 }
 
 // NewList returns an empty list (it must get elements before Tx.List).
@@ -353,13 +355,13 @@ func (l *List) PushLeft(v []byte) {
 	if l.n > 1 {
 		l.pos--
 	}
-	l.put(0, l.str(r))
+	l.ops = append(l.ops, listOp{pos: l.pos, val: l.str(r), push: true})
 }
 
 // PushRight appends v (copied) at the tail.
 func (l *List) PushRight(v []byte) {
 	s := l.pushBack(v)
-	l.put(l.n-1, s)
+	l.ops = append(l.ops, listOp{pos: l.pos + uint64(l.n-1), val: s, push: true})
 }
 
 // Push inserts v at the head (left) or the tail.

@@ -137,7 +137,7 @@ func TestPendingDeletePosMatchesModel(t *testing.T) {
 	key := func(pfx []byte, pos uint64) string {
 		return string(binary.BigEndian.AppendUint64(append([]byte(nil), pfx...), pos))
 	}
-	ranges := 0
+	ranges, unindexed := 0, 0
 	for round := 0; round < 300; round++ {
 		p := newPending()
 		want := map[string]string{}
@@ -167,7 +167,15 @@ func TestPendingDeletePosMatchesModel(t *testing.T) {
 			case r < 7:
 				q := pos + uint64(rng.IntN(5)) - 2
 				v := fmt.Sprintf("v%d", i)
-				p.Set([]byte(key(pfx, q)), []byte(v))
+				if rng.IntN(2) == 0 {
+					p.Set([]byte(key(pfx, q)), []byte(v))
+				} else { // a push's write: not indexed, never dropped
+					k := key(pfx, q)
+					op := p.SetUnindexed(len(k), len(v))
+					copy(op.Key, k)
+					copy(op.Value, v)
+					unindexed++
+				}
 				want[key(pfx, q)] = v
 			case r < 8:
 				q := pos + uint64(rng.IntN(5)) - 2
@@ -200,6 +208,7 @@ func TestPendingDeletePosMatchesModel(t *testing.T) {
 		require.Equal(t, want, got, "round %d", round)
 	}
 	require.Greater(t, ranges, 300, "adjacent deletions did not become ranges")
+	require.Greater(t, unindexed, 300)
 }
 
 // hashSlots against a map, through growth and resets; hashes that differ

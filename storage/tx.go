@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // Tx is the change set of one command, and the only way a key's value
@@ -64,6 +66,7 @@ const (
 	txDelRange               // every element with sub-key in [sub, val) (a series' retention)
 	txSample                 // a time series sample (sub: ts, val: value bits) for the series' run
 	txListDel                // a list element's deletion (sub: its 8-byte position): Pending.DeletePos
+	txListPush               // a pushed list element (a position the list did not have): Pending.SetUnindexed
 )
 
 var txPool = sync.Pool{New: func() any { return new(Tx) }}
@@ -570,8 +573,11 @@ func (tx *Tx) listOps(sh *shard, key []byte, ops []listOp) {
 	tx.addShard(sh)
 	for _, lo := range ops {
 		o := txOp{kind: txPut, db: uint8(tx.db.idx)}
-		if lo.del {
+		switch {
+		case lo.del:
 			o.kind = txListDel
+		case lo.push:
+			o.kind = txListPush
 		}
 		o.k0, o.k1 = tx.keySpan(key)
 		o.s0 = len(tx.arena)
@@ -616,7 +622,7 @@ func (tx *Tx) write(b *Pending) {
 		key := tx.arena[o.k0:o.k1]
 		dbi := int(o.db)
 		switch o.kind {
-		case txPut, txDel:
+		case txPut, txDel, txListPush:
 			prefix = elemPrefix(prefix[:0], dbi, key)
 			sub := tx.arena[o.s0:o.s1]
 			if o.kind == txDel {
@@ -627,7 +633,12 @@ func (tx *Tx) write(b *Pending) {
 				continue
 			}
 			val := tx.arena[o.v0:o.v1]
-			op := b.SetDeferred(len(prefix)+len(sub), len(val))
+			var op *pebble.DeferredBatchOp
+			if o.kind == txListPush {
+				op = b.SetUnindexed(len(prefix)+len(sub), len(val))
+			} else {
+				op = b.SetDeferred(len(prefix)+len(sub), len(val))
+			}
 			copy(op.Key, prefix)
 			copy(op.Key[len(prefix):], sub)
 			copy(op.Value, val)
