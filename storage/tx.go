@@ -40,6 +40,7 @@ type Tx struct {
 	objs   []Object // collections read when the batch is filled (txElems, txMember)
 	shards []*shard
 	lastK  [2]int // span of the last key recorded, reused by the next record of that key
+	prefix []byte // write's element prefix (kept: a new one each write was 6% of pipelined LPUSH's CPU)
 	// touched: a change was reported (counted in Stats.Changes without
 	// persistence, where there are no records)
 	touched bool
@@ -617,7 +618,7 @@ func (tx *Tx) Commit() {
 // write fills the durable batch (under the durable store's lock).
 func (tx *Tx) write(b *Pending) {
 	b.Grow(len(tx.ops), len(tx.arena)+len(tx.ops)*24) // keys get a prefix of up to 11 bytes, meta values a header
-	var prefix []byte
+	prefix := tx.prefix[:0]
 	for _, o := range tx.ops {
 		key := tx.arena[o.k0:o.k1]
 		dbi := int(o.db)
@@ -687,5 +688,8 @@ func (tx *Tx) write(b *Pending) {
 				op.Finish()
 			})
 		}
+	}
+	if cap(prefix) <= 1024 {
+		tx.prefix = prefix[:0]
 	}
 }
