@@ -340,6 +340,11 @@ func (l *List) put(i int, v string) {
 	l.ops = append(l.ops, listOp{pos: l.pos + uint64(i), val: v})
 }
 
+// pushed records element i, at a position the list did not have.
+func (l *List) pushed(i int, v string) {
+	l.ops = append(l.ops, listOp{pos: l.pos + uint64(i), val: v, push: true})
+}
+
 func (l *List) del(i int) {
 	l.ops = append(l.ops, listOp{pos: l.pos + uint64(i), del: true})
 }
@@ -355,13 +360,13 @@ func (l *List) PushLeft(v []byte) {
 	if l.n > 1 {
 		l.pos--
 	}
-	l.ops = append(l.ops, listOp{pos: l.pos, val: l.str(r), push: true})
+	l.pushed(0, l.str(r))
 }
 
 // PushRight appends v (copied) at the tail.
 func (l *List) PushRight(v []byte) {
 	s := l.pushBack(v)
-	l.ops = append(l.ops, listOp{pos: l.pos + uint64(l.n-1), val: s, push: true})
+	l.pushed(l.n-1, s)
 }
 
 // Push inserts v at the head (left) or the tail.

@@ -241,10 +241,9 @@ var pendingSeed = maphash.MakeSeed()
 
 // SetDeferred reserves a set of a keyLen-byte key to a valueLen-byte value.
 func (p *Pending) SetDeferred(keyLen, valueLen int) *pebble.DeferredBatchOp {
-	k, v := p.alloc(opSet, keyLen, valueLen)
-	p.last = int32(len(p.ops) - 1)
-	p.scratch = pebble.DeferredBatchOp{Key: k, Value: v}
-	return &p.scratch
+	op := p.SetUnindexed(keyLen, valueLen)
+	p.last = int32(len(p.ops) - 1) // indexed at the next call
+	return op
 }
 
 // SetUnindexed is SetDeferred for a key no earlier op of the group is
