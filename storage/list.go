@@ -54,6 +54,20 @@ type List struct {
 
 	ops       []listOp // element records changed since the last commit
 	accounted int      // MemSize when the store last accounted it
+
+	// on disk (listdisk.go): the run records, the first position and the
+	// number of elements as recorded so far, and the push still open in
+	// the commit group of generation openGen (0: none) — its op, its ends,
+	// whether it is a run (runs' first or last entry, by openLeft)
+	runs           runDeque
+	dhead          uint64
+	dn             int
+	openGen        uint64
+	openOp         int32
+	openLo, openHi uint64
+	openLeft       bool
+	openRun        bool
+
 	// oldMeta: loaded from a meta record holding head and tail (format 1),
 	// which the next change rewrites (Tx.List)
 	oldMeta bool
@@ -161,6 +175,7 @@ type listOp struct {
 	val  string
 	del  bool
 	push bool
+	left bool // push: at the head
 }
 
 // NewList returns an empty list (it must get elements before Tx.List).
@@ -194,6 +209,7 @@ func loadList(meta []byte, it ElemIter) (Object, error) {
 	if l.n == 0 {
 		return nil, errNoElems
 	}
+	l.dhead, l.dn = l.pos, l.n
 	l.accounted = l.MemSize()
 	l.oldMeta = true
 	return l, nil
@@ -202,25 +218,76 @@ func loadList(meta []byte, it ElemIter) (Object, error) {
 // loadListRecords rebuilds a list whose meta payload is empty: its
 // elements are its records in position order, at consecutive positions
 // (every change commits its records atomically, and a deleted list's
-// records go with its meta record).
+// records go with its meta record): point records, and run records with
+// their trim records (listdisk.go), whose extents it keeps.
 func loadListRecords(it ElemIter) (Object, error) {
-	var l *List
+	l := &List{}
+	var run []byte // a run record waiting for its trim record
+	var runLo uint64
+	haveRun := false
+	flush := func(tlo, thi uint64, trimmed bool) error {
+		if !haveRun {
+			return nil
+		}
+		haveRun = false
+		cnt, err := runLen(run, runLo)
+		if err != nil {
+			return err
+		}
+		if !trimmed {
+			tlo, thi = runLo, runLo+uint64(cnt)-1
+		}
+		if l.n > 0 && tlo != l.pos+uint64(l.n) {
+			return fmt.Errorf("storage: list run record at position %d follows %d", tlo, l.pos+uint64(l.n)-1)
+		}
+		if l.n == 0 {
+			l.pos = tlo
+		}
+		n0 := l.n
+		if err := decodeListRun(l, run, runLo, tlo, thi); err != nil {
+			return err
+		}
+		l.runs.pushBack(listRun{lo: runLo, hi: runLo + uint64(cnt) - 1, tlo: tlo, thi: tlo + uint64(l.n-n0) - 1})
+		return nil
+	}
 	for it.Next() {
 		sub := it.Sub()
-		if len(sub) != 8 {
+		if len(sub) == 9 && sub[8] == listTrimMark {
+			lo := binary.BigEndian.Uint64(sub)
+			v := it.Value()
+			if !haveRun || lo != runLo || len(v) != 16 {
+				return nil, fmt.Errorf("storage: list trim record at position %d without its run", lo)
+			}
+			if err := flush(binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), true); err != nil {
+				return nil, err
+			}
 			continue
 		}
-		p := binary.BigEndian.Uint64(sub)
-		if l == nil {
-			l = &List{pos: p}
-		} else if p != l.pos+uint64(l.n) {
-			return nil, fmt.Errorf("storage: list element record at position %d follows %d", p, l.pos+uint64(l.n)-1)
+		if err := flush(0, 0, false); err != nil {
+			return nil, err
 		}
-		l.pushBack(it.Value())
+		switch {
+		case len(sub) == 9 && sub[8] == listRunMark:
+			runLo = binary.BigEndian.Uint64(sub)
+			run = append(run[:0], it.Value()...)
+			haveRun = true
+		case len(sub) == 8:
+			p := binary.BigEndian.Uint64(sub)
+			if l.n == 0 {
+				l.pos = p
+			} else if p != l.pos+uint64(l.n) {
+				return nil, fmt.Errorf("storage: list element record at position %d follows %d", p, l.pos+uint64(l.n)-1)
+			}
+			l.pushBack(it.Value())
+		}
 	}
-	if l == nil {
+	if err := flush(0, 0, false); err != nil {
+		return nil, err
+	}
+	if l.n == 0 {
 		return nil, errNoElems
 	}
+	l.dhead, l.dn = l.pos, l.n
 	l.accounted = l.MemSize()
 	return l, nil
 }
@@ -232,7 +299,9 @@ func (l *List) Type() Type { return TypeList }
 func (l *List) Len() int { return l.n }
 
 // MemSize implements Object.
-func (l *List) MemSize() int { return 96 + l.chunkB + len(l.ring)*8 + len(l.chunks)*24 }
+func (l *List) MemSize() int {
+	return 160 + l.chunkB + len(l.ring)*8 + len(l.chunks)*24 + l.runs.memSize()
+}
 
 // Encoding implements Object: Redis 7.0 lists are always quicklists.
 func (l *List) Encoding() string { return "quicklist" }
@@ -340,9 +409,10 @@ func (l *List) put(i int, v string) {
 	l.ops = append(l.ops, listOp{pos: l.pos + uint64(i), val: v})
 }
 
-// pushed records element i, at a position the list did not have.
-func (l *List) pushed(i int, v string) {
-	l.ops = append(l.ops, listOp{pos: l.pos + uint64(i), val: v, push: true})
+// pushed records element i, at a position the list did not have: the
+// first (left) or the last.
+func (l *List) pushed(i int, v string, left bool) {
+	l.ops = append(l.ops, listOp{pos: l.pos + uint64(i), val: v, push: true, left: left})
 }
 
 func (l *List) del(i int) {
@@ -360,13 +430,13 @@ func (l *List) PushLeft(v []byte) {
 	if l.n > 1 {
 		l.pos--
 	}
-	l.pushed(0, l.str(r))
+	l.pushed(0, l.str(r), true)
 }
 
 // PushRight appends v (copied) at the tail.
 func (l *List) PushRight(v []byte) {
 	s := l.pushBack(v)
-	l.pushed(l.n-1, s)
+	l.pushed(l.n-1, s, false)
 }
 
 // Push inserts v at the head (left) or the tail.
@@ -496,8 +566,8 @@ func (l *List) RemoveWhere(drop func(i int, v string) bool) int {
 			l.set(j, vals[j])
 			l.put(j, l.str(vals[j]))
 		}
-		for j := len(vals); j < oldN; j++ {
-			l.del(j)
+		for j := oldN - 1; j >= len(vals); j-- {
+			l.del(j) // from the last: each is the end of the list so far
 		}
 		l.n = len(vals)
 	} else {

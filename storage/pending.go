@@ -46,7 +46,54 @@ type Pending struct {
 	// a time series' appended samples, one run a series: see AppendSample
 	runs    []sampleRun
 	runOf   map[string]int32 // element prefix -> index in runs, while open
-	runData int              // bytes of the runs' samples
+	runData int              // bytes of the runs' samples and of the lists' runs
+
+	// lists' runs of pushed elements, one record each: see ListPush
+	lruns []pushRun
+	lbuf  []byte // a run record's value while fill encodes it
+
+	// gen identifies the group: a List extends a push it made only in the
+	// group of the same generation (a group gets a new one when reset)
+	gen uint64
+}
+
+// pendingGen numbers the groups' generations (0 is none).
+var pendingGen atomic.Uint64
+
+// pushRun is the elements pushed to one end of a list one after another,
+// written as one run record (list.go) where its opListRun op stands: the
+// elements are reverse(left) followed by right, at positions lo onward.
+type pushRun struct {
+	prefix      []byte // the list's element prefix
+	lo          uint64
+	left, right []pushSpan
+	data        []byte
+	acct        int64 // bytes of its buffers counted in Pending.held
+}
+
+// account counts r's buffers in held.
+func (r *pushRun) account(held *atomic.Int64) {
+	n := int64(cap(r.data) + (cap(r.left)+cap(r.right))*8)
+	if n != r.acct && held != nil {
+		held.Add(n - r.acct)
+	}
+	r.acct = n
+}
+
+// pushSpan is one element of a pushRun: data[off:off+n].
+type pushSpan struct{ off, n uint32 }
+
+func (r *pushRun) count() int { return len(r.left) + len(r.right) }
+
+// elem returns element i (0 <= i < count()).
+func (r *pushRun) elem(i int) []byte {
+	var s pushSpan
+	if i < len(r.left) {
+		s = r.left[len(r.left)-1-i]
+	} else {
+		s = r.right[i-len(r.left)]
+	}
+	return r.data[s.off : s.off+s.n]
 }
 
 // sampleRun is the samples appended to one series since its run opened, in
@@ -72,11 +119,12 @@ const (
 	opSet
 	opDelete
 	opRangeDelete
-	opRun // runs[k0]: one record of a series' appended samples
+	opRun     // runs[k0]: one record of a series' appended samples
+	opListRun // lruns[k0]: one run record of a list's pushed elements
 )
 
 func newPending() *Pending {
-	return &Pending{runOf: make(map[string]int32), last: -1}
+	return &Pending{runOf: make(map[string]int32), last: -1, gen: pendingGen.Add(1)}
 }
 
 // Len is the number of bytes held.
@@ -318,6 +366,90 @@ func (p *Pending) AppendSample(prefix []byte, ts int64, val float64) {
 	}
 }
 
+// ListPush records val pushed at position pos of the list under element
+// prefix and returns the op that holds it. With open < 0 it is a point
+// record of its own (unindexed: see SetUnindexed). Otherwise open is the op
+// an earlier ListPush of this group returned for the element or run at the
+// same end of the same list, next to pos, with no other write of that list
+// since (the List keeps track): val joins it, and the op becomes (or stays)
+// a run record of all of them. So a window's pushes to one end of a list
+// cost Pebble one record, not one per element. ListPop takes elements back.
+func (p *Pending) ListPush(prefix []byte, pos uint64, val []byte, open int32, left bool) int32 {
+	if open < 0 {
+		op := p.SetUnindexed(len(prefix)+8, len(val))
+		copy(op.Key, prefix)
+		binary.BigEndian.PutUint64(op.Key[len(prefix):], pos)
+		copy(op.Value, val)
+		return int32(len(p.ops) - 1)
+	}
+	o := &p.ops[open]
+	if o.kind == opSet {
+		// the single element so far becomes the run's first
+		k, v := p.arena[o.k0:o.k1], p.arena[o.v0:o.v1]
+		i := int32(len(p.lruns))
+		if len(p.lruns) < cap(p.lruns) {
+			p.lruns = p.lruns[:i+1]
+		} else {
+			p.lruns = append(p.lruns, pushRun{})
+		}
+		r := &p.lruns[i]
+		r.prefix = append(r.prefix[:0], k[:len(k)-8]...)
+		r.lo = binary.BigEndian.Uint64(k[len(k)-8:])
+		r.left, r.right, r.data = r.left[:0], r.right[:0], r.data[:0]
+		p.runPut(r, v, false)
+		o.kind, o.k0 = opListRun, int(i)
+	}
+	r := &p.lruns[o.k0]
+	p.runPut(r, val, left)
+	if left {
+		r.lo--
+	}
+	return open
+}
+
+func (p *Pending) runPut(r *pushRun, val []byte, left bool) {
+	s := pushSpan{off: uint32(len(r.data)), n: uint32(len(val))}
+	r.data = append(r.data, val...)
+	if left {
+		r.left = append(r.left, s)
+	} else {
+		r.right = append(r.right, s)
+	}
+	p.runData += len(val) + 8
+	r.account(p.held)
+}
+
+// ListPop takes back the element at the left or right end of op, which
+// ListPush returned, and reports whether none is left (the op is then
+// dead: nothing is written).
+func (p *Pending) ListPop(open int32, left bool) (empty bool) {
+	o := &p.ops[open]
+	if o.kind == opSet {
+		o.kind = opDead
+		p.live--
+		return true
+	}
+	r := &p.lruns[o.k0]
+	if left {
+		r.lo++
+		if n := len(r.left); n > 0 {
+			r.left = r.left[:n-1]
+		} else {
+			r.right = r.right[1:]
+		}
+	} else if n := len(r.right); n > 0 {
+		r.right = r.right[:n-1]
+	} else {
+		r.left = r.left[1:]
+	}
+	if r.count() == 0 {
+		o.kind = opDead
+		p.live--
+		return true
+	}
+	return false
+}
+
 // DeleteRange records the deletion of every key in [start, end).
 func (p *Pending) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
 	clear(p.runOf)
@@ -403,6 +535,20 @@ func (p *Pending) extendPosRun(prefix []byte, pos uint64) bool {
 func (p *Pending) fill(b *pebble.Batch) {
 	p.indexLast()
 	for _, op := range p.ops {
+		if op.kind == opListRun {
+			r := &p.lruns[op.k0]
+			key := binary.BigEndian.AppendUint64(r.prefix, r.lo)
+			key = append(key, listRunMark)
+			p.lbuf = p.lbuf[:0]
+			for i := range r.count() {
+				e := r.elem(i)
+				p.lbuf = binary.AppendUvarint(p.lbuf, uint64(len(e)))
+				p.lbuf = append(p.lbuf, e...)
+			}
+			b.Set(key, p.lbuf, nil)
+			r.prefix = key[:len(r.prefix)]
+			continue
+		}
 		if op.kind == opRun {
 			r := &p.runs[op.k0]
 			key := append(r.prefix, r.data[len(r.data)-sampleSize:len(r.data)-sampleSize+8]...)
@@ -447,7 +593,17 @@ func (p *Pending) reset() {
 	}
 	p.runs = p.runs[:0]
 	clear(p.runOf)
+	if len(p.lruns) > 1024 || p.runData > 8<<20 || cap(p.lbuf) > 1<<20 {
+		if p.held != nil {
+			for _, r := range p.lruns[:cap(p.lruns)] {
+				p.held.Add(-r.acct)
+			}
+		}
+		p.lruns, p.lbuf = nil, nil
+	}
+	p.lruns = p.lruns[:0]
 	p.runData = 0
+	p.gen = pendingGen.Add(1)
 	p.slots = p.slots[:0]
 	p.slotOf.reset()
 	p.collided = nil
@@ -469,9 +625,12 @@ func (p *Pending) release() {
 		for _, r := range p.runs[:cap(p.runs)] {
 			n += int64(cap(r.data))
 		}
+		for _, r := range p.lruns[:cap(p.lruns)] {
+			n += r.acct
+		}
 		p.held.Add(-n)
 	}
-	p.arena, p.ops, p.slots, p.runs = nil, nil, nil, nil
+	p.arena, p.ops, p.slots, p.runs, p.lruns, p.lbuf = nil, nil, nil, nil, nil, nil
 	p.scratch = pebble.DeferredBatchOp{} // its slices pointed into the arena
 	p.slotOf, p.runOf = hashSlots{}, make(map[string]int32)
 	p.runData = 0

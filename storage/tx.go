@@ -5,8 +5,6 @@ import (
 	"math"
 	"slices"
 	"sync"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // Tx is the change set of one command, and the only way a key's value
@@ -37,7 +35,8 @@ type Tx struct {
 	dur    bool
 	arena  []byte
 	ops    []txOp
-	objs   []Object // collections read when the batch is filled (txElems, txMember)
+	objs   []Object // collections read when the batch is filled (txElems, txMember, txList)
+	lops   []listOp // lists' element changes (txList)
 	shards []*shard
 	lastK  [2]int // span of the last key recorded, reused by the next record of that key
 	prefix []byte // write's element prefix (kept: a new one each write was 6% of pipelined LPUSH's CPU)
@@ -66,8 +65,7 @@ const (
 	txMember                 // a sorted set member with its score in objs[v0] when the batch is filled
 	txDelRange               // every element with sub-key in [sub, val) (a series' retention)
 	txSample                 // a time series sample (sub: ts, val: value bits) for the series' run
-	txListDel                // a list element's deletion (sub: its 8-byte position): Pending.DeletePos
-	txListPush               // a pushed list element (a position the list did not have): Pending.SetUnindexed
+	txList                   // a list's element changes: lops[s0:s1] of the List objs[v0] (List.record)
 )
 
 var txPool = sync.Pool{New: func() any { return new(Tx) }}
@@ -206,6 +204,12 @@ func (tx *Tx) install(db DB, sh *shard, key []byte, e *Entry, exp int64, elems b
 	db.setExpiry(sh, key, exp)
 	db.valueInstalled(sh, key, e, exp)
 	tx.rec(txMeta, db, sh, key, nil, payload(e), e.Type, exp)
+	if l, ok := e.Object().(*List); ok && elems {
+		// written whole: the element changes that built it (RESTORE,
+		// SORT STORE push its elements) are not to be written again
+		clear(l.ops)
+		l.ops = l.ops[:0]
+	}
 	if elems && e.Object() != nil {
 		tx.recElems(db, sh, key, e.Object())
 	}
@@ -532,7 +536,10 @@ func (tx *Tx) List(ch ListChange) *Entry {
 		}
 	}
 	ops := l.ops
-	l.ops = nil
+	defer func() {
+		clear(ops)
+		l.ops = ops[:0]
+	}()
 	switch {
 	case e == nil && l.n == 0:
 		return nil
@@ -540,7 +547,7 @@ func (tx *Tx) List(ch ListChange) *Entry {
 		e = newObjEntry(ch.Key, l)
 		l.accounted = l.MemSize()
 		tx.create(db, sh, ch.Key, e)
-		tx.listOps(sh, ch.Key, ops)
+		tx.listOps(sh, ch.Key, l, ops)
 		tx.rec(txMeta, db, sh, ch.Key, nil, l.MetaPayload(), TypeList, 0)
 	case l.n == 0:
 		if sh.m.get(bstr(ch.Key)) == e {
@@ -554,7 +561,7 @@ func (tx *Tx) List(ch ListChange) *Entry {
 		db.account(sh, int64(l.MemSize()-l.accounted))
 		l.accounted = l.MemSize()
 		e.lru = lruClock()
-		tx.listOps(sh, ch.Key, ops)
+		tx.listOps(sh, ch.Key, l, ops)
 		if l.oldMeta {
 			// a list of format 1: its meta record's head and tail would
 			// go stale; the empty payload makes the records say (list.go)
@@ -567,27 +574,17 @@ func (tx *Tx) List(ch ListChange) *Entry {
 }
 
 // listOps records a list's changed element records.
-func (tx *Tx) listOps(sh *shard, key []byte, ops []listOp) {
+func (tx *Tx) listOps(sh *shard, key []byte, l *List, ops []listOp) {
 	if !tx.dur || len(ops) == 0 {
 		return
 	}
 	tx.addShard(sh)
-	for _, lo := range ops {
-		o := txOp{kind: txPut, db: uint8(tx.db.idx)}
-		switch {
-		case lo.del:
-			o.kind = txListDel
-		case lo.push:
-			o.kind = txListPush
-		}
-		o.k0, o.k1 = tx.keySpan(key)
-		o.s0 = len(tx.arena)
-		tx.arena = binary.BigEndian.AppendUint64(tx.arena, lo.pos)
-		o.s1 = len(tx.arena)
-		tx.arena = append(tx.arena, lo.val...) // the element is a string: no conversion
-		o.v0, o.v1 = o.s1, len(tx.arena)
-		tx.ops = append(tx.ops, o)
-	}
+	o := txOp{kind: txList, db: uint8(tx.db.idx), s0: len(tx.lops), v0: len(tx.objs)}
+	o.k0, o.k1 = tx.keySpan(key)
+	tx.lops = append(tx.lops, ops...)
+	o.s1 = len(tx.lops)
+	tx.objs = append(tx.objs, l)
+	tx.ops = append(tx.ops, o)
 }
 
 // ---- commit ----
@@ -608,6 +605,10 @@ func (tx *Tx) Commit() {
 		clear(tx.objs)
 		tx.objs = tx.objs[:0]
 	}
+	if len(tx.lops) > 0 {
+		clear(tx.lops)
+		tx.lops = tx.lops[:0]
+	}
 	tx.shards = tx.shards[:0]
 	tx.db = DB{}
 	if cap(tx.arena) <= 64<<10 && cap(tx.ops) <= 4096 {
@@ -623,7 +624,7 @@ func (tx *Tx) write(b *Pending) {
 		key := tx.arena[o.k0:o.k1]
 		dbi := int(o.db)
 		switch o.kind {
-		case txPut, txDel, txListPush:
+		case txPut, txDel:
 			prefix = elemPrefix(prefix[:0], dbi, key)
 			sub := tx.arena[o.s0:o.s1]
 			if o.kind == txDel {
@@ -634,19 +635,14 @@ func (tx *Tx) write(b *Pending) {
 				continue
 			}
 			val := tx.arena[o.v0:o.v1]
-			var op *pebble.DeferredBatchOp
-			if o.kind == txListPush {
-				op = b.SetUnindexed(len(prefix)+len(sub), len(val))
-			} else {
-				op = b.SetDeferred(len(prefix)+len(sub), len(val))
-			}
+			op := b.SetDeferred(len(prefix)+len(sub), len(val))
 			copy(op.Key, prefix)
 			copy(op.Key[len(prefix):], sub)
 			copy(op.Value, val)
 			op.Finish()
-		case txListDel:
+		case txList:
 			prefix = elemPrefix(prefix[:0], dbi, key)
-			b.DeletePos(prefix, binary.BigEndian.Uint64(tx.arena[o.s0:o.s1]))
+			tx.objs[o.v0].(*List).record(b, prefix, tx.lops[o.s0:o.s1])
 		case txSample:
 			prefix = elemPrefix(prefix[:0], dbi, key)
 			ts := int64(binary.BigEndian.Uint64(tx.arena[o.s0:]))
@@ -679,6 +675,9 @@ func (tx *Tx) write(b *Pending) {
 			op.Finish()
 		case txElems:
 			prefix = elemPrefix(prefix[:0], dbi, key)
+			if l, ok := tx.objs[o.s0].(*List); ok {
+				l.resetDisk() // written whole as point records
+			}
 			p := prefix
 			tx.objs[o.s0].ForEachElem(func(sub, val []byte) {
 				op := b.SetDeferred(len(p)+len(sub), len(val))

@@ -1,0 +1,408 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Lists on disk, version 3: besides point records (sub-key: the element's
+// 8-byte position) a list has run records and trim records.
+//
+//   - A run record (sub-key: position lo ‖ listRunMark; value: each element
+//     as a uvarint length and its bytes) holds the elements at positions
+//     lo, lo+1, ... that were pushed to one end of the list one after another
+//     within one commit window (Pending.ListPush): a window's pushes cost
+//     Pebble one record instead of one per element (pipelined LPUSH with
+//     everysec spent about half of its CPU writing, flushing and compacting
+//     element records).
+//   - A trim record (sub-key: the run's lo ‖ listTrimMark; value: the first
+//     and last live position, 8 bytes each) says which of a run's elements
+//     are still in the list once some were popped from its ends: a window's
+//     pops from one run cost one record, which the next pop in the window
+//     replaces (Pending coalesces it), and popping never writes a position's
+//     deletion over a run (a range deletion over pos(lo) would take the run
+//     record with it).
+//
+// The List keeps the extents of its run records (runDeque) and the
+// invariant that records' extents do not overlap: the first run may have
+// popped (dead) positions only before its live ones when it holds the
+// list's first element, the last run only after its live ones when it
+// holds the last; a write into a run's dead positions first rewrites the
+// run's live elements as a new run (rebase), and a change inside a run
+// other than a pop from the list's end rewrites them as point records
+// (explode). Every way of writing a list whole (RENAME, COPY, RESTORE,
+// MOVE, SWAPDB's rewrite...) writes point records, and the loader rebuilds
+// the extents from the records it reads.
+const (
+	listRunMark  = 'r'
+	listTrimMark = 't'
+)
+
+// listRun is one run record of a list: its elements are at positions
+// lo..hi, of which tlo..thi are live (a trim record says so when they are
+// not all).
+type listRun struct {
+	lo, hi, tlo, thi uint64
+}
+
+// runDeque is a list's run records in position order: a slice whose first
+// h entries are unused, so runs come and go at both ends in O(1).
+type runDeque struct {
+	a []listRun
+	h int
+}
+
+func (d *runDeque) len() int           { return len(d.a) - d.h }
+func (d *runDeque) at(i int) *listRun  { return &d.a[d.h+i] }
+func (d *runDeque) popFront()          { d.h++; d.trim() }
+func (d *runDeque) popBack()           { d.a = d.a[:len(d.a)-1]; d.trim() }
+func (d *runDeque) pushBack(r listRun) { d.a = append(d.a, r) }
+func (d *runDeque) memSize() int       { return cap(d.a) * 32 }
+func (d *runDeque) reset()             { *d = runDeque{} }
+func (d *runDeque) remove(i int)       { d.a = append(d.a[:d.h+i], d.a[d.h+i+1:]...); d.trim() }
+func (d *runDeque) back() *listRun     { return d.at(d.len() - 1) }
+func (d *runDeque) trim() {
+	if d.len() == 0 {
+		d.a, d.h = d.a[:0], 0
+	}
+}
+
+func (d *runDeque) pushFront(r listRun) {
+	if d.h == 0 {
+		n := d.len()
+		room := max(4, n)
+		na := make([]listRun, room+n, room+n+max(4, n/2))
+		copy(na[room:], d.a)
+		d.a, d.h = na, room
+	}
+	d.h--
+	d.a[d.h] = r
+}
+
+// find returns the index of the run whose live positions hold p, or -1.
+func (d *runDeque) find(p uint64) int {
+	n := d.len()
+	i := sort.Search(n, func(i int) bool { return d.at(i).thi >= p })
+	if i < n && d.at(i).tlo <= p {
+		return i
+	}
+	return -1
+}
+
+// listSub is the sub-key of a run record (mark listRunMark) or of its trim
+// record (listTrimMark), after prefix.
+func listSub(dst, prefix []byte, lo uint64, mark byte) []byte {
+	dst = append(dst[:0], prefix...)
+	dst = binary.BigEndian.AppendUint64(dst, lo)
+	return append(dst, mark)
+}
+
+// record writes ops, the element changes of one command (in order), to
+// b: the list's records under prefix. It keeps the invariants above; see
+// the cases in recPush, recDel and recPut.
+func (l *List) record(b *Pending, prefix []byte, ops []listOp) {
+	if l.openGen != b.gen {
+		l.openGen = 0
+	}
+	for i := range ops {
+		o := &ops[i]
+		switch {
+		case o.push:
+			l.recPush(b, prefix, o.pos, o.val, o.left)
+		case o.del:
+			l.recDel(b, prefix, o.pos)
+		default:
+			l.recPut(b, prefix, o.pos, o.val)
+		}
+	}
+	l.dhead, l.dn = l.pos, l.n
+}
+
+// resetDisk forgets the list's run records: it is about to be written
+// whole as point records.
+func (l *List) resetDisk() {
+	l.runs.reset()
+	l.openGen = 0
+	l.dhead, l.dn = l.pos, l.n
+}
+
+func (l *List) dtail() uint64 { return l.dhead + uint64(l.dn) - 1 }
+
+// grew notes an element written at p, next to the recorded ones (or the
+// first).
+func (l *List) grew(p uint64) {
+	if l.dn == 0 || p < l.dhead {
+		l.dhead = p
+	}
+	l.dn++
+}
+
+// clearDead rebases the first or last run when position p, about to be
+// written, is one of its dead positions.
+func (l *List) clearDead(b *Pending, prefix []byte, p uint64) {
+	if l.runs.len() == 0 {
+		return
+	}
+	if r := l.runs.at(0); r.lo <= p && p < r.tlo {
+		l.rebase(b, prefix, 0)
+	}
+	if l.runs.len() == 0 {
+		return
+	}
+	if i := l.runs.len() - 1; l.runs.at(i).thi < p && p <= l.runs.at(i).hi {
+		l.rebase(b, prefix, i)
+	}
+}
+
+// recPush: an element pushed at p (before the first or after the last).
+// It joins the element or run this list pushed last at the same end in
+// this commit group when nothing else of the list was written since;
+// otherwise it starts a new one (a point record until a second joins it).
+func (l *List) recPush(b *Pending, prefix []byte, p uint64, val string, left bool) {
+	l.clearDead(b, prefix, p)
+	if l.openGen != 0 && l.openLeft == left {
+		next := l.openLo - 1
+		if !left {
+			next = l.openHi + 1
+		}
+		if next == p {
+			b.ListPush(prefix, p, []byte(val), l.openOp, left)
+			if !l.openRun {
+				// a second element: the point record becomes a run
+				r := listRun{lo: min(p, l.openLo), hi: max(p, l.openHi)}
+				r.tlo, r.thi = r.lo, r.hi
+				if left {
+					l.runs.pushFront(r)
+				} else {
+					l.runs.pushBack(r)
+				}
+			} else if left {
+				r := l.runs.at(0)
+				r.lo, r.tlo = p, p
+			} else {
+				r := l.runs.back()
+				r.hi, r.thi = p, p
+			}
+			if left {
+				l.openLo = p
+			} else {
+				l.openHi = p
+			}
+			l.openRun = true
+			l.grew(p)
+			return
+		}
+	}
+	l.openOp = b.ListPush(prefix, p, []byte(val), -1, left)
+	l.openGen, l.openLeft, l.openLo, l.openHi, l.openRun = b.gen, left, p, p, false
+	l.grew(p)
+}
+
+// popOpen takes the element at p back from the open push, if it is one of
+// its ends and the end the list is popped from, and reports whether it did.
+func (l *List) popOpen(b *Pending, p uint64, left bool) bool {
+	if l.openGen == 0 || (left && p != l.openLo) || (!left && p != l.openHi) {
+		return false
+	}
+	empty := b.ListPop(l.openOp, left)
+	if left {
+		l.openLo++
+	} else {
+		l.openHi--
+	}
+	if l.openRun {
+		var r *listRun
+		if l.openLeft {
+			r = l.runs.at(0)
+		} else {
+			r = l.runs.back()
+		}
+		if left {
+			r.lo, r.tlo = r.lo+1, r.tlo+1
+		} else {
+			r.hi, r.thi = r.hi-1, r.thi-1
+		}
+		if empty {
+			if l.openLeft {
+				l.runs.popFront()
+			} else {
+				l.runs.popBack()
+			}
+		}
+	}
+	if empty {
+		l.openGen = 0
+	}
+	return true
+}
+
+// recDel: the element at p deleted. From the list's ends it is taken back
+// from the open push, trimmed from its run, or its point record deleted;
+// elsewhere (not a pop) its run is exploded first.
+func (l *List) recDel(b *Pending, prefix []byte, p uint64) {
+	left := l.dn > 0 && p == l.dhead
+	right := l.dn > 0 && p == l.dtail()
+	if !left && !right {
+		l.openGen = 0
+		if i := l.runs.find(p); i >= 0 {
+			l.explode(b, prefix, i)
+		}
+		b.DeletePos(prefix, p)
+		if l.dn > 0 {
+			l.dn-- // (the records close up by later puts)
+		}
+		return
+	}
+	l.dn--
+	if left {
+		l.dhead++
+	}
+	if l.popOpen(b, p, left) {
+		return
+	}
+	if l.openGen != 0 && l.openLeft == left {
+		l.openGen = 0 // something else of this end was written
+	}
+	i := -1
+	if n := l.runs.len(); n > 0 {
+		if left && l.runs.at(0).tlo == p {
+			i = 0
+		} else if !left && l.runs.at(n-1).thi == p {
+			i = n - 1
+		}
+	}
+	if i < 0 {
+		b.DeletePos(prefix, p)
+		return
+	}
+	r := l.runs.at(i)
+	if left {
+		r.tlo++
+	} else {
+		r.thi--
+	}
+	var k [64]byte
+	if r.tlo > r.thi {
+		b.Delete(listSub(k[:0], prefix, r.lo, listRunMark))
+		b.Delete(listSub(k[:0], prefix, r.lo, listTrimMark))
+		if i == 0 {
+			l.runs.popFront()
+		} else {
+			l.runs.popBack()
+		}
+		return
+	}
+	op := b.SetDeferred(len(prefix)+9, 16)
+	listSub(op.Key[:0], prefix, r.lo, listTrimMark)
+	binary.BigEndian.PutUint64(op.Value, r.tlo)
+	binary.BigEndian.PutUint64(op.Value[8:], r.thi)
+}
+
+// recPut: element p set (LSET, LINSERT's shifts, LREM's closing up). In a
+// run it explodes the run (which writes p's final value); otherwise p's
+// point record is written.
+func (l *List) recPut(b *Pending, prefix []byte, p uint64, val string) {
+	l.openGen = 0
+	if i := l.runs.find(p); i >= 0 {
+		l.explode(b, prefix, i)
+		return
+	}
+	l.clearDead(b, prefix, p)
+	if l.dn == 0 || p < l.dhead || p > l.dtail() {
+		l.grew(p)
+	}
+	op := b.SetDeferred(len(prefix)+8, len(val))
+	copy(op.Key, prefix)
+	binary.BigEndian.PutUint64(op.Key[len(prefix):], p)
+	copy(op.Value, val)
+}
+
+// finalAt returns the element at position p when the command ends, or
+// false when p is not in the list then.
+func (l *List) finalAt(p uint64) (string, bool) {
+	if l.n == 0 || p < l.pos || p-l.pos >= uint64(l.n) {
+		return "", false
+	}
+	return l.At(int(p - l.pos)), true
+}
+
+// explode rewrites run i's live elements as point records, with their
+// values when the command ends (later changes of the command write theirs
+// again), and deletes the run.
+func (l *List) explode(b *Pending, prefix []byte, i int) {
+	r := *l.runs.at(i)
+	l.openGen = 0
+	var k [64]byte
+	b.Delete(listSub(k[:0], prefix, r.lo, listRunMark))
+	b.Delete(listSub(k[:0], prefix, r.lo, listTrimMark))
+	for p := r.tlo; p <= r.thi; p++ {
+		if v, ok := l.finalAt(p); ok {
+			op := b.SetDeferred(len(prefix)+8, len(v))
+			copy(op.Key, prefix)
+			binary.BigEndian.PutUint64(op.Key[len(prefix):], p)
+			copy(op.Value, v)
+		}
+	}
+	l.runs.remove(i)
+}
+
+// rebase rewrites run i's live elements as a new run record starting at
+// its first live position (the values when the command ends: a position
+// the command still deletes gets an empty placeholder), so that its dead
+// positions can be written.
+func (l *List) rebase(b *Pending, prefix []byte, i int) {
+	r := l.runs.at(i)
+	var k [64]byte
+	b.Delete(listSub(k[:0], prefix, r.lo, listRunMark))
+	b.Delete(listSub(k[:0], prefix, r.lo, listTrimMark))
+	var val []byte
+	for p := r.tlo; p <= r.thi; p++ {
+		v, _ := l.finalAt(p)
+		val = binary.AppendUvarint(val, uint64(len(v)))
+		val = append(val, v...)
+	}
+	b.Set(listSub(k[:0], prefix, r.tlo, listRunMark), val)
+	r.lo, r.hi = r.tlo, r.thi
+}
+
+// errListRecords is a list's records that do not make a list.
+var errListRecords = errors.New("storage: list records out of order")
+
+// runLen counts the elements of a run record's value (at least one).
+func runLen(v []byte, lo uint64) (int, error) {
+	n := 0
+	for len(v) > 0 {
+		m, w := binary.Uvarint(v)
+		if w <= 0 || m > uint64(len(v)-w) {
+			return 0, fmt.Errorf("storage: bad list run record at position %d", lo)
+		}
+		v = v[w+int(m):]
+		n++
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("storage: empty list run record at position %d", lo)
+	}
+	return n, nil
+}
+
+// decodeListRun appends the elements of a run record's value to l.
+func decodeListRun(l *List, v []byte, lo, tlo, thi uint64) error {
+	p := lo
+	for len(v) > 0 {
+		n, w := binary.Uvarint(v)
+		if w <= 0 || n > uint64(len(v)-w) {
+			return fmt.Errorf("storage: bad list run record at position %d", lo)
+		}
+		if p >= tlo && p <= thi {
+			l.pushBack(v[w : w+int(n)])
+		}
+		v = v[w+int(n):]
+		p++
+	}
+	if p == lo || tlo < lo || tlo > thi || thi >= p {
+		return fmt.Errorf("storage: list run record at position %d holds %d elements, trimmed to %d..%d", lo, p-lo, tlo, thi)
+	}
+	return nil
+}
