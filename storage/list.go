@@ -7,10 +7,12 @@ import (
 	"unsafe"
 )
 
-// Lists on disk: one record per element under the key's element prefix, the
-// sub-key an 8-byte big-endian position. Elements occupy consecutive
-// positions; LPUSH takes head-1 and RPUSH tail+1, starting from listOrigin, so
-// pushes and pops at either end write one record. The meta payload is empty:
+// Lists on disk: records under the key's element prefix whose sub-keys
+// start with an 8-byte big-endian position — a point record per element,
+// or a run record for several pushed in a row with its trim record
+// (listdisk.go). Elements occupy consecutive positions; LPUSH takes head-1
+// and RPUSH tail+1, starting from listOrigin, so pushes and pops at either
+// end write at the list's ends only. The meta payload is empty:
 // the element records themselves say where the list starts (its first
 // record) and ends, so a push or a pop writes its element record only and
 // the meta record is written when the list is created (and by EXPIRE and
@@ -55,18 +57,13 @@ type List struct {
 	ops       []listOp // element records changed since the last commit
 	accounted int      // MemSize when the store last accounted it
 
-	// on disk (listdisk.go): the run records, the first position and the
-	// number of elements as recorded so far, and the push still open in
-	// the commit group of generation openGen (0: none) — its op, its ends,
-	// whether it is a run (runs' first or last entry, by openLeft)
-	runs           runDeque
-	dhead          uint64
-	dn             int
-	openGen        uint64
-	openOp         int32
-	openLo, openHi uint64
-	openLeft       bool
-	openRun        bool
+	// on disk (listdisk.go): the run records (nil: none), and the push
+	// still open in the commit group of generation openGen (0: none), its
+	// op there and its end
+	runs     *runDeque
+	openGen  uint64
+	openOp   int32
+	openLeft bool
 
 	// oldMeta: loaded from a meta record holding head and tail (format 1),
 	// which the next change rewrites (Tx.List)
@@ -175,8 +172,14 @@ type listOp struct {
 	val  string
 	del  bool
 	push bool
-	left bool // push: at the head
+	end  uint8 // push, del: endLeft (the first element), endRight (the last) or 0
 }
+
+// The ends of a list a listOp pushes or pops at.
+const (
+	endLeft uint8 = 1 + iota
+	endRight
+)
 
 // NewList returns an empty list (it must get elements before Tx.List).
 func NewList() *List { return &List{pos: listOrigin} }
@@ -209,7 +212,6 @@ func loadList(meta []byte, it ElemIter) (Object, error) {
 	if l.n == 0 {
 		return nil, errNoElems
 	}
-	l.dhead, l.dn = l.pos, l.n
 	l.accounted = l.MemSize()
 	l.oldMeta = true
 	return l, nil
@@ -246,6 +248,9 @@ func loadListRecords(it ElemIter) (Object, error) {
 		n0 := l.n
 		if err := decodeListRun(l, run, runLo, tlo, thi); err != nil {
 			return err
+		}
+		if l.runs == nil {
+			l.runs = &runDeque{}
 		}
 		l.runs.pushBack(listRun{lo: runLo, hi: runLo + uint64(cnt) - 1, tlo: tlo, thi: tlo + uint64(l.n-n0) - 1})
 		return nil
@@ -287,7 +292,6 @@ func loadListRecords(it ElemIter) (Object, error) {
 	if l.n == 0 {
 		return nil, errNoElems
 	}
-	l.dhead, l.dn = l.pos, l.n
 	l.accounted = l.MemSize()
 	return l, nil
 }
@@ -300,7 +304,7 @@ func (l *List) Len() int { return l.n }
 
 // MemSize implements Object.
 func (l *List) MemSize() int {
-	return 160 + l.chunkB + len(l.ring)*8 + len(l.chunks)*24 + l.runs.memSize()
+	return 120 + l.chunkB + len(l.ring)*8 + len(l.chunks)*24 + l.runs.memSize()
 }
 
 // Encoding implements Object: Redis 7.0 lists are always quicklists.
@@ -410,13 +414,15 @@ func (l *List) put(i int, v string) {
 }
 
 // pushed records element i, at a position the list did not have: the
-// first (left) or the last.
-func (l *List) pushed(i int, v string, left bool) {
-	l.ops = append(l.ops, listOp{pos: l.pos + uint64(i), val: v, push: true, left: left})
+// first (end endLeft) or the last (endRight).
+func (l *List) pushed(i int, v string, end uint8) {
+	l.ops = append(l.ops, listOp{pos: l.pos + uint64(i), val: v, push: true, end: end})
 }
 
-func (l *List) del(i int) {
-	l.ops = append(l.ops, listOp{pos: l.pos + uint64(i), del: true})
+// del records the deletion of element i: the first (end endLeft), the last
+// (endRight) or one in between (0).
+func (l *List) del(i int, end uint8) {
+	l.ops = append(l.ops, listOp{pos: l.pos + uint64(i), del: true, end: end})
 }
 
 // PushLeft inserts v (copied) at the head.
@@ -430,13 +436,13 @@ func (l *List) PushLeft(v []byte) {
 	if l.n > 1 {
 		l.pos--
 	}
-	l.pushed(0, l.str(r), true)
+	l.pushed(0, l.str(r), endLeft)
 }
 
 // PushRight appends v (copied) at the tail.
 func (l *List) PushRight(v []byte) {
 	s := l.pushBack(v)
-	l.pushed(l.n-1, s, false)
+	l.pushed(l.n-1, s, endRight)
 }
 
 // Push inserts v at the head (left) or the tail.
@@ -452,7 +458,7 @@ func (l *List) Push(v []byte, left bool) {
 func (l *List) PopLeft() string {
 	r := l.ref(0)
 	v := l.str(r)
-	l.del(0)
+	l.del(0, endLeft)
 	l.head = (l.head + 1) & (len(l.ring) - 1)
 	l.n--
 	l.drop(r)
@@ -469,7 +475,7 @@ func (l *List) PopLeft() string {
 func (l *List) PopRight() string {
 	r := l.ref(l.n - 1)
 	v := l.str(r)
-	l.del(l.n - 1)
+	l.del(l.n-1, endRight)
 	l.n--
 	l.drop(r)
 	if l.n == 0 {
@@ -567,13 +573,13 @@ func (l *List) RemoveWhere(drop func(i int, v string) bool) int {
 			l.put(j, l.str(vals[j]))
 		}
 		for j := oldN - 1; j >= len(vals); j-- {
-			l.del(j) // from the last: each is the end of the list so far
+			l.del(j, endRight) // from the last: each is the end of the list so far
 		}
 		l.n = len(vals)
 	} else {
 		// keep the tail in place: delete the vacated head, rewrite up to last
 		for j := 0; j < removed; j++ {
-			l.del(j)
+			l.del(j, endLeft) // from the first: each is the start so far
 		}
 		l.head = (l.head + removed) & (len(l.ring) - 1)
 		l.pos += uint64(removed)

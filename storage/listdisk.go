@@ -48,21 +48,34 @@ type listRun struct {
 }
 
 // runDeque is a list's run records in position order: a slice whose first
-// h entries are unused, so runs come and go at both ends in O(1).
+// h entries are unused, so runs come and go at both ends in O(1). A nil
+// *runDeque is empty.
 type runDeque struct {
 	a []listRun
 	h int
 }
 
-func (d *runDeque) len() int           { return len(d.a) - d.h }
+func (d *runDeque) len() int {
+	if d == nil {
+		return 0
+	}
+	return len(d.a) - d.h
+}
+
+func (d *runDeque) memSize() int {
+	if d == nil {
+		return 0
+	}
+	return 32 + cap(d.a)*32
+}
+
 func (d *runDeque) at(i int) *listRun  { return &d.a[d.h+i] }
+func (d *runDeque) back() *listRun     { return d.at(d.len() - 1) }
 func (d *runDeque) popFront()          { d.h++; d.trim() }
 func (d *runDeque) popBack()           { d.a = d.a[:len(d.a)-1]; d.trim() }
 func (d *runDeque) pushBack(r listRun) { d.a = append(d.a, r) }
-func (d *runDeque) memSize() int       { return cap(d.a) * 32 }
-func (d *runDeque) reset()             { *d = runDeque{} }
 func (d *runDeque) remove(i int)       { d.a = append(d.a[:d.h+i], d.a[d.h+i+1:]...); d.trim() }
-func (d *runDeque) back() *listRun     { return d.at(d.len() - 1) }
+
 func (d *runDeque) trim() {
 	if d.len() == 0 {
 		d.a, d.h = d.a[:0], 0
@@ -91,8 +104,8 @@ func (d *runDeque) find(p uint64) int {
 	return -1
 }
 
-// listSub is the sub-key of a run record (mark listRunMark) or of its trim
-// record (listTrimMark), after prefix.
+// listSub is the key of a run record (mark listRunMark) or of its trim
+// record (listTrimMark) under prefix.
 func listSub(dst, prefix []byte, lo uint64, mark byte) []byte {
 	dst = append(dst[:0], prefix...)
 	dst = binary.BigEndian.AppendUint64(dst, lo)
@@ -110,33 +123,40 @@ func (l *List) record(b *Pending, prefix []byte, ops []listOp) {
 		o := &ops[i]
 		switch {
 		case o.push:
-			l.recPush(b, prefix, o.pos, o.val, o.left)
+			l.recPush(b, prefix, o.pos, o.val, o.end == endLeft)
 		case o.del:
-			l.recDel(b, prefix, o.pos)
+			l.recDel(b, prefix, o.pos, o.end)
 		default:
 			l.recPut(b, prefix, o.pos, o.val)
 		}
 	}
-	l.dhead, l.dn = l.pos, l.n
 }
 
 // resetDisk forgets the list's run records: it is about to be written
 // whole as point records.
 func (l *List) resetDisk() {
-	l.runs.reset()
+	l.runs = nil
 	l.openGen = 0
-	l.dhead, l.dn = l.pos, l.n
 }
 
-func (l *List) dtail() uint64 { return l.dhead + uint64(l.dn) - 1 }
-
-// grew notes an element written at p, next to the recorded ones (or the
-// first).
-func (l *List) grew(p uint64) {
-	if l.dn == 0 || p < l.dhead {
-		l.dhead = p
+// addRun makes r the list's first or last run.
+func (l *List) addRun(r listRun, first bool) {
+	if l.runs == nil {
+		l.runs = &runDeque{}
 	}
-	l.dn++
+	if first {
+		l.runs.pushFront(r)
+	} else {
+		l.runs.pushBack(r)
+	}
+}
+
+// openRun is the run entry of the open push (which must be a run).
+func (l *List) openRun() *listRun {
+	if l.openLeft {
+		return l.runs.at(0)
+	}
+	return l.runs.back()
 }
 
 // clearDead rebases the first or last run when position p, about to be
@@ -156,69 +176,50 @@ func (l *List) clearDead(b *Pending, prefix []byte, p uint64) {
 	}
 }
 
-// recPush: an element pushed at p (before the first or after the last).
-// It joins the element or run this list pushed last at the same end in
-// this commit group when nothing else of the list was written since;
-// otherwise it starts a new one (a point record until a second joins it).
+// recPush: an element pushed at p, the list's new first (left) or last
+// element. It joins the element or run this list pushed last at the same
+// end in this commit group when nothing else of the list was written at
+// that end since; otherwise it starts a new one (a point record until a
+// second joins it).
 func (l *List) recPush(b *Pending, prefix []byte, p uint64, val string, left bool) {
 	l.clearDead(b, prefix, p)
 	if l.openGen != 0 && l.openLeft == left {
-		next := l.openLo - 1
-		if !left {
-			next = l.openHi + 1
-		}
-		if next == p {
+		lo, hi, run := b.ListOpen(l.openOp)
+		if (left && p == lo-1) || (!left && p == hi+1) {
 			b.ListPush(prefix, p, []byte(val), l.openOp, left)
-			if !l.openRun {
-				// a second element: the point record becomes a run
-				r := listRun{lo: min(p, l.openLo), hi: max(p, l.openHi)}
+			switch {
+			case !run: // a second element: the point record becomes a run
+				r := listRun{lo: min(p, lo), hi: max(p, hi)}
 				r.tlo, r.thi = r.lo, r.hi
-				if left {
-					l.runs.pushFront(r)
-				} else {
-					l.runs.pushBack(r)
-				}
-			} else if left {
+				l.addRun(r, left)
+			case left:
 				r := l.runs.at(0)
 				r.lo, r.tlo = p, p
-			} else {
+			default:
 				r := l.runs.back()
 				r.hi, r.thi = p, p
 			}
-			if left {
-				l.openLo = p
-			} else {
-				l.openHi = p
-			}
-			l.openRun = true
-			l.grew(p)
 			return
 		}
 	}
 	l.openOp = b.ListPush(prefix, p, []byte(val), -1, left)
-	l.openGen, l.openLeft, l.openLo, l.openHi, l.openRun = b.gen, left, p, p, false
-	l.grew(p)
+	l.openGen, l.openLeft = b.gen, left
 }
 
-// popOpen takes the element at p back from the open push, if it is one of
-// its ends and the end the list is popped from, and reports whether it did.
+// popOpen takes the element at p back from the open push, if it is the
+// push's end on the side the list is popped from, and reports whether it
+// did.
 func (l *List) popOpen(b *Pending, p uint64, left bool) bool {
-	if l.openGen == 0 || (left && p != l.openLo) || (!left && p != l.openHi) {
+	if l.openGen == 0 {
+		return false
+	}
+	lo, hi, run := b.ListOpen(l.openOp)
+	if (left && p != lo) || (!left && p != hi) {
 		return false
 	}
 	empty := b.ListPop(l.openOp, left)
-	if left {
-		l.openLo++
-	} else {
-		l.openHi--
-	}
-	if l.openRun {
-		var r *listRun
-		if l.openLeft {
-			r = l.runs.at(0)
-		} else {
-			r = l.runs.back()
-		}
+	if run {
+		r := l.openRun()
 		if left {
 			r.lo, r.tlo = r.lo+1, r.tlo+1
 		} else {
@@ -238,32 +239,25 @@ func (l *List) popOpen(b *Pending, p uint64, left bool) bool {
 	return true
 }
 
-// recDel: the element at p deleted. From the list's ends it is taken back
-// from the open push, trimmed from its run, or its point record deleted;
-// elsewhere (not a pop) its run is exploded first.
-func (l *List) recDel(b *Pending, prefix []byte, p uint64) {
-	left := l.dn > 0 && p == l.dhead
-	right := l.dn > 0 && p == l.dtail()
-	if !left && !right {
+// recDel: the element at p deleted. At the list's start or end (end) it
+// is taken back from the open push, trimmed from its run, or its point
+// record deleted; in between (LREM's closing up does not delete there) its
+// run is exploded first.
+func (l *List) recDel(b *Pending, prefix []byte, p uint64, end uint8) {
+	if end == 0 {
 		l.openGen = 0
 		if i := l.runs.find(p); i >= 0 {
 			l.explode(b, prefix, i)
 		}
 		b.DeletePos(prefix, p)
-		if l.dn > 0 {
-			l.dn-- // (the records close up by later puts)
-		}
 		return
 	}
-	l.dn--
-	if left {
-		l.dhead++
-	}
+	left := end == endLeft
 	if l.popOpen(b, p, left) {
 		return
 	}
 	if l.openGen != 0 && l.openLeft == left {
-		l.openGen = 0 // something else of this end was written
+		l.openGen = 0 // something else of this end is written
 	}
 	i := -1
 	if n := l.runs.len(); n > 0 {
@@ -310,9 +304,6 @@ func (l *List) recPut(b *Pending, prefix []byte, p uint64, val string) {
 		return
 	}
 	l.clearDead(b, prefix, p)
-	if l.dn == 0 || p < l.dhead || p > l.dtail() {
-		l.grew(p)
-	}
 	op := b.SetDeferred(len(prefix)+8, len(val))
 	copy(op.Key, prefix)
 	binary.BigEndian.PutUint64(op.Key[len(prefix):], p)

@@ -419,6 +419,19 @@ func (p *Pending) runPut(r *pushRun, val []byte, left bool) {
 	r.account(p.held)
 }
 
+// ListOpen returns the positions of the first and last element of op,
+// which ListPush returned, and whether it is a run (more than a point
+// record).
+func (p *Pending) ListOpen(open int32) (lo, hi uint64, run bool) {
+	o := &p.ops[open]
+	if o.kind == opListRun {
+		r := &p.lruns[o.k0]
+		return r.lo, r.lo + uint64(r.count()) - 1, true
+	}
+	pos := binary.BigEndian.Uint64(p.arena[o.k1-8 : o.k1])
+	return pos, pos, false
+}
+
 // ListPop takes back the element at the left or right end of op, which
 // ListPush returned, and reports whether none is left (the op is then
 // dead: nothing is written).
