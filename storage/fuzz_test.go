@@ -94,7 +94,7 @@ func fuzzLoad(t *testing.T, typ Type, meta, elems []byte) Object {
 	require.Positive(t, obj.Len(), "a loaded collection must have elements (empty ones are deleted)")
 	require.Positive(t, obj.MemSize())
 	out := objElems(obj)
-	if typ != TypeTimeSeries { // a series' run record holds many samples
+	if typ != TypeTimeSeries && typ != TypeList { // a series' or a list's run record holds many elements
 		require.LessOrEqual(t, obj.Len(), len(recs))
 		require.Len(t, out, obj.Len())
 	}
@@ -126,7 +126,26 @@ func fuzzSeedElems() [][]byte {
 	zset = appendElem(zset, []byte("inf"), score(math.Inf(-1)))
 	zset = appendElem(zset, []byte("short"), []byte{1, 2, 3})
 	set = appendElem(set, []byte("-12"), nil)
-	seeds := [][]byte{list, hash, set, zset, nil, {0}, {3, 'a'}, {255, 1, 2}}
+	// a list of point, run and trim records (listdisk.go)
+	run := func(lo uint64, mark byte) []byte { return append(pos(lo), mark) }
+	runVal := func(vs ...string) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.AppendUvarint(b, uint64(len(v)))
+			b = append(b, v...)
+		}
+		return b
+	}
+	trim := func(lo, hi uint64) []byte { return append(pos(lo), pos(hi)...) }
+	var runs []byte
+	runs = appendElem(runs, pos(listOrigin), []byte("p0"))
+	runs = appendElem(runs, run(listOrigin+1, listRunMark), runVal("r1", "r2", "r3"))
+	runs = appendElem(runs, run(listOrigin+4, listRunMark), runVal("x", "s5", "s6", "y"))
+	runs = appendElem(runs, run(listOrigin+4, listTrimMark), trim(listOrigin+5, listOrigin+6))
+	runs = appendElem(runs, pos(listOrigin+7), []byte("p7"))
+	trimmedFirst := appendElem(nil, run(listOrigin, listRunMark), runVal("a", "b", "c"))
+	trimmedFirst = appendElem(trimmedFirst, run(listOrigin, listTrimMark), trim(listOrigin+1, listOrigin+2))
+	seeds := [][]byte{list, runs, trimmedFirst, hash, set, zset, nil, {0}, {3, 'a'}, {255, 1, 2}}
 	// past the small forms: indexed dicts, hashtable/skiplist encodings
 	for _, n := range []int{20, 150} {
 		var l, h, st, z []byte
@@ -182,16 +201,57 @@ func FuzzLoadList(f *testing.F) {
 		}
 		var want []string
 		next, first := uint64(0), true
-		for _, r := range fuzzElems(elems) {
-			if len(r.sub) == 8 {
-				if p := binary.BigEndian.Uint64(r.sub); p >= head && p <= tail {
-					if len(payload) == 0 {
-						require.True(t, first || p == next, "a list with a gap in its positions loaded")
-						first, next = false, p+1
-					}
-					want = append(want, string(r.val))
+		add := func(p uint64, v string) {
+			if len(payload) == 0 {
+				require.True(t, first || p == next, "a list with a gap in its positions loaded")
+				first, next = false, p+1
+			}
+			want = append(want, v)
+		}
+		// a run record's elements wait for the trim record that may follow
+		var run []string
+		var runLo uint64
+		haveRun := false
+		flush := func(tlo, thi uint64) {
+			for i, v := range run {
+				if p := runLo + uint64(i); p >= tlo && p <= thi {
+					add(p, v)
 				}
 			}
+			haveRun = false
+		}
+		for _, r := range fuzzElems(elems) {
+			if len(payload) == 0 && len(r.sub) == 9 {
+				lo := binary.BigEndian.Uint64(r.sub)
+				switch r.sub[8] {
+				case listTrimMark:
+					require.True(t, haveRun && lo == runLo && len(r.val) == 16, "a trim record without its run loaded")
+					flush(binary.BigEndian.Uint64(r.val), binary.BigEndian.Uint64(r.val[8:]))
+				case listRunMark:
+					if haveRun {
+						flush(0, math.MaxUint64)
+					}
+					run, runLo, haveRun = nil, lo, true
+					for v := r.val; len(v) > 0; {
+						n, w := binary.Uvarint(v)
+						require.True(t, w > 0 && n <= uint64(len(v)-w), "a bad run record loaded")
+						run = append(run, string(v[w:w+int(n)]))
+						v = v[w+int(n):]
+					}
+				}
+				continue
+			}
+			if haveRun {
+				flush(0, math.MaxUint64)
+			}
+			if len(r.sub) == 8 {
+				if p := binary.BigEndian.Uint64(r.sub); p >= head && p <= tail {
+					add(p, string(r.val))
+				}
+			}
+		}
+		if haveRun {
+			flush(0, math.MaxUint64)
 		}
 		var got []string
 		l.Range(0, l.Len(), func(_ int, v string) bool { got = append(got, v); return true })
