@@ -21,7 +21,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/luxdb/lux-go/bench/internal/proc"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -38,6 +37,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/luxdb/lux-go/bench/internal/proc"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -94,8 +94,10 @@ type result struct {
 	rssMB, diskMB            float64
 	histRowsSmall, histRowsN int
 	cpuInsertUS              float64 // server CPU per insert
+	cpuClientUS              float64 // the benchmark's own CPU per insert (its client library, 16 connections)
 	cpuHistUS                float64 // server CPU per history query (concurrent run)
 	raw                      lat     // lux: history from a minimal RESP client
+	floor                    lat     // lux: go-redis PING, the round trip with no server work
 }
 
 type lat struct{ p50, p99, mean time.Duration }
@@ -344,12 +346,12 @@ func benchSystem(cfg *config, sys system, n int) (result, error) {
 	}
 	histAt = min(histAt, n)
 	log("%s (%s): inserting %d messages with %d clients", r.system, r.setting, histAt, cfg.conc)
-	cpu0 := sys.cpuSeconds()
+	cpu0, self0 := sys.cpuSeconds(), selfCPU()
 	d1, err := insertPhase(ctx, cfg, sys, 0, histAt)
 	if err != nil {
 		return r, err
 	}
-	cpuIns := sys.cpuSeconds() - cpu0
+	cpuIns, selfIns := sys.cpuSeconds()-cpu0, selfCPU()-self0
 	if err := sys.afterLoad(ctx); err != nil {
 		return r, err
 	}
@@ -357,13 +359,15 @@ func benchSystem(cfg *config, sys system, n int) (result, error) {
 		return r, err
 	}
 	log("%s: history at %d rows p50 %v p99 %v; inserting up to %d", r.system, histAt, r.histSmall.p50, r.histSmall.p99, n)
-	cpu0 = sys.cpuSeconds()
+	cpu0, self0 = sys.cpuSeconds(), selfCPU()
 	d2, err := insertPhase(ctx, cfg, sys, histAt, n)
 	if err != nil {
 		return r, err
 	}
 	cpuIns += sys.cpuSeconds() - cpu0
+	selfIns += selfCPU() - self0
 	r.cpuInsertUS = cpuIns / float64(n) * 1e6
+	r.cpuClientUS = selfIns / float64(n) * 1e6
 	r.insertSecs = (d1 + d2).Seconds()
 	log("%s: %d inserts in %.1fs (%.0f/s)", r.system, n, r.insertSecs, float64(n)/r.insertSecs)
 	if err := sys.afterLoad(ctx); err != nil {
@@ -379,6 +383,9 @@ func benchSystem(cfg *config, sys system, n int) (result, error) {
 	r.cpuHistUS = (sys.cpuSeconds() - cpu0) / float64(max(1, cfg.queries*4/cfg.conc*cfg.conc)) * 1e6
 	if l, ok := sys.(*luxSystem); ok {
 		if r.raw, err = rawHistory(l.addr, cfg); err != nil {
+			return r, err
+		}
+		if r.floor, err = pingLatency(ctx, l.addr, cfg); err != nil {
 			return r, err
 		}
 	}
@@ -552,6 +559,34 @@ func rawHistory(addr string, cfg *config) (lat, error) {
 		}
 	}
 	return summarize(d), nil
+}
+
+// pingLatency times go-redis's PING to lux from one connection: the round
+// trip between two processes on this machine with no server work, which no
+// query answered by a server process can beat.
+func pingLatency(ctx context.Context, addr string, cfg *config) (lat, error) {
+	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, PoolSize: 1, DisableIdentity: true})
+	defer c.Close()
+	d := make([]time.Duration, 0, cfg.queries)
+	for i := 0; i < cfg.queries+50; i++ {
+		t0 := time.Now()
+		if err := c.Ping(ctx).Err(); err != nil {
+			return lat{}, err
+		}
+		if i >= 50 {
+			d = append(d, time.Since(t0))
+		}
+	}
+	return summarize(d), nil
+}
+
+// selfCPU is this process's user+system time in seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // skipReply reads one RESP reply and returns its element count (arrays).
@@ -908,8 +943,8 @@ func report(cfg *config, rs []result) string {
 		strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	fmt.Fprintf(&b, "Settings: %d channels, %d users, %d concurrent clients, %d history queries per measurement (one client), %d x 4 (all clients), %d round trips of 50 users.\n\n",
 		cfg.channels, cfg.users, cfg.conc, cfg.queries, cfg.queries, cfg.tgets)
-	b.WriteString("| system | setting | messages | inserts/s | server CPU µs per insert | history p50 / p99 ms at n/10 rows | history p50 / p99 ms at n rows | history, all clients: p50 / p99 ms, queries/s, server CPU µs per query | 50 users in one round trip p50 / p99 ms | RSS MB | disk MB |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| system | setting | messages | inserts/s | server CPU µs per insert | client CPU µs per insert | history p50 / p99 ms at n/10 rows | history p50 / p99 ms at n rows | history, all clients: p50 / p99 ms, queries/s, server CPU µs per query | 50 users in one round trip p50 / p99 ms | RSS MB | disk MB |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rs {
 		users := ms(r.tget.p50) + " / " + ms(r.tget.p99)
 		if r.system == "lux" {
@@ -919,10 +954,11 @@ func report(cfg *config, rs []result) string {
 		}
 		hist := ms(r.histFull.p50) + " / " + ms(r.histFull.p99)
 		if r.system == "lux" {
-			hist += " (go-redis); " + ms(r.raw.p50) + " / " + ms(r.raw.p99) + " (raw RESP client)"
+			hist += " (go-redis); " + ms(r.raw.p50) + " / " + ms(r.raw.p99) + " (raw RESP client); " +
+				ms(r.floor.p50) + " / " + ms(r.floor.p99) + " (go-redis PING)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %.0f | %s / %s | %s | %s / %s, %.0f, %.0f | %s | %.0f | %.0f |\n",
-			r.system, r.setting, r.n, float64(r.n)/r.insertSecs, r.cpuInsertUS,
+		fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %.0f | %.0f | %s / %s | %s | %s / %s, %.0f, %.0f | %s | %.0f | %.0f |\n",
+			r.system, r.setting, r.n, float64(r.n)/r.insertSecs, r.cpuInsertUS, r.cpuClientUS,
 			ms(r.histSmall.p50), ms(r.histSmall.p99), hist,
 			ms(r.histConc.p50), ms(r.histConc.p99), r.histConcQPS, r.cpuHistUS, users, r.rssMB, r.diskMB)
 	}
@@ -933,9 +969,9 @@ func report(cfg *config, rs []result) string {
 		if l.system != "lux" || p.system != "postgres" {
 			continue
 		}
-		fmt.Fprintf(&b, "- lux %s vs postgres %s: inserts %.2fx postgres's throughput, %.2fx its server CPU per insert; history p50 %.2fx postgres's at n rows (%.2fx with the raw RESP client), p99 %s ms; lux history p50 at n/10 vs n rows: %s vs %s ms; server CPU per history query %.2fx postgres's; 50 users p50 %.2fx postgres's batch.\n",
+		fmt.Fprintf(&b, "- lux %s vs postgres %s: inserts %.2fx postgres's throughput, %.2fx its server CPU per insert; history p50 %.2fx postgres's at n rows (%.2fx with the raw RESP client; go-redis's PING to lux alone: %.2fx), p99 %s ms; lux history p50 at n/10 vs n rows: %s vs %s ms; server CPU per history query %.2fx postgres's; 50 users p50 %.2fx postgres's batch.\n",
 			l.setting, p.setting, (float64(l.n)/l.insertSecs)/(float64(p.n)/p.insertSecs), l.cpuInsertUS/p.cpuInsertUS,
-			float64(l.histFull.p50)/float64(p.histFull.p50), float64(l.raw.p50)/float64(p.histFull.p50), ms(l.histFull.p99), ms(l.histSmall.p50), ms(l.histFull.p50),
+			float64(l.histFull.p50)/float64(p.histFull.p50), float64(l.raw.p50)/float64(p.histFull.p50), float64(l.floor.p50)/float64(p.histFull.p50), ms(l.histFull.p99), ms(l.histSmall.p50), ms(l.histFull.p50),
 			l.cpuHistUS/p.cpuHistUS, float64(l.tget.p50)/float64(p.tget.p50))
 	}
 	return b.String()
