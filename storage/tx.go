@@ -537,8 +537,14 @@ func (tx *Tx) List(ch ListChange) *Entry {
 	}
 	ops := l.ops
 	defer func() {
-		clear(ops)
-		l.ops = ops[:0]
+		// a small buffer is kept for the next command, a large one (LPUSH
+		// of many elements, LTRIM) goes
+		if cap(ops) <= 64 {
+			clear(ops)
+			l.ops = ops[:0]
+		} else {
+			l.ops = nil
+		}
 	}()
 	switch {
 	case e == nil && l.n == 0:
