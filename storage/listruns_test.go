@@ -211,8 +211,9 @@ func testListRuns(t *testing.T, seed uint64, maxMem int64) {
 			}
 			if maxMem > 0 && w.rng.IntN(10) == 0 {
 				// fill memory with other keys so the lists are evicted
-				withLocked(w.s, []string{"f"}, func(db DB) {
-					db.SetString([]byte(fmt.Sprint("filler", w.step, i)), make([]byte, 32<<10), 0, false)
+				k := fmt.Sprint("filler", w.step, i)
+				withLocked(w.s, []string{k}, func(db DB) {
+					db.SetString([]byte(k), make([]byte, 32<<10), 0, false)
 				})
 			}
 		}
