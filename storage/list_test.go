@@ -155,13 +155,7 @@ func TestListCommitSurvivesRestart(t *testing.T) {
 	for step := 0; step < 3000; step++ {
 		k := keys[rng.IntN(len(keys))]
 		withLocked(s, keys, func(db DB) {
-			e := db.LookupWrite([]byte(k))
-			var l *List
-			if e == nil {
-				l = NewList()
-			} else {
-				l = e.Object().(*List)
-			}
+			e, l := listFor(db, k)
 			m := models[k]
 			switch op := rng.IntN(6); {
 			case op < 2:
@@ -182,13 +176,7 @@ func TestListCommitSurvivesRestart(t *testing.T) {
 			case op == 5 && len(m) > 0:
 				// LMOVE k -> other: both keys in one atomic commit
 				dst := keys[(rng.IntN(2)+1+indexOf(keys, k))%len(keys)]
-				de := db.LookupWrite([]byte(dst))
-				var dl *List
-				if de == nil {
-					dl = NewList()
-				} else {
-					dl = de.Object().(*List)
-				}
+				de, dl := listFor(db, dst)
 				v := l.PopRight()
 				dl.PushLeft([]byte(v))
 				models[dst] = append([]string{v}, models[dst]...)
@@ -213,6 +201,15 @@ func TestListCommitSurvivesRestart(t *testing.T) {
 	for _, k := range keys {
 		require.Equal(t, models[k], listContents(t, s, k), "after restart: %s", k)
 	}
+}
+
+// listFor returns key's entry and list for a change, or nil and a new list.
+func listFor(db DB, key string) (*Entry, *List) {
+	e := db.LookupWrite([]byte(key))
+	if e == nil {
+		return nil, NewList()
+	}
+	return e, e.Object().(*List)
 }
 
 // commitLists records list changes in one change set, as a command does.

@@ -51,13 +51,7 @@ func (w *listWorld) command() {
 	rng := w.rng
 	k := w.keys[rng.IntN(len(w.keys))]
 	withLocked(w.s, w.keys, func(db DB) {
-		e := db.LookupWrite([]byte(k))
-		var l *List
-		if e == nil {
-			l = NewList()
-		} else {
-			l = e.Object().(*List)
-		}
+		e, l := listFor(db, k)
 		m := w.models[k]
 		event := "x"
 		switch op := rng.IntN(17); {
@@ -138,13 +132,7 @@ func (w *listWorld) command() {
 				}
 				break
 			}
-			de := db.LookupWrite([]byte(dst))
-			var dl *List
-			if de == nil {
-				dl = NewList()
-			} else {
-				dl = de.Object().(*List)
-			}
+			de, dl := listFor(db, dst)
 			dl.PushLeft([]byte(v))
 			w.models[dst] = append([]string{v}, w.models[dst]...)
 			w.models[k] = m

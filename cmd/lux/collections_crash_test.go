@@ -83,6 +83,34 @@ func (s collState) canon(kind string) string {
 	return strings.Join(parts, ",")
 }
 
+// killWhileWriting runs write for writers 0..n-1 at once, each with a
+// client of its own whose acknowledged commands are counted, until minAcked
+// commands were acknowledged (20 s at most) and then a random moment up to
+// jitter more; it kills lux with SIGKILL there and returns once every
+// writer has stopped.
+func killWhileWriting(t *testing.T, p *luxProc, n int, minAcked int64, jitter time.Duration, write func(i int, c *redis.Client, rng *rand.Rand)) {
+	t.Helper()
+	var acked atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		c := crashClient(t, p.Addr, 0)
+		c.AddHook(ackCounter{&acked})
+		rng := rand.New(rand.NewPCG(rand.Uint64(), uint64(i)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			write(i, c, rng)
+		}()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for acked.Load() < minAcked && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(time.Duration(rand.Int64N(int64(jitter))))
+	p.Kill9()
+	wg.Wait()
+}
+
 // readCanon reads a key of the given kind from the server in canonical form.
 func readCanon(ctx context.Context, c *redis.Client, kind, key string) (string, error) {
 	var parts []string
@@ -266,27 +294,13 @@ func TestCrashCollectionsAlways(t *testing.T) {
 	p := startLux(t, "--appendfsync", "always")
 	const writers = 6
 	ws := make([]*collWriter, writers)
-	var acked atomic.Int64
-	var wg sync.WaitGroup
 	ctx := context.Background()
-	for w := 0; w < writers; w++ {
+	for w := range ws {
 		ws[w] = newCollWriter(w)
-		c := crashClient(t, p.Addr, 0)
-		c.AddHook(ackCounter{&acked})
-		rng := rand.New(rand.NewPCG(rand.Uint64(), uint64(w)))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ws[w].run(ctx, c, rng)
-		}()
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for acked.Load() < 500 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
-	p.Kill9()
-	wg.Wait()
+	killWhileWriting(t, p, writers, 500, 400*time.Millisecond, func(w int, c *redis.Client, rng *rand.Rand) {
+		ws[w].run(ctx, c, rng)
+	})
 	total := 0
 	for _, cw := range ws {
 		if cw.problem != "" {

@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,27 +133,13 @@ func TestCrashListRunsPipelined(t *testing.T) {
 	p := startLux(t, "--appendfsync", "always")
 	const writers = 4
 	ws := make([]*listPipeWriter, writers)
-	var acked atomic.Int64
-	var wg sync.WaitGroup
 	ctx := context.Background()
-	for i := range writers {
+	for i := range ws {
 		ws[i] = &listPipeWriter{id: i, keys: [2]string{fmt.Sprintf("lr:%d:a", i), fmt.Sprintf("lr:%d:b", i)}}
-		c := crashClient(t, p.Addr, 0)
-		c.AddHook(ackCounter{&acked})
-		rng := rand.New(rand.NewPCG(rand.Uint64(), uint64(i)))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ws[i].run(ctx, c, rng)
-		}()
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for acked.Load() < 3000 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
-	p.Kill9()
-	wg.Wait()
+	killWhileWriting(t, p, writers, 3000, 300*time.Millisecond, func(i int, c *redis.Client, rng *rand.Rand) {
+		ws[i].run(ctx, c, rng)
+	})
 	total := 0
 	for _, w := range ws {
 		if w.err != "" {
