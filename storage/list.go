@@ -240,7 +240,7 @@ func loadListRecords(it ElemIter) (Object, error) {
 			tlo, thi = runLo, runLo+uint64(cnt)-1
 		}
 		if l.n > 0 && tlo != l.pos+uint64(l.n) {
-			return fmt.Errorf("storage: list run record at position %d follows %d", tlo, l.pos+uint64(l.n)-1)
+			return fmt.Errorf("%w: list run record at position %d follows %d", errCorrupt, tlo, l.pos+uint64(l.n)-1)
 		}
 		if l.n == 0 {
 			l.pos = tlo
@@ -261,7 +261,7 @@ func loadListRecords(it ElemIter) (Object, error) {
 			lo := binary.BigEndian.Uint64(sub)
 			v := it.Value()
 			if !haveRun || lo != runLo || len(v) != 16 {
-				return nil, fmt.Errorf("storage: list trim record at position %d without its run", lo)
+				return nil, fmt.Errorf("%w: list trim record at position %d without its run", errCorrupt, lo)
 			}
 			if err := flush(binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), true); err != nil {
 				return nil, err
@@ -281,7 +281,7 @@ func loadListRecords(it ElemIter) (Object, error) {
 			if l.n == 0 {
 				l.pos = p
 			} else if p != l.pos+uint64(l.n) {
-				return nil, fmt.Errorf("storage: list element record at position %d follows %d", p, l.pos+uint64(l.n)-1)
+				return nil, fmt.Errorf("%w: list element record at position %d follows %d", errCorrupt, p, l.pos+uint64(l.n)-1)
 			}
 			l.pushBack(it.Value())
 		}

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"sort"
 )
@@ -358,22 +357,19 @@ func (l *List) rebase(b *Pending, prefix []byte, i int) {
 	r.lo, r.hi = r.tlo, r.thi
 }
 
-// errListRecords is a list's records that do not make a list.
-var errListRecords = errors.New("storage: list records out of order")
-
 // runLen counts the elements of a run record's value (at least one).
 func runLen(v []byte, lo uint64) (int, error) {
 	n := 0
 	for len(v) > 0 {
 		m, w := binary.Uvarint(v)
 		if w <= 0 || m > uint64(len(v)-w) {
-			return 0, fmt.Errorf("storage: bad list run record at position %d", lo)
+			return 0, fmt.Errorf("%w: bad list run record at position %d", errCorrupt, lo)
 		}
 		v = v[w+int(m):]
 		n++
 	}
 	if n == 0 {
-		return 0, fmt.Errorf("storage: empty list run record at position %d", lo)
+		return 0, fmt.Errorf("%w: empty list run record at position %d", errCorrupt, lo)
 	}
 	return n, nil
 }
@@ -384,7 +380,7 @@ func decodeListRun(l *List, v []byte, lo, tlo, thi uint64) error {
 	for len(v) > 0 {
 		n, w := binary.Uvarint(v)
 		if w <= 0 || n > uint64(len(v)-w) {
-			return fmt.Errorf("storage: bad list run record at position %d", lo)
+			return fmt.Errorf("%w: bad list run record at position %d", errCorrupt, lo)
 		}
 		if p >= tlo && p <= thi {
 			l.pushBack(v[w : w+int(n)])
@@ -393,7 +389,7 @@ func decodeListRun(l *List, v []byte, lo, tlo, thi uint64) error {
 		p++
 	}
 	if p == lo || tlo < lo || tlo > thi || thi >= p {
-		return fmt.Errorf("storage: list run record at position %d holds %d elements, trimmed to %d..%d", lo, p-lo, tlo, thi)
+		return fmt.Errorf("%w: list run record at position %d holds %d elements, trimmed to %d..%d", errCorrupt, lo, p-lo, tlo, thi)
 	}
 	return nil
 }
