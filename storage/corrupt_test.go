@@ -223,6 +223,8 @@ func TestCorruptRecord(t *testing.T) {
 		{"count-negative", count([]byte{0xff, 0, 0, 0, 0, 0, 0, 1}), "data directory is corrupt: db 0 has a negative key count", ""},
 		{"version-other", func(b *pebble.Batch) { b.Set([]byte{nsVersion}, []byte("lux-go storage 1"), nil) },
 			`data directory holds storage format "lux-go storage 1"`, ""},
+		{"version-newer", func(b *pebble.Batch) { b.Set([]byte{nsVersion}, []byte("lux-go storage 4"), nil) },
+			`data directory holds storage format "lux-go storage 4", this build reads "lux-go storage 3"`, ""},
 		{"meta-short", meta("r1k7", []byte{byte(TypeString), 0, 0}), "", "r1k7"},
 		{"meta-empty", meta("r1k8", nil), "", "r1k8"},
 		{"meta-unknown-type", meta("r1k9", []byte{9, 0, 0, 0, 0, 0, 0, 0, 0, 'x'}), "", "r1k9"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,8 +65,15 @@ const (
 )
 
 // formatVersion names the on-disk layout; a directory holding another one is
-// refused at start with a clear message instead of being misread.
-const formatVersion = "lux-go storage 2"
+// refused at start with a clear message instead of being misread. Format 3
+// adds lists' run and trim records (listdisk.go), which a build of format 2
+// would skip without a word: a directory of format 2 is upgraded in place
+// when it opens (everything it holds reads the same), and from then on a
+// format-2 build refuses it.
+const formatVersion = "lux-go storage 3"
+
+// formatUpgradable are the older formats this build reads as they are.
+var formatUpgradable = []string{"lux-go storage 2"}
 
 // commitInterval bounds how long a write sits in the pending batch before it is
 // handed to Pebble, in the modes that do not wait for fsync.
@@ -340,11 +348,17 @@ func (d *durable) checkFormat() error {
 	v, closer, err := d.db.Get([]byte{nsVersion})
 	switch {
 	case err == nil:
-		ok := string(v) == formatVersion
 		got := string(v)
 		closer.Close()
-		if !ok {
-			return fmt.Errorf("data directory holds storage format %q, this build reads %q", got, formatVersion)
+		if got != formatVersion {
+			if !slices.Contains(formatUpgradable, got) {
+				return fmt.Errorf("data directory holds storage format %q, this build reads %q", got, formatVersion)
+			}
+			if err := d.guard.run(func() error {
+				return d.db.Set([]byte{nsVersion}, []byte(formatVersion), pebble.Sync)
+			}); err != nil {
+				return err
+			}
 		}
 	case errors.Is(err, pebble.ErrNotFound):
 		// new, or written before the format was named: refuse data it cannot read

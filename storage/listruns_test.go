@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/stretchr/testify/require"
 )
@@ -249,4 +250,49 @@ func testListRuns(t *testing.T, seed uint64, maxMem int64) {
 	}
 	require.NotZero(t, runs)
 	require.NotZero(t, trimmed)
+}
+
+// A directory of storage format 2 (lists of point records only) opens as
+// it is: its lists read the same, take run records from then on, and the
+// directory is marked format 3, which a format-2 build refuses instead of
+// skipping the runs.
+func TestFormat2DirectoryUpgrades(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, Sync: SyncEverySec})
+	require.NoError(t, err)
+	withLocked(s, []string{"l"}, func(db DB) {
+		_, l := listFor(db, "l")
+		l.PushRight([]byte("a"))
+		commitLists(db, ListChange{Key: []byte("l"), List: l, Event: "rpush"})
+	})
+	require.NoError(t, s.Close())
+	writeRaw(t, dir, func(b *pebble.Batch) { b.Set([]byte{nsVersion}, []byte("lux-go storage 2"), nil) })
+
+	s, err = Open(Options{Dir: dir, Sync: SyncEverySec})
+	require.NoError(t, err)
+	require.Equal(t, []string{"a"}, listContents(t, s, "l"))
+	withLocked(s, []string{"l"}, func(db DB) {
+		e, l := listFor(db, "l")
+		for _, v := range []string{"b", "c", "d"} {
+			l.PushRight([]byte(v))
+		}
+		commitLists(db, ListChange{Key: []byte("l"), Entry: e, List: l, Event: "rpush"})
+	})
+	require.NoError(t, s.Close())
+
+	s, err = Open(Options{Dir: dir, Sync: SyncEverySec})
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", "c", "d"}, listContents(t, s, "l"))
+	withLocked(s, []string{"l"}, func(db DB) {
+		require.Equal(t, 1, db.Peek([]byte("l")).Object().(*List).runs.len(), "b, c and d are one run record")
+	})
+	require.NoError(t, s.Close())
+
+	db, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatNewest, Logger: &faultLog{}})
+	require.NoError(t, err)
+	v, closer, err := db.Get([]byte{nsVersion})
+	require.NoError(t, err)
+	require.Equal(t, formatVersion, string(v))
+	closer.Close()
+	require.NoError(t, db.Close())
 }
