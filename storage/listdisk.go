@@ -6,7 +6,7 @@ import (
 	"sort"
 )
 
-// Lists on disk, version 3: besides point records (sub-key: the element's
+// Lists on disk, storage format 3: besides point records (sub-key: the element's
 // 8-byte position) a list has run records and trim records.
 //
 //   - A run record (sub-key: position lo ‖ listRunMark; value: each element
@@ -31,9 +31,9 @@ import (
 // holds the last; a write into a run's dead positions first rewrites the
 // run's live elements as a new run (rebase), and a change inside a run
 // other than a pop from the list's end rewrites them as point records
-// (explode). Every way of writing a list whole (RENAME, COPY, RESTORE,
-// MOVE, SWAPDB's rewrite...) writes point records, and the loader rebuilds
-// the extents from the records it reads.
+// (explode). Every way of writing a list whole (RENAME, COPY, MOVE,
+// RESTORE, SORT STORE) writes point records, SWAPDB copies the records as
+// they are, and the loader rebuilds the extents from the records it reads.
 const (
 	listRunMark  = 'r'
 	listTrimMark = 't'
