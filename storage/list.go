@@ -232,12 +232,15 @@ func loadListRecords(it ElemIter) (Object, error) {
 			return nil
 		}
 		haveRun = false
-		cnt, err := runLen(run, runLo)
+		cnt, err := eachRunElem(run, runLo, nil)
 		if err != nil {
 			return err
 		}
 		if !trimmed {
 			tlo, thi = runLo, runLo+uint64(cnt)-1
+		}
+		if tlo < runLo || tlo > thi || thi >= runLo+uint64(cnt) {
+			return fmt.Errorf("%w: list run record at position %d holds %d elements, trimmed to %d..%d", errCorrupt, runLo, cnt, tlo, thi)
 		}
 		if l.n > 0 && tlo != l.pos+uint64(l.n) {
 			return fmt.Errorf("%w: list run record at position %d follows %d", errCorrupt, tlo, l.pos+uint64(l.n)-1)
@@ -245,14 +248,15 @@ func loadListRecords(it ElemIter) (Object, error) {
 		if l.n == 0 {
 			l.pos = tlo
 		}
-		n0 := l.n
-		if err := decodeListRun(l, run, runLo, tlo, thi); err != nil {
-			return err
-		}
+		eachRunElem(run, runLo, func(p uint64, e []byte) {
+			if p >= tlo && p <= thi {
+				l.pushBack(e)
+			}
+		})
 		if l.runs == nil {
 			l.runs = &runDeque{}
 		}
-		l.runs.pushBack(listRun{lo: runLo, hi: runLo + uint64(cnt) - 1, tlo: tlo, thi: tlo + uint64(l.n-n0) - 1})
+		l.runs.pushBack(listRun{lo: runLo, hi: runLo + uint64(cnt) - 1, tlo: tlo, thi: thi})
 		return nil
 	}
 	for it.Next() {
@@ -411,6 +415,18 @@ func (l *List) pushBack(v []byte) string {
 
 func (l *List) put(i int, v string) {
 	l.ops = append(l.ops, listOp{pos: l.pos + uint64(i), val: v})
+}
+
+// dropOps forgets the recorded element changes (written, or superseded by
+// a write of the whole list), keeping a small buffer for the next command;
+// a large one (LPUSH of many elements, LTRIM) goes.
+func (l *List) dropOps() {
+	if cap(l.ops) <= 64 {
+		clear(l.ops)
+		l.ops = l.ops[:0]
+	} else {
+		l.ops = nil
+	}
 }
 
 // pushed records element i, at a position the list did not have: the

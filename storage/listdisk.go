@@ -111,6 +111,27 @@ func listSub(dst, prefix []byte, lo uint64, mark byte) []byte {
 	return append(dst, mark)
 }
 
+// dropRun deletes the run record at lo and its trim record.
+func dropRun(b *Pending, prefix []byte, lo uint64) {
+	var k [64]byte
+	b.Delete(listSub(k[:0], prefix, lo, listRunMark))
+	b.Delete(listSub(k[:0], prefix, lo, listTrimMark))
+}
+
+// putPoint writes the point record of position p.
+func putPoint(b *Pending, prefix []byte, p uint64, v string) {
+	op := b.SetDeferred(len(prefix)+8, len(v))
+	copy(op.Key, prefix)
+	binary.BigEndian.PutUint64(op.Key[len(prefix):], p)
+	copy(op.Value, v)
+}
+
+// appendRunElem appends element e to a run record's value.
+func appendRunElem(dst, e []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(e)))
+	return append(dst, e...)
+}
+
 // record writes ops, the element changes of one command (in order), to
 // b: the list's records under prefix. It keeps the invariants above; see
 // the cases in recPush, recDel and recPut.
@@ -276,10 +297,8 @@ func (l *List) recDel(b *Pending, prefix []byte, p uint64, end uint8) {
 	} else {
 		r.thi--
 	}
-	var k [64]byte
 	if r.tlo > r.thi {
-		b.Delete(listSub(k[:0], prefix, r.lo, listRunMark))
-		b.Delete(listSub(k[:0], prefix, r.lo, listTrimMark))
+		dropRun(b, prefix, r.lo)
 		if i == 0 {
 			l.runs.popFront()
 		} else {
@@ -303,10 +322,7 @@ func (l *List) recPut(b *Pending, prefix []byte, p uint64, val string) {
 		return
 	}
 	l.clearDead(b, prefix, p)
-	op := b.SetDeferred(len(prefix)+8, len(val))
-	copy(op.Key, prefix)
-	binary.BigEndian.PutUint64(op.Key[len(prefix):], p)
-	copy(op.Value, val)
+	putPoint(b, prefix, p, val)
 }
 
 // finalAt returns the element at position p when the command ends, or
@@ -324,15 +340,10 @@ func (l *List) finalAt(p uint64) (string, bool) {
 func (l *List) explode(b *Pending, prefix []byte, i int) {
 	r := *l.runs.at(i)
 	l.openGen = 0
-	var k [64]byte
-	b.Delete(listSub(k[:0], prefix, r.lo, listRunMark))
-	b.Delete(listSub(k[:0], prefix, r.lo, listTrimMark))
+	dropRun(b, prefix, r.lo)
 	for p := r.tlo; p <= r.thi; p++ {
 		if v, ok := l.finalAt(p); ok {
-			op := b.SetDeferred(len(prefix)+8, len(v))
-			copy(op.Key, prefix)
-			binary.BigEndian.PutUint64(op.Key[len(prefix):], p)
-			copy(op.Value, v)
+			putPoint(b, prefix, p, v)
 		}
 	}
 	l.runs.remove(i)
@@ -344,26 +355,29 @@ func (l *List) explode(b *Pending, prefix []byte, i int) {
 // positions can be written.
 func (l *List) rebase(b *Pending, prefix []byte, i int) {
 	r := l.runs.at(i)
-	var k [64]byte
-	b.Delete(listSub(k[:0], prefix, r.lo, listRunMark))
-	b.Delete(listSub(k[:0], prefix, r.lo, listTrimMark))
+	dropRun(b, prefix, r.lo)
 	var val []byte
 	for p := r.tlo; p <= r.thi; p++ {
 		v, _ := l.finalAt(p)
-		val = binary.AppendUvarint(val, uint64(len(v)))
-		val = append(val, v...)
+		val = appendRunElem(val, []byte(v))
 	}
+	var k [64]byte
 	b.Set(listSub(k[:0], prefix, r.tlo, listRunMark), val)
 	r.lo, r.hi = r.tlo, r.thi
 }
 
-// runLen counts the elements of a run record's value (at least one).
-func runLen(v []byte, lo uint64) (int, error) {
+// eachRunElem parses a run record's value, whose first element is at
+// position lo, calling fn (if not nil) with each element's position and
+// bytes, and returns how many it holds (at least one).
+func eachRunElem(v []byte, lo uint64, fn func(p uint64, e []byte)) (int, error) {
 	n := 0
 	for len(v) > 0 {
 		m, w := binary.Uvarint(v)
 		if w <= 0 || m > uint64(len(v)-w) {
 			return 0, fmt.Errorf("%w: bad list run record at position %d", errCorrupt, lo)
+		}
+		if fn != nil {
+			fn(lo+uint64(n), v[w:w+int(m)])
 		}
 		v = v[w+int(m):]
 		n++
@@ -372,24 +386,4 @@ func runLen(v []byte, lo uint64) (int, error) {
 		return 0, fmt.Errorf("%w: empty list run record at position %d", errCorrupt, lo)
 	}
 	return n, nil
-}
-
-// decodeListRun appends the elements of a run record's value to l.
-func decodeListRun(l *List, v []byte, lo, tlo, thi uint64) error {
-	p := lo
-	for len(v) > 0 {
-		n, w := binary.Uvarint(v)
-		if w <= 0 || n > uint64(len(v)-w) {
-			return fmt.Errorf("%w: bad list run record at position %d", errCorrupt, lo)
-		}
-		if p >= tlo && p <= thi {
-			l.pushBack(v[w : w+int(n)])
-		}
-		v = v[w+int(n):]
-		p++
-	}
-	if p == lo || tlo < lo || tlo > thi || thi >= p {
-		return fmt.Errorf("%w: list run record at position %d holds %d elements, trimmed to %d..%d", errCorrupt, lo, p-lo, tlo, thi)
-	}
-	return nil
 }

@@ -554,9 +554,7 @@ func (p *Pending) fill(b *pebble.Batch) {
 			key = append(key, listRunMark)
 			p.lbuf = p.lbuf[:0]
 			for i := range r.count() {
-				e := r.elem(i)
-				p.lbuf = binary.AppendUvarint(p.lbuf, uint64(len(e)))
-				p.lbuf = append(p.lbuf, e...)
+				p.lbuf = appendRunElem(p.lbuf, r.elem(i))
 			}
 			b.Set(key, p.lbuf, nil)
 			r.prefix = key[:len(r.prefix)]

@@ -207,8 +207,7 @@ func (tx *Tx) install(db DB, sh *shard, key []byte, e *Entry, exp int64, elems b
 	if l, ok := e.Object().(*List); ok && elems {
 		// written whole: the element changes that built it (RESTORE,
 		// SORT STORE push its elements) are not to be written again
-		clear(l.ops)
-		l.ops = l.ops[:0]
+		l.dropOps()
 	}
 	if elems && e.Object() != nil {
 		tx.recElems(db, sh, key, e.Object())
@@ -536,16 +535,7 @@ func (tx *Tx) List(ch ListChange) *Entry {
 		}
 	}
 	ops := l.ops
-	defer func() {
-		// a small buffer is kept for the next command, a large one (LPUSH
-		// of many elements, LTRIM) goes
-		if cap(ops) <= 64 {
-			clear(ops)
-			l.ops = ops[:0]
-		} else {
-			l.ops = nil
-		}
-	}()
+	defer l.dropOps() // (copied by listOps)
 	switch {
 	case e == nil && l.n == 0:
 		return nil
